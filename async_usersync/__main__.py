@@ -1,0 +1,3 @@
+from async_usersync.cli.main import main
+
+main()

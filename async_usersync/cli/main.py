@@ -1,0 +1,50 @@
+"""The ``async-usersync`` command line. ``sync`` is the default command, as in User Sync:
+``async-usersync --users mapped`` means ``async-usersync sync --users mapped``.
+
+Each command lives in its own module; this one only assembles them.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from async_usersync import __version__
+from async_usersync.cli import sandbox, sync
+
+app = typer.Typer(
+    name="async-usersync",
+    help="Sync an enterprise directory into the Adobe Admin Console, asynchronously.",
+    no_args_is_help=False,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("sync")(sync.sync)
+app.command("example-config")(sync.example_config)
+app.command("sandbox")(sandbox.sandbox)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"async-usersync {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", "-v", callback=_version, is_eager=True, help="Show the version and exit."),
+) -> None:
+    """Sync an enterprise directory into the Adobe Admin Console, asynchronously."""
+
+
+def _with_default_command(argv: list[str]) -> list[str]:
+    """Puts ``sync`` in front of arguments that do not start with a command name."""
+    commands = {info.name for info in app.registered_commands}
+    if argv and (argv[0] in commands or argv[0] in {"--help", "-h", "--version", "-v"}):
+        return argv
+    return ["sync", *argv]
+
+
+def main() -> None:
+    app(args=_with_default_command(sys.argv[1:]), prog_name="async-usersync")

@@ -1,0 +1,1 @@
+"""Reading User Sync's configuration files."""

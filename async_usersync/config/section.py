@@ -1,0 +1,145 @@
+"""Typed, key-tracking access to one YAML mapping of a config file.
+
+Every part of the pipeline parses its own settings through a ``ConfigSection`` so that
+errors always name the file and the full key, and ``finish()`` can refuse keys nobody read
+(User Sync treats an unknown key as an error, and so do we).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Mapping, TypeVar
+
+import yaml
+
+from async_usersync.errors import ConfigError
+
+T = TypeVar("T")
+_MISSING: Any = object()
+
+
+def load_yaml(file: str | Path, encoding: str = "utf8") -> "ConfigSection":
+    """Reads a YAML file whose top level is a mapping."""
+    path = Path(file)
+    try:
+        text = path.read_text(encoding=encoding)
+    except FileNotFoundError:
+        raise ConfigError("file not found", file=path) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read file: {error}", file=path) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError(f"invalid YAML{where}: {problem}", file=path) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError("the top level must be a mapping of keys to values", file=path)
+    return ConfigSection(data, path)
+
+
+class ConfigSection:
+    """A mapping read from ``file`` at the dotted position ``prefix``."""
+
+    def __init__(self, data: Mapping[str, Any], file: Path, prefix: str = "") -> None:
+        self.data = data
+        self.file = file
+        self.prefix = prefix
+        self._read: set[str] = set()
+
+    def full_key(self, key: str) -> str:
+        return f"{self.prefix}.{key}" if self.prefix else key
+
+    def error(self, key: str, message: str) -> ConfigError:
+        return ConfigError(message, file=self.file, key=self.full_key(key))
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.data and self.data[key] is not None
+
+    def get(self, key: str, default: Any = None, kind: Callable[[Any], T] | type | None = None) -> Any:
+        """The value at ``key`` (``default`` when absent or null), checked against ``kind``."""
+        self._read.add(key)
+        value = self.data.get(key)
+        if value is None:
+            return default
+        return self._convert(key, value, kind)
+
+    def require(self, key: str, kind: Callable[[Any], T] | type | None = None) -> Any:
+        self._read.add(key)
+        value = self.data.get(key)
+        if value is None:
+            raise self.error(key, "a value is required")
+        return self._convert(key, value, kind)
+
+    def section(self, key: str, required: bool = False) -> "ConfigSection":
+        self._read.add(key)
+        value = self.data.get(key)
+        if value is None:
+            if required:
+                raise self.error(key, "this section is required")
+            value = {}
+        if not isinstance(value, Mapping):
+            raise self.error(key, "must be a mapping of keys to values")
+        return ConfigSection(value, self.file, self.full_key(key))
+
+    def path(self, key: str, default: str | None = None, required: bool = False) -> Path | None:
+        """A file path, resolved against the folder of the file that names it."""
+        value = self.require(key, str) if required else self.get(key, default, str)
+        if value is None:
+            return None
+        return resolve_path(self.file, value)
+
+    def ignore(self, *keys: str) -> None:
+        """Marks keys as known but unused (accepted for compatibility)."""
+        self._read.update(keys)
+
+    def unread_keys(self) -> list[str]:
+        return [key for key in self.data if key not in self._read]
+
+    def finish(self) -> None:
+        """Refuses any key that no reader asked for."""
+        unknown = self.unread_keys()
+        if unknown:
+            raise self.error(unknown[0], "unknown key" + (f" (also unknown: {', '.join(map(str, unknown[1:]))})" if unknown[1:] else ""))
+
+    def _convert(self, key: str, value: Any, kind: Callable[[Any], T] | type | None) -> Any:
+        if kind is None:
+            return value
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.strip().lower() in {"yes", "true", "on", "1", "no", "false", "off", "0"}:
+                return value.strip().lower() in {"yes", "true", "on", "1"}
+            raise self.error(key, f"expected true or false, got {value!r}")
+        if kind is int:
+            if isinstance(value, bool) or not isinstance(value, (int, str)):
+                raise self.error(key, f"expected a whole number, got {value!r}")
+            try:
+                return int(value)
+            except ValueError:
+                raise self.error(key, f"expected a whole number, got {value!r}") from None
+        if kind is float:
+            if isinstance(value, bool):
+                raise self.error(key, f"expected a number, got {value!r}")
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                raise self.error(key, f"expected a number, got {value!r}") from None
+        if kind is str:
+            if isinstance(value, (Mapping, list)):
+                raise self.error(key, f"expected a text value, got {type(value).__name__}")
+            return str(value)
+        if kind is list:
+            return value if isinstance(value, list) else [value]
+        try:
+            return kind(value)
+        except (TypeError, ValueError) as error:
+            raise self.error(key, str(error)) from None
+
+
+def resolve_path(config_file: Path, value: str | Path) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (config_file.parent / path)

@@ -1,0 +1,49 @@
+"""Errors a user can see, and the exit code each one ends a run with.
+
+Every error that reaches the command line is a ``UsersyncError``: the CLI prints its message
+(never a traceback) and exits with its ``exit_code``. The codes are listed in the README.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from pathlib import Path
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    CONFIG_ERROR = 2
+    READ_FAILED = 3
+    COMMANDS_FAILED = 4
+    REFUSED_START = 5
+    INTERRUPTED = 130
+
+
+class UsersyncError(Exception):
+    """Base of every error meant for the user; the message says what and where."""
+
+    exit_code: ExitCode = ExitCode.CONFIG_ERROR
+
+
+class ConfigError(UsersyncError):
+    """A configuration file, key or option is wrong. Names the file and the key where known."""
+
+    exit_code = ExitCode.CONFIG_ERROR
+
+    def __init__(self, message: str, *, file: str | Path | None = None, key: str | None = None) -> None:
+        self.file = str(file) if file is not None else None
+        self.key = key
+        where = ", ".join(part for part in (self.file and f"in {self.file}", key and f"key '{key}'") if part)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class ReadError(UsersyncError):
+    """Reading the directory or the Adobe org failed; nothing may be taken for a departed user."""
+
+    exit_code = ExitCode.READ_FAILED
+
+
+class RefusedStart(UsersyncError):
+    """The run was refused before it started (another run holds the lock, or it is too soon)."""
+
+    exit_code = ExitCode.REFUSED_START

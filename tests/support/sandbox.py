@@ -1,0 +1,1 @@
+"""Fixtures that start the project's own UMAPI + IMS sandbox server."""
