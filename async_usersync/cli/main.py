@@ -47,4 +47,4 @@ def _with_default_command(argv: list[str]) -> list[str]:
 
 
 def main() -> None:
-    app(args=_with_default_command(sys.argv[1:]), prog_name="async-usersync")
+    app(args=sync.join_multi_token_options(_with_default_command(sys.argv[1:])), prog_name="async-usersync")

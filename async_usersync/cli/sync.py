@@ -1,15 +1,119 @@
-"""``async-usersync sync`` (the default command) and ``example-config``."""
+"""``async-usersync sync`` (the default command) and ``example-config``.
+
+The options keep User Sync's names and meaning. A few of them take two tokens in User Sync
+(``--users group "A,B"``, ``--adobe-only-user-action write-file out.csv``, ``--connector csv users.csv``);
+a typer option takes one value, so ``join_multi_token_options`` (called from ``cli.main.main``) folds
+such pairs into the single value ``group:A,B`` before typer parses the line. Both spellings work.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 import typer
 
+from async_usersync.errors import ExitCode
 
-def sync() -> None:
+# Option -> the keywords that take further tokens after them.
+_MULTI_TOKEN_OPTIONS: dict[str, frozenset[str]] = {
+    "--users": frozenset({"group", "file"}),
+    "--adobe-users": frozenset({"group"}),
+    "--adobe-only-user-action": frozenset({"write-file"}),
+    "--connector": frozenset({"csv"}),
+}
+
+
+def join_multi_token_options(argv: list[str]) -> list[str]:
+    """Folds ``sync --users group A,B`` into ``sync --users group:A,B`` (and likewise for the other
+    multi-token options); other commands' lines are returned as they are. Like User Sync, every
+    token up to the next ``-``-prefixed one belongs to the option; group tokens are joined with commas."""
+    if not argv or argv[0] != "sync":
+        return argv
+    joined: list[str] = []
+    position = 0
+    while position < len(argv):
+        token = argv[position]
+        joined.append(token)
+        position += 1
+        keywords = _MULTI_TOKEN_OPTIONS.get(token)
+        if keywords is None or position >= len(argv) or argv[position] not in keywords:
+            continue
+        keyword = argv[position]
+        position += 1
+        extra: list[str] = []
+        while position < len(argv) and not argv[position].startswith("-"):
+            extra.append(argv[position])
+            position += 1
+        joined.append(f"{keyword}:{','.join(extra)}" if extra else keyword)
+    return joined
+
+
+def split_option_value(value: str) -> list[str]:
+    """``group:A,B`` -> ``["group", "A,B"]``; ``mapped`` -> ``["mapped"]`` (User Sync's list form)."""
+    keyword, separator, rest = value.partition(":")
+    return [keyword.strip(), rest.strip()] if separator else [value.strip()]
+
+
+def sync(
+    config_filename: Path = typer.Option(Path("user-sync-config.yml"), "-c", "--config-filename", help="The main configuration file."),
+    config_file_encoding: str = typer.Option("utf8", "--config-file-encoding", help="Encoding of the configuration files."),
+    users: str | None = typer.Option(None, "--users", help="all | mapped | group A,B | file users.csv (also written group:A,B)."),
+    connector: str | None = typer.Option(None, "--connector", help="ldap | csv users.csv: the directory source."),
+    process_groups: bool | None = typer.Option(None, "--process-groups/--no-process-groups", help="Make mapped Adobe groups match the directory."),
+    update_user_info: bool | None = typer.Option(None, "--update-user-info/--no-update-user-info", help="Push name and email changes to Adobe."),
+    adobe_only_user_action: str | None = typer.Option(
+        None, "--adobe-only-user-action",
+        help="preserve | exclude | write-file F | remove-adobe-groups | remove | delete: what to do with Adobe users missing from the directory."),
+    adobe_only_user_list: Path | None = typer.Option(None, "--adobe-only-user-list", help="Apply the Adobe-only action to the users in this CSV; reads neither side."),
+    adobe_users: str | None = typer.Option(None, "--adobe-users", help="all | mapped | group A,B: which Adobe users to read."),
+    strategy: str | None = typer.Option(None, "--strategy", help="sync | push (push never reads Adobe users)."),
+    exclude_unmapped_users: bool | None = typer.Option(None, "--exclude-unmapped-users/--include-unmapped-users", help="Do not create directory users that map to no Adobe group."),
+    user_filter: str | None = typer.Option(None, "--user-filter", help="Keep only directory users whose username matches this regular expression."),
+    test_mode: bool | None = typer.Option(None, "--test-mode/--no-test-mode", "-t/-T", help="Ask UMAPI to validate every action but change nothing."),
+    summary_json: Path | None = typer.Option(None, "--summary-json", help="Also write the run's summary as JSON to this file."),
+    metrics_file: Path | None = typer.Option(None, "--metrics-file", help="Write the run's metrics (Prometheus text format) to this file."),
+    lock_file: Path | None = typer.Option(None, "--lock-file", help="The run lock (default: next to the main configuration file)."),
+    min_interval: str | None = typer.Option(None, "--min-interval", help="Shortest time between two runs, e.g. 2h or 90m."),
+    refuse_too_soon: bool = typer.Option(False, "--refuse-too-soon", help="Exit with code 5 instead of only warning when the last run is more recent than --min-interval."),
+) -> None:
     """Sync the directory into the Adobe org."""
-    typer.echo("not built yet", err=True)
-    raise typer.Exit(1)
+    from async_usersync.pipeline.command import CommandLine, run_sync_command
+
+    given: dict[str, Any] = {
+        "users": users and split_option_value(users),
+        "connector": connector and split_option_value(connector),
+        "process_groups": process_groups,
+        "update_user_info": update_user_info,
+        "adobe_only_user_action": adobe_only_user_action and split_option_value(adobe_only_user_action),
+        "adobe_only_user_list": str(adobe_only_user_list) if adobe_only_user_list else None,
+        "adobe_users": adobe_users and split_option_value(adobe_users),
+        "strategy": strategy,
+        "exclude_unmapped_users": exclude_unmapped_users,
+        "user_filter": user_filter,
+        "test_mode": test_mode,
+    }
+    command_line = CommandLine(
+        config_file=config_filename,
+        encoding=config_file_encoding,
+        options={name: value for name, value in given.items() if value is not None},
+        summary_json=summary_json,
+        metrics_file=metrics_file,
+        lock_file=lock_file,
+        min_interval=min_interval,
+        refuse_too_soon=refuse_too_soon,
+    )
+    code = run_sync_command(command_line)
+    if code != ExitCode.OK:
+        raise typer.Exit(int(code))
 
 
-def example_config() -> None:
-    """Write commented starting config files."""
-    typer.echo("not built yet", err=True)
-    raise typer.Exit(1)
+def example_config(
+    folder: Path = typer.Option(Path("."), "--folder", "-d", help="Where to write the files."),
+) -> None:
+    """Write commented starting config files (user-sync-config.yml and its connector files)."""
+    from async_usersync.pipeline.command import write_example_config_command
+
+    code = write_example_config_command(folder)
+    if code != ExitCode.OK:
+        raise typer.Exit(int(code))

@@ -1,0 +1,80 @@
+"""The CSV of Adobe-only users: written by ``--adobe-only-user-action write-file F`` and read back by
+``--adobe-only-user-list F``, so one run's output can drive a later run.
+
+Columns: ``type,username,email,domain`` (an extra ``umapi`` column is accepted and ignored). As in
+User Sync's CSV files, a ``.csv`` name means comma separated, any other name tab separated.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Iterable
+
+from async_usersync.errors import ConfigError
+from async_usersync.records import AdobeUser, IdentityType
+
+COLUMNS = ("type", "username", "email", "domain")
+
+
+def delimiter_for(path: Path) -> str:
+    return "," if path.suffix.lower() == ".csv" else "\t"
+
+
+def write_adobe_only_users(path: Path, users: Iterable[AdobeUser]) -> int:
+    """Writes the users to ``path`` (replacing it) and returns how many were written."""
+    count = 0
+    try:
+        with path.open("w", encoding="utf8", newline="") as stream:
+            writer = csv.writer(stream, delimiter=delimiter_for(path))
+            writer.writerow(COLUMNS)
+            for user in users:
+                writer.writerow((user.identity_type.value, user.username, user.email, user.domain or ""))
+                count += 1
+    except OSError as error:
+        raise ConfigError(f"cannot write the Adobe-only user file: {error.strerror}", file=path) from None
+    return count
+
+
+def read_adobe_only_users(path: Path, default_identity_type: IdentityType) -> list[AdobeUser]:
+    """The users listed in ``path``, with no groups (their groups are not read).
+
+    A row without ``type`` takes ``default_identity_type``; a row needs an email or a username.
+    Errors name the file and the line.
+    """
+    try:
+        with path.open(encoding="utf8", newline="") as stream:
+            reader = csv.DictReader(stream, delimiter=delimiter_for(path))
+            header = {name.strip().lower() for name in reader.fieldnames or ()}
+            if not header & {"email", "username"}:
+                raise ConfigError("the first line must name the columns: type,username,email,domain", file=path)
+            return [_user_from_row(path, reader.line_num, row, default_identity_type) for row in reader if any(row.values())]
+    except FileNotFoundError:
+        raise ConfigError("file not found", file=path) from None
+    except UnicodeDecodeError:
+        raise ConfigError("the file is not UTF-8 text", file=path) from None
+    except OSError as error:
+        raise ConfigError(f"cannot read the file: {error.strerror}", file=path) from None
+
+
+def _user_from_row(path: Path, line: int, row: dict[str | None, str | None], default_identity_type: IdentityType) -> AdobeUser:
+    values = {str(key).strip().lower(): (value or "").strip() for key, value in row.items() if key is not None}
+    username, email, domain = values.get("username", ""), values.get("email", ""), values.get("domain", "")
+    if not (username or email):
+        raise ConfigError(f"line {line}: a user needs an email or a username", file=path)
+    try:
+        identity_type = IdentityType.parse(values["type"]) if values.get("type") else default_identity_type
+    except ValueError as error:
+        raise ConfigError(f"line {line}: {error}", file=path) from None
+    if not email and "@" in username:
+        email = username
+    return AdobeUser(
+        identity_type=identity_type,
+        username=username or email,
+        domain=domain or None,
+        email=email,
+        firstname=None,
+        lastname=None,
+        country=None,
+        groups=frozenset(),
+    )
