@@ -1,0 +1,308 @@
+"""The incremental rule engine: users from both reads stream in, commands come out as soon as
+they are certain.
+
+* A directory user and an Adobe user match when their email or username agree, ignoring case.
+  A matched pair yields its update and group commands at once, whichever side came first, and
+  both are dropped from memory.
+* A directory user no Adobe user matched is created once the Adobe read is done (at once if it
+  arrives after that).
+* An Adobe user no directory user matched is Adobe-only once the directory read is done; what
+  happens to Adobe-only users is decided only in ``finish()``, which the pipeline calls only when
+  both reads succeeded, so a failed read can never remove anyone.
+
+Nothing here logs or does I/O: warnings and the CRITICAL limit message are collected in
+``messages`` as (logging level, text) for the pipeline to log.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from functools import lru_cache
+from typing import Iterable, Mapping, TypeVar
+
+from async_usersync.engine.rules import AdobeOnlyAction, Strategy, SyncRules, fold
+from async_usersync.engine.summary import ADOBE_ONLY_LABELS, GROUPS_PROCESSED_LABEL, SummaryCounters
+from async_usersync.records import AdobeUser, CreateUser, DirectoryUser, IdentityType, UserCommand
+
+Message = tuple[int, str]
+AnyUser = TypeVar("AnyUser", DirectoryUser, AdobeUser)
+_GROUP_FACTS_CACHE_SIZE = 65536
+
+
+def user_key(user: DirectoryUser | AdobeUser) -> str:
+    """User Sync's user key ``idtype,username,domain,email``, lower-cased; the domain is left
+    empty when the username is an email address."""
+    username = user.username or user.email
+    domain = "" if "@" in username else (user.domain or "")
+    return f"{user.identity_type.value},{username},{domain},{user.email}".lower()
+
+
+def match_keys(user: DirectoryUser | AdobeUser) -> tuple[str, ...]:
+    """The keys a user is found by: the email, and the username (qualified by the domain when it
+    is not an email address), folded."""
+    username = user.username or user.email
+    name_key = fold(username if "@" in username else f"{username},{user.domain or ''}")
+    email_key = fold(user.email)
+    if not email_key or email_key == name_key:
+        return (name_key,)
+    return (email_key, name_key)
+
+
+def command_root(user: DirectoryUser | AdobeUser) -> tuple[str, str | None]:
+    """UMAPI's entry root for a user: the email, or a non-email username with its domain."""
+    if user.username and "@" not in user.username:
+        return user.username, user.domain
+    return user.email or user.username, None
+
+
+class SyncPlanner:
+    """Feed it both reads in any interleaving; see the module docstring for when commands appear."""
+
+    def __init__(self, rules: SyncRules) -> None:
+        self.rules = rules
+        self.counters = SummaryCounters(strategy=rules.strategy)
+        self.messages: list[Message] = []
+        self.adobe_only_users: list[AdobeUser] = []
+        """Every non-excluded Adobe-only user (the rows ``write-file`` writes), complete after both reads."""
+        self._waiting_directory: dict[str, DirectoryUser] = {}
+        self._waiting_adobe: dict[str, AdobeUser] = {}
+        self._waiting_excluded: dict[str, AdobeUser] = {}
+        self._directory_done = False
+        self._adobe_done = False
+        self._finished = False
+        self._group_facts = lru_cache(maxsize=_GROUP_FACTS_CACHE_SIZE)(self._compute_group_facts)
+        self._mapped = lru_cache(maxsize=_GROUP_FACTS_CACHE_SIZE)(rules.mapping.is_mapped)
+        self._static_targets = {fold(name): name for name in rules.mapping.static_targets}
+
+    # --- the streaming interface -------------------------------------------------------------
+
+    def add_directory_user(self, user: DirectoryUser) -> list[UserCommand]:
+        if self._directory_done:
+            raise RuntimeError("add_directory_user() after directory_done()")
+        self.counters.directory_users_read += 1
+        if not user.email:
+            self._warn(f"Skipping directory user {user.username!r}: no email address")
+            return []
+        desired, selected = self._group_facts(user.groups)
+        if not selected or not self._passes_user_filter(user):
+            return []
+        self.counters.directory_users_selected += 1
+        if self.rules.strategy is Strategy.PUSH:
+            return self._create(user)
+        adobe_user = _take(self._waiting_adobe, user)
+        if adobe_user is not None:
+            return self._pair(user, adobe_user)
+        if _take(self._waiting_excluded, user) is not None:
+            return []
+        if self._adobe_done:
+            return self._create(user)
+        if not _put(self._waiting_directory, user):
+            self._warn(f"Ignoring directory user with user key {user_key(user)}: another directory user has the same email or username")
+        return []
+
+    def add_adobe_user(self, user: AdobeUser) -> list[UserCommand]:
+        if self._adobe_done:
+            raise RuntimeError("add_adobe_user() after adobe_done()")
+        self.counters.adobe_users_read += 1
+        excluded = self.rules.exclusions.excludes(user)
+        if excluded:
+            self.counters.adobe_users_excluded += 1
+        directory_user = _take(self._waiting_directory, user)
+        if directory_user is not None:
+            return [] if excluded else self._pair(directory_user, user)
+        if self._directory_done:
+            if not excluded:
+                self._add_adobe_only(user)
+            return []
+        if not _put(self._waiting_excluded if excluded else self._waiting_adobe, user):
+            self._warn(f"Ignoring Adobe user with user key {user_key(user)}: listed twice")
+        return []
+
+    def directory_done(self) -> list[UserCommand]:
+        """From now on an Adobe user that matches nothing is Adobe-only."""
+        self._directory_done = True
+        for user in _unique(self._waiting_adobe.values()):
+            self._add_adobe_only(user)
+        self._waiting_adobe.clear()
+        self._waiting_excluded.clear()
+        return []
+
+    def adobe_done(self) -> list[UserCommand]:
+        """Creates every selected directory user no Adobe user matched (and, from now on, at once)."""
+        self._adobe_done = True
+        commands = [command for user in _unique(self._waiting_directory.values()) for command in self._create(user)]
+        self._waiting_directory.clear()
+        return commands
+
+    def finish(self) -> list[UserCommand]:
+        """The Adobe-only actions. Call only when both reads completed successfully."""
+        if not (self._directory_done and self._adobe_done) or self._finished:
+            raise RuntimeError("finish() needs directory_done() and adobe_done() first, and runs once")
+        self._finished = True
+        rules = self.rules
+        if rules.strategy is Strategy.PUSH or not rules.manages_adobe_only_users:
+            return []
+        self.counters.adobe_only_label = ADOBE_ONLY_LABELS.get(rules.adobe_only_action, GROUPS_PROCESSED_LABEL)
+        candidates = self.adobe_only_users
+        if rules.limit.group_removals_only:
+            candidates = [user for user in candidates if self._mapped_groups_of(user)]
+        considered = self.counters.adobe_users_read - self.counters.adobe_users_excluded
+        if not rules.limit.allows(len(candidates), considered):
+            self.messages.append((logging.CRITICAL,
+                                  f"Unable to process Adobe-only users, as their count ({len(candidates)}) is larger "
+                                  f"than the max_adobe_only_users setting ({rules.limit})"))
+            return []
+        commands = [command for user in candidates if (command := self._adobe_only_command(user)) is not None]
+        self.counters.adobe_only_processed = len(commands)
+        return commands
+
+    def take_messages(self) -> list[Message]:
+        """The messages collected since the last call, for logging as the run goes."""
+        messages, self.messages = self.messages, []
+        return messages
+
+    # --- the rules -------------------------------------------------------------------------------
+
+    def _compute_group_facts(self, groups: frozenset[str]) -> tuple[Mapping[str, str], bool]:
+        """For a set of directory groups: the desired Adobe groups (folded -> spelling) and
+        whether the set passes ``--users mapped``/``group``. Cached: many users share a set."""
+        mapping = self.rules.mapping
+        desired: dict[str, str] = {}
+        folded_groups = [fold(group) for group in groups]
+        for folded_group in folded_groups:
+            for target in mapping.targets_by_directory_group.get(folded_group, ()):
+                desired.setdefault(fold(target), target)
+        for group in sorted(groups):
+            for rule in mapping.additional:
+                target = rule.target_for(group)
+                if target is not None:
+                    desired.setdefault(fold(target), target)
+        wanted = self.rules.directory_group_filter
+        return desired, wanted is None or not wanted.isdisjoint(folded_groups)
+
+    def _passes_user_filter(self, user: DirectoryUser) -> bool:
+        pattern = self.rules.user_filter
+        return pattern is None or pattern.fullmatch(fold(user.username or user.email)) is not None
+
+    def _pair(self, directory_user: DirectoryUser, adobe_user: AdobeUser) -> list[UserCommand]:
+        update = self._attribute_changes(directory_user, adobe_user) if self.rules.update_user_info else {}
+        add_groups: tuple[str, ...] = ()
+        remove_groups: tuple[str, ...] = ()
+        if self.rules.process_groups:
+            desired, _ = self._group_facts(directory_user.groups)
+            current = {fold(group): group for group in adobe_user.groups}
+            add_groups = tuple(sorted(name for folded, name in desired.items() if folded not in current))
+            remove_groups = tuple(sorted(name for folded, name in current.items()
+                                         if folded not in desired and self._mapped(folded)))
+        if not (update or add_groups or remove_groups):
+            return []
+        self.counters.adobe_users_updated += 1
+        root, domain = command_root(adobe_user)
+        return [UserCommand(user=root, domain=domain, use_adobe_id=adobe_user.identity_type is IdentityType.ADOBE_ID,
+                            update=update, remove_groups=remove_groups, add_groups=add_groups, key=user_key(adobe_user))]
+
+    def _attribute_changes(self, directory_user: DirectoryUser, adobe_user: AdobeUser) -> dict[str, str]:
+        """Attributes the directory has changed, limited to ``update_attributes`` (Adobe IDs belong
+        to their owners and are never updated)."""
+        if adobe_user.identity_type is IdentityType.ADOBE_ID:
+            return {}
+        changes: dict[str, str] = {}
+        for attribute in ("email", "firstname", "lastname", "username"):
+            wanted: str | None = getattr(directory_user, attribute)
+            current: str | None = getattr(adobe_user, attribute)
+            if not wanted or _same(attribute, wanted, current):
+                continue
+            if attribute in self.rules.update_attributes:
+                changes[attribute] = wanted
+            else:
+                self._warn(f"User key {user_key(adobe_user)}: {attribute} differs from the directory's "
+                           f"but is not updated, as it is not in update_attributes")
+        return changes
+
+    def _create(self, user: DirectoryUser) -> list[UserCommand]:
+        rules = self.rules
+        desired, _ = self._group_facts(user.groups)
+        if rules.exclude_unmapped_users and not desired:
+            return []
+        country = user.country or rules.default_country_code
+        if not country and user.identity_type is IdentityType.FEDERATED_ID:
+            self._warn(f"Skipping creation of user key {user_key(user)}: a Federated ID needs a country "
+                       f"(give one in the directory or set default_country_code)")
+            return []
+        if not country and user.identity_type is IdentityType.ENTERPRISE_ID:
+            country = "UD"
+        add_groups: tuple[str, ...] = ()
+        remove_groups: tuple[str, ...] = ()
+        if rules.process_groups:
+            add_groups = tuple(sorted(desired.values()))
+            if rules.strategy is Strategy.PUSH:
+                remove_groups = tuple(sorted(name for folded, name in self._static_targets.items() if folded not in desired))
+        create = CreateUser(
+            identity_type=user.identity_type, email=user.email, firstname=user.firstname, lastname=user.lastname,
+            country=country,
+            on_conflict="updateIfAlreadyExists" if rules.update_user_info else "ignoreIfAlreadyExists",
+        )
+        root, domain = command_root(user)
+        self.counters.adobe_users_created += 1
+        return [UserCommand(user=root, domain=domain, use_adobe_id=user.identity_type is IdentityType.ADOBE_ID,
+                            create=create, remove_groups=remove_groups, add_groups=add_groups, key=user_key(user))]
+
+    def _add_adobe_only(self, user: AdobeUser) -> None:
+        if self.rules.adobe_only_action is AdobeOnlyAction.EXCLUDE:
+            self.counters.adobe_users_excluded += 1
+        else:
+            self.adobe_only_users.append(user)
+
+    def _mapped_groups_of(self, user: AdobeUser) -> tuple[str, ...]:
+        return tuple(sorted(group for group in user.groups if self._mapped(fold(group))))
+
+    def _adobe_only_command(self, user: AdobeUser) -> UserCommand | None:
+        action = self.rules.adobe_only_action
+        root, domain = command_root(user)
+        command = UserCommand(user=root, domain=domain, use_adobe_id=user.identity_type is IdentityType.ADOBE_ID,
+                              key=user_key(user))
+        if action is AdobeOnlyAction.REMOVE_ADOBE_GROUPS:
+            return replace(command, remove_groups="all")
+        if action is AdobeOnlyAction.REMOVE:
+            return replace(command, remove_from_org=True)
+        if action is AdobeOnlyAction.DELETE:
+            return replace(command, remove_from_org=True, delete_account=user.identity_type is not IdentityType.ADOBE_ID)
+        mapped_groups = self._mapped_groups_of(user)
+        return replace(command, remove_groups=mapped_groups) if mapped_groups else None
+
+    def _warn(self, text: str) -> None:
+        self.messages.append((logging.WARNING, text))
+
+
+def _same(attribute: str, wanted: str, current: str | None) -> bool:
+    """Emails and usernames compare ignoring case (UMAPI cannot change their case); names exactly."""
+    if attribute in ("email", "username"):
+        return fold(wanted) == fold(current or "")
+    return wanted == current
+
+
+def _take(index: dict[str, AnyUser], user: DirectoryUser | AdobeUser) -> AnyUser | None:
+    """Removes and returns the user of ``index`` matching ``user`` (by any key), or None."""
+    for key in match_keys(user):
+        found = index.get(key)
+        if found is not None:
+            for found_key in match_keys(found):
+                index.pop(found_key, None)
+            return found
+    return None
+
+
+def _put(index: dict[str, AnyUser], user: AnyUser) -> bool:
+    """Indexes ``user`` under each of its keys; False (and nothing indexed) if a key is taken."""
+    keys = match_keys(user)
+    if any(key in index for key in keys):
+        return False
+    for key in keys:
+        index[key] = user
+    return True
+
+
+def _unique(users: Iterable[AnyUser]) -> list[AnyUser]:
+    """The distinct users of an index's values (a user is there once per key), in arrival order."""
+    return list({id(user): user for user in users}.values())

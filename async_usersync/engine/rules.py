@@ -1,0 +1,169 @@
+"""What the planner needs to know, in plain types: the group mapping, the exclusions, the
+Adobe-only limit and the options that change the rules. Built from the config files and the
+command line by ``async_usersync.config.build_sync_rules``; the engine itself reads no file.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+from enum import Enum
+from functools import cached_property
+from typing import Iterable
+
+from async_usersync.records import AdobeUser, IdentityType
+
+
+class Strategy(str, Enum):
+    SYNC = "sync"
+    PUSH = "push"
+
+
+class AdobeOnlyAction(str, Enum):
+    """``--adobe-only-user-action``: what happens to Adobe users no selected directory user matches."""
+
+    PRESERVE = "preserve"
+    EXCLUDE = "exclude"
+    WRITE_FILE = "write-file"
+    REMOVE_ADOBE_GROUPS = "remove-adobe-groups"
+    REMOVE = "remove"
+    DELETE = "delete"
+
+
+UPDATABLE_ATTRIBUTES = ("email", "firstname", "lastname", "username")
+DEFAULT_UPDATE_ATTRIBUTES = frozenset({"firstname", "lastname", "email"})
+
+
+def fold(name: str) -> str:
+    """The case-insensitive form of a group name, email or username."""
+    return name.lower()
+
+
+@dataclass(frozen=True, eq=False)
+class AdditionalGroupRule:
+    """``additional_groups``: each directory group matching ``source`` becomes the Adobe group
+    named by ``target`` (a substitution template such as ``ACL-Grp-\\1``)."""
+
+    source: re.Pattern[str]
+    target: str
+
+    def target_for(self, directory_group: str) -> str | None:
+        match = self.source.fullmatch(directory_group)
+        return sys.intern(match.expand(self.target)) if match else None
+
+    @cached_property
+    def target_pattern(self) -> re.Pattern[str]:
+        """Matches every name this rule can produce: the template with each group reference made a wildcard.
+
+        A group fitting it counts as mapped, so it is removed from users who should not have it,
+        whatever order the users stream in.
+        """
+        pieces = re.split(r"(\\\d+|\\g<[^>]*>)", self.target)
+        regex = "".join(".+" if index % 2 else re.escape(piece) for index, piece in enumerate(pieces))
+        return re.compile(regex, re.IGNORECASE)
+
+
+@dataclass(frozen=True, eq=False)
+class GroupMapping:
+    """Directory groups -> Adobe groups, from ``directory_users.groups`` and ``additional_groups``."""
+
+    targets_by_directory_group: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Keyed by the folded directory group name; targets as the config spells them."""
+    additional: tuple[AdditionalGroupRule, ...] = ()
+
+    @classmethod
+    def from_pairs(cls, pairs: Iterable[tuple[str, Iterable[str]]], additional: Iterable[AdditionalGroupRule] = ()) -> "GroupMapping":
+        targets: dict[str, tuple[str, ...]] = {}
+        for directory_group, adobe_groups in pairs:
+            known = targets.get(fold(directory_group), ())
+            new = tuple(sys.intern(name) for name in adobe_groups if fold(name) not in {fold(old) for old in known})
+            targets[fold(directory_group)] = known + new
+        return cls(targets, tuple(additional))
+
+    @property
+    def directory_groups(self) -> frozenset[str]:
+        """The mapped directory groups, folded (``--users mapped`` selects their members)."""
+        return frozenset(self.targets_by_directory_group)
+
+    @property
+    def static_targets(self) -> tuple[str, ...]:
+        """Every Adobe group of the ``groups`` mapping, once each (first spelling wins)."""
+        seen: dict[str, str] = {}
+        for names in self.targets_by_directory_group.values():
+            for name in names:
+                seen.setdefault(fold(name), name)
+        return tuple(seen.values())
+
+    @cached_property
+    def folded_static_targets(self) -> frozenset[str]:
+        return frozenset(fold(name) for name in self.static_targets)
+
+    def is_mapped(self, folded_group: str) -> bool:
+        """Whether the tool manages this (folded) Adobe group: only managed groups are ever removed."""
+        if folded_group in self.folded_static_targets:
+            return True
+        return any(rule.target_pattern.fullmatch(folded_group) for rule in self.additional)
+
+
+@dataclass(frozen=True)
+class Exclusions:
+    """Adobe users that are never changed or removed (``adobe_users.exclude_*``)."""
+
+    identity_types: frozenset[IdentityType] = frozenset()
+    groups: frozenset[str] = frozenset()
+    """Folded group names."""
+    username_patterns: tuple[re.Pattern[str], ...] = ()
+    """Matched in full against the username, case-insensitively."""
+
+    def excludes(self, user: AdobeUser) -> bool:
+        if user.identity_type in self.identity_types:
+            return True
+        if self.groups and any(fold(group) in self.groups for group in user.groups):
+            return True
+        return any(pattern.fullmatch(user.username) for pattern in self.username_patterns)
+
+
+@dataclass(frozen=True)
+class AdobeOnlyLimit:
+    """``limits.max_adobe_only_users``: a count, or a percentage of the non-excluded Adobe users read."""
+
+    count: int | None = 200
+    percent: float | None = None
+    group_removals_only: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.percent:g}%" if self.percent is not None else str(self.count)
+
+    def allows(self, adobe_only_count: int, adobe_users_considered: int) -> bool:
+        if self.percent is not None:
+            return adobe_only_count <= adobe_users_considered * self.percent / 100
+        assert self.count is not None
+        return adobe_only_count <= self.count
+
+
+@dataclass(frozen=True)
+class SyncRules:
+    mapping: GroupMapping = field(default_factory=GroupMapping)
+    exclusions: Exclusions = field(default_factory=Exclusions)
+    limit: AdobeOnlyLimit = field(default_factory=AdobeOnlyLimit)
+    strategy: Strategy = Strategy.SYNC
+    process_groups: bool = False
+    update_user_info: bool = False
+    update_attributes: frozenset[str] = DEFAULT_UPDATE_ATTRIBUTES
+    adobe_only_action: AdobeOnlyAction = AdobeOnlyAction.PRESERVE
+    directory_group_filter: frozenset[str] | None = None
+    """Folded directory groups a user must belong to (``--users mapped`` or ``group``); None keeps all."""
+    user_filter: re.Pattern[str] | None = None
+    """``--user-filter``: matched in full against the username part of the user key."""
+    exclude_unmapped_users: bool = False
+    default_country_code: str | None = None
+
+    @property
+    def manages_adobe_only_users(self) -> bool:
+        """Whether anything is done to Adobe-only users, which is when the limit is checked
+        (``exclude`` means no change of any kind, even with ``--process-groups``)."""
+        if self.adobe_only_action is AdobeOnlyAction.EXCLUDE:
+            return False
+        return self.process_groups or self.adobe_only_action in (
+            AdobeOnlyAction.REMOVE_ADOBE_GROUPS, AdobeOnlyAction.REMOVE, AdobeOnlyAction.DELETE)

@@ -1,0 +1,68 @@
+"""User Sync's Action Summary: the counters the planner keeps and the block of log lines that
+cron mail filters grep for (``Number of ...``), with the same labels, order and alignment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from async_usersync.engine.rules import AdobeOnlyAction, Strategy
+
+SUMMARY_WIDTH = 84
+
+ADOBE_ONLY_LABELS: dict[AdobeOnlyAction, str] = {
+    AdobeOnlyAction.DELETE: "Number of Adobe-only users deleted",
+    AdobeOnlyAction.REMOVE: "Number of Adobe-only users removed",
+    AdobeOnlyAction.REMOVE_ADOBE_GROUPS: "Number of Adobe-only users removed from all groups",
+}
+GROUPS_PROCESSED_LABEL = "Number of Adobe-only users with groups processed"
+ACTIONS_LABEL = "Number of UMAPI actions sent (total, success, error)"
+
+
+@dataclass
+class SummaryCounters:
+    strategy: Strategy = Strategy.SYNC
+    directory_users_read: int = 0
+    directory_users_selected: int = 0
+    adobe_users_read: int = 0
+    adobe_users_excluded: int = 0
+    adobe_users_created: int = 0
+    """Creates planned: new users (sync) or users pushed (push)."""
+    adobe_users_updated: int = 0
+    user_groups_created: int = 0
+    """Set by the pipeline, which creates the groups."""
+    adobe_only_label: str | None = None
+    """The Adobe-only line's label, or None when Adobe-only users are not processed."""
+    adobe_only_processed: int = 0
+
+    @property
+    def adobe_users_unchanged(self) -> int:
+        return self.adobe_users_read - self.adobe_users_excluded - self.adobe_users_updated - self.adobe_only_processed
+
+
+def render_action_summary(counters: SummaryCounters, actions: tuple[int, int, int], test_mode: bool = False) -> list[str]:
+    """The summary block, one string per log line: header, counters right-aligned to the
+    longest label, closing dashes. ``actions`` is (sent, succeeded, failed)."""
+    title = " Action Summary (TEST MODE) " if test_mode else " Action Summary "
+    rows = _rows(counters) + [(ACTIONS_LABEL, f"({actions[0]}, {actions[1]}, {actions[2]})")]
+    width = max(len(label) for label, _ in rows)
+    return [title.center(SUMMARY_WIDTH, "-"),
+            *(f"  {label.rjust(width)}: {value}" for label, value in rows),
+            "-" * SUMMARY_WIDTH]
+
+
+def _rows(counters: SummaryCounters) -> list[tuple[str, object]]:
+    read = [("Number of directory users read", counters.directory_users_read),
+            ("Number of directory users selected for input", counters.directory_users_selected)]
+    if counters.strategy is Strategy.PUSH:
+        return read + [("Number of directory users pushed to Adobe", counters.adobe_users_created)]
+    rows: list[tuple[str, object]] = read + [
+        ("Number of Adobe users read", counters.adobe_users_read),
+        ("Number of Adobe users excluded from updates", counters.adobe_users_excluded),
+        ("Number of non-excluded Adobe users with no changes", counters.adobe_users_unchanged),
+        ("Number of new Adobe users added", counters.adobe_users_created),
+        ("Number of matching Adobe users updated", counters.adobe_users_updated),
+        ("Number of Adobe user-groups created", counters.user_groups_created),
+    ]
+    if counters.adobe_only_label is not None:
+        rows.append((counters.adobe_only_label, counters.adobe_only_processed))
+    return rows

@@ -1,0 +1,51 @@
+"""The Action Summary block, character for character (reference 1.7)."""
+
+from __future__ import annotations
+
+from async_usersync.engine import AdobeOnlyAction, Strategy, render_action_summary
+
+from tests.engine.helpers import adobe_user, directory_user, rules, run
+
+
+def test_sync_summary_with_adobe_only_removals() -> None:
+    directory = [directory_user("stay@example.com", ["Sales"]), directory_user("new@example.com"),
+                 directory_user("same@example.com")]
+    adobe = [adobe_user("stay@example.com"), adobe_user("same@example.com"), adobe_user("gone@example.com"),
+             adobe_user("gone2@example.com")]
+    result = run(rules(process_groups=True, adobe_only_action=AdobeOnlyAction.REMOVE), directory, adobe)
+    result.planner.counters.user_groups_created = 2
+    assert render_action_summary(result.planner.counters, (4, 3, 1)) == [
+        "---------------------------------- Action Summary ----------------------------------",
+        "                        Number of directory users read: 3",
+        "          Number of directory users selected for input: 3",
+        "                            Number of Adobe users read: 4",
+        "           Number of Adobe users excluded from updates: 0",
+        "    Number of non-excluded Adobe users with no changes: 1",
+        "                       Number of new Adobe users added: 1",
+        "                Number of matching Adobe users updated: 1",
+        "                   Number of Adobe user-groups created: 2",
+        "                    Number of Adobe-only users removed: 2",
+        "  Number of UMAPI actions sent (total, success, error): (4, 3, 1)",
+        "------------------------------------------------------------------------------------",
+    ]
+
+
+def test_sync_summary_in_test_mode_without_adobe_only_processing() -> None:
+    result = run(rules(), [directory_user("new@example.com")], [adobe_user("gone@example.com")])
+    lines = render_action_summary(result.planner.counters, (1, 1, 0), test_mode=True)
+    assert lines[0] == "---------------------------- Action Summary (TEST MODE) ----------------------------"
+    assert len(lines[0]) == 84 and lines[-1] == "-" * 84
+    assert not any("Adobe-only" in line for line in lines)
+    assert "    Number of non-excluded Adobe users with no changes: 1" in lines
+
+
+def test_push_summary() -> None:
+    result = run(rules(strategy=Strategy.PUSH), [directory_user("a@example.com"), directory_user("b@example.com")], [])
+    assert render_action_summary(result.planner.counters, (2, 2, 0)) == [
+        "---------------------------------- Action Summary ----------------------------------",
+        "                        Number of directory users read: 2",
+        "          Number of directory users selected for input: 2",
+        "             Number of directory users pushed to Adobe: 2",
+        "  Number of UMAPI actions sent (total, success, error): (2, 2, 0)",
+        "------------------------------------------------------------------------------------",
+    ]
