@@ -1,0 +1,91 @@
+"""The operating guide's "not more often than every 2 hours", kept by the tool itself.
+
+Each successful run is recorded in a small JSON file (beside the lock by default). A run that
+starts sooner than the minimum interval after the last success warns, or is refused when the
+guard is strict. With no record yet (the first, bulk load) nothing is checked.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from async_usersync.errors import ConfigError, RefusedStart
+
+RECORD_FILE_NAME = "async-usersync.last-run.json"
+DEFAULT_MIN_INTERVAL = timedelta(hours=2)
+
+logger = logging.getLogger("async_usersync.schedule")
+
+
+def default_record_path(config_file: Path) -> Path:
+    return config_file.parent / RECORD_FILE_NAME
+
+
+@dataclass(frozen=True)
+class ScheduleGuard:
+    record_path: Path
+    min_interval: timedelta = DEFAULT_MIN_INTERVAL
+    refuse: bool = False
+    """Refuse a run that is too soon (``RefusedStart``) instead of only warning."""
+
+    def last_success(self) -> datetime | None:
+        """When the last successful run finished, or None (no record, or one that cannot be trusted)."""
+        try:
+            text = self.record_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise ConfigError(f"cannot read the last-run record {self.record_path}: {error.strerror}") from None
+        try:
+            finished = datetime.fromisoformat(json.loads(text)["finished"])
+            if finished.tzinfo is None:
+                raise ValueError("no time zone")
+        except (ValueError, KeyError, TypeError) as error:
+            logger.warning("The last-run record %s is unreadable (%s); not checking the run interval",
+                           self.record_path, error)
+            return None
+        return finished
+
+    def check(self, now: datetime | None = None) -> None:
+        """Warns, or refuses, when the last success was less than ``min_interval`` ago."""
+        now = now or datetime.now(timezone.utc)
+        last = self.last_success()
+        if last is None:
+            return
+        elapsed = now - last
+        if elapsed < timedelta(0):
+            logger.warning("The last successful run (%s) is in the future; the clock may have changed. "
+                           "Not checking the run interval", last.isoformat(timespec="seconds"))
+            return
+        if elapsed >= self.min_interval:
+            return
+        message = (f"the last successful run finished {_duration(elapsed)} ago ({last.isoformat(timespec='seconds')}); "
+                   f"runs should be at least {_duration(self.min_interval)} apart")
+        if self.refuse:
+            raise RefusedStart(f"{message}. Not starting.")
+        logger.warning("Running sooner than advised: %s", message)
+
+    def record_success(self, run_id: str, now: datetime | None = None) -> None:
+        """Records a successful run, atomically (a half-written record never replaces a good one)."""
+        now = now or datetime.now(timezone.utc)
+        record = {"finished": now.isoformat(timespec="seconds"), "run_id": run_id}
+        directory = self.record_path.parent
+        try:
+            handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{self.record_path.name}.")
+            with os.fdopen(handle, "w", encoding="utf-8") as file:
+                json.dump(record, file)
+            os.replace(temporary, self.record_path)
+        except OSError as error:
+            raise ConfigError(f"cannot write the last-run record {self.record_path}: {error.strerror}") from None
+
+
+def _duration(interval: timedelta) -> str:
+    minutes = round(interval.total_seconds() / 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
