@@ -1,0 +1,67 @@
+"""What every directory source offers, and the User Sync rules that turn read values into a user."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Literal, Mapping, Protocol
+
+from async_usersync.records import DirectoryUser, IdentityType
+
+LOG = logging.getLogger("async_usersync.sources")
+
+
+@dataclass(frozen=True)
+class UserSelection:
+    """User Sync's ``--users``: all | mapped | group g1,g2.
+
+    ``groups`` are directory group names: for ``mapped`` the mapping's directory groups, for
+    ``group`` the named ones. For ``all`` they are optional: every user is read, and those in
+    the listed groups carry them in ``DirectoryUser.groups`` (so mapped groups still apply).
+    """
+
+    kind: Literal["all", "mapped", "group"]
+    groups: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("all", "mapped", "group"):
+            raise ValueError(f"unknown user selection {self.kind!r} (expected all, mapped or group)")
+
+
+class DirectorySource(Protocol):
+    def users(self, selection: UserSelection) -> AsyncIterator[DirectoryUser]:
+        """Streams the selected users, each one once, with all its selected groups."""
+        ...
+
+
+def build_user(where: str, *, identity_type: IdentityType, email: str | None, username: str | None,
+               domain: str | None, firstname: str | None, lastname: str | None, country: str | None,
+               groups: frozenset[str], source_attributes: Mapping[str, Any]) -> DirectoryUser | None:
+    """Applies User Sync's rules: an email with an '@' is required (else a warning naming
+    ``where`` and None); the username defaults to the email; a username that differs from the
+    email takes its domain from the email unless one is given; the country is upper-cased."""
+    email = email.strip() if email else None
+    if not email or "@" not in email:
+        LOG.warning("Skipping user %s: no valid email address (got %r)", where, email)
+        return None
+    username = username.strip() if username and username.strip() else email
+    domain = domain.strip() if domain and domain.strip() else None
+    if domain is None and username != email:
+        domain = email.rsplit("@", 1)[1]
+    return DirectoryUser(
+        identity_type=identity_type, username=username, domain=domain, email=email,
+        firstname=firstname or None, lastname=lastname or None,
+        country=country.strip().upper() if country and country.strip() else None,
+        groups=groups, source_attributes=source_attributes,
+    )
+
+
+def parse_identity_type(where: str, text: str | None, fallback: IdentityType) -> IdentityType | None:
+    """A per-user identity type (None -> ``fallback``); a bad one is a warning and None."""
+    if text is None or not text.strip():
+        return fallback
+    try:
+        return IdentityType.parse(text)
+    except ValueError as error:
+        LOG.warning("Skipping user %s: %s", where, error)
+        return None

@@ -1,0 +1,290 @@
+"""The LDAP directory source: users streamed page by page through bonsai.
+
+How a selection is read (User Sync's queries, without its full-directory lists):
+- ``all``: one paged search of ``all_users_filter``.
+- ``mapped`` / ``group``: each group's DN is found with ``group_filter_format``, then its members
+  with ``(&<group_member_filter_format><all_users_filter>)``; no full scan.
+- ``two_steps_lookup``: the group's member attribute is read (with Active Directory range
+  retrieval past 1,500 values, and recursion into member groups when ``nested_group``), then
+  each member entry is read once.
+
+A user in several selected groups is yielded once, with all of them. To stream and still know
+every group at the first sighting, a selection of several groups starts with a DN-only pass
+(attribute ``1.1``) per group: that keeps one DN and its group names per member in memory, far
+less than the users themselves, then the full entries stream and repeats are skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+from typing import AsyncIterator, Iterable
+
+import bonsai
+from bonsai import LDAPSearchScope
+
+from async_usersync.errors import ReadError
+from async_usersync.records import DirectoryUser, IdentityType
+from async_usersync.sources.base import LOG, UserSelection, build_user, parse_identity_type
+from async_usersync.sources.ldap_connection import (
+    ConnectionPlan, ConnectionPool, Entry, LdapConnection, PagedSearch, stream_pages,
+)
+from async_usersync.sources.ldap_settings import SASL_MECHANISMS, LdapSettings, TwoStepsLookup
+from async_usersync.sources.ldap_values import (
+    Attributes, escape_filter_value, dn_key, first_rdn_value, is_under, ranged_values,
+)
+
+__all__ = ["LdapSettings", "LdapSource", "TwoStepsLookup"]
+
+LOOKUP_CHUNK = 50
+"""Member entries read per worker call in two-step lookups."""
+
+Membership = dict[str, set[str]]
+"""dn_key -> names of the selected groups the entry belongs to."""
+
+
+class LdapSource:
+    """Reads users from an LDAP server or Active Directory."""
+
+    def __init__(self, settings: LdapSettings, default_identity_type: IdentityType, *,
+                 extra_attributes: Iterable[str] = (), pool_size: int = 4) -> None:
+        """``extra_attributes`` are read into ``source_attributes`` too (User Sync's extended
+        attributes); ``pool_size`` bounds the connections open at once."""
+        self.settings = settings
+        self.identity_type = settings.user_identity_type or default_identity_type
+        self.pool_size = pool_size
+        names: dict[str, str] = {}
+        for template in settings.user_templates:
+            names.update((name.lower(), name) for name in template.attribute_names)
+        names.update((name.lower(), name) for name in extra_attributes)
+        if settings.dynamic_group_member_attribute:
+            names[settings.dynamic_group_member_attribute.lower()] = settings.dynamic_group_member_attribute
+        self.attribute_names = list(names.values())
+        """What every user search requests: only what the formats and hooks need."""
+
+    async def users(self, selection: UserSelection) -> AsyncIterator[DirectoryUser]:
+        async with self._pool() as pool:
+            await self._check_base_dn(pool)
+            groups = await self._resolve_groups(pool, selection.groups)
+            two_steps = self.settings.two_steps_lookup
+            if two_steps is not None:
+                members = await self._two_step_members(pool, groups, two_steps)
+                if selection.kind == "all":
+                    labels_of = {key: labels for key, (_, labels) in members.items()}
+                    async for user in self._stream(pool, self.settings.all_users_filter, labels_of.get):
+                        yield user
+                else:
+                    async for user in self._read_members(pool, members):
+                        yield user
+                return
+            if selection.kind == "all":
+                membership = await self._membership(pool, groups)
+                async for user in self._stream(pool, self.settings.all_users_filter, membership.get):
+                    yield user
+                return
+            membership = await self._membership(pool, groups) if len(groups) > 1 else {}
+            seen: set[str] = set()
+            for name, group_dn in groups.items():
+                def labels(key: str, name: str = name) -> set[str]:
+                    return membership.get(key) or {name}
+                async for user in self._stream(pool, self._member_filter(group_dn), labels, seen):
+                    yield user
+
+    # Connections.
+
+    @asynccontextmanager
+    async def _pool(self) -> AsyncIterator[ConnectionPool]:
+        settings = self.settings
+        plan = ConnectionPlan(make_client=self._make_client, url=settings.host,
+                              bind_name=settings.username or "anonymous", tls=settings.uses_tls,
+                              connect_timeout=settings.connect_timeout, operation_timeout=settings.search_timeout,
+                              string_encoding=settings.string_encoding)
+        pool = ConnectionPool(plan, self.pool_size)
+        try:
+            yield pool
+        finally:
+            await pool.close()
+
+    def _make_client(self) -> bonsai.LDAPClient:
+        settings = self.settings
+        client = bonsai.LDAPClient(settings.host, tls=settings.uses_start_tls)
+        if settings.authentication_method != "anonymous":
+            client.set_credentials(SASL_MECHANISMS[settings.authentication_method],
+                                   user=settings.username, password=settings.password)
+        client.set_cert_policy("demand" if settings.tls_verify else "never")
+        if settings.ca_cert_file is not None:
+            client.set_ca_cert(str(settings.ca_cert_file))
+        client.set_auto_page_acquire(False)
+        # Raw bytes, decoded with string_encoding: bonsai would turn "0123" into 123 and "TRUE" into True.
+        client.set_raw_attributes(self.attribute_names)
+        return client
+
+    async def _check_base_dn(self, pool: ConnectionPool) -> None:
+        """A plain search under a missing base returns nothing rather than an error, so the base
+        is checked first: a wrong base_dn must not read as an empty directory."""
+        base_dn = self.settings.base_dn
+        if not base_dn:
+            return
+        async with pool.connection() as connection:
+            found = await connection.call(connection.search, base_dn, LDAPSearchScope.BASE, "(objectClass=*)", ["1.1"])
+        if not found:
+            raise ReadError(f"base_dn '{base_dn}' does not exist on the LDAP server at {self.settings.host}")
+
+    # Groups.
+
+    async def _resolve_groups(self, pool: ConnectionPool, names: tuple[str, ...]) -> dict[str, str]:
+        """Group name -> DN, in the order given. A group that is not found is a warning, as in User Sync."""
+        async def resolve(name: str) -> tuple[str, str | None]:
+            group_filter = self.settings.group_filter_format.format(group=escape_filter_value(name))
+            async with pool.connection() as connection:
+                found = await connection.call(connection.search, self.settings.base_dn, LDAPSearchScope.SUBTREE,
+                                              group_filter, ["1.1"])
+            if len(found) > 1:
+                raise ReadError(f"more than one group matches the name '{name}' "
+                                f"({', '.join(dn for dn, _ in found)}); make group_filter_format more specific")
+            if not found:
+                LOG.warning("No group found for: %s", name)
+                return name, None
+            return name, found[0][0]
+
+        resolved = await asyncio.gather(*(resolve(name) for name in dict.fromkeys(names)))
+        return {name: dn for name, dn in resolved if dn is not None}
+
+    def _member_filter(self, group_dn: str) -> str:
+        member_filter = self.settings.group_member_filter_format.format(group_dn=escape_filter_value(group_dn))
+        return f"(&{member_filter}{self.settings.all_users_filter})"
+
+    async def _membership(self, pool: ConnectionPool, groups: dict[str, str]) -> Membership:
+        """The DN-only pass: which selected groups each member is in."""
+        membership: Membership = {}
+
+        async def collect(name: str, group_dn: str) -> None:
+            search = PagedSearch(self.settings.base_dn, LDAPSearchScope.SUBTREE, self._member_filter(group_dn),
+                                 ["1.1"], self.settings.search_page_size)
+            async with pool.connection() as connection:
+                async for page in stream_pages(connection, search):
+                    for dn, _ in page:
+                        membership.setdefault(dn_key(dn), set()).add(name)
+
+        await asyncio.gather(*(collect(name, dn) for name, dn in groups.items()))
+        return membership
+
+    async def _two_step_members(self, pool: ConnectionPool, groups: dict[str, str],
+                                lookup: TwoStepsLookup) -> dict[str, tuple[str, set[str]]]:
+        """dn_key -> (member DN, selected group names), read from the groups' member attribute.
+        Member DNs outside base_dn are ignored, as in User Sync."""
+        members: dict[str, tuple[str, set[str]]] = {}
+        for name, group_dn in groups.items():
+            visited = {dn_key(group_dn)}
+            pending = [group_dn]
+            async with pool.connection() as connection:
+                while pending:
+                    values = await connection.call(self._member_values, connection, pending.pop(), lookup.member_attribute)
+                    inside = [dn for dn in values if isinstance(dn, str) and is_under(dn, self.settings.base_dn)]
+                    nested = set(await connection.call(self._groups_among, connection, inside, lookup.member_attribute)
+                                 ) if lookup.nested else set()
+                    for dn in inside:
+                        key = dn_key(dn)
+                        if dn in nested:
+                            if key not in visited:
+                                visited.add(key)
+                                pending.append(dn)
+                            continue
+                        members.setdefault(key, (dn, set()))[1].add(name)
+        return members
+
+    @staticmethod
+    def _member_values(connection: LdapConnection, group_dn: str, attribute: str) -> list[str | bytes]:
+        """All values of a group's member attribute, following range retrieval (runs on the worker)."""
+        values: list[str | bytes] = []
+        request: str | None = attribute
+        while request is not None:
+            found = connection.search(group_dn, LDAPSearchScope.BASE, "(objectClass=*)", [request])
+            if not found:
+                break
+            page, request = ranged_values(attribute, found[0][1])
+            values.extend(page)
+        return values
+
+    @staticmethod
+    def _groups_among(connection: LdapConnection, dns: list[str], attribute: str) -> list[str]:
+        """The DNs that carry the member attribute, i.e. nested groups (runs on the worker)."""
+        return [dn for dn in dns if connection.search(dn, LDAPSearchScope.BASE, f"({attribute}=*)", ["1.1"])]
+
+    # Users.
+
+    async def _stream(self, pool: ConnectionPool, filter_text: str, labels_of, seen: set[str] | None = None
+                      ) -> AsyncIterator[DirectoryUser]:
+        """Streams one paged user search; ``labels_of(dn_key)`` gives the selected groups."""
+        search = PagedSearch(self.settings.base_dn, LDAPSearchScope.SUBTREE, filter_text, self.attribute_names,
+                             self.settings.search_page_size)
+        async with pool.connection() as connection:
+            async for page in stream_pages(connection, search):
+                for dn, attributes in page:
+                    key = dn_key(dn)
+                    if seen is not None:
+                        if key in seen:
+                            continue
+                        seen.add(key)
+                    user = self.to_user(dn, attributes, labels_of(key) or set())
+                    if user is not None:
+                        yield user
+
+    async def _read_members(self, pool: ConnectionPool, members: dict[str, tuple[str, set[str]]]
+                            ) -> AsyncIterator[DirectoryUser]:
+        """Reads each two-step member entry once, a chunk per worker call, chunks in parallel."""
+        wanted = list(members.values())
+        users_filter = self.settings.all_users_filter
+
+        def read_chunk(connection: LdapConnection, chunk: list[tuple[str, set[str]]]) -> list[tuple[Entry, set[str]]]:
+            return [(entry, labels) for dn, labels in chunk
+                    for entry in connection.search(dn, LDAPSearchScope.BASE, users_filter, self.attribute_names)]
+
+        async def read(chunk: list[tuple[str, set[str]]]) -> list[tuple[Entry, set[str]]]:
+            async with pool.connection() as connection:
+                return await connection.call(read_chunk, connection, chunk)
+
+        tasks = [asyncio.ensure_future(read(wanted[start:start + LOOKUP_CHUNK]))
+                 for start in range(0, len(wanted), LOOKUP_CHUNK)]
+        try:
+            for finished in asyncio.as_completed(tasks):
+                for (dn, attributes), labels in await finished:
+                    user = self.to_user(dn, attributes, labels)
+                    if user is not None:
+                        yield user
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    def to_user(self, dn: str, attributes: Attributes, labels: set[str]) -> DirectoryUser | None:
+        """Applies the user formats to one entry; a user-level problem is a warning naming the DN."""
+        settings = self.settings
+        where = f"with DN '{dn}'"
+        try:
+            values = {template: template.render(attributes) for template in settings.user_templates}
+        except UnicodeError as error:
+            LOG.warning("Skipping user %s: %s with string_encoding %s", where, error, settings.string_encoding)
+            return None
+        identity_text = values.get(settings.user_identity_type_format) if settings.user_identity_type_format else None
+        identity_type = parse_identity_type(where, identity_text, self.identity_type)
+        if identity_type is None:
+            return None
+        groups = set(labels)
+        if settings.dynamic_group_member_attribute:
+            for group_dn in attributes.get(settings.dynamic_group_member_attribute.lower(), ()):
+                if isinstance(group_dn, str):
+                    groups.add(first_rdn_value(group_dn))
+        source_attributes = {}
+        for name in self.attribute_names:
+            found = attributes.get(name.lower())
+            if found:
+                source_attributes[name] = found[0] if len(found) == 1 else tuple(found)
+        return build_user(
+            where, identity_type=identity_type,
+            email=values[settings.user_email_format],
+            username=values.get(settings.user_username_format) if settings.user_username_format else None,
+            domain=values.get(settings.user_domain_format) if settings.user_domain_format else None,
+            firstname=values[settings.user_given_name_format], lastname=values[settings.user_surname_format],
+            country=values[settings.user_country_code_format], groups=frozenset(groups),
+            source_attributes=source_attributes,
+        )

@@ -1,0 +1,235 @@
+"""bonsai connections driven from worker threads, behind a small pool.
+
+Why threads and not bonsai's asyncio adapter: measured on bonsai 1.5.5 (benchmarks/ldap_read.py),
+the adapter burns a full core while it waits for a slow server (it polls the socket for
+writability), its connect blocks the event loop, and two operations on one connection lose
+each other's replies. Blocking calls in a thread release the GIL while libldap waits, a connect
+cannot freeze the loop, and each connection owns a one-thread executor, so its operations run
+one at a time, in order, and closing it can never race an operation still in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import AsyncIterator, Callable, TypeVar
+from urllib.parse import urlsplit
+
+import bonsai
+from bonsai import LDAPSearchScope
+
+from async_usersync.errors import ReadError
+from async_usersync.sources.ldap_values import Attributes
+
+T = TypeVar("T")
+Entry = tuple[str, Attributes]
+"""A read entry: its DN and its attributes (lower-cased names)."""
+
+
+@dataclass(frozen=True)
+class ConnectionPlan:
+    """Everything needed to open and use connections to one server."""
+
+    make_client: Callable[[], bonsai.LDAPClient]
+    url: str
+    bind_name: str
+    tls: bool
+    """True when the connection is encrypted (ldaps:// or StartTLS)."""
+    connect_timeout: float
+    operation_timeout: float
+    string_encoding: str
+
+
+class LdapConnection:
+    """One bonsai connection; every call runs on its own single worker thread."""
+
+    def __init__(self, plan: ConnectionPlan) -> None:
+        self.plan = plan
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ldap")
+        self._connection: bonsai.LDAPConnection | None = None
+        self.healthy = True
+
+    @property
+    def raw(self) -> bonsai.LDAPConnection:
+        """The bonsai connection; only for code running on this connection's thread."""
+        assert self._connection is not None, "connection not open"
+        return self._connection
+
+    async def call(self, work: Callable[..., T], *args: object) -> T:
+        """Runs ``work(*args)`` on this connection's thread; LDAP errors become ReadError."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, self._guarded, work, args)
+        except BaseException:
+            self.healthy = False
+            raise
+
+    def _guarded(self, work: Callable[..., T], args: tuple[object, ...]) -> T:
+        try:
+            return work(*args)
+        except bonsai.LDAPError as error:
+            raise describe_error(error, self.plan) from None
+
+    async def open(self) -> None:
+        await self.call(self._open_blocking)
+
+    def _open_blocking(self) -> None:
+        self._connection = self.plan.make_client().connect(timeout=self.plan.connect_timeout)
+
+    def discard(self) -> None:
+        """Closes the connection after whatever is still running on its thread."""
+        self.healthy = False
+        self._executor.submit(self._close_blocking)
+        self._executor.shutdown(wait=False)
+
+    def _close_blocking(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    # Operations, each run on the worker thread.
+
+    def search(self, base: str, scope: LDAPSearchScope, filter_text: str, attributes: list[str]) -> list[Entry]:
+        """An unpaged search (group lookups, single entries). Not for large results."""
+        return self.decode_all(self.raw.search(base, scope, filter_text, attributes, timeout=self.plan.operation_timeout))
+
+    def decode_all(self, entries: list[bonsai.LDAPEntry]) -> list[Entry]:
+        encoding = self.plan.string_encoding
+        decoded: list[Entry] = []
+        for entry in entries:
+            attributes: dict[str, list[str | bytes]] = {}
+            for name, values in entry.items(exclude_dn=True):
+                attributes[name.lower()] = [_decode(value, encoding) for value in values]
+            decoded.append((str(entry.dn), attributes))
+        return decoded
+
+
+def _decode(value: object, encoding: str) -> str | bytes:
+    if isinstance(value, bytes):
+        try:
+            return value.decode(encoding)
+        except UnicodeDecodeError:
+            return value
+    return str(value)
+
+
+class PagedSearch:
+    """A paged search run on one connection's thread, one page per call.
+
+    Requests the next page before decoding the current one, so the server prepares page N+1
+    while we decode page N. With ``page_size`` 0 the search is unpaged (one page).
+    """
+
+    def __init__(self, base: str, scope: LDAPSearchScope, filter_text: str, attributes: list[str], page_size: int) -> None:
+        self.query = (base, scope, filter_text, attributes)
+        self.page_size = page_size
+        self._pending_message: int | None = None
+        self._started = False
+
+    def next_page(self, owner: LdapConnection) -> list[Entry] | None:
+        """The next page of entries, or None at the end. Runs on ``owner``'s thread."""
+        connection, timeout = owner.raw, owner.plan.operation_timeout
+        if not self._started:
+            self._started = True
+            if self.page_size <= 0:
+                return owner.decode_all(connection.search(*self.query, timeout=timeout))
+            result = connection.paged_search(*self.query, timeout=timeout, page_size=self.page_size)
+        elif self._pending_message is None:
+            return None
+        else:
+            result = connection.get_result(self._pending_message, timeout)
+        entries = list(result)
+        self._pending_message = result.acquire_next_page() if self.page_size > 0 else None
+        return owner.decode_all(entries)
+
+
+async def stream_pages(connection: LdapConnection, search: PagedSearch) -> AsyncIterator[list[Entry]]:
+    """Yields pages as they arrive, always fetching one page ahead of the consumer."""
+    pending = asyncio.ensure_future(connection.call(search.next_page, connection))
+    try:
+        while True:
+            page = await pending
+            if page is None:
+                return
+            pending = asyncio.ensure_future(connection.call(search.next_page, connection))
+            yield page
+    finally:
+        if not pending.done():
+            # Left early: the search is unfinished on the server, so the connection is spent.
+            pending.cancel()
+            connection.healthy = False
+
+
+class ConnectionPool:
+    """At most ``size`` connections; each serves one operation at a time.
+
+    A connection that saw any error, a timeout or an abandoned search is closed, not reused.
+    """
+
+    def __init__(self, plan: ConnectionPlan, size: int) -> None:
+        self.plan = plan
+        self._idle: list[LdapConnection] = []
+        self._slots = asyncio.Semaphore(size)
+        self.size = size
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[LdapConnection]:
+        async with self._slots:
+            connection = self._idle.pop() if self._idle else await self._open()
+            try:
+                yield connection
+            finally:
+                if connection.healthy:
+                    self._idle.append(connection)
+                else:
+                    connection.discard()
+
+    async def _open(self) -> LdapConnection:
+        await self._probe()
+        connection = LdapConnection(self.plan)
+        try:
+            # The bind has its own timeout inside libldap; this bounds the whole open from the loop's side.
+            await asyncio.wait_for(connection.open(), self.plan.connect_timeout + 5)
+        except asyncio.TimeoutError:
+            connection.discard()
+            raise ReadError(f"the LDAP server at {self.plan.url} did not complete the connection "
+                            f"within {self.plan.connect_timeout:g} s") from None
+        except BaseException:
+            connection.discard()
+            raise
+        return connection
+
+    async def _probe(self) -> None:
+        """A TCP connect from the loop: an unreachable server fails fast with a clear message."""
+        parts = urlsplit(self.plan.url)
+        port = parts.port or (636 if parts.scheme == "ldaps" else 389)
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(parts.hostname, port), self.plan.connect_timeout)
+        except (OSError, asyncio.TimeoutError) as error:
+            reason = "timed out" if isinstance(error, asyncio.TimeoutError) else (error.strerror or str(error))
+            raise ReadError(f"cannot reach the LDAP server at {self.plan.url}: {reason}") from None
+        writer.close()
+
+    async def close(self) -> None:
+        while self._idle:
+            self._idle.pop().discard()
+
+
+def describe_error(error: bonsai.LDAPError, plan: ConnectionPlan) -> ReadError:
+    """A message a person can act on. bonsai reports TLS failures as 'Can't contact LDAP server'
+    even though the TCP probe just succeeded, so those are named for what they are."""
+    if isinstance(error, bonsai.AuthenticationError):
+        return ReadError(f"the LDAP server at {plan.url} refused the credentials of '{plan.bind_name}' ({error})")
+    if isinstance(error, bonsai.TimeoutError):
+        return ReadError(f"the LDAP server at {plan.url} did not answer within {plan.operation_timeout:g} s; "
+                         "the read was stopped so that no user is taken for departed")
+    if isinstance(error, bonsai.NoSuchObjectError):
+        return ReadError(f"the LDAP server at {plan.url} has no entry at the searched base ({error}); check base_dn")
+    if isinstance(error, bonsai.ConnectionError):
+        if plan.tls:
+            return ReadError(f"TLS with the LDAP server at {plan.url} failed ({error}): the server certificate was "
+                             "not trusted or did not match the host name; give its CA in 'ca_cert_file'")
+        return ReadError(f"the connection to the LDAP server at {plan.url} failed ({error})")
+    return ReadError(f"the LDAP server at {plan.url} returned an error: {error}")

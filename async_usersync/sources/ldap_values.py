@@ -1,0 +1,123 @@
+"""Pure helpers for LDAP values: filter escaping, attribute templates, ranged attributes, DNs.
+
+Nothing here talks to a server, so each piece is tested on its own.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+Attributes = Mapping[str, Sequence[str | bytes]]
+"""An entry's attributes: lower-cased name -> values (bytes when not decodable)."""
+
+_FILTER_ESCAPES = {ord("\\"): r"\5c", ord("*"): r"\2a", ord("("): r"\28", ord(")"): r"\29", 0: r"\00"}
+
+
+def escape_filter_value(value: str) -> str:
+    """Escapes a value for an LDAP filter (RFC 4515): backslash, star, parentheses and NUL."""
+    return value.translate(_FILTER_ESCAPES)
+
+
+def template_fields(text: str) -> list[str]:
+    """The ``{name}`` fields of a format string; raises ValueError on anything fancier."""
+    names = []
+    for _, name, format_spec, conversion in string.Formatter().parse(text):
+        if name is None:
+            continue
+        if not name or format_spec or conversion or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*(;[A-Za-z0-9-]+)*", name):
+            raise ValueError(f"'{text}': placeholders must be plain attribute names such as {{mail}}")
+        names.append(name)
+    return names
+
+
+@dataclass(frozen=True)
+class AttributeTemplate:
+    """A User Sync value format such as ``{givenName}`` or ``{uid}@example.com``.
+
+    Each placeholder takes the first value of an attribute; if any is missing the result is None.
+    """
+
+    text: str
+
+    @property
+    def attribute_names(self) -> tuple[str, ...]:
+        return tuple(template_fields(self.text))
+
+    def render(self, attributes: Attributes) -> str | None:
+        """Raises UnicodeError when a needed value could not be decoded."""
+        values: dict[str, str] = {}
+        for name in self.attribute_names:
+            found = attributes.get(name.lower())
+            if not found:
+                return None
+            first = found[0]
+            if isinstance(first, bytes):
+                raise UnicodeError(f"attribute '{name}' cannot be decoded")
+            values[name] = first
+        rendered = self.text.format(**values)
+        return rendered or None
+
+
+_RANGE_OPTION = re.compile(r";range=(\d+)-(\d+|\*)$", re.IGNORECASE)
+
+
+def ranged_values(attribute: str, attributes: Attributes) -> tuple[list[str | bytes], str | None]:
+    """One step of Active Directory's range retrieval.
+
+    AD answers a request for ``member`` on a group of over 1,500 members with
+    ``member;range=0-1499`` instead; the next slice is asked as ``member;range=1500-*`` and the
+    last one comes back as ``member;range=N-*``. Returns this answer's values and the attribute
+    to request next (None when complete).
+    """
+    wanted = attribute.lower()
+    if wanted in attributes and ";range=" not in wanted:
+        return list(attributes[wanted]), None
+    for name, values in attributes.items():
+        base, _, options = name.partition(";")
+        match = _RANGE_OPTION.search(name)
+        if base != wanted.split(";")[0] or match is None:
+            continue
+        if match.group(2) == "*":
+            return list(values), None
+        return list(values), f"{base};range={int(match.group(2)) + 1}-*"
+    return [], None
+
+
+def first_rdn_value(dn: str) -> str:
+    """The value of a DN's first RDN, unescaped (``cn=Sales\\, EU,ou=g`` -> ``Sales, EU``)."""
+    value: list[str] = []
+    position = dn.find("=") + 1
+    while position < len(dn):
+        char = dn[position]
+        if char == "\\" and position + 1 < len(dn):
+            pair = dn[position + 1:position + 3]
+            if re.fullmatch(r"[0-9A-Fa-f]{2}", pair):
+                run = bytearray()
+                while dn.startswith("\\", position) and re.fullmatch(r"[0-9A-Fa-f]{2}", dn[position + 1:position + 3]):
+                    run.append(int(dn[position + 1:position + 3], 16))
+                    position += 3
+                value.append(run.decode("utf8", errors="replace"))
+                continue
+            value.append(dn[position + 1])
+            position += 2
+            continue
+        if char in ",+":
+            break
+        value.append(char)
+        position += 1
+    return "".join(value).strip()
+
+
+def dn_key(dn: str) -> str:
+    """A comparison key for DNs: case-insensitive, spaces around separators ignored."""
+    return re.sub(r"\s*([,=+])\s*", r"\1", dn).lower()
+
+
+def is_under(dn: str, base_dn: str) -> bool:
+    if not base_dn:
+        return True
+    entry, base = dn_key(dn), dn_key(base_dn)
+    return entry == base or entry.endswith("," + base)

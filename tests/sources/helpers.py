@@ -1,0 +1,35 @@
+"""Helpers shared by the source tests: config sections written to real files, and collecting users."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import yaml
+
+from async_usersync.config.section import ConfigSection, load_yaml
+from async_usersync.records import DirectoryUser
+from async_usersync.sources.local_slapd import LocalSlapd
+
+
+def ldap_config(tmp_path: Path, slapd: LocalSlapd, **keys: Any) -> ConfigSection:
+    """A connector-ldap.yml for the test server, bound as admin, with inetOrgPerson users;
+    a key given as None is left out."""
+    data: dict[str, Any] = {
+        "host": slapd.url, "base_dn": slapd.base_dn, "username": slapd.admin_dn, "password": slapd.admin_password,
+        "all_users_filter": "(objectClass=inetOrgPerson)", "search_page_size": 500,
+    }
+    data.update(keys)
+    data = {key: value for key, value in data.items() if value is not None}
+    file = tmp_path / "connector-ldap.yml"
+    file.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf8")
+    return load_yaml(file)
+
+
+async def collect(users: AsyncIterator[DirectoryUser]) -> dict[str, DirectoryUser]:
+    """Users by email; fails on a user yielded twice."""
+    by_email: dict[str, DirectoryUser] = {}
+    async for user in users:
+        assert user.email not in by_email, f"{user.email} yielded twice"
+        by_email[user.email] = user
+    return by_email
