@@ -1,9 +1,83 @@
-"""``async-usersync sandbox``: the local UMAPI + IMS stand-in (built by the foundation issue)."""
+"""``async-usersync sandbox``: serve a local stand-in for UMAPI and Adobe IMS until SIGINT or SIGTERM.
+
+The first line on stdout is ``sandbox listening on <scheme>://<host>:<port>`` (the real port when
+``--port 0``), then with TLS ``sandbox ca-cert <path>``; tests and scripts read these two lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
 
 import typer
 
+from async_usersync.sandbox import SandboxConfig, run_sandbox
+from async_usersync.sandbox.config import parse_rate_limits
+from async_usersync.sandbox.faults import parse_fault_plan
 
-def sandbox() -> None:
+_DEFAULTS = SandboxConfig()
+
+
+def sandbox(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8443, help="Port to listen on; 0 picks a free one."),
+    tls: bool = typer.Option(True, "--tls/--no-tls", help="Serve https with a generated self-signed certificate."),
+    org_id: str = typer.Option(_DEFAULTS.org_id, help="The organization id served."),
+    client_id: str = typer.Option(_DEFAULTS.client_id, help="The OAuth client id (also the API key)."),
+    client_secret: str = typer.Option(_DEFAULTS.client_secret, help="The OAuth client secret."),
+    users: int = typer.Option(_DEFAULTS.users, min=0, help="Users to seed the org with."),
+    groups: int = typer.Option(_DEFAULTS.groups, min=0, help="Groups (user groups and product profiles) to seed."),
+    seed: int = typer.Option(0, help="Seed for the generated org and the fault dice."),
+    time_scale: float = typer.Option(1.0, min=0.001, help="Divide every throttle window by this (60: per-minute limits become per-second)."),
+    throttle: bool = typer.Option(True, "--throttle/--no-throttle", help="Apply UMAPI's rate limits."),
+    limits: str = typer.Option("", help="Rate limits per family, e.g. 'action=10/100,users=25/100,groups=5/100' (per client/global; 0 = none)."),
+    faults: str = typer.Option("", help="Injected faults, e.g. 'action:503=0.1,reset=0.05;users:slow=0.2@1.5'."),
+    state_file: Path | None = typer.Option(None, help="Load the org from this JSON file if it exists; save it there on exit."),
+    user_page_size: int = typer.Option(2000, min=1, help="Users per page."),
+    group_page_size: int = typer.Option(400, min=1, help="Groups per page."),
+    max_names_per_list: int = typer.Option(10, min=1, help="Names allowed in one add/remove list (Adobe documents 10; 20 was seen live)."),
+    token_lifetime: int = typer.Option(86399, min=1, help="Seconds an access token lives."),
+    sync_penalty: bool = typer.Option(False, "--sync-penalty/--no-sync-penalty", help="Punish reading page 0 of users or groups twice within --sync-interval."),
+    sync_interval: float = typer.Option(7200.0, min=0.001, help="Seconds (before --time-scale) between page-0 reads that earn no penalty."),
+    sync_penalty_seconds: int = typer.Option(2000, min=1, help="The penalty's Retry-After, before --time-scale."),
+) -> None:
     """Serve a local stand-in for UMAPI and Adobe IMS."""
-    typer.echo("not built yet", err=True)
-    raise typer.Exit(1)
+    try:
+        config = SandboxConfig(
+            host=host, port=port, tls=tls, org_id=org_id, client_id=client_id, client_secret=client_secret,
+            users=users, groups=groups, seed=seed, time_scale=time_scale, throttle=throttle,
+            rate_limits=parse_rate_limits(limits), faults=parse_fault_plan(faults),
+            state_file=str(state_file) if state_file else None, user_page_size=user_page_size,
+            group_page_size=group_page_size, max_names_per_list=max_names_per_list, token_lifetime=token_lifetime,
+            sync_penalty=sync_penalty, sync_interval=sync_interval, sync_penalty_seconds=sync_penalty_seconds,
+        )
+    except ValueError as problem:
+        typer.echo(f"async-usersync sandbox: {problem}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        asyncio.run(_serve(config))
+    except ValueError as problem:  # an unreadable state file
+        typer.echo(f"async-usersync sandbox: {problem}", err=True)
+        raise typer.Exit(2) from None
+    except OSError as problem:
+        typer.echo(f"async-usersync sandbox: cannot listen on {host}:{port}: {problem.strerror or problem}", err=True)
+        raise typer.Exit(2) from None
+
+
+async def _serve(config: SandboxConfig) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signal_number, stop.set)
+    async with run_sandbox(config) as server:
+        print(f"sandbox listening on {server.base_url}", flush=True)
+        if server.ca_cert is not None:
+            print(f"sandbox ca-cert {server.ca_cert}", flush=True)
+        print(
+            f"sandbox org {server.org_id} client-id {server.client_id}"
+            f" users {len(server.state.users)} groups {len(server.state.groups)}",
+            file=sys.stderr, flush=True,
+        )
+        await stop.wait()

@@ -1,0 +1,333 @@
+"""The aiohttp application: IMS, the UMAPI endpoints and the /_sandbox control endpoints.
+
+Every UMAPI request passes one gate, in this order: X-Request-Id, Bearer token (401), X-Api-Key (403),
+organization id (400), throttle (429), injected fault, then the endpoint. The gate is a plain
+function wrapper rather than aiohttp middleware, to keep the hot path short.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+import uuid
+from typing import Any, Awaitable, Callable
+
+import orjson
+from aiohttp import web
+
+from async_usersync.sandbox.actions import RequestRejected, run_actions
+from async_usersync.sandbox.config import SandboxConfig
+from async_usersync.sandbox.ims import GrantRefused, TokenStore
+from async_usersync.sandbox.state import Group, OrgState, members_page, seeded_state
+from async_usersync.sandbox.stats import FamilyStats, SandboxStats
+from async_usersync.sandbox.throttle import Throttle
+
+UMAPI_PREFIX = "/v2/usermanagement"
+Handler = Callable[[web.Request, str], Awaitable[web.Response]]
+SANDBOX_KEY: web.AppKey["Sandbox"] = web.AppKey("sandbox")
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=orjson.dumps(body), status=status, headers=headers, content_type="application/json")
+
+
+def _flag(request: web.Request, name: str, default: bool) -> bool:
+    """Booleans in query strings, case-insensitively (umapi-client sends ``True``/``False``)."""
+    value = request.query.get(name)
+    return default if value is None else value.strip().lower() == "true"
+
+
+def _page_number(request: web.Request) -> int:
+    try:
+        page = int(request.match_info["page"])
+    except ValueError:
+        raise web.HTTPBadRequest(
+            body=orjson.dumps({"result": "error", "message": "page must be a whole number"}),
+            content_type="application/json",
+        ) from None
+    return max(page, 0)
+
+
+class Sandbox:
+    """Everything one running sandbox holds: settings, org, tokens, throttle, stats, fault dice."""
+
+    def __init__(self, config: SandboxConfig, initial_state: dict[str, Any] | None = None) -> None:
+        self.config = config
+        self._initial_state = initial_state
+        self.tokens = TokenStore()
+        self.state = self._fresh_state()
+        self.throttle = Throttle(config)
+        self.stats = SandboxStats(time.monotonic())
+        self.random = random.Random(config.seed)
+
+    def _fresh_state(self) -> OrgState:
+        if self._initial_state is not None:
+            return OrgState.from_json(self._initial_state)
+        config = self.config
+        return seeded_state(config.org_id, config.users, config.groups, config.seed)
+
+    def reset(self, initial_state: dict[str, Any] | None = None) -> None:
+        """Back to the starting org (or to ``initial_state``), with fresh throttle, stats and dice."""
+        if initial_state is not None:
+            OrgState.from_json(initial_state)  # check before replacing anything
+            self._initial_state = initial_state
+        self.state = self._fresh_state()
+        self.throttle.reset()
+        self.stats = SandboxStats(time.monotonic())
+        self.random = random.Random(self.config.seed)
+
+    # --- the gate ------------------------------------------------------------------------------
+
+    def gated(self, family: str, handler: Handler, page_zero_listing: bool = False) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def endpoint(request: web.Request) -> web.StreamResponse:
+            now = time.monotonic()
+            stats = self.stats.families[family]
+            stats.requests += 1
+            request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+            response = await self._pass_gate(request, family, handler, stats, now, page_zero_listing)
+            response.headers["X-Request-Id"] = request_id
+            stats.count_status(response.status)
+            return response
+
+        return endpoint
+
+    async def _pass_gate(
+        self, request: web.Request, family: str, handler: Handler, stats: FamilyStats, now: float, page_zero_listing: bool
+    ) -> web.Response:
+        authorization = request.headers.get("Authorization", "")
+        scheme, _, token = authorization.partition(" ")
+        client = self.tokens.client_of(token.strip(), time.time()) if scheme.lower() == "bearer" else None
+        if client is None:
+            return web.Response(status=401, headers={
+                "WWW-Authenticate": 'Bearer realm="JIL", error="invalid_token", error_description="The access token is invalid"',
+            })
+        if request.headers.get("X-Api-Key") != client:
+            return web.Response(status=403)
+        if request.match_info["org"] != self.config.org_id:
+            return json_response({"result": "error.organization.invalid_id", "message": "Bad organization Id"}, 400)
+        verdict = self.throttle.check(family, client, now)
+        if verdict.inside_told_wait:
+            stats.inside_retry_after += 1
+        if verdict.retry_after is None and page_zero_listing and request.match_info["page"] == "0":
+            penalty = self.throttle.note_page_zero(family, client, now)
+            verdict = verdict if penalty is None else type(verdict)(penalty, verdict.inside_told_wait)
+        if verdict.retry_after is not None:
+            return too_many_requests(verdict.retry_after)
+        stats.count_accepted(int(now - self.stats.started))
+        fault_response = await self._injected_fault(request, family, stats)
+        return fault_response if fault_response is not None else await handler(request, client)
+
+    # --- UMAPI endpoints -----------------------------------------------------------------------
+
+    async def list_users(self, request: web.Request, client: str) -> web.Response:
+        users = self.state.user_list()
+        domain = request.query.get("domain")
+        if domain:
+            users = [user for user in users if user.get("domain", "").lower() == domain.lower()]
+        body, headers = self._page(users, _page_number(request), self.config.user_page_size, "users")
+        if not _flag(request, "directOnly", True):
+            body["users"] = [self._with_indirect(user) for user in body["users"]]
+        return json_response(body, headers=headers)
+
+    async def list_group_users(self, request: web.Request, client: str) -> web.Response:
+        name = request.match_info["group"]
+        group = self.state.groups.get(name.lower())
+        if group is None and not self._is_admin_group_of_existing(name):
+            return json_response({"lastPage": False, "result": "error.group.not_found", "message": f"Not found: Group {name}"}, 404)
+        page = _page_number(request)
+        size = self.config.user_page_size
+        status_filter = request.query.get("status", "").lower()
+        member_count = 0 if group is None or status_filter == "inactive" else len(group.members)
+        page_count = max(1, math.ceil(member_count / size))
+        page = min(page, page_count - 1)
+        users = [] if member_count == 0 else list(members_page(self.state, group, page * size, size))  # type: ignore[arg-type]
+        if _flag(request, "excludeGroups", False):
+            users = [{key: value for key, value in user.items() if key != "groups"} for user in users]
+        elif not _flag(request, "directOnly", True):
+            users = [self._with_indirect(user) for user in users]
+        body = {"lastPage": page == page_count - 1, "result": "success", "groupName": name, "users": users}
+        return json_response(body, headers=_paging_headers(member_count, page_count, page, size))
+
+    async def get_user(self, request: web.Request, client: str) -> web.Response:
+        user_string = request.match_info["user"]
+        domain = request.query.get("domain")
+        if domain and domain.lower() == "adobeid":
+            user = self.state.find_by_email(user_string, "adobeID")
+        elif domain and "@" not in user_string:
+            user = self.state.find_user(user_string, domain)
+        else:
+            user = self.state.find_user(user_string)
+        if user is None:
+            return json_response({"result": "error.user.not_found", "message": f"User not found {user_string}"}, 404)
+        return json_response({"result": "success", "user": user})
+
+    async def list_groups(self, request: web.Request, client: str) -> web.Response:
+        groups = self.state.group_list()
+        body, headers = self._page(groups, _page_number(request), self.config.group_page_size, "groups")
+        body["groups"] = [group.listed() for group in body["groups"]]
+        return json_response(body, headers=headers)
+
+    async def action(self, request: web.Request, client: str) -> web.Response:
+        try:
+            body = orjson.loads(await request.read())
+            outcome = run_actions(self.state, body, self.config, _flag(request, "testOnly", False))
+        except orjson.JSONDecodeError:
+            return json_response({"result": "error.command.malformed", "message": "Request body is not valid JSON"}, 400)
+        except RequestRejected as rejected:
+            return json_response({"result": rejected.result, "message": rejected.message}, 400)
+        stats = self.stats.families["action"]
+        stats.commands_applied += outcome.entries_applied
+        stats.steps_applied += outcome.steps_applied
+        return json_response(outcome.body)
+
+    def _page(self, items: list[Any], page: int, size: int, key: str) -> tuple[dict[str, Any], dict[str, str]]:
+        """One page of a listing; a page past the end answers with the last page, as UMAPI does."""
+        page_count = max(1, math.ceil(len(items) / size))
+        page = min(page, page_count - 1)
+        body = {"lastPage": page == page_count - 1, "result": "success", key: items[page * size:(page + 1) * size]}
+        return body, _paging_headers(len(items), page_count, page, size)
+
+    def _with_indirect(self, user: dict[str, Any]) -> dict[str, Any]:
+        extra = self.state.indirect_profiles(user)
+        return {**user, "groups": user["groups"] + extra} if extra else user
+
+    def _is_admin_group_of_existing(self, name: str) -> bool:
+        lowered = name.lower()
+        if lowered in ("_org_admin", "_support_admin", "_deployment_admin"):
+            return True
+        for prefix in ("_admin_", "_product_admin_", "_developer_"):
+            if lowered.startswith(prefix) and lowered[len(prefix):] in self.state.groups:
+                return True
+        return False
+
+    # --- IMS -----------------------------------------------------------------------------------
+
+    async def token(self, request: web.Request) -> web.Response:
+        stats = self.stats.families["ims"]
+        stats.requests += 1
+        params = dict(request.query)
+        if request.content_type == "application/x-www-form-urlencoded":
+            params.update((key, str(value)) for key, value in (await request.post()).items())
+        response = await self._injected_fault(request, "ims", stats)
+        if response is None:
+            try:
+                response = json_response(self.tokens.grant(params, self.config.clients, self.config.token_lifetime, time.time()))
+            except GrantRefused as refused:
+                response = json_response(refused.body(), refused.status)
+        stats.count_status(response.status)
+        return response
+
+    async def _injected_fault(self, request: web.Request, family: str, stats: FamilyStats) -> web.Response | None:
+        """Plays the fault the dice pick: a 5xx answer to return, a reset, or a delay before answering."""
+        if not self.config.faults.families:
+            return None
+        fault = self.config.faults.draw(family, self.random)
+        if fault is None:
+            return None
+        if fault.kind == "reset":
+            stats.resets += 1
+            _reset_connection(request)
+        if fault.kind == "slow":
+            await asyncio.sleep(fault.delay)
+            return None
+        return json_response({"error_code": fault.kind, "message": "Injected fault"}, int(fault.kind))
+
+    # --- control endpoints ---------------------------------------------------------------------
+
+    async def get_state(self, request: web.Request) -> web.Response:
+        return json_response(self.state.to_json())
+
+    async def get_stats(self, request: web.Request) -> web.Response:
+        return json_response(self.stats.to_json(time.monotonic()))
+
+    async def post_reset(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        try:
+            body = orjson.loads(raw) if raw.strip() else {}
+            if not isinstance(body, dict) or not set(body) <= {"state"}:
+                raise ValueError('expected an empty body or {"state": {...}}')
+            self.reset(body.get("state"))
+        except (orjson.JSONDecodeError, ValueError) as problem:
+            return json_response({"error": str(problem)}, 400)
+        return json_response({"result": "success", "users": len(self.state.users), "groups": len(self.state.groups)})
+
+    async def get_config(self, request: web.Request) -> web.Response:
+        return json_response(self.describe_config())
+
+    async def put_config(self, request: web.Request) -> web.Response:
+        try:
+            changes = orjson.loads(await request.read())
+            if not isinstance(changes, dict):
+                raise ValueError("expected a JSON object of settings")
+            self.config.update(changes)
+        except (orjson.JSONDecodeError, ValueError) as problem:
+            return json_response({"error": str(problem)}, 400)
+        return json_response(self.describe_config())
+
+    def describe_config(self) -> dict[str, Any]:
+        config = self.config
+        return {
+            "org_id": config.org_id,
+            "time_scale": config.time_scale,
+            "throttle": config.throttle,
+            "rate_limits": {
+                family: {"per_client": limit.per_client, "global": limit.global_} for family, limit in config.rate_limits.items()
+            },
+            "faults": config.faults.describe(),
+            "user_page_size": config.user_page_size,
+            "group_page_size": config.group_page_size,
+            "max_entries_per_request": config.max_entries_per_request,
+            "max_steps_per_entry": config.max_steps_per_entry,
+            "max_names_per_list": config.max_names_per_list,
+            "token_lifetime": config.token_lifetime,
+            "sync_penalty": config.sync_penalty,
+            "sync_interval": config.sync_interval,
+            "sync_penalty_seconds": config.sync_penalty_seconds,
+        }
+
+    async def status(self, request: web.Request) -> web.Response:
+        return json_response({"build": "async-usersync-sandbox", "version": "2.0", "state": "LIVE"})
+
+
+def too_many_requests(retry_after: int) -> web.Response:
+    return json_response(
+        {"error_code": "429050", "message": "Too many requests"},
+        429,
+        headers={"Retry-After": str(retry_after), "Server": "APIP"},
+    )
+
+
+def _paging_headers(total: int, page_count: int, page: int, size: int) -> dict[str, str]:
+    """UMAPI's paging headers, all strings; X-Page-Size is the server's page size, so never 0."""
+    return {"X-Total-Count": str(total), "X-Page-Count": str(page_count), "X-Current-Page": str(page), "X-Page-Size": str(size)}
+
+
+def _reset_connection(request: web.Request) -> None:
+    """Drops the TCP connection without an answer, as a failing load balancer would."""
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
+    raise ConnectionResetError("injected connection reset")
+
+
+def build_app(sandbox: Sandbox) -> web.Application:
+    app = web.Application(client_max_size=4 * 1024 * 1024)
+    app[SANDBOX_KEY] = sandbox
+    for version in ("v2", "v3"):
+        app.router.add_post(f"/ims/token/{version}", sandbox.token)
+        app.router.add_post(f"/ims/token/{version}/", sandbox.token)
+    umapi = UMAPI_PREFIX
+    app.router.add_get(f"{umapi}/users/{{org}}/{{page}}", sandbox.gated("users", sandbox.list_users, page_zero_listing=True))
+    app.router.add_get(f"{umapi}/users/{{org}}/{{page}}/{{group:.+}}", sandbox.gated("users", sandbox.list_group_users))
+    app.router.add_get(f"{umapi}/organizations/{{org}}/users/{{user:.+}}", sandbox.gated("users", sandbox.get_user))
+    app.router.add_get(f"{umapi}/groups/{{org}}/{{page}}", sandbox.gated("groups", sandbox.list_groups, page_zero_listing=True))
+    app.router.add_post(f"{umapi}/action/{{org}}", sandbox.gated("action", sandbox.action))
+    app.router.add_get("/status", sandbox.status)
+    app.router.add_get("/_sandbox/state", sandbox.get_state)
+    app.router.add_get("/_sandbox/stats", sandbox.get_stats)
+    app.router.add_post("/_sandbox/reset", sandbox.post_reset)
+    app.router.add_get("/_sandbox/config", sandbox.get_config)
+    app.router.add_put("/_sandbox/config", sandbox.put_config)
+    return app

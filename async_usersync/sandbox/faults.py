@@ -1,0 +1,116 @@
+"""Injected faults: a share of 502/503/504 answers, connection resets and slow answers per endpoint family.
+
+Spec syntax (``--faults`` and PUT /_sandbox/config)::
+
+    action:503=0.1,reset=0.05;users:slow=0.2@1.5;*:502=0.01
+
+``FAMILY:KIND=SHARE`` pairs, families separated by ``;``. ``*`` means every family. KIND is 502, 503,
+504, ``reset`` or ``slow``; ``slow=SHARE@SECONDS`` sets the delay (1 s when omitted). A JSON object of
+the same shape (``{"action": {"503": 0.1, "slow": 0.2, "slow_seconds": 1.5}}``) is accepted too.
+One random draw per request picks at most one fault, so the run repeats exactly under the same seed.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+FAULT_FAMILIES = ("action", "users", "groups", "ims")
+STATUS_KINDS = ("502", "503", "504")
+
+
+@dataclass(slots=True)
+class FamilyFaults:
+    shares: dict[str, float] = field(default_factory=dict)
+    """Kind (``502``, ``503``, ``504``, ``reset``, ``slow``) -> share of requests, 0..1."""
+    slow_seconds: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    kind: str
+    """``502``, ``503``, ``504``, ``reset`` or ``slow``."""
+    delay: float = 0.0
+
+
+@dataclass(slots=True)
+class FaultPlan:
+    families: dict[str, FamilyFaults] = field(default_factory=dict)
+
+    def draw(self, family: str, rng: random.Random) -> Fault | None:
+        faults = self.families.get(family)
+        if faults is None:
+            return None
+        roll = rng.random()
+        for kind, share in faults.shares.items():
+            if roll < share:
+                return Fault(kind, faults.slow_seconds if kind == "slow" else 0.0)
+            roll -= share
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            family: {**faults.shares, "slow_seconds": faults.slow_seconds} for family, faults in self.families.items()
+        }
+
+
+def parse_fault_plan(value: Any) -> FaultPlan:
+    """Reads a spec string or JSON object (see the module docstring); ``ValueError`` names the bad part."""
+    if value is None or value == "":
+        return FaultPlan()
+    if isinstance(value, str):
+        value = _spec_to_mapping(value)
+    if not isinstance(value, dict):
+        raise ValueError(f"faults: expected a spec string or an object keyed by family, got {value!r}")
+    plan = FaultPlan()
+    for family, settings in value.items():
+        targets = FAULT_FAMILIES if family == "*" else (family,)
+        if family != "*" and family not in FAULT_FAMILIES:
+            raise ValueError(f"faults.{family}: unknown family (expected one of {', '.join(FAULT_FAMILIES)} or *)")
+        if not isinstance(settings, dict):
+            raise ValueError(f"faults.{family}: expected an object of shares, got {settings!r}")
+        for target in targets:
+            _merge(plan.families.setdefault(target, FamilyFaults()), family, settings)
+    for family, faults in plan.families.items():
+        if sum(faults.shares.values()) > 1.0 + 1e-9:
+            raise ValueError(f"faults.{family}: the shares add up to more than 1")
+    return plan
+
+
+def _merge(target: FamilyFaults, family: str, settings: dict[str, Any]) -> None:
+    for kind, number in settings.items():
+        kind = str(kind)
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            raise ValueError(f"faults.{family}.{kind}: expected a number, got {number!r}")
+        if kind == "slow_seconds":
+            if number < 0:
+                raise ValueError(f"faults.{family}.slow_seconds: must be >= 0, got {number!r}")
+            target.slow_seconds = float(number)
+        elif kind in (*STATUS_KINDS, "reset", "slow"):
+            if not 0.0 <= number <= 1.0:
+                raise ValueError(f"faults.{family}.{kind}: a share must be between 0 and 1, got {number!r}")
+            target.shares[kind] = float(number)
+        else:
+            raise ValueError(f"faults.{family}.{kind}: unknown fault (expected 502, 503, 504, reset, slow)")
+
+
+def _spec_to_mapping(spec: str) -> dict[str, dict[str, float]]:
+    mapping: dict[str, dict[str, float]] = {}
+    for section in filter(None, (part.strip() for part in spec.split(";"))):
+        family, colon, pairs = section.partition(":")
+        if not colon:
+            raise ValueError(f"faults: expected FAMILY:KIND=SHARE,..., got {section!r}")
+        settings = mapping.setdefault(family.strip(), {})
+        for pair in filter(None, (part.strip() for part in pairs.split(","))):
+            kind, equals, number = pair.partition("=")
+            share, at, seconds = number.partition("@")
+            try:
+                if not equals:
+                    raise ValueError
+                settings[kind.strip()] = float(share)
+                if at:
+                    settings["slow_seconds"] = float(seconds)
+            except ValueError:
+                raise ValueError(f"faults: expected KIND=SHARE (or slow=SHARE@SECONDS), got {pair!r}") from None
+    return mapping

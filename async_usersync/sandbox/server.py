@@ -1,0 +1,116 @@
+"""Running the sandbox: ``async with run_sandbox(SandboxConfig(...)) as server`` serves until the block ends.
+
+The state file, when configured, is loaded at start (if it exists; else the org is seeded) and
+written back when the server stops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import orjson
+from aiohttp import web
+
+from async_usersync.sandbox.app import UMAPI_PREFIX, Sandbox, build_app
+from async_usersync.sandbox.config import SandboxConfig
+from async_usersync.sandbox.state import OrgState
+from async_usersync.sandbox.tls import server_context, write_self_signed
+
+
+@dataclass(slots=True)
+class SandboxServer:
+    sandbox: Sandbox
+    host: str
+    port: int
+    ca_cert: Path | None
+    """The certificate to trust (``ssl_verify=...``), or ``None`` without TLS."""
+
+    @property
+    def config(self) -> SandboxConfig:
+        return self.sandbox.config
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.ca_cert is not None else "http"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The UMAPI base, ending in /v2/usermanagement (umapi-client's ``endpoint``)."""
+        return self.base_url + UMAPI_PREFIX
+
+    @property
+    def ims_host(self) -> str:
+        """``host:port``, as umapi-client's ``auth_host`` wants it."""
+        return f"{self.host}:{self.port}"
+
+    @property
+    def ims_url(self) -> str:
+        """The OAuth token endpoint (v2, as umapi-client and User Sync use)."""
+        return self.base_url + "/ims/token/v2"
+
+    @property
+    def org_id(self) -> str:
+        return self.config.org_id
+
+    @property
+    def client_id(self) -> str:
+        return self.config.client_id
+
+    @property
+    def client_secret(self) -> str:
+        return self.config.client_secret
+
+    @property
+    def state(self) -> OrgState:
+        return self.sandbox.state
+
+
+def load_state_file(path: Path) -> dict[str, Any]:
+    """Reads a state file; ``ValueError`` names the file and what is wrong."""
+    try:
+        data = orjson.loads(path.read_bytes())
+        OrgState.from_json(data, where=str(path))
+    except orjson.JSONDecodeError as problem:
+        raise ValueError(f"{path}: not valid JSON ({problem})") from None
+    return data
+
+
+def save_state_file(path: Path, state: OrgState) -> None:
+    """Writes through a temporary file, so a crash never leaves half a state file."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(orjson.dumps(state.to_json(), option=orjson.OPT_INDENT_2))
+    partial.replace(path)
+
+
+@contextlib.asynccontextmanager
+async def run_sandbox(config: SandboxConfig) -> AsyncIterator[SandboxServer]:
+    state_file = Path(config.state_file) if config.state_file else None
+    initial = load_state_file(state_file) if state_file is not None and state_file.exists() else None
+    if initial is not None:
+        config.org_id = initial["org_id"]
+    sandbox = Sandbox(config, initial)
+    with tempfile.TemporaryDirectory(prefix="usersync-sandbox-") as scratch:
+        ssl_context = None
+        ca_cert = None
+        if config.tls:
+            ca_cert, key = write_self_signed(Path(scratch))
+            ssl_context = server_context(ca_cert, key)
+        runner = web.AppRunner(build_app(sandbox), access_log=None, handle_signals=False)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, config.host, config.port, ssl_context=ssl_context, backlog=1024)
+            await site.start()
+            port = runner.addresses[0][1]
+            yield SandboxServer(sandbox, config.host, port, ca_cert)
+        finally:
+            await runner.cleanup()
+            if state_file is not None:
+                save_state_file(state_file, sandbox.state)
