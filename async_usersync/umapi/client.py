@@ -1,0 +1,218 @@
+"""The async UMAPI client: paged reads handed on as they arrive, and the action sink for writes."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import platform
+import sys
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Callable, Iterable
+from urllib.parse import quote
+
+import aiohttp
+
+from async_usersync import __version__
+from async_usersync.records import AdobeUser, CommandError, CommandResult
+from async_usersync.umapi.convert import adobe_user
+from async_usersync.umapi.errors import UmapiError
+from async_usersync.umapi.settings import UmapiSettings
+from async_usersync.umapi.sink import MAX_ENTRIES, ActionSink
+from async_usersync.umapi.transport import Reply, Transport, ssl_setting
+
+SYNC_START = "umapi-sync-start"
+SYNC_END = "umapi-sync-end"
+
+
+@dataclass(frozen=True, slots=True)
+class GroupResult:
+    """The outcome of creating one user group."""
+
+    name: str
+    errors: tuple[CommandError, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass(slots=True)
+class _Page:
+    number: int
+    items: list[dict[str, Any]]
+    last: bool
+    page_count: int | None
+
+
+class UmapiClient:
+    """Owns one HTTP session; use as ``async with UmapiClient(settings) as client:``."""
+
+    def __init__(self, settings: UmapiSettings, *, test_mode: bool = False, user_agent: str | None = None) -> None:
+        self.settings = settings
+        self.test_mode = test_mode
+        self.user_agent = " ".join(filter(None, (
+            user_agent, f"async-usersync/{__version__}", f"aiohttp/{aiohttp.__version__}",
+            f"Python/{platform.python_version()}", f"({sys.platform})")))
+        self._session: aiohttp.ClientSession | None = None
+        self._transport: Transport | None = None
+        self._started = False
+        self.skipped_users = 0
+        """Users of a type this tool cannot manage, left out of ``users()``."""
+
+    async def __aenter__(self) -> "UmapiClient":
+        connector = aiohttp.TCPConnector(ssl=ssl_setting(self.settings), limit=self.settings.max_in_flight)
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=self.settings.timeout),
+            headers={"User-Agent": self.user_agent})
+        self._transport = Transport(self.settings, self._session)
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    @property
+    def transport(self) -> Transport:
+        """Throttles and request counters, for reports and benchmarks."""
+        if self._transport is None:
+            raise RuntimeError("use the client inside 'async with'")
+        return self._transport
+
+    async def users(self, group: str | None = None) -> AsyncIterator[AdobeUser]:
+        """All users of the org, or the users of ``group``, in the order their pages arrive."""
+        suffix = f"/{quote(group, safe='')}" if group else ""
+        async for page in self._pages("users", lambda number: f"users/{self.settings.org_id}/{number}{suffix}",
+                                      {"directOnly": "true"}, "users", group):
+            for item in page:
+                user = adobe_user(item)
+                if user is None:
+                    self.skipped_users += 1
+                else:
+                    yield user
+
+    async def groups(self) -> AsyncIterator[dict[str, Any]]:
+        """The org's user groups, product profiles and admin groups, as UMAPI describes them."""
+        async for page in self._pages("groups", lambda number: f"groups/{self.settings.org_id}/{number}",
+                                      None, "groups", None):
+            for item in page:
+                yield item
+
+    async def create_user_groups(self, names: Iterable[str]) -> list[GroupResult]:
+        """Creates user groups (``ignoreIfAlreadyExists``), ten a request, for ``auto_create``."""
+        names = list(dict.fromkeys(names))
+        results: list[GroupResult] = []
+        params = {"testOnly": "true"} if self.test_mode else None
+        for start in range(0, len(names), MAX_ENTRIES):
+            chunk = names[start:start + MAX_ENTRIES]
+            body = [{"usergroup": name, "requestID": f"group_{start + index}",
+                     "do": [{"createUserGroup": {"option": "ignoreIfAlreadyExists"}}]}
+                    for index, name in enumerate(chunk)]
+            try:
+                reply = await self.transport.call("action", "POST", f"action/{self.settings.org_id}",
+                                                  params=params, body=body, pragma=self._opening_signal())
+                if reply.status != 200 or not isinstance(reply.body, dict):
+                    raise _unexpected(reply, "creating user groups")
+            except UmapiError as error:
+                failure = (CommandError("request", error.code, str(error)),)
+                results.extend(GroupResult(name, failure) for name in chunk)
+                continue
+            failed: dict[int, list[CommandError]] = {}
+            for error in reply.body.get("errors") or []:
+                index = error.get("index") if isinstance(error, dict) else None
+                if isinstance(index, int) and 0 <= index < len(chunk):
+                    failed.setdefault(index, []).append(CommandError(
+                        "createUserGroup", str(error.get("errorCode")), str(error.get("message", ""))))
+            results.extend(GroupResult(name, tuple(failed.get(index, ()))) for index, name in enumerate(chunk))
+        return results
+
+    def action_sink(self, on_result: Callable[[CommandResult], None] | None = None,
+                    linger: float = 0.5) -> ActionSink:
+        """The sink for user commands; use as ``async with client.action_sink(...) as sink:``."""
+        return ActionSink(self.transport, test_mode=self.test_mode, on_result=on_result, linger=linger)
+
+    def _opening_signal(self) -> str | None:
+        """``umapi-sync-start`` on the client's very first request, whatever it is (user-sync#813)."""
+        if self._started:
+            return None
+        self._started = True
+        return SYNC_START
+
+    async def _pages(self, family: str, path_of: Callable[[int], str], params: dict[str, str] | None,
+                     key: str, group: str | None) -> AsyncIterator[list[dict[str, Any]]]:
+        """Page 0, then every further page at once (the throttle paces them), yielded as each lands.
+
+        A page past the end comes back as the last page again, so of the pages marked ``lastPage``
+        only the lowest-numbered one counts. When the org grew during the read, pages are read on
+        one by one until ``lastPage``; an empty page ends the read as well.
+        """
+        signal_end = family == "users" and group is None
+        first = await self._page(family, 0, path_of(0), params, key, group, self._opening_signal())
+        yield first.items
+        if first.last or not first.items:
+            return
+        count = first.page_count or 0
+        final_page: _Page | None = None
+        if count > 1:
+            slots = asyncio.Semaphore(self.settings.max_in_flight)
+
+            async def fetch(number: int) -> _Page:
+                async with slots:
+                    pragma = SYNC_END if signal_end and number == count - 1 else None
+                    return await self._page(family, number, path_of(number), params, key, group, pragma)
+
+            tasks = [asyncio.create_task(fetch(number)) for number in range(1, count)]
+            try:
+                for next_done in asyncio.as_completed(tasks):
+                    page = await next_done
+                    if page.last:
+                        if final_page is None or page.number < final_page.number:
+                            final_page = page
+                    elif page.items:
+                        yield page.items
+            finally:
+                for task in tasks:
+                    task.cancel()
+            if final_page is not None:
+                yield final_page.items
+                return
+        number = max(count, 1)
+        while True:
+            page = await self._page(family, number, path_of(number), params, key, group, None)
+            if page.items:
+                yield page.items
+            if page.last or not page.items:
+                return
+            number += 1
+
+    async def _page(self, family: str, number: int, path: str, params: dict[str, str] | None, key: str,
+                    group: str | None, pragma: str | None) -> _Page:
+        reply = await self.transport.call(family, "GET", path, params=params, pragma=pragma)
+        body = reply.body
+        if reply.status == 404:
+            if group is not None:
+                raise UmapiError(f"Adobe group '{group}' not found (reading its users)", code="error.group.not_found",
+                                 status=404, request_id=reply.request_id)
+            return _Page(number, [], True, None)
+        if not isinstance(body, dict) or body.get("result") != "success" or not isinstance(body.get(key), list):
+            raise _unexpected(reply, f"reading page {number} of {key}")
+        return _Page(number, body[key], bool(body.get("lastPage")), _page_count(reply))
+
+
+def _page_count(reply: Reply) -> int | None:
+    """X-Page-Count, or else X-Total-Count over X-Page-Size (both string headers)."""
+    headers = reply.headers
+    try:
+        count = int(headers.get("X-Page-Count", "0"))
+        if count > 0:
+            return count
+        total, size = int(headers.get("X-Total-Count", "0")), int(headers.get("X-Page-Size", "0"))
+    except ValueError:
+        return None
+    return math.ceil(total / size) if total > 0 and size > 0 else None
+
+
+def _unexpected(reply: Reply, doing: str) -> UmapiError:
+    body = reply.body if isinstance(reply.body, dict) else {}
+    code = str(body.get("result") or f"http.{reply.status}")
+    return UmapiError(f"UMAPI answered {doing}: HTTP {reply.status}, {code}: {body.get('message', 'unexpected body')}",
+                      code=code, status=reply.status, request_id=reply.request_id)

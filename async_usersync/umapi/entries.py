@@ -1,0 +1,89 @@
+"""Turning one ``UserCommand`` into UMAPI action entries, as the API's limits require.
+
+All steps of a user go into one entry in the order create, update, remove, add, removeFromOrg.
+Group lists longer than ``max_names`` become several steps of the same verb, and an entry with
+more than ``max_steps`` steps is cut into pieces with the same root: the create step stays in the
+first piece and removeFromOrg in the last, because the order is kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from async_usersync.records import CreateUser, IdentityType, UserCommand
+
+CREATE_STEP = {
+    IdentityType.ADOBE_ID: "addAdobeID",
+    IdentityType.ENTERPRISE_ID: "createEnterpriseID",
+    IdentityType.FEDERATED_ID: "createFederatedID",
+}
+
+
+@dataclass(slots=True)
+class Entry:
+    """One action entry, ready to post, with what it takes to map its errors back."""
+
+    command: UserCommand
+    body: dict[str, Any]
+    step_names: tuple[str, ...]
+
+
+def command_entries(command: UserCommand, request_ids: "RequestIds", max_steps: int = 10,
+                    max_names: int = 10) -> list[Entry]:
+    steps = _steps(command, max_names)
+    root: dict[str, Any] = {"user": command.user}
+    if command.domain:
+        root["domain"] = command.domain
+    if command.use_adobe_id or (command.create is not None and command.create.identity_type is IdentityType.ADOBE_ID):
+        root["useAdobeID"] = True
+    entries = []
+    for start in range(0, len(steps), max_steps):
+        piece = steps[start:start + max_steps]
+        body = {**root, "requestID": request_ids.next(), "do": [step for _, step in piece]}
+        entries.append(Entry(command, body, tuple(name for name, _ in piece)))
+    return entries
+
+
+class RequestIds:
+    """``action_1``, ``action_2``, ... unique within one sink, echoed by UMAPI in its errors."""
+
+    def __init__(self) -> None:
+        self._count = 0
+
+    def next(self) -> str:
+        self._count += 1
+        return f"action_{self._count}"
+
+
+def _steps(command: UserCommand, max_names: int) -> list[tuple[str, dict[str, Any]]]:
+    steps: list[tuple[str, dict[str, Any]]] = []
+    if command.create is not None:
+        name = CREATE_STEP[command.create.identity_type]
+        steps.append((name, {name: _create_arguments(command.create)}))
+    if command.update:
+        steps.append(("update", {"update": dict(command.update)}))
+    if command.remove_groups == "all":
+        steps.append(("remove", {"remove": "all"}))
+    else:
+        steps.extend(_group_steps("remove", command.remove_groups, max_names))
+    steps.extend(_group_steps("add", command.add_groups, max_names))
+    if command.remove_from_org:
+        steps.append(("removeFromOrg", {"removeFromOrg": {"deleteAccount": command.delete_account}}))
+    return steps
+
+
+def _group_steps(verb: str, groups: tuple[str, ...], max_names: int) -> list[tuple[str, dict[str, Any]]]:
+    return [(verb, {verb: {"group": list(groups[start:start + max_names])}})
+            for start in range(0, len(groups), max_names)]
+
+
+def _create_arguments(create: CreateUser) -> dict[str, Any]:
+    arguments: dict[str, Any] = {"email": create.email}
+    for key in ("firstname", "lastname", "country"):
+        value = getattr(create, key)
+        if value:
+            arguments[key] = value
+    if create.on_conflict:
+        arguments["option"] = create.on_conflict
+    return arguments

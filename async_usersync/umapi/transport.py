@@ -1,0 +1,219 @@
+"""One UMAPI request, sent under its family's throttle and retried by the API's rules.
+
+Retried, with the same X-Request-Id: 429 (the whole family pauses for its Retry-After, or for an
+exponential backoff when it has none), 502, 503, 504, timeouts and dropped connections, up to
+``settings.retries`` attempts in all. A 401 renews the token once and is not counted as an attempt.
+500 and the other 4xx are final.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import ssl
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import aiohttp
+import orjson
+
+from async_usersync.umapi.auth import ImsToken
+from async_usersync.umapi.errors import UmapiError
+from async_usersync.umapi.settings import FAMILIES, UmapiSettings
+from async_usersync.umapi.throttle import AdaptiveBucket
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUS = frozenset({502, 503, 504})
+CONNECTION_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError)
+
+
+@dataclass(slots=True)
+class RequestCounters:
+    attempts: int = 0
+    """Requests put on the wire, retries included."""
+    retries: int = 0
+    server_errors: int = 0
+    """502/503/504 answers."""
+    timeouts: int = 0
+    dropped: int = 0
+    """Connections reset or closed before an answer."""
+    token_renewals: int = 0
+
+
+@dataclass(slots=True)
+class Reply:
+    status: int
+    headers: Mapping[str, str]
+    body: Any
+    request_id: str
+
+
+@dataclass(slots=True)
+class Transport:
+    settings: UmapiSettings
+    session: aiohttp.ClientSession
+    throttles: dict[str, AdaptiveBucket] = field(init=False)
+    counters: dict[str, RequestCounters] = field(init=False)
+    token: ImsToken = field(init=False)
+
+    def __post_init__(self) -> None:
+        limits = self.settings.limits
+        self.throttles = {family: AdaptiveBucket(getattr(limits, family), limits.window) for family in FAMILIES}
+        self.counters = {family: RequestCounters() for family in FAMILIES}
+        self.token = ImsToken(self.settings, self._post_token_form)
+
+    async def call(self, family: str, method: str, path: str, *, params: Mapping[str, str] | None = None,
+                   body: Any = None, pragma: str | None = None) -> Reply:
+        """Sends ``method path`` (relative to the UMAPI base URL); returns a 2xx or 404 reply.
+
+        Anything else, once the attempts are spent, raises ``UmapiError``.
+        """
+        settings = self.settings
+        url = f"{settings.base_url}/{path}"
+        request_id = f"{uuid.uuid4().hex}_{int(time.time() * 1000)}"
+        data = orjson.dumps(body) if body is not None else None
+        throttle, counters = self.throttles[family], self.counters[family]
+        renewed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            await throttle.acquire()
+            token = await self.token.get()
+            headers = {
+                "Authorization": f"Bearer {token}",
+                "X-Api-Key": settings.client_id,
+                "X-Request-Id": request_id,
+                "Accept": "application/json",
+                "Content-Type": "application/json",
+            }
+            if pragma:
+                headers["Pragma"] = pragma
+            counters.attempts += 1
+            try:
+                async with self.session.request(method, url, params=params, data=data, headers=headers) as response:
+                    raw = await response.read()
+                    status = response.status
+                    reply_headers = response.headers
+            except aiohttp.ClientConnectorCertificateError as error:
+                raise UmapiError(f"the TLS certificate of {settings.host} is not trusted ({error.certificate_error}); "
+                                 "name the CA in server.ca_file, or turn ssl_verify off only for a test server",
+                                 code="tls", request_id=request_id) from None
+            except asyncio.TimeoutError:
+                counters.timeouts += 1
+                failure, code, wait = f"no answer within {settings.timeout:g} s", "timeout", self.backoff(attempt)
+                status = None
+            except CONNECTION_ERRORS as error:
+                counters.dropped += 1
+                failure, code, wait = f"connection failed ({type(error).__name__})", "connection", self.backoff(attempt)
+                status = None
+            else:
+                if 200 <= status < 300 or status == 404:
+                    throttle.accepted()
+                    return Reply(status, reply_headers, _json(raw), request_id)
+                if status == 401 and not renewed:
+                    renewed = True
+                    attempt -= 1
+                    counters.token_renewals += 1
+                    await self.token.renew(token)
+                    continue
+                retry_after = parse_retry_after(reply_headers.get("Retry-After"))
+                code = f"http.{status}"
+                if status == 429:
+                    throttle.throttled(retry_after if retry_after is not None else self.backoff(attempt))
+                    failure, wait = "request limit reached (429)", 0.0
+                elif status in RETRYABLE_STATUS:
+                    counters.server_errors += 1
+                    failure = f"service unavailable ({status})"
+                    wait = retry_after if retry_after is not None else self.backoff(attempt)
+                else:
+                    raise _final_error(status, raw, method, path, request_id)
+            if attempt >= settings.retries:
+                raise UmapiError(f"UMAPI {method} {path}: {failure}; gave up after {attempt} attempts",
+                                 code=code, status=status, request_id=request_id)
+            counters.retries += 1
+            log.warning("UMAPI %s %s: %s on try %d, retrying%s", method, path, failure, attempt,
+                        f" in {wait:.1f} s" if wait else "")
+            if wait:
+                await asyncio.sleep(wait)
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter, for retryable answers that carry no Retry-After."""
+        settings = self.settings
+        return settings.backoff_base * 2 ** (attempt - 1) + random.uniform(0, settings.backoff_jitter)
+
+    async def _post_token_form(self, url: str, form: dict[str, str]) -> dict:
+        """The IMS token request: retried on 5xx and network failures, never throttled."""
+        settings = self.settings
+        for attempt in range(1, settings.retries + 1):
+            try:
+                async with self.session.post(url, data=form, headers={"Cache-Control": "no-cache"}) as response:
+                    raw, status = await response.read(), response.status
+            except aiohttp.ClientConnectorCertificateError as error:
+                raise UmapiError(f"the TLS certificate of {settings.auth_host} is not trusted "
+                                 f"({error.certificate_error})", code="tls") from None
+            except (asyncio.TimeoutError, *CONNECTION_ERRORS) as error:
+                problem = f"{type(error).__name__}"
+            else:
+                if status == 200:
+                    return _json(raw) or {}
+                if status not in RETRYABLE_STATUS:
+                    answer = _json(raw)
+                    detail = answer if isinstance(answer, dict) else {}
+                    code = str(detail.get("error") or f"http.{status}")
+                    reason = detail.get("error_description") or "no reason given"
+                    raise UmapiError(f"Adobe IMS at {url} refused the credentials of client id "
+                                     f"'{settings.client_id}' (HTTP {status}, {code}: {reason})", code=code, status=status)
+                problem = f"HTTP {status}"
+            if attempt < settings.retries:
+                await asyncio.sleep(self.backoff(attempt))
+        raise UmapiError(f"Adobe IMS at {url} could not be reached ({problem}) after {settings.retries} attempts",
+                         code="ims.unavailable")
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait, from delta-seconds or an HTTP date; ``None`` when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def ssl_setting(settings: UmapiSettings) -> ssl.SSLContext | bool:
+    if not settings.ssl_verify:
+        log.warning("TLS certificate verification is off for UMAPI and IMS (ssl_verify: false)")
+        return False
+    if settings.ca_file is not None:
+        return ssl.create_default_context(cafile=str(settings.ca_file))
+    return True
+
+
+def _json(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _final_error(status: int, raw: bytes, method: str, path: str, request_id: str) -> UmapiError:
+    body = _json(raw)
+    detail = body if isinstance(body, dict) else {}
+    code = str(detail.get("result") or detail.get("error_code") or f"http.{status}")
+    message = str(detail.get("message") or {401: "the access token was refused", 403: "the API key (client id) "
+                  "is not permitted for this org"}.get(status, "no reason given"))
+    return UmapiError(f"UMAPI {method} {path} failed: HTTP {status}, {code}: {message}",
+                      code=code, status=status, request_id=request_id)
