@@ -11,7 +11,7 @@ import sys
 import typer
 
 from async_usersync import __version__
-from async_usersync.cli import sandbox, sync
+from async_usersync.cli import credentials, sandbox, sync
 
 app = typer.Typer(
     name="async-usersync",
@@ -23,6 +23,7 @@ app = typer.Typer(
 app.command("sync")(sync.sync)
 app.command("example-config")(sync.example_config)
 app.command("sandbox")(sandbox.sandbox)
+app.add_typer(credentials.app, name="credentials")
 
 
 def _version(value: bool) -> None:
@@ -40,7 +41,7 @@ def _root(
 
 def _with_default_command(argv: list[str]) -> list[str]:
     """Puts ``sync`` in front of arguments that do not start with a command name."""
-    commands = {info.name for info in app.registered_commands}
+    commands = {info.name for info in [*app.registered_commands, *app.registered_groups]}
     if argv and (argv[0] in commands or argv[0] in {"--help", "-h", "--version", "-v"}):
         return argv
     return ["sync", *argv]

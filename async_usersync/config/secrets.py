@@ -1,35 +1,133 @@
-"""Secrets from config files: a plain value, or ``secure_<name>_key`` naming an OS keyring entry."""
+"""Secrets from config files: a plain value, or ``secure_<name>_key`` saying where the secret is kept.
+
+``secure_<name>_key`` takes one of:
+
+* ``SERVICE`` or ``keyring:SERVICE``: the OS keyring entry of that service, under the user User
+  Sync uses (``org_id`` for UMAPI secrets, the LDAP ``username`` for its password);
+* ``env:VARIABLE``: an environment variable (for containers and systemd ``Environment=``);
+* ``file:PATH``: a file readable by its owner only (``chmod 600``), one trailing newline dropped;
+  a relative path is taken against the config file (suits systemd credentials and Docker secrets).
+
+Every secret read is registered with the log redactor, and no error message ever holds a value.
+"""
 
 from __future__ import annotations
 
-from async_usersync.config.section import ConfigSection
+import os
+import stat
+from pathlib import Path
+from types import ModuleType
+from typing import Callable, TypeVar
+
+from async_usersync.config.section import ConfigSection, resolve_path
+from async_usersync.errors import ConfigError
+from async_usersync.logs.redact import register_secret
+
+T = TypeVar("T")
+HEADLESS_HINT = "on a server without a keyring, use 'env:VARIABLE' or 'file:PATH' instead"
 
 
 def read_secret(section: ConfigSection, name: str, keyring_user: str | None, required: bool = True) -> str | None:
-    """The secret ``name`` of ``section``: given in plain text, or in the keyring under
-    service ``secure_<name>_key`` and user ``keyring_user`` (as User Sync looks it up).
+    """The secret ``name`` of ``section``: given in plain text, or where ``secure_<name>_key`` points.
 
-    Error messages name the key and the keyring service, never the value.
+    Error messages name the key and where the secret was looked for, never the value.
     """
     secure_key = f"secure_{name}_key"
     plain = section.get(name, kind=str)
-    service = section.get(secure_key, kind=str)
-    if plain is not None and service is not None:
+    reference = section.get(secure_key, kind=str)
+    if plain is not None and reference is not None:
         raise section.error(name, f"give either '{name}' or '{secure_key}', not both")
     if plain is not None:
+        register_secret(plain)
         return plain
-    if service is None:
+    if reference is None:
         if required:
-            raise section.error(name, f"a value is required (or '{secure_key}' naming a keyring entry)")
+            raise section.error(name, f"a value is required (or '{secure_key}' saying where it is kept)")
         return None
+    try:
+        value = _resolve(reference.strip(), section.file, keyring_user or "")
+    except ConfigError as error:
+        raise section.error(secure_key, str(error)) from None
+    register_secret(value)
+    return value
+
+
+def _resolve(reference: str, config_file: Path, keyring_user: str) -> str:
+    kind, _, where = reference.partition(":")
+    if kind == "env" and where:
+        return _from_environment(where)
+    if kind == "file" and where:
+        return read_secret_file(resolve_path(config_file, where))
+    service = where if kind == "keyring" and where else reference
+    value = keyring_get(service, keyring_user)
+    if value is None:
+        raise ConfigError(f"no keyring entry for service '{service}' and user '{keyring_user}' "
+                          f"(store one with: async-usersync credentials set '{service}' --user '{keyring_user}')")
+    return value
+
+
+def _from_environment(variable: str) -> str:
+    value = os.environ.get(variable)
+    if not value:
+        raise ConfigError(f"the environment variable {variable} is {'empty' if value == '' else 'not set'}")
+    return value
+
+
+def read_secret_file(path: Path) -> str:
+    """A secret kept in a file that only its owner, the account running the sync, may read."""
+    try:
+        with open(path, "rb") as file:
+            info = os.fstat(file.fileno())
+            if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+                raise ConfigError(f"the secret file {path} can be used by other accounts (mode "
+                                  f"{stat.S_IMODE(info.st_mode):o}); allow its owner only: chmod 600 {path}")
+            if info.st_uid != os.geteuid():
+                raise ConfigError(f"the secret file {path} belongs to uid {info.st_uid}, "
+                                  f"not to the account running the sync (uid {os.geteuid()})")
+            data = file.read()
+    except OSError as error:
+        raise ConfigError(f"cannot read the secret file {path}: {error.strerror}") from None
+    try:
+        value = data.decode("utf-8").removesuffix("\n").removesuffix("\r")
+    except UnicodeDecodeError:
+        raise ConfigError(f"the secret file {path} is not UTF-8 text") from None
+    if not value:
+        raise ConfigError(f"the secret file {path} is empty")
+    return value
+
+
+# -- the OS keyring ---------------------------------------------------------------------------
+
+def keyring_get(service: str, user: str) -> str | None:
+    return _keyring_call("read", lambda keyring: keyring.get_password(service, user))
+
+
+def keyring_set(service: str, user: str, value: str) -> None:
+    _keyring_call("write", lambda keyring: keyring.set_password(service, user, value))
+
+
+def keyring_delete(service: str, user: str) -> bool:
+    """Deletes an entry; False when there was none."""
+    from keyring.errors import PasswordDeleteError
+
+    def delete(keyring: ModuleType) -> bool:
+        try:
+            keyring.delete_password(service, user)
+        except PasswordDeleteError:
+            return False
+        return True
+
+    return _keyring_call("change", delete)
+
+
+def _keyring_call(action: str, call: Callable[[ModuleType], T]) -> T:
+    """Runs ``call(keyring)``, turning keyring's failures into errors that say what to do."""
     import keyring
-    from keyring.errors import KeyringError
+    from keyring.errors import KeyringError, NoKeyringError
 
     try:
-        value = keyring.get_password(service, keyring_user or "")
+        return call(keyring)
+    except NoKeyringError:
+        raise ConfigError(f"no OS keyring is available on this machine to {action} secrets; {HEADLESS_HINT}") from None
     except KeyringError as error:
-        raise section.error(secure_key, f"the OS keyring could not be read ({type(error).__name__}); "
-                                        "install a keyring backend or give the value another way") from None
-    if value is None:
-        raise section.error(secure_key, f"no keyring entry for service '{service}' and user '{keyring_user}'")
-    return value
+        raise ConfigError(f"the OS keyring could not {action} the secret ({type(error).__name__}); {HEADLESS_HINT}") from None
