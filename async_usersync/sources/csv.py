@@ -1,0 +1,203 @@
+"""The CSV directory source (connector-csv.yml), read as a stream with aiofiles.
+
+Rows that repeat an email (compared case-insensitively) are one user whose groups are merged;
+the first row gives the other values. To stream and still merge, the file is read twice: a
+first pass keeps only the set of repeated emails, the second yields every other user at once
+and the repeated ones, merged, at the end. Memory holds emails, not users.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import AsyncIterator
+
+import aiofiles
+
+from async_usersync.config.section import ConfigSection
+from async_usersync.errors import ReadError
+from async_usersync.records import DirectoryUser, IdentityType
+from async_usersync.sources.base import LOG, UserSelection, build_user, parse_identity_type
+
+Row = dict[str, str]
+CHUNK_BYTES = 1 << 16
+
+
+@dataclass(frozen=True)
+class CsvSettings:
+    file_path: Path | None = None
+    delimiter: str | None = None
+    """None: a comma for a .csv file, a tab for anything else (as User Sync)."""
+    string_encoding: str = "utf8"
+    email_column_name: str = "email"
+    first_name_column_name: str = "firstname"
+    last_name_column_name: str = "lastname"
+    country_column_name: str = "country"
+    groups_column_name: str = "groups"
+    username_column_name: str = "username"
+    domain_column_name: str = "domain"
+    identity_type_column_name: str = "type"
+    user_identity_type: IdentityType | None = None
+
+    @classmethod
+    def from_config(cls, section: ConfigSection, file_path: Path | None = None) -> "CsvSettings":
+        """Reads connector-csv.yml; ``file_path`` (from ``--users file``) overrides its file_path."""
+        configured_path = section.path("file_path")
+        delimiter = section.get("delimiter", kind=str)
+        if delimiter is not None and len(delimiter) != 1:
+            raise section.error("delimiter", f"must be a single character, got {delimiter!r}")
+        encoding = section.get("string_encoding", "utf8", str)
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise section.error("string_encoding", f"unknown encoding '{encoding}'") from None
+        identity_type = section.get("user_identity_type", kind=str)
+        try:
+            parsed_identity_type = IdentityType.parse(identity_type) if identity_type else None
+        except ValueError as error:
+            raise section.error("user_identity_type", str(error)) from None
+        columns = {name: section.get(name, default, str) for name, default in _COLUMN_DEFAULTS.items()}
+        section.finish()
+        return cls(file_path=file_path or configured_path, delimiter=delimiter, string_encoding=encoding,
+                   user_identity_type=parsed_identity_type, **columns)
+
+
+_COLUMN_DEFAULTS = {
+    "email_column_name": "email", "first_name_column_name": "firstname", "last_name_column_name": "lastname",
+    "country_column_name": "country", "groups_column_name": "groups", "username_column_name": "username",
+    "domain_column_name": "domain", "identity_type_column_name": "type",
+}
+
+
+class CsvSource:
+    """Users from a CSV (or tab-separated) file."""
+
+    def __init__(self, settings: CsvSettings, default_identity_type: IdentityType) -> None:
+        if settings.file_path is None:
+            raise ReadError("no CSV file given: set file_path in connector-csv.yml or use --users file FILE")
+        self.settings = settings
+        self.path = settings.file_path
+        self.identity_type = settings.user_identity_type or default_identity_type
+
+    async def users(self, selection: UserSelection) -> AsyncIterator[DirectoryUser]:
+        """All rows' users, or (mapped/group) those in one of the selection's groups."""
+        repeated = await self._repeated_emails()
+        held: dict[str, DirectoryUser] = {}
+        wanted = set(selection.groups)
+        async for line, row in self._rows():
+            user = self._to_user(line, row)
+            if user is None:
+                continue
+            key = user.email.casefold()
+            if key in repeated:
+                first = held.get(key)
+                held[key] = user if first is None else replace(first, groups=first.groups | user.groups)
+                continue
+            if selection.kind == "all" or user.groups & wanted:
+                yield user
+        for user in held.values():
+            if selection.kind == "all" or user.groups & wanted:
+                yield user
+
+    async def _repeated_emails(self) -> set[str]:
+        seen: set[str] = set()
+        repeated: set[str] = set()
+        email_column = self.settings.email_column_name
+        async for _, row in self._rows():
+            key = (row.get(email_column) or "").strip().casefold()
+            if key in seen:
+                repeated.add(key)
+            seen.add(key)
+        return repeated
+
+    def _to_user(self, line: int, row: Row) -> DirectoryUser | None:
+        settings = self.settings
+        where = f"at line {line} of {self.path}"
+        identity_type = parse_identity_type(where, row.get(settings.identity_type_column_name), self.identity_type)
+        if identity_type is None:
+            return None
+        groups = frozenset(name.strip() for name in (row.get(settings.groups_column_name) or "").split(",") if name.strip())
+        return build_user(
+            where, identity_type=identity_type, email=row.get(settings.email_column_name),
+            username=row.get(settings.username_column_name), domain=row.get(settings.domain_column_name),
+            firstname=_cell(row, settings.first_name_column_name), lastname=_cell(row, settings.last_name_column_name),
+            country=row.get(settings.country_column_name), groups=groups, source_attributes=row,
+        )
+
+    async def _rows(self) -> AsyncIterator[tuple[int, Row]]:
+        """(line number, row by column name) for each record after the header, as the file streams."""
+        header: list[str] | None = None
+        async for line, cells in self._records():
+            if header is None:
+                header = [name.strip() for name in cells]
+                if self.settings.email_column_name not in header:
+                    raise ReadError(f"the CSV file {self.path} has no column '{self.settings.email_column_name}' "
+                                    f"(its columns: {', '.join(header)}); set email_column_name in connector-csv.yml")
+                continue
+            if not any(cell.strip() for cell in cells):
+                continue
+            yield line, dict(zip(header, cells))
+
+    async def _records(self) -> AsyncIterator[tuple[int, list[str]]]:
+        """CSV records with the line each starts on; a quoted cell may span lines."""
+        delimiter = self.settings.delimiter or ("," if self.path.suffix.lower() == ".csv" else "\t")
+        start = 1
+        pending: list[str] = []
+        async for line_number, text in self._lines():
+            if not pending:
+                start = line_number
+            pending.append(text)
+            record = "".join(pending)
+            if record.count('"') % 2:
+                continue  # inside a quoted cell
+            pending.clear()
+            try:
+                yield start, next(csv.reader([record], delimiter=delimiter, strict=True))
+            except (csv.Error, StopIteration) as error:
+                raise ReadError(f"the CSV file {self.path} is malformed at line {start}: {error}") from None
+        if pending:
+            raise ReadError(f"the CSV file {self.path} ends inside a quoted cell that starts at line {start}")
+
+    async def _lines(self) -> AsyncIterator[tuple[int, str]]:
+        """Numbered lines (ends kept), decoded from large chunks: aiofiles costs a thread hop per
+        call, so one per line would be slow."""
+        encoding = self.settings.string_encoding
+        if codecs.lookup(encoding).name == "utf-8":
+            encoding = "utf-8-sig"  # accepts a byte-order mark
+        decoder = codecs.getincrementaldecoder(encoding)()
+        line_number = 0
+        rest = ""
+        try:
+            async with aiofiles.open(self.path, "rb") as stream:
+                while True:
+                    chunk = await stream.read(CHUNK_BYTES)
+                    final = not chunk
+                    try:
+                        text = rest + decoder.decode(chunk, final=final)
+                    except UnicodeDecodeError as error:
+                        before = rest + chunk[:error.start].decode(encoding, "replace")
+                        raise ReadError(f"the CSV file {self.path} cannot be decoded as {self.settings.string_encoding} "
+                                        f"at line {line_number + 1 + before.count(chr(10))}: {error.reason}; "
+                                        "set string_encoding in connector-csv.yml") from None
+                    pieces = text.split("\n")
+                    rest = pieces.pop()  # the unfinished last line
+                    for piece in pieces:
+                        line_number += 1
+                        yield line_number, piece + "\n"
+                    if final:
+                        if rest:
+                            yield line_number + 1, rest
+                        return
+        except FileNotFoundError:
+            raise ReadError(f"the CSV file {self.path} does not exist") from None
+        except OSError as error:
+            raise ReadError(f"the CSV file {self.path} cannot be read: {error.strerror or error}") from None
+
+
+def _cell(row: Row, column: str) -> str | None:
+    value = row.get(column)
+    return value.strip() if value and value.strip() else None
+
+

@@ -1,0 +1,120 @@
+"""The CSV source against real files."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+import yaml
+
+from async_usersync.config.section import load_yaml
+from async_usersync.errors import ConfigError, ReadError
+from async_usersync.records import IdentityType
+from async_usersync.sources.base import UserSelection
+from async_usersync.sources.csv import CsvSettings, CsvSource
+from tests.sources.helpers import collect
+
+ALL = UserSelection("all")
+
+
+def csv_source(tmp_path: Path, content: bytes | str, name: str = "users.csv", **keys) -> CsvSource:
+    file = tmp_path / name
+    file.write_bytes(content.encode("utf8") if isinstance(content, str) else content)
+    config = tmp_path / "connector-csv.yml"
+    config.write_text(yaml.safe_dump({"file_path": name, **keys}), encoding="utf8")
+    return CsvSource(CsvSettings.from_config(load_yaml(config)), IdentityType.FEDERATED_ID)
+
+
+async def test_columns_identity_types_and_relative_path(tmp_path: Path) -> None:
+    content = ("email,firstname,lastname,country,groups,type,username,domain\n"
+               "ann@example.org,Ann,Lee,us,\"Sales, EU\",enterpriseID,,\n"
+               "ben@example.org,Ben,Ode,,,,ben,corp.example.org\n")
+    users = await collect(csv_source(tmp_path, content).users(ALL))
+    ann, ben = users["ann@example.org"], users["ben@example.org"]
+    assert (ann.identity_type, ann.country, ann.groups, ann.username) == (
+        IdentityType.ENTERPRISE_ID, "US", {"Sales", "EU"}, "ann@example.org")
+    assert (ben.identity_type, ben.username, ben.domain, ben.country) == (
+        IdentityType.FEDERATED_ID, "ben", "corp.example.org", None)
+    assert ann.source_attributes["groups"] == "Sales, EU"
+
+
+async def test_bom_tab_delimiter_from_extension_and_multiline_cell(tmp_path: Path) -> None:
+    content = "\ufeffemail\tfirstname\tlastname\nzoë@example.org\t\"Zo\në\"\tÅngström\n".encode("utf8")
+    users = await collect(csv_source(tmp_path, content, name="users.tsv").users(ALL))
+    assert users["zoë@example.org"].firstname == "Zo\në"
+    assert users["zoë@example.org"].lastname == "Ångström"
+
+
+async def test_custom_columns_delimiter_encoding_and_connector_identity_type(tmp_path: Path) -> None:
+    content = "mail;given;grp\nrené@example.org;René;A\n".encode("latin-1")
+    source = csv_source(tmp_path, content, delimiter=";", string_encoding="latin-1", email_column_name="mail",
+                        first_name_column_name="given", groups_column_name="grp", user_identity_type="adobeID")
+    users = await collect(source.users(ALL))
+    assert users["rené@example.org"].firstname == "René"
+    assert users["rené@example.org"].identity_type == IdentityType.ADOBE_ID
+
+
+async def test_rows_without_email_are_skipped_with_the_line_and_repeats_merge(tmp_path: Path, caplog) -> None:
+    caplog.set_level(logging.WARNING, "async_usersync.sources")
+    content = ("email,firstname,groups\n"
+               "ann@example.org,Ann,A\n"
+               "not-an-email,X,A\n"
+               "ben@example.org,Ben,B\n"
+               "ANN@example.org,Other,\"B,C\"\n"
+               ",Empty,A\n")
+    source = csv_source(tmp_path, content)
+    users = await collect(source.users(ALL))
+    assert set(users) == {"ann@example.org", "ben@example.org"}
+    assert users["ann@example.org"].groups == {"A", "B", "C"}
+    assert users["ann@example.org"].firstname == "Ann"
+    assert "at line 3 of" in caplog.text and "at line 6 of" in caplog.text
+    selected = await collect(source.users(UserSelection("group", ("C",))))
+    assert set(selected) == {"ann@example.org"}
+
+
+async def test_bad_identity_type_is_a_warning_naming_the_line(tmp_path: Path, caplog) -> None:
+    caplog.set_level(logging.WARNING, "async_usersync.sources")
+    users = await collect(csv_source(tmp_path, "email,type\na@example.org,martianID\nb@example.org,\n").users(ALL))
+    assert set(users) == {"b@example.org"}
+    assert "at line 2 of" in caplog.text and "martianID" in caplog.text
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"email,firstname\nann@example.org,Ann\nben@example.org,B\xe9n\n", "cannot be decoded as utf8 at line 3"),
+    ("mail,firstname\nann@example.org,Ann\n", "has no column 'email'"),
+    ("email,firstname\nann@example.org,\"Ann\n", "ends inside a quoted cell that starts at line 2"),
+])
+async def test_unreadable_files_fail_loudly_before_any_user(tmp_path: Path, content, message: str) -> None:
+    source = csv_source(tmp_path, content)
+    received = []
+    with pytest.raises(ReadError, match=message):
+        async for user in source.users(ALL):
+            received.append(user)
+    assert received == []
+
+
+async def test_missing_file_and_unknown_key(tmp_path: Path) -> None:
+    config = tmp_path / "connector-csv.yml"
+    config.write_text("file_path: nowhere.csv\n")
+    source = CsvSource(CsvSettings.from_config(load_yaml(config)), IdentityType.FEDERATED_ID)
+    with pytest.raises(ReadError, match="nowhere.csv does not exist"):
+        await collect(source.users(ALL))
+    config.write_text("file_path: a.csv\nemail_colum_name: mail\n")
+    with pytest.raises(ConfigError, match=r"connector-csv.yml, key 'email_colum_name': unknown key"):
+        CsvSettings.from_config(load_yaml(config))
+
+
+async def test_file_given_on_the_command_line_wins(tmp_path: Path) -> None:
+    (tmp_path / "cli.csv").write_text("email\ncli@example.org\n")
+    config = tmp_path / "connector-csv.yml"
+    config.write_text("file_path: other.csv\n")
+    settings = CsvSettings.from_config(load_yaml(config), file_path=tmp_path / "cli.csv")
+    assert set(await collect(CsvSource(settings, IdentityType.FEDERATED_ID).users(ALL))) == {"cli@example.org"}
+
+
+async def test_a_large_file_streams_across_chunks(tmp_path: Path) -> None:
+    rows = "".join(f"user{number}@example.org,Given{number},G{number % 3}\r\n" for number in range(20000))
+    users = await collect(csv_source(tmp_path, "email,firstname,groups\r\n" + rows).users(UserSelection("group", ("G1",))))
+    assert len(users) == len([number for number in range(20000) if number % 3 == 1])
+    assert users["user19999@example.org"].firstname == "Given19999"
