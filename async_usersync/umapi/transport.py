@@ -133,11 +133,12 @@ class Transport:
                 else:
                     raise _final_error(status, raw, method, path, request_id)
             if attempt >= settings.retries:
-                raise UmapiError(f"UMAPI {method} {path}: {failure}; gave up after {attempt} attempts",
+                raise UmapiError(f"UMAPI {method} {path}: {failure}; gave up after {attempt} attempts "
+                                 f"(X-Request-Id {request_id})",
                                  code=code, status=status, request_id=request_id)
             counters.retries += 1
-            log.warning("UMAPI %s %s: %s on try %d, retrying%s", method, path, failure, attempt,
-                        f" in {wait:.1f} s" if wait else "")
+            log.warning("UMAPI %s %s: %s on try %d, retrying%s (X-Request-Id %s)", method, path, failure, attempt,
+                        f" in {wait:.2f} s" if wait else "", request_id)
             if wait:
                 await asyncio.sleep(wait)
 
