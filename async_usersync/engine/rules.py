@@ -167,3 +167,14 @@ class SyncRules:
             return False
         return self.process_groups or self.adobe_only_action in (
             AdobeOnlyAction.REMOVE_ADOBE_GROUPS, AdobeOnlyAction.REMOVE, AdobeOnlyAction.DELETE)
+
+
+def missing_user_groups(wanted: Iterable[str], existing: Iterable[str]) -> list[str]:
+    """``auto_create``: the wanted groups the org lacks, compared ignoring case. Admin-role
+    pseudo-groups (``_admin_...``, ``_product_admin_...``) are never created."""
+    have = {fold(name) for name in existing}
+    missing: dict[str, str] = {}
+    for name in wanted:
+        if not name.startswith("_") and fold(name) not in have:
+            missing.setdefault(fold(name), name)
+    return list(missing.values())

@@ -1,0 +1,168 @@
+"""``async-usersync example-config``: commented starting files that load as they are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from async_usersync.errors import ConfigError
+
+MAIN_CONFIG = """\
+# user-sync-config.yml: the main file of a sync run. async-usersync reads the same keys as
+# Adobe's User Sync Tool. Paths are taken relative to this file's folder.
+
+adobe_users:
+  connectors:
+    # How to reach your Adobe org (one org; secondary orgs are not supported).
+    umapi: connector-umapi.yml
+  # Adobe users that the sync never changes or removes.
+  exclude_identity_types:
+    - adobeID            # personal accounts belong to their owners
+  exclude_adobe_groups:
+    - _org_admin         # keep your system administrators out of reach
+  # exclude_users:       # regular expressions, matched in full against the username, any case
+  #   - ".*@partner\\\\.example\\\\.com"
+  # What --update-user-info may change (username is left out unless you list it).
+  update_attributes:
+    - firstname
+    - lastname
+    - email
+
+directory_users:
+  # Identity type given to new users unless the directory says otherwise.
+  user_identity_type: federatedID
+  # Country used when a user has none; without it Federated IDs lacking a country are not created.
+  default_country_code: US
+  connectors:
+    ldap: connector-ldap.yml
+    csv: connector-csv.yml   # used by --connector csv FILE or --users file FILE
+  # Which Adobe groups (user groups or product profiles) the members of a directory group get.
+  # Only the Adobe groups listed here are ever removed from a user.
+  groups:
+    - directory_group: Adobe Photoshop Users
+      adobe_groups:
+        - Photoshop Users
+    - directory_group: Adobe Illustrator Users
+      adobe_groups:
+        - Illustrator Users
+  # Directory groups named by a pattern, mapped to Adobe groups named after them.
+  # additional_groups:
+  #   - source: "ACL-(.+)"
+  #     target: "ACL-Grp-\\\\1"
+  group_sync_options:
+    # Create mapped user groups the org lacks (with --process-groups).
+    auto_create: false
+
+limits:
+  # The most Adobe-only users one run may remove, or strip of groups: a number, or a share
+  # of the Adobe users read such as "10%". Above it those actions are skipped, nothing else.
+  max_adobe_only_users: 200
+  # Count (and act on) only Adobe-only users that still hold mapped groups.
+  group_removals_only: false
+
+logging:
+  log_to_file: true
+  file_log_directory: logs
+  file_log_name_format: "{:%Y-%m-%d}.log"
+  file_log_level: info
+  console_log_level: info
+
+# Options used when the command line does not give them (the command line wins).
+invocation_defaults:
+  users: mapped
+  process_groups: true
+  update_user_info: false
+  adobe_only_user_action: preserve
+  adobe_users: all
+  strategy: sync
+  test_mode: false
+"""
+
+UMAPI_CONFIG = """\
+# connector-umapi.yml: the OAuth Server-to-Server credential of your Adobe org, from the
+# Adobe Developer Console (project > credentials). Keep this file readable by the sync account only.
+
+authentication_method: oauth
+
+enterprise:
+  org_id: "YOUR_ORG_ID@AdobeOrg"
+  client_id: "your client id"
+  # Better than the plain value below: leave client_secret out and name an OS keyring entry,
+  # stored under this service name with the org id as user:
+  # secure_client_secret_key: umapi_client_secret
+  client_secret: "your client secret"
+
+server:
+  # The defaults reach Adobe; change them only for a test server.
+  host: usermanagement.adobe.io
+  endpoint: /v2/usermanagement
+  auth_host: ims-na1.adobelogin.com
+  auth_endpoint: /ims/token/v2
+  timeout: 120     # seconds per request
+  retries: 3       # attempts per request in all
+"""
+
+LDAP_CONFIG = """\
+# connector-ldap.yml: where the directory users come from.
+
+host: "ldaps://ldap.example.com"
+base_dn: "dc=example,dc=com"
+username: "cn=usersync,ou=service,dc=example,dc=com"
+# Better than the plain value: name an OS keyring entry stored under this service name with
+# the username above as user:
+# secure_password_key: ldap_password
+password: "change me"
+
+# Users to read: here, enabled accounts that have a mail address.
+all_users_filter: "(&(objectClass=inetOrgPerson)(mail=*))"
+# How to find a group by name, and that group's members.
+group_filter_format: "(&(objectClass=groupOfNames)(cn={group}))"
+group_member_filter_format: "(memberOf={group_dn})"
+search_page_size: 1000
+
+# How directory attributes become Adobe user fields.
+user_email_format: "{mail}"
+user_given_name_format: "{givenName}"
+user_surname_format: "{sn}"
+user_country_code_format: "{c}"
+# user_username_format: "{uid}"   # for usernames that are not email addresses
+# user_domain_format: "example.com"
+"""
+
+CSV_CONFIG = """\
+# connector-csv.yml: how to read a CSV file of users (--connector csv FILE or --users file FILE).
+# Every key is optional; the values below are the defaults.
+
+# delimiter: ","                  # by default: comma for .csv files, TAB for any other name
+string_encoding: utf8
+email_column_name: email
+first_name_column_name: firstname
+last_name_column_name: lastname
+country_column_name: country
+groups_column_name: groups        # several groups in one cell, separated by commas
+username_column_name: username
+domain_column_name: domain
+identity_type_column_name: type
+"""
+
+EXAMPLE_FILES = {
+    "user-sync-config.yml": MAIN_CONFIG,
+    "connector-umapi.yml": UMAPI_CONFIG,
+    "connector-ldap.yml": LDAP_CONFIG,
+    "connector-csv.yml": CSV_CONFIG,
+}
+
+
+def write_example_config(folder: Path, overwrite: bool = False) -> list[Path]:
+    """Writes the example files into ``folder`` and returns their paths. Existing files are left
+    alone (an error names the first) unless ``overwrite``."""
+    paths = [folder / name for name in EXAMPLE_FILES]
+    existing = [path for path in paths if path.exists()]
+    if existing and not overwrite:
+        raise ConfigError("already exists; remove it or choose another folder", file=existing[0])
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in paths:
+            path.write_text(EXAMPLE_FILES[path.name], encoding="utf8")
+    except OSError as error:
+        raise ConfigError(f"cannot write the example files: {error.strerror}", file=folder) from None
+    return paths

@@ -1,0 +1,230 @@
+"""The ``sync`` options, merged from ``invocation_defaults`` and the command line as User Sync does:
+every option can be set in either place, the command line wins, and combinations User Sync
+refuses are refused here with an error naming the option (or the file and key).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Mapping, Sequence
+
+from async_usersync.config.section import ConfigSection, resolve_path
+from async_usersync.engine.rules import AdobeOnlyAction, Strategy
+from async_usersync.errors import ConfigError
+
+OPTION_NAMES = (
+    "users", "connector", "process_groups", "update_user_info", "adobe_only_user_action", "adobe_only_user_list",
+    "adobe_users", "strategy", "exclude_unmapped_users", "user_filter", "test_mode", "ssl_cert_verify",
+)
+UNSUPPORTED_CONNECTORS = ("okta", "adobe_console")
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """Every ``sync`` option of User Sync, checked and typed."""
+
+    users: Literal["all", "mapped", "group", "file"] = "all"
+    user_groups: tuple[str, ...] = ()
+    """The directory groups of ``--users group g1,g2``."""
+    connector: Literal["ldap", "csv"] = "ldap"
+    csv_file: Path | None = None
+    """The CSV of directory users (``--users file F`` or ``--connector csv F``)."""
+    process_groups: bool = False
+    update_user_info: bool = False
+    adobe_only_user_action: AdobeOnlyAction = AdobeOnlyAction.PRESERVE
+    adobe_only_write_file: Path | None = None
+    """The file of ``--adobe-only-user-action write-file F``."""
+    adobe_only_user_list: Path | None = None
+    adobe_users: Literal["all", "mapped", "group"] = "all"
+    adobe_user_groups: tuple[str, ...] = ()
+    """The Adobe groups of ``--adobe-users group g1,g2``."""
+    strategy: Strategy = Strategy.SYNC
+    exclude_unmapped_users: bool = False
+    user_filter: re.Pattern[str] | None = None
+    test_mode: bool = False
+    ssl_cert_verify: bool = True
+    notes: tuple[str, ...] = ()
+    """Warnings about options that were ignored, for the run's log."""
+
+
+class _Origin:
+    """Where an option's value came from, so that errors and relative paths refer to it."""
+
+    def __init__(self, name: str, section: ConfigSection | None) -> None:
+        self.name = name
+        self.section = section
+
+    def error(self, message: str) -> ConfigError:
+        if self.section is not None:
+            return self.section.error(self.name, message)
+        return ConfigError(f"option --{self.name.replace('_', '-')}: {message}")
+
+    def path(self, value: str) -> Path:
+        if self.section is not None:
+            return resolve_path(self.section.file, value)
+        return Path(value).expanduser()
+
+
+def merge_options(defaults: ConfigSection, given: Mapping[str, Any]) -> SyncOptions:
+    """``given`` holds the command-line values by invocation_defaults name (None or absent = not
+    given); a multi-word value is a list of tokens (``["group", "A,B"]``) or one string
+    (``"write-file out.csv"``). ``defaults`` is the ``invocation_defaults`` section; an unknown key
+    there is an error."""
+    unknown = set(given) - set(OPTION_NAMES)
+    if unknown:
+        raise ConfigError(f"unknown option(s): {', '.join(sorted(unknown))}")
+    chosen: dict[str, tuple[Any, _Origin]] = {}
+    for name in OPTION_NAMES:
+        from_file = defaults.get(name)
+        if given.get(name) is not None:
+            chosen[name] = (given[name], _Origin(name, None))
+        elif from_file is not None:
+            chosen[name] = (from_file, _Origin(name, defaults))
+    defaults.finish()
+    return _build(chosen)
+
+
+def _build(chosen: Mapping[str, tuple[Any, _Origin]]) -> SyncOptions:
+    def flag(name: str, default: bool) -> bool:
+        return _flag(*chosen[name]) if name in chosen else default
+
+    notes: list[str] = []
+    users, user_groups, users_file = _users(*chosen["users"]) if "users" in chosen else ("all", (), None)
+    connector, csv_file = _connector(*chosen["connector"]) if "connector" in chosen else ("ldap", None)
+    if users == "file":
+        if "connector" in chosen and connector == "csv":
+            raise chosen["users"][1].error("'--users file' cannot be combined with '--connector csv': give the file once")
+        connector, csv_file = "csv", users_file
+    action, write_file = (_adobe_only_action(*chosen["adobe_only_user_action"]) if "adobe_only_user_action" in chosen
+                          else (AdobeOnlyAction.PRESERVE, None))
+    adobe_users, adobe_user_groups = _adobe_users(*chosen["adobe_users"]) if "adobe_users" in chosen else ("all", ())
+    strategy = _strategy(*chosen["strategy"]) if "strategy" in chosen else Strategy.SYNC
+    user_filter = _regex(*chosen["user_filter"]) if "user_filter" in chosen else None
+    user_list = _path(*chosen["adobe_only_user_list"]) if "adobe_only_user_list" in chosen else None
+    if user_list is not None:
+        origin = chosen["adobe_only_user_list"][1]
+        if strategy is Strategy.PUSH:
+            raise origin.error("cannot be used with the push strategy, which never handles Adobe-only users")
+        if action is AdobeOnlyAction.WRITE_FILE:
+            raise origin.error("cannot be used with '--adobe-only-user-action write-file': the list already is such a file")
+        if user_filter is not None or users != "all":
+            notes.append("--adobe-only-user-list is given: the directory is not read, so --users and --user-filter are ignored")
+        user_filter = None
+    if strategy is Strategy.PUSH and action is not AdobeOnlyAction.PRESERVE:
+        notes.append(f"--adobe-only-user-action {action.value} is ignored with the push strategy, which never reads Adobe users")
+    return SyncOptions(
+        users=users, user_groups=user_groups, connector=connector, csv_file=csv_file,
+        process_groups=flag("process_groups", False), update_user_info=flag("update_user_info", False),
+        adobe_only_user_action=action, adobe_only_write_file=write_file, adobe_only_user_list=user_list,
+        adobe_users=adobe_users, adobe_user_groups=adobe_user_groups, strategy=strategy,
+        exclude_unmapped_users=flag("exclude_unmapped_users", False), user_filter=user_filter,
+        test_mode=flag("test_mode", False), ssl_cert_verify=flag("ssl_cert_verify", True), notes=tuple(notes),
+    )
+
+
+def _tokens(value: Any, origin: _Origin) -> list[str]:
+    if isinstance(value, str):
+        return value.split(None, 1) or [""]
+    if isinstance(value, Sequence) and value and all(isinstance(item, (str, int, float)) for item in value):
+        return [str(item) for item in value]
+    raise origin.error(f"expected a word or a list of words, got {value!r}")
+
+
+def _keyword(tokens: list[str], choices: Sequence[str], origin: _Origin) -> str:
+    keyword = tokens[0].strip().lower()
+    if keyword not in choices:
+        raise origin.error(f"unknown value '{tokens[0]}' (expected {', '.join(choices)})")
+    return keyword
+
+
+def _no_argument(tokens: list[str], keyword: str, origin: _Origin) -> None:
+    if len(tokens) > 1:
+        raise origin.error(f"'{keyword}' takes no further value, got '{' '.join(tokens[1:])}'")
+
+
+def _one_argument(tokens: list[str], keyword: str, what: str, origin: _Origin) -> str:
+    if len(tokens) != 2 or not tokens[1].strip():
+        raise origin.error(f"'{keyword}' needs {what}")
+    return tokens[1].strip()
+
+
+def _group_list(tokens: list[str], keyword: str, origin: _Origin) -> tuple[str, ...]:
+    groups = tuple(name.strip() for token in tokens[1:] for name in token.split(",") if name.strip())
+    if not groups:
+        raise origin.error(f"'{keyword}' needs a comma-separated list of group names")
+    return groups
+
+
+def _users(value: Any, origin: _Origin) -> tuple[Any, tuple[str, ...], Path | None]:
+    tokens = _tokens(value, origin)
+    kind = _keyword(tokens, ("all", "mapped", "group", "file"), origin)
+    if kind == "group":
+        return kind, _group_list(tokens, kind, origin), None
+    if kind == "file":
+        return kind, (), origin.path(_one_argument(tokens, kind, "the path of a CSV file of users", origin))
+    _no_argument(tokens, kind, origin)
+    return kind, (), None
+
+
+def _connector(value: Any, origin: _Origin) -> tuple[Any, Path | None]:
+    tokens = _tokens(value, origin)
+    kind = _keyword(tokens, ("ldap", "csv", *UNSUPPORTED_CONNECTORS), origin)
+    if kind in UNSUPPORTED_CONNECTORS:
+        raise origin.error(f"the {kind} connector is not supported yet (use ldap or csv)")
+    if kind == "csv" and len(tokens) > 1:
+        return kind, origin.path(_one_argument(tokens, kind, "one CSV file", origin))
+    _no_argument(tokens, kind, origin)
+    return kind, None
+
+
+def _adobe_only_action(value: Any, origin: _Origin) -> tuple[AdobeOnlyAction, Path | None]:
+    tokens = _tokens(value, origin)
+    action = AdobeOnlyAction(_keyword(tokens, [action.value for action in AdobeOnlyAction], origin))
+    if action is AdobeOnlyAction.WRITE_FILE:
+        return action, origin.path(_one_argument(tokens, action.value, "the path of the file to write", origin))
+    _no_argument(tokens, action.value, origin)
+    return action, None
+
+
+def _adobe_users(value: Any, origin: _Origin) -> tuple[Any, tuple[str, ...]]:
+    tokens = _tokens(value, origin)
+    kind = _keyword(tokens, ("all", "mapped", "group"), origin)
+    if kind == "group":
+        return kind, _group_list(tokens, kind, origin)
+    _no_argument(tokens, kind, origin)
+    return kind, ()
+
+
+def _strategy(value: Any, origin: _Origin) -> Strategy:
+    tokens = _tokens(value, origin)
+    strategy = Strategy(_keyword(tokens, ("sync", "push"), origin))
+    _no_argument(tokens, strategy.value, origin)
+    return strategy
+
+
+def _regex(value: Any, origin: _Origin) -> re.Pattern[str]:
+    if not isinstance(value, str):
+        raise origin.error(f"expected a regular expression, got {value!r}")
+    try:
+        return re.compile(value, re.IGNORECASE)
+    except re.error as error:
+        raise origin.error(f"not a valid regular expression: {error}") from None
+
+
+def _path(value: Any, origin: _Origin) -> Path:
+    if not isinstance(value, (str, Path)) or not str(value).strip():
+        raise origin.error(f"expected a file path, got {value!r}")
+    return origin.path(str(value).strip())
+
+
+def _flag(value: Any, origin: _Origin) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("yes", "true", "on", "1"):
+        return True
+    if text in ("no", "false", "off", "0"):
+        return False
+    raise origin.error(f"expected true or false, got {value!r}")

@@ -1,0 +1,288 @@
+"""``user-sync-config.yml``: read with User Sync's keys, checked strictly (an unknown key is an
+error naming the file and the key), relative paths taken against the file that names them.
+
+The connector files are parsed by their owners (umapi, sources, logs) through the methods of
+``SyncConfig``, when the run needs them.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from async_usersync.config.section import ConfigSection, load_yaml, resolve_path
+from async_usersync.engine.rules import (
+    DEFAULT_UPDATE_ATTRIBUTES,
+    UPDATABLE_ATTRIBUTES,
+    AdditionalGroupRule,
+    AdobeOnlyLimit,
+    Exclusions,
+    GroupMapping,
+    fold,
+)
+from async_usersync.errors import ConfigError
+from async_usersync.records import IdentityType
+
+if TYPE_CHECKING:
+    from async_usersync.logs.settings import LogSettings
+    from async_usersync.umapi.settings import UmapiSettings
+
+DIRECTORY_CONNECTORS = ("ldap", "csv", "okta", "adobe_console")
+UNSUPPORTED = "is not supported by async-usersync"
+V1_SECTIONS = ("dashboard", "directory")
+
+
+@dataclass(frozen=True)
+class DirectorySettings:
+    connector_files: dict[str, Path]
+    """Connector name -> its config file, as listed under ``directory_users.connectors``."""
+    mapping: GroupMapping
+    mapped_directory_groups: tuple[str, ...]
+    """The mapping's directory groups as the config spells them (what ``--users mapped`` reads)."""
+    user_identity_type: IdentityType
+    default_country_code: str | None
+    auto_create: bool
+
+
+@dataclass(frozen=True)
+class AdobeSettings:
+    umapi_file: Path
+    exclusions: Exclusions
+    update_attributes: frozenset[str]
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    file: Path
+    encoding: str
+    directory: DirectorySettings
+    adobe: AdobeSettings
+    limit: AdobeOnlyLimit
+    logging_section: ConfigSection
+    invocation_defaults: ConfigSection
+
+    def umapi_settings(self, ssl_cert_verify: bool = True) -> "UmapiSettings":
+        from async_usersync.umapi.settings import UmapiSettings
+
+        return _parse_file(self.adobe.umapi_file, self.encoding, lambda section: UmapiSettings.from_config(section, ssl_cert_verify))
+
+    def ldap_settings(self) -> Any:
+        from async_usersync.sources.ldap_settings import LdapSettings
+
+        file = self.directory.connector_files.get("ldap")
+        if file is None:
+            raise ConfigError("the ldap connector is selected but directory_users.connectors has no 'ldap' file",
+                              file=self.file, key="directory_users.connectors.ldap")
+        return _parse_file(file, self.encoding, LdapSettings.from_config)
+
+    def csv_settings(self, data_file: Path | None) -> Any:
+        """The CSV connector: its config file is optional (User Sync's defaults apply without one)."""
+        from async_usersync.sources.csv import CsvSettings
+
+        file = self.directory.connector_files.get("csv")
+        if file is None:
+            section = ConfigSection({}, self.file, "directory_users.connectors.csv")
+            return CsvSettings.from_config(section, data_file)
+        return _parse_file(file, self.encoding, lambda section: CsvSettings.from_config(section, data_file))
+
+    def log_settings(self) -> "LogSettings":
+        from async_usersync.logs.settings import LogSettings
+
+        return LogSettings.from_config(self.logging_section)
+
+
+def load_sync_config(file: str | Path, encoding: str = "utf8") -> SyncConfig:
+    """Reads and checks the main config file (not yet the connector files)."""
+    root = load_yaml(file, encoding)
+    for name in V1_SECTIONS:
+        if name in root.data:
+            raise root.error(name, "this is a User Sync 1.x section; convert the file to the 2.x layout "
+                                   "(adobe_users, directory_users, limits)")
+    if "post_sync" in root.data:
+        raise root.error("post_sync", f"Sign Sync (post_sync) {UNSUPPORTED}")
+    config = SyncConfig(
+        file=root.file,
+        encoding=encoding,
+        directory=_directory(root.section("directory_users", required=True)),
+        adobe=_adobe(root.section("adobe_users", required=True)),
+        limit=_limit(root.section("limits", required=True)),
+        logging_section=root.section("logging"),
+        invocation_defaults=root.section("invocation_defaults"),
+    )
+    root.finish()
+    return config
+
+
+def _parse_file(file: Path, encoding: str, parse: Callable[[ConfigSection], Any]) -> Any:
+    section = load_yaml(file, encoding)
+    settings = parse(section)
+    section.finish()
+    return settings
+
+
+# --- directory_users -------------------------------------------------------------------------------
+
+def _directory(section: ConfigSection) -> DirectorySettings:
+    if "extension" in section.data:
+        raise section.error("extension", f"extensions (after_mapping_hook) {UNSUPPORTED}")
+    pairs = _group_pairs(section)
+    options = section.section("group_sync_options")
+    auto_create = options.get("auto_create", False, bool)
+    options.finish()
+    identity_type = section.get("user_identity_type", IdentityType.ENTERPRISE_ID, IdentityType.parse)
+    settings = DirectorySettings(
+        connector_files=_connector_files(section.section("connectors")),
+        mapping=GroupMapping.from_pairs(pairs, _additional_groups(section)),
+        mapped_directory_groups=tuple(dict.fromkeys(group for group, _ in pairs)),
+        user_identity_type=identity_type,
+        default_country_code=_country(section),
+        auto_create=auto_create,
+    )
+    section.finish()
+    return settings
+
+
+def _connector_files(section: ConfigSection) -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    for name in DIRECTORY_CONNECTORS:
+        value = section.get(name)
+        if value is None:
+            continue
+        if isinstance(value, list):
+            if len(value) != 1:
+                raise section.error(name, "several files for one connector are not supported; merge them into one file")
+            value = value[0]
+        if not isinstance(value, str):
+            raise section.error(name, f"expected the path of the connector's config file, got {value!r}")
+        files[name] = resolve_path(section.file, value)
+    section.finish()
+    return files
+
+
+def _group_pairs(section: ConfigSection) -> list[tuple[str, list[str]]]:
+    pairs: list[tuple[str, list[str]]] = []
+    for entry in _list_of_sections(section, "groups"):
+        directory_group = entry.require("directory_group", str).strip()
+        adobe_groups = [_adobe_group_name(entry, "adobe_groups", name) for name in entry.get("adobe_groups", [], list)]
+        entry.finish()
+        pairs.append((directory_group, adobe_groups))
+    return pairs
+
+
+def _additional_groups(section: ConfigSection) -> list[AdditionalGroupRule]:
+    rules: list[AdditionalGroupRule] = []
+    for entry in _list_of_sections(section, "additional_groups"):
+        source = entry.require("source", str)
+        target = _adobe_group_name(entry, "target", entry.require("target", str))
+        try:
+            pattern = re.compile(source, re.IGNORECASE)
+            pattern.sub(target, "")  # checks the template's group references against the pattern
+        except re.error as error:
+            raise entry.error("source", f"not a valid regular expression (or target template): {error}") from None
+        entry.finish()
+        rules.append(AdditionalGroupRule(pattern, target))
+    return rules
+
+
+def _adobe_group_name(section: ConfigSection, key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise section.error(key, f"expected Adobe group names, got {value!r}")
+    name = value.strip()
+    if "::" in name:
+        raise section.error(key, f"'{name}' names a group of another org; secondary orgs {UNSUPPORTED}")
+    if fold(name) == "_org_admin":
+        raise section.error(key, "'_org_admin' cannot be assigned by a sync")
+    return sys.intern(name)
+
+
+def _country(section: ConfigSection) -> str | None:
+    code = section.get("default_country_code", None, str)
+    if code is None:
+        return None
+    if not re.fullmatch(r"[A-Za-z]{2}", code.strip()):
+        raise section.error("default_country_code", f"expected a two-letter ISO-3166 country code, got '{code}'")
+    return code.strip().upper()
+
+
+def _list_of_sections(section: ConfigSection, key: str) -> Iterable[ConfigSection]:
+    items = section.get(key, [], list)
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise section.error(f"{key}[{index}]", "expected a mapping of keys to values")
+        yield ConfigSection(item, section.file, section.full_key(f"{key}[{index}]"))
+
+
+# --- adobe_users -----------------------------------------------------------------------------------
+
+def _adobe(section: ConfigSection) -> AdobeSettings:
+    connectors = section.section("connectors", required=True)
+    umapi = connectors.require("umapi")
+    if isinstance(umapi, list):
+        if any(not isinstance(item, str) for item in umapi):
+            raise connectors.error("umapi", f"secondary (trustee) orgs {UNSUPPORTED}; give one connector file")
+        if len(umapi) != 1:
+            raise connectors.error("umapi", "give exactly one connector file")
+        umapi = umapi[0]
+    if not isinstance(umapi, str):
+        raise connectors.error("umapi", f"expected the path of connector-umapi.yml, got {umapi!r}")
+    umapi_file = resolve_path(connectors.file, umapi)
+    connectors.finish()
+    settings = AdobeSettings(umapi_file=umapi_file, exclusions=_exclusions(section), update_attributes=_update_attributes(section))
+    section.finish()
+    return settings
+
+
+def _exclusions(section: ConfigSection) -> Exclusions:
+    identity_types = []
+    for value in section.get("exclude_identity_types", [], list):
+        try:
+            identity_types.append(IdentityType.parse(str(value)))
+        except ValueError as error:
+            raise section.error("exclude_identity_types", str(error)) from None
+    groups = []
+    for value in section.get("exclude_adobe_groups", [], list):
+        if not isinstance(value, str):
+            raise section.error("exclude_adobe_groups", f"expected group names, got {value!r}")
+        if "::" in value:
+            raise section.error("exclude_adobe_groups", f"'{value}': only groups of the primary org can be excluded")
+        groups.append(fold(value.strip()))
+    patterns = []
+    for value in section.get("exclude_users", [], list):
+        try:
+            patterns.append(re.compile(str(value), re.IGNORECASE))
+        except re.error as error:
+            raise section.error("exclude_users", f"'{value}' is not a valid regular expression: {error}") from None
+    return Exclusions(frozenset(identity_types), frozenset(groups), tuple(patterns))
+
+
+def _update_attributes(section: ConfigSection) -> frozenset[str]:
+    values = section.get("update_attributes", None, list)
+    if values is None:
+        return DEFAULT_UPDATE_ATTRIBUTES
+    attributes = {str(value).strip().lower() for value in values}
+    unknown = attributes - set(UPDATABLE_ATTRIBUTES)
+    if unknown:
+        raise section.error("update_attributes", f"unknown attribute(s) {', '.join(sorted(unknown))} "
+                                                 f"(expected some of {', '.join(UPDATABLE_ATTRIBUTES)})")
+    return frozenset(attributes)
+
+
+# --- limits ----------------------------------------------------------------------------------------
+
+def _limit(section: ConfigSection) -> AdobeOnlyLimit:
+    value = section.require("max_adobe_only_users")
+    group_removals_only = section.get("group_removals_only", False, bool)
+    section.finish()
+    text = str(value).strip()
+    percent = re.fullmatch(r"(\d+(?:\.\d+)?)\s*%", text)
+    if percent:
+        share = float(percent.group(1))
+        if share > 100:
+            raise section.error("max_adobe_only_users", f"a percentage must be at most 100%, got '{text}'")
+        return AdobeOnlyLimit(count=None, percent=share, group_removals_only=group_removals_only)
+    if isinstance(value, bool) or not re.fullmatch(r"\d+", text):
+        raise section.error("max_adobe_only_users", f"expected a whole number or a percentage such as '10%', got {value!r}")
+    return AdobeOnlyLimit(count=int(text), group_removals_only=group_removals_only)

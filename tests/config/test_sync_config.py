@@ -1,0 +1,158 @@
+"""user-sync-config.yml: what is read, and the error a user sees for each kind of mistake."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from async_usersync.config import load_run_settings, load_sync_config, write_example_config
+from async_usersync.engine import AdobeOnlyLimit
+from async_usersync.errors import ConfigError, ExitCode
+from async_usersync.records import IdentityType
+
+MINIMAL: dict[str, Any] = {
+    "adobe_users": {"connectors": {"umapi": "connector-umapi.yml"}},
+    "directory_users": {
+        "connectors": {"ldap": "connectors/connector-ldap.yml"},
+        "groups": [{"directory_group": "Staff", "adobe_groups": ["All Apps", "Acrobat"]},
+                   {"directory_group": "staff", "adobe_groups": ["ACROBAT", "Spark"]}],
+    },
+    "limits": {"max_adobe_only_users": 10},
+}
+
+
+def write_config(folder: Path, **changes: Any) -> Path:
+    """MINIMAL with top-level sections replaced or removed (value None), written to folder."""
+    data = copy.deepcopy(MINIMAL)
+    for key, value in changes.items():
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+    path = folder / "user-sync-config.yml"
+    path.write_text(yaml.safe_dump(data), encoding="utf8")
+    return path
+
+
+def with_section(section: str, **keys: Any) -> dict[str, Any]:
+    return {section: {**MINIMAL.get(section, {}), **keys}}
+
+
+def test_a_minimal_config_is_read_with_user_sync_defaults(tmp_path: Path) -> None:
+    config = load_sync_config(write_config(tmp_path))
+    assert config.adobe.umapi_file == tmp_path / "connector-umapi.yml"
+    assert config.directory.connector_files == {"ldap": tmp_path / "connectors" / "connector-ldap.yml"}
+    assert config.directory.mapping.targets_by_directory_group == {"staff": ("All Apps", "Acrobat", "Spark")}
+    assert config.directory.mapped_directory_groups == ("Staff", "staff")
+    assert config.directory.user_identity_type is IdentityType.ENTERPRISE_ID
+    assert config.adobe.update_attributes == {"firstname", "lastname", "email"}
+    assert config.limit == AdobeOnlyLimit(count=10)
+
+
+def test_the_full_example_config_loads_and_its_connector_files_parse(tmp_path: Path) -> None:
+    written = write_example_config(tmp_path)
+    assert sorted(path.name for path in written) == ["connector-csv.yml", "connector-ldap.yml", "connector-umapi.yml",
+                                                     "user-sync-config.yml"]
+    settings = load_run_settings(tmp_path / "user-sync-config.yml", {})
+    assert settings.options.users == "mapped" and settings.options.process_groups
+    assert settings.selection == ("mapped", ("Adobe Photoshop Users", "Adobe Illustrator Users"))
+    config = settings.config
+    assert config.directory.default_country_code == "US"
+    assert config.adobe.exclusions.identity_types == {IdentityType.ADOBE_ID}
+    for module, parse in (("async_usersync.umapi.settings", config.umapi_settings),
+                          ("async_usersync.sources.ldap_settings", config.ldap_settings),
+                          ("async_usersync.logs.settings", config.log_settings)):
+        if importlib.util.find_spec(module) is not None:
+            assert parse() is not None
+    for file in written:
+        assert isinstance(yaml.safe_load(file.read_text()), dict)
+    with pytest.raises(ConfigError, match="already exists"):
+        write_example_config(tmp_path)
+
+
+@pytest.mark.parametrize("changes, key, message", [
+    ({"adobe_users": None}, "adobe_users", "this section is required"),
+    ({"limits": {"group_removals_only": True}}, "limits.max_adobe_only_users", "a value is required"),
+    ({"limits": {"max_adobe_only_users": "ten"}}, "limits.max_adobe_only_users", "expected a whole number or a percentage"),
+    ({"limits": {"max_adobe_only_users": "150%"}}, "limits.max_adobe_only_users", "at most 100%"),
+    ({"limits": {"max_adobe_only_users": 5, "max_strays": 3}}, "limits.max_strays", "unknown key"),
+    ({"colour": "blue"}, "colour", "unknown key"),
+    ({"dashboard": {"owning": "x"}}, "dashboard", "User Sync 1.x section"),
+    ({"post_sync": {"modules": ["sign_sync"]}}, "post_sync", "Sign Sync (post_sync) is not supported"),
+    (with_section("directory_users", extension="extension-config.yml"), "directory_users.extension", "not supported"),
+    (with_section("directory_users", user_identity_type="googleID"), "directory_users.user_identity_type", "unknown identity type"),
+    (with_section("directory_users", default_country_code="USA"), "directory_users.default_country_code", "two-letter"),
+    (with_section("directory_users", groups=[{"directory_group": "Staff", "adobe_groups": ["org2::Apps"]}]),
+     "directory_users.groups[0].adobe_groups", "secondary orgs is not supported"),
+    (with_section("directory_users", groups=[{"directory_group": "Staff", "adobe_groups": ["_org_admin"]}]),
+     "directory_users.groups[0].adobe_groups", "cannot be assigned"),
+    (with_section("directory_users", groups=[{"adobe_groups": ["Apps"]}]), "directory_users.groups[0].directory_group",
+     "a value is required"),
+    (with_section("directory_users", groups=[{"directory_group": "Staff", "adobe_group": ["Apps"]}]),
+     "directory_users.groups[0].adobe_group", "unknown key"),
+    (with_section("directory_users", additional_groups=[{"source": "ACL-(.+", "target": "x"}]),
+     "directory_users.additional_groups[0].source", "not a valid regular expression"),
+    (with_section("directory_users", additional_groups=[{"source": "ACL-(.+)", "target": r"Grp-\2"}]),
+     "directory_users.additional_groups[0].source", "not a valid regular expression"),
+    (with_section("directory_users", connectors={"ldap": ["a.yml", "b.yml"]}), "directory_users.connectors.ldap",
+     "several files"),
+    (with_section("directory_users", connectors={"google": "g.yml"}), "directory_users.connectors.google", "unknown key"),
+    (with_section("directory_users", group_sync_options={"auto_create": "maybe"}),
+     "directory_users.group_sync_options.auto_create", "expected true or false"),
+    ({"adobe_users": {"connectors": {"umapi": ["connector-umapi.yml", {"org2": "connector-org2.yml"}]}}},
+     "adobe_users.connectors.umapi", "secondary (trustee) orgs is not supported"),
+    ({"adobe_users": {"connectors": {}}}, "adobe_users.connectors.umapi", "a value is required"),
+    (with_section("adobe_users", exclude_identity_types=["robotID"]), "adobe_users.exclude_identity_types", "unknown identity type"),
+    (with_section("adobe_users", exclude_users=["[a-"]), "adobe_users.exclude_users", "not a valid regular expression"),
+    (with_section("adobe_users", exclude_adobe_groups=["org2::Admins"]), "adobe_users.exclude_adobe_groups", "primary org"),
+    (with_section("adobe_users", update_attributes=["firstname", "country"]), "adobe_users.update_attributes",
+     "unknown attribute(s) country"),
+])
+def test_config_errors_name_the_file_and_the_key(tmp_path: Path, changes: dict[str, Any], key: str, message: str) -> None:
+    path = write_config(tmp_path, **changes)
+    with pytest.raises(ConfigError) as caught:
+        load_sync_config(path)
+    error = caught.value
+    assert (error.file, error.key) == (str(path), key)
+    assert message in str(error)
+    assert str(error).startswith(f"in {path}, key '{key}': ")
+    assert error.exit_code is ExitCode.CONFIG_ERROR
+
+
+def test_percentage_limit_and_exclusions_are_read(tmp_path: Path) -> None:
+    path = write_config(tmp_path, limits={"max_adobe_only_users": "12.5%", "group_removals_only": "yes"},
+                        adobe_users={**MINIMAL["adobe_users"], "exclude_adobe_groups": ["_org_admin", "Keep Out"],
+                                     "exclude_users": [".*@partner\\.com"], "exclude_identity_types": ["adobe_id"],
+                                     "update_attributes": ["Username"]})
+    config = load_sync_config(path)
+    assert config.limit == AdobeOnlyLimit(count=None, percent=12.5, group_removals_only=True)
+    assert str(config.limit) == "12.5%"
+    exclusions = config.adobe.exclusions
+    assert exclusions.groups == {"_org_admin", "keep out"}
+    assert exclusions.identity_types == {IdentityType.ADOBE_ID}
+    assert exclusions.username_patterns[0].fullmatch("Bob@PARTNER.com")
+    assert config.adobe.update_attributes == {"username"}
+
+
+def test_missing_and_broken_files_are_reported_by_name(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_sync_config(tmp_path / "nope.yml")
+    broken = tmp_path / "broken.yml"
+    broken.write_text("limits:\n  max_adobe_only_users: [1\n")
+    with pytest.raises(ConfigError, match=r"broken.yml: invalid YAML at line 3"):
+        load_sync_config(broken)
+
+
+def test_a_connector_file_with_an_unknown_key_is_refused_naming_that_file(tmp_path: Path) -> None:
+    pytest.importorskip("async_usersync.umapi.settings")
+    config = load_sync_config(write_config(tmp_path))
+    (tmp_path / "connector-umapi.yml").write_text(
+        "enterprise:\n  org_id: o@AdobeOrg\n  client_id: c\n  client_secret: s\nproxy: none\n")
+    with pytest.raises(ConfigError) as caught:
+        config.umapi_settings()
+    assert (caught.value.file, caught.value.key) == (str(tmp_path / "connector-umapi.yml"), "proxy")
