@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from async_usersync.errors import ConfigError, RefusedStart
+from async_usersync.logs.atomic import write_atomically
 
 RECORD_FILE_NAME = "async-usersync.last-run.json"
 DEFAULT_MIN_INTERVAL = timedelta(hours=2)
@@ -75,12 +74,8 @@ class ScheduleGuard:
         """Records a successful run, atomically (a half-written record never replaces a good one)."""
         now = now or datetime.now(timezone.utc)
         record = {"finished": now.isoformat(timespec="seconds"), "run_id": run_id}
-        directory = self.record_path.parent
         try:
-            handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{self.record_path.name}.")
-            with os.fdopen(handle, "w", encoding="utf-8") as file:
-                json.dump(record, file)
-            os.replace(temporary, self.record_path)
+            write_atomically(self.record_path, json.dumps(record).encode(), mode=0o600)
         except OSError as error:
             raise ConfigError(f"cannot write the last-run record {self.record_path}: {error.strerror}") from None
 
