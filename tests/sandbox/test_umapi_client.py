@@ -1,0 +1,64 @@
+"""Adobe's official umapi-client 3.0.1, unchanged, against the sandbox over TLS with the generated certificate."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import umapi_client
+
+from async_usersync.sandbox import RateLimit, SandboxConfig, SandboxServer
+
+
+@pytest.fixture
+def sandbox_config() -> SandboxConfig:
+    return SandboxConfig(
+        port=0, users=130, groups=14, user_page_size=50, time_scale=60.0,
+        rate_limits={"action": RateLimit(2, 100), "users": RateLimit(25, 100), "groups": RateLimit(5, 100)},
+    )
+
+
+def connect(server: SandboxServer) -> umapi_client.Connection:
+    auth = umapi_client.OAuthS2S(server.client_id, server.client_secret, auth_host=server.ims_host,
+                                 ssl_verify=str(server.ca_cert))
+    connection = umapi_client.Connection(server.org_id, auth, endpoint=server.url, ssl_verify=str(server.ca_cert),
+                                         max_retries=6)
+    connection.retry_first_delay = 1
+    connection.retry_random_delay = 0
+    return connection
+
+
+def list_then_create(server: SandboxServer, group_names: list[str]) -> tuple[list[dict], tuple[int, int, int], list]:
+    connection = connect(server)
+    listed = umapi_client.UsersQuery(connection).all_results()
+    actions = []
+    for number in range(40):
+        email = f"official.{number:02d}@example.com"
+        action = umapi_client.UserAction(email)
+        action.create(email=email, firstname="Official", lastname=f"Client {number}", country="US",
+                      id_type=umapi_client.IdentityType.federatedID)
+        action.add_to_groups(group_names if number % 10 == 0 else group_names[number % 3: number % 3 + 2])
+        actions.append(action)
+    counts = connection.execute_multiple(actions)
+    return listed, counts, [error for action in actions for error in action.execution_errors()]
+
+
+async def test_official_client_lists_creates_meets_throttling_and_recovers(sandbox: SandboxServer) -> None:
+    group_names = [group.name for group in sandbox.state.groups.values()][:12]  # 12 > 10: the client splits the list
+    seeded = [user["email"] for user in sandbox.state.users.values()]
+    listed, counts, errors = await asyncio.to_thread(list_then_create, sandbox, group_names)
+    assert [user["email"] for user in listed] == seeded
+    assert errors == []
+    queued, sent, completed = counts
+    assert (queued, sent, completed) == (0, 40, 40)
+    stats = sandbox.sandbox.stats.families
+    assert stats["action"].throttled >= 1 and stats["action"].inside_retry_after == 0
+    assert stats["users"].ok == 3  # three pages of 50
+    for number in range(40):
+        user = sandbox.state.find_user(f"OFFICIAL.{number:02d}@example.com")
+        assert user is not None
+        expected = group_names if number % 10 == 0 else group_names[number % 3: number % 3 + 2]
+        assert (user["type"], user["firstname"], user["lastname"], user["country"]) == (
+            "federatedID", "Official", f"Client {number}", "US")
+        assert sorted(user["groups"]) == sorted(expected)
+    assert len(sandbox.state.users) == 130 + 40
