@@ -26,6 +26,7 @@ class Progress:
         self._enabled = enabled
         self._started = time.monotonic()
         self._last_logged = self._started
+        self._logged_count: int | None = None
 
     def advance(self, count: int = 1) -> None:
         self.done += count
@@ -33,13 +34,14 @@ class Progress:
             self._log()
 
     def finish(self) -> None:
-        """Logs the final count (once)."""
+        """Logs the final count, unless the last line already showed it."""
         if self.finished:
             return
         self.finished = True
         if self.total is None:
             self.total = self.done
-        if self._enabled:
+            self._logged_count = None
+        if self._enabled and self._logged_count != self.done:
             self._log()
 
     def rate(self) -> float:
@@ -70,4 +72,5 @@ class Progress:
 
     def _log(self) -> None:
         self._last_logged = time.monotonic()
+        self._logged_count = self.done
         logger.info("%s", self.line(), extra={"progress": self.what, "done": self.done, "total": self.total})
