@@ -8,6 +8,7 @@ such pairs into the single value ``group:A,B`` before typer parses the line. Bot
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,7 @@ def sync(
         lock_file=lock_file,
         min_interval=min_interval,
         refuse_too_soon=refuse_too_soon,
+        arguments=tuple(sys.argv[1:]),
     )
     code = run_sync_command(command_line)
     if code != ExitCode.OK:

@@ -1,0 +1,195 @@
+"""The ``sync`` command from start to exit code: config and options, logs, run lock and schedule
+guard, the pipeline, the Action Summary. Every error a user can cause ends in one clear message
+and its exit code (README: 2 config, 3 read failed, 4 commands failed, 5 refused start), never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import platform
+import re
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Mapping, TextIO
+
+from async_usersync import __version__
+from async_usersync.config import RunSettings, load_run_settings, write_example_config
+from async_usersync.engine import SyncPlanner, render_action_summary
+from async_usersync.errors import ConfigError, ExitCode, UsersyncError
+from async_usersync.logs import LogStream, streaming_logs
+from async_usersync.logs.separators import run_title, stage_line, total_time
+from async_usersync.pipeline.adobe_only_file import read_adobe_only_users
+from async_usersync.pipeline.run import RunResult, SyncJob, run_sync
+from async_usersync.pipeline.runlock import RunLock, default_lock_path
+from async_usersync.pipeline.schedule import DEFAULT_MIN_INTERVAL, ScheduleGuard, default_record_path
+from async_usersync.sources.base import DirectorySource, UserSelection
+from async_usersync.sources.csv import CsvSource
+from async_usersync.sources.ldap import LdapSource
+
+logger = logging.getLogger("async_usersync.main")
+
+
+@dataclass(frozen=True)
+class CommandLine:
+    """The ``sync`` command line, as typed."""
+
+    config_file: Path = Path("user-sync-config.yml")
+    encoding: str = "utf8"
+    options: Mapping[str, Any] = field(default_factory=dict)
+    """Given options by invocation_defaults name (``config.options.merge_options``'s ``given``)."""
+    summary_json: Path | None = None
+    metrics_file: Path | None = None
+    lock_file: Path | None = None
+    min_interval: str | None = None
+    refuse_too_soon: bool = False
+    arguments: tuple[str, ...] = ()
+    """The raw arguments, for the log's ``Command line arguments`` block."""
+
+
+def run_sync_command(command_line: CommandLine) -> ExitCode:
+    """Runs ``sync`` in a new event loop (the CLI's entry point)."""
+    try:
+        return asyncio.run(execute_sync(command_line))
+    except KeyboardInterrupt:
+        print("async-usersync: interrupted", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+
+
+async def execute_sync(command_line: CommandLine, console: TextIO | None = sys.stdout) -> ExitCode:
+    """The whole command inside a running loop; tests call this beside an in-process sandbox."""
+    try:
+        settings = load_run_settings(command_line.config_file, command_line.options, command_line.encoding)
+        job = build_job(settings)
+        guard = _schedule_guard(command_line)
+        log_settings = settings.config.log_settings()
+    except UsersyncError as error:
+        _print_error(error)
+        return error.exit_code
+    run_id = uuid.uuid4().hex[:12]
+    try:
+        async with streaming_logs(log_settings, run_id=run_id, console=console) as stream:
+            code = await _logged_run(command_line, settings, job, guard, stream, run_id)
+            await stream.flush()
+    except UsersyncError as error:  # the log file itself could not be opened
+        _print_error(error)
+        return error.exit_code
+    except asyncio.CancelledError:  # SIGTERM: the log stream cancelled the run after logging why
+        return ExitCode.INTERRUPTED
+    if code is not ExitCode.OK:
+        print(f"async-usersync: the run ended with exit code {int(code)}; see the log for details", file=sys.stderr)
+    return code
+
+
+def build_job(settings: RunSettings) -> SyncJob:
+    """The pipeline's job from the checked settings; connector files are read (and checked) here."""
+    config, options = settings.config, settings.options
+    identity_type = config.directory.user_identity_type
+    listed = None
+    directory: DirectorySource | None = None
+    if options.adobe_only_user_list is not None:
+        listed = tuple(read_adobe_only_users(options.adobe_only_user_list, identity_type))
+    elif options.connector == "csv":
+        if options.csv_file is None:
+            raise ConfigError("the csv connector needs a file: '--connector csv users.csv' or '--users file users.csv'")
+        directory = CsvSource(config.csv_settings(options.csv_file), identity_type)
+    else:
+        directory = LdapSource(config.ldap_settings(), identity_type)
+    kind, groups = settings.selection
+    return SyncJob(
+        planner=SyncPlanner(settings.rules),
+        umapi=config.umapi_settings(options.ssl_cert_verify),
+        directory=directory,
+        selection=UserSelection(kind, groups),
+        push=options.strategy.value == "push",
+        test_mode=options.test_mode,
+        adobe_groups_to_read=settings.adobe_groups_to_read,
+        user_groups_wanted=settings.user_groups_wanted,
+        listed_adobe_only_users=listed,
+        write_file=options.adobe_only_write_file,
+    )
+
+
+async def _logged_run(command_line: CommandLine, settings: RunSettings, job: SyncJob, guard: ScheduleGuard,
+                      stream: LogStream, run_id: str) -> ExitCode:
+    options = settings.options
+    started = time.monotonic()
+    title = run_title(__version__, options.test_mode)
+    logger.info("%s", stage_line(f"Start {title}", "="))
+    logger.info("async-usersync %s - Python %s - %s %s", __version__, platform.python_version(), platform.system(), platform.release())
+    logger.info("------- Command line arguments -------")
+    logger.info("%s", " ".join(command_line.arguments) or "(none)")
+    for note in options.notes:
+        logger.warning("%s", note)
+    code = ExitCode.OK
+    result: RunResult | None = None
+    try:
+        with RunLock(command_line.lock_file or default_lock_path(settings.config.file)):
+            guard.check()
+            result = await run_sync(job, stream.progress)
+            code = _exit_code(result)
+            if code is ExitCode.OK:
+                guard.record_success(run_id)
+    except UsersyncError as error:
+        logger.critical("%s", error)
+        code = error.exit_code
+    if result is not None:
+        for line in render_action_summary(job.planner.counters, _actions(result), options.test_mode):
+            logger.info("%s", line)
+    elapsed = total_time(time.monotonic() - started)
+    logger.info("%s", stage_line(f"End {title} (Total time: {elapsed})", "="))
+    if stream.log_file is not None:
+        logger.info("The log is in %s", stream.log_file)
+    return code
+
+
+def _exit_code(result: RunResult) -> ExitCode:
+    if result.read_failure is not None:
+        logger.critical("%s; no Adobe-only user was touched", result.read_failure)
+        return ExitCode.READ_FAILED
+    if result.totals.failed:
+        return ExitCode.COMMANDS_FAILED
+    return ExitCode.OK
+
+
+def _actions(result: RunResult) -> tuple[int, int, int]:
+    totals = result.totals
+    return totals.sent, totals.completed, totals.failed
+
+
+def _schedule_guard(command_line: CommandLine) -> ScheduleGuard:
+    interval = parse_interval(command_line.min_interval) if command_line.min_interval else DEFAULT_MIN_INTERVAL
+    return ScheduleGuard(default_record_path(command_line.config_file), interval, command_line.refuse_too_soon)
+
+
+_INTERVAL = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d)?\s*", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+def parse_interval(text: str) -> timedelta:
+    """``2h``, ``90m``, ``45s``, ``1d``; a bare number is minutes."""
+    match = _INTERVAL.fullmatch(text)
+    if match is None:
+        raise ConfigError(f"option --min-interval: expected a duration such as 2h, 90m or 45s, got '{text}'")
+    unit = (match.group(2) or "m").lower()
+    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[unit])
+
+
+def _print_error(error: UsersyncError) -> None:
+    print(f"async-usersync: error: {error}", file=sys.stderr)
+
+
+def write_example_config_command(folder: Path) -> ExitCode:
+    try:
+        paths = write_example_config(folder)
+    except UsersyncError as error:
+        _print_error(error)
+        return error.exit_code
+    for path in paths:
+        print(f"wrote {path}")
+    return ExitCode.OK

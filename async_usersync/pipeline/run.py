@@ -1,0 +1,208 @@
+"""One sync run as an asyncio pipeline, in named stages:
+
+1. inspect: the directory read and the Adobe read run at the same time, each a task feeding the
+   (synchronous, fast) planner inline; every command the planner yields goes straight into the
+   client's action sink, so creates and group moves are on the wire while the reads go on;
+2. Adobe-only users: ``planner.finish()`` runs only once both reads completed, so a failed read
+   can never turn into a removal;
+3. apply: the sink drains, and the run reports what landed.
+
+Push strategy never reads Adobe users; ``--adobe-only-user-list`` reads neither side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import AsyncIterator, Callable, Iterable
+
+from async_usersync.engine import SyncPlanner
+from async_usersync.engine.rules import missing_user_groups
+from async_usersync.errors import ReadError, UsersyncError
+from async_usersync.logs.progress import Progress
+from async_usersync.logs.separators import logged_stage
+from async_usersync.pipeline.adobe_only_file import write_adobe_only_users
+from async_usersync.records import AdobeUser, CommandResult, UserCommand
+from async_usersync.sources.base import DirectorySource, UserSelection
+from async_usersync.umapi import ActionSink, ActionTotals, UmapiClient, UmapiSettings
+
+logger = logging.getLogger("async_usersync.pipeline")
+
+ProgressFactory = Callable[[str, "int | None"], Progress]
+"""Starts counting one phase (``LogStream.progress``)."""
+
+
+@dataclass(frozen=True)
+class SyncJob:
+    """What one run does, already checked against the configuration and the options."""
+
+    planner: SyncPlanner
+    umapi: UmapiSettings
+    directory: DirectorySource | None
+    """None with ``--adobe-only-user-list``."""
+    selection: UserSelection
+    push: bool = False
+    test_mode: bool = False
+    adobe_groups_to_read: tuple[str, ...] | None = None
+    """None reads the whole org; a tuple reads the members of these groups (``--adobe-users``)."""
+    user_groups_wanted: tuple[str, ...] = ()
+    """Mapped user groups to create when missing (``auto_create`` with ``--process-groups``)."""
+    listed_adobe_only_users: tuple[AdobeUser, ...] | None = None
+    write_file: Path | None = None
+
+
+class _Feed:
+    """Hands the planner's commands to the sink and logs the planner's messages as they come."""
+
+    def __init__(self, planner: SyncPlanner, sink: ActionSink, progress: ProgressFactory | None) -> None:
+        self.planner = planner
+        self.sink = sink
+        self.progress = progress
+
+    async def send(self, commands: Iterable[UserCommand]) -> None:
+        for level, text in self.planner.take_messages():
+            logger.log(level, "%s", text)
+        for command in commands:
+            await self.sink.send(command)
+
+    def counter(self, what: str) -> Progress | None:
+        return self.progress(what, None) if self.progress is not None else None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    totals: ActionTotals
+    """What the sink sent: commands, completed, failed."""
+    read_failure: ReadError | None = None
+    """Why a read failed (exit 3); the commands planned before it were still sent."""
+
+
+async def run_sync(job: SyncJob, progress: ProgressFactory | None = None) -> RunResult:
+    """Runs the stages. When a read fails, the commands already planned for matched and new users
+    are still sent, and no Adobe-only user is touched."""
+    planner = job.planner
+    read_failure: ReadError | None = None
+    async with UmapiClient(job.umapi, test_mode=job.test_mode) as client:
+        with logged_stage(logger, "Push to UMAPI" if job.push else "Sync with UMAPI"):
+            async with client.action_sink(_log_failure) as sink:
+                feed = _Feed(planner, sink, progress)
+                try:
+                    if job.user_groups_wanted:
+                        planner.counters.user_groups_created = await _create_missing_user_groups(client, job.user_groups_wanted)
+                    if job.listed_adobe_only_users is not None:
+                        await _plan_listed_users(job, feed)
+                    else:
+                        await _inspect_both_sides(job, client, feed)
+                        await feed.send(planner.finish())
+                        if job.write_file is not None:
+                            written = write_adobe_only_users(job.write_file, planner.adobe_only_users)
+                            logger.info("Wrote %d Adobe-only users to %s", written, job.write_file)
+                except ReadError as error:
+                    read_failure = error
+                await feed.send(())
+    return RunResult(sink.totals, read_failure)
+
+
+async def _inspect_both_sides(job: SyncJob, client: UmapiClient, feed: _Feed) -> None:
+    """Both reads at once. If one fails the other is cancelled and its ``ReadError`` raised."""
+    try:
+        async with asyncio.TaskGroup() as reads:
+            reads.create_task(_read_directory(job, feed), name="directory read")
+            if not job.push:
+                reads.create_task(_read_adobe(job, client, feed), name="Adobe read")
+    except* ReadError as failed:
+        raise failed.exceptions[0] from None
+    if job.push:
+        await feed.send(job.planner.adobe_done())
+
+
+async def _read_directory(job: SyncJob, feed: _Feed) -> None:
+    assert job.directory is not None
+    planner = job.planner
+    counter = feed.counter("directory users read")
+    with logged_stage(logger, "Load from Directory"):
+        try:
+            async for user in job.directory.users(job.selection):
+                await feed.send(planner.add_directory_user(user))
+                if counter is not None:
+                    counter.advance()
+        except ReadError:
+            raise
+        except (OSError, UsersyncError) as error:
+            raise ReadError(f"reading the directory failed: {error}") from None
+        await feed.send(planner.directory_done())
+        if counter is not None:
+            counter.finish()
+
+
+async def _read_adobe(job: SyncJob, client: UmapiClient, feed: _Feed) -> None:
+    planner = job.planner
+    counter = feed.counter("Adobe users read")
+    try:
+        async for user in _adobe_users(job, client):
+            await feed.send(planner.add_adobe_user(user))
+            if counter is not None:
+                counter.advance()
+    except ReadError:
+        raise
+    except (OSError, UsersyncError) as error:
+        raise ReadError(f"reading the Adobe users failed: {error}") from None
+    await feed.send(planner.adobe_done())
+    if counter is not None:
+        counter.finish()
+
+
+async def _adobe_users(job: SyncJob, client: UmapiClient) -> AsyncIterator[AdobeUser]:
+    """The whole org, or the members of the chosen groups, each user once."""
+    if job.adobe_groups_to_read is None:
+        async for user in client.users():
+            yield user
+        return
+    seen: set[str] = set()
+    for group in job.adobe_groups_to_read:
+        async for user in client.users(group=group):
+            key = (user.email or user.username).lower()
+            if key not in seen:
+                seen.add(key)
+                yield user
+
+
+async def _plan_listed_users(job: SyncJob, feed: _Feed) -> None:
+    """``--adobe-only-user-list``: the listed users are the Adobe-only users; nothing is read."""
+    assert job.listed_adobe_only_users is not None
+    planner = job.planner
+    await feed.send(planner.directory_done())
+    for user in job.listed_adobe_only_users:
+        await feed.send(planner.add_adobe_user(user))
+    await feed.send(planner.adobe_done())
+    await feed.send(planner.finish())
+
+
+async def _create_missing_user_groups(client: UmapiClient, wanted: Iterable[str]) -> int:
+    """``auto_create``: creates the wanted user groups the org lacks; returns how many were created."""
+    try:
+        existing = [str(group.get("groupName", "")) async for group in client.groups()]
+    except ReadError as error:
+        raise ReadError(f"reading the Adobe groups failed: {error}") from None
+    missing = missing_user_groups(wanted, existing)
+    if not missing:
+        return 0
+    created = 0
+    for result in await client.create_user_groups(missing):
+        if result.ok:
+            created += 1
+            logger.info("Created Adobe user group: %s", result.name)
+        for error in result.errors:
+            logger.error('Error creating user group %s: code: "%s" message: "%s"', result.name, error.code, error.message)
+    return created
+
+
+def _log_failure(result: CommandResult) -> None:
+    if result.ok:
+        return
+    command = result.command
+    for error in result.errors:
+        logger.error('Error in action (User: %s, Command: %s): code: "%s" message: "%s"',
+                     command.key or command.user, error.step, error.code, error.message)
