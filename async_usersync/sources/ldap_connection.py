@@ -1,16 +1,23 @@
 """bonsai connections driven from worker threads, behind a small pool.
 
-Why threads and not bonsai's asyncio adapter: measured on bonsai 1.5.5 (benchmarks/ldap_read.py),
-the adapter burns a full core while it waits for a slow server (it polls the socket for
-writability), its connect blocks the event loop, and two operations on one connection lose
-each other's replies. Blocking calls in a thread release the GIL while libldap waits, a connect
-cannot freeze the loop, and each connection owns a one-thread executor, so its operations run
-one at a time, in order, and closing it can never race an operation still in flight.
+Why not bonsai's asyncio adapter: measured on bonsai 1.5.5 (benchmarks/ldap_read.py), it burns
+a full core while it waits for a slow server (it polls the socket for writability), its connect
+blocks the event loop, and two operations on one connection lose each other's replies. Why not
+its blocking connection either: a paged search whose timeout expires crashes the process
+(segmentation fault, found by tests/sources/test_ldap_failures.py).
+
+So each connection is bonsai's non-blocking connection, waited on with select() from a worker
+thread (the GIL is released while it sleeps), with our own deadline; a connect cannot freeze
+the loop; and each connection owns a one-thread executor, so its operations run one at a
+time, in order, and closing it can never race an operation still in flight.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import select
+import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,6 +26,8 @@ from urllib.parse import urlsplit
 
 import bonsai
 from bonsai import LDAPSearchScope
+from bonsai._bonsai import ldapconnection
+from bonsai.ldapconnection import BaseLDAPConnection
 
 from async_usersync.errors import ReadError
 from async_usersync.sources.ldap_values import Attributes
@@ -26,6 +35,39 @@ from async_usersync.sources.ldap_values import Attributes
 T = TypeVar("T")
 Entry = tuple[str, Attributes]
 """A read entry: its DN and its attributes (lower-cased names)."""
+
+
+FALLBACK_POLL_SECONDS = 0.05
+"""Longest sleep between two checks, for replies TLS has already buffered (the socket stays quiet)."""
+
+
+class OperationTimeout(Exception):
+    """The server did not complete an operation in time."""
+
+
+class ThreadWaitConnection(BaseLDAPConnection):
+    """bonsai's non-blocking connection, waited on by the calling (worker) thread."""
+
+    def __init__(self, client: bonsai.LDAPClient) -> None:
+        super().__init__(client, is_async=True)
+
+    def _evaluate(self, msg_id: int, timeout: float | None = None) -> object:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            result = ldapconnection.get_result(self, msg_id)
+            if result is not None:
+                return result
+            wait = FALLBACK_POLL_SECONDS if deadline is None else min(FALLBACK_POLL_SECONDS, deadline - time.monotonic())
+            if wait <= 0:
+                raise OperationTimeout()
+            descriptor = self.fileno()
+            if descriptor >= 0:
+                select.select([descriptor], [], [], wait)
+            else:
+                time.sleep(wait)
+
+    def get_result(self, msg_id: int, timeout: float | None = None) -> object:
+        return self._evaluate(msg_id, timeout)
 
 
 @dataclass(frozen=True)
@@ -48,11 +90,11 @@ class LdapConnection:
     def __init__(self, plan: ConnectionPlan) -> None:
         self.plan = plan
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ldap")
-        self._connection: bonsai.LDAPConnection | None = None
+        self._connection: ThreadWaitConnection | None = None
         self.healthy = True
 
     @property
-    def raw(self) -> bonsai.LDAPConnection:
+    def raw(self) -> ThreadWaitConnection:
         """The bonsai connection; only for code running on this connection's thread."""
         assert self._connection is not None, "connection not open"
         return self._connection
@@ -69,14 +111,18 @@ class LdapConnection:
     def _guarded(self, work: Callable[..., T], args: tuple[object, ...]) -> T:
         try:
             return work(*args)
-        except bonsai.LDAPError as error:
+        except (bonsai.LDAPError, OperationTimeout) as error:
             raise describe_error(error, self.plan) from None
 
     async def open(self) -> None:
         await self.call(self._open_blocking)
 
     def _open_blocking(self) -> None:
-        self._connection = self.plan.make_client().connect(timeout=self.plan.connect_timeout)
+        try:
+            self._connection = ThreadWaitConnection(self.plan.make_client()).open(timeout=self.plan.connect_timeout)
+        except OperationTimeout:
+            raise ReadError(f"the LDAP server at {self.plan.url} did not complete the connection and bind "
+                            f"within {self.plan.connect_timeout:g} s") from None
 
     def discard(self) -> None:
         """Closes the connection after whatever is still running on its thread."""
@@ -208,7 +254,8 @@ class ConnectionPool:
         try:
             _, writer = await asyncio.wait_for(asyncio.open_connection(parts.hostname, port), self.plan.connect_timeout)
         except (OSError, asyncio.TimeoutError) as error:
-            reason = "timed out" if isinstance(error, asyncio.TimeoutError) else (error.strerror or str(error))
+            reason = "timed out" if isinstance(error, asyncio.TimeoutError) else (
+                os.strerror(error.errno) if error.errno else str(error))
             raise ReadError(f"cannot reach the LDAP server at {self.plan.url}: {reason}") from None
         writer.close()
 
@@ -217,12 +264,12 @@ class ConnectionPool:
             self._idle.pop().discard()
 
 
-def describe_error(error: bonsai.LDAPError, plan: ConnectionPlan) -> ReadError:
+def describe_error(error: bonsai.LDAPError | OperationTimeout, plan: ConnectionPlan) -> ReadError:
     """A message a person can act on. bonsai reports TLS failures as 'Can't contact LDAP server'
     even though the TCP probe just succeeded, so those are named for what they are."""
     if isinstance(error, bonsai.AuthenticationError):
         return ReadError(f"the LDAP server at {plan.url} refused the credentials of '{plan.bind_name}' ({error})")
-    if isinstance(error, bonsai.TimeoutError):
+    if isinstance(error, (bonsai.TimeoutError, OperationTimeout)):
         return ReadError(f"the LDAP server at {plan.url} did not answer within {plan.operation_timeout:g} s; "
                          "the read was stopped so that no user is taken for departed")
     if isinstance(error, bonsai.NoSuchObjectError):

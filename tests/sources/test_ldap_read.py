@@ -53,3 +53,82 @@ async def test_all_with_groups_labels_members(tmp_path: Path, slapd: LocalSlapd)
     assert len(users) == 4 + BIG_GROUP_SIZE
     assert users["bob@example.org"].groups == {"Sales", "Engineering"}
     assert users["carol@example.org"].groups == frozenset()
+
+
+async def test_formats_keep_raw_values_and_per_user_identity_type(tmp_path: Path, slapd: LocalSlapd, caplog) -> None:
+    caplog.set_level(logging.WARNING, "async_usersync.sources")
+    ldap = source(tmp_path, slapd, user_username_format="{employeeNumber}", user_domain_format="corp.example.org",
+                  user_identity_type_format="{employeeType}ID", user_country_code_format="{c}")
+    users = await collect(ldap.users(UserSelection("group", ("Sales", "Engineering"))))
+    alice, bob = users["alice@example.org"], users["bob@example.org"]
+    assert (alice.username, alice.domain, alice.identity_type) == ("0123", "corp.example.org", IdentityType.FEDERATED_ID)
+    assert alice.source_attributes["employeeNumber"] == "0123"  # not the int 123
+    assert bob.username == "bob@example.org" and bob.identity_type == IdentityType.ENTERPRISE_ID
+    assert "zoe@example.org" not in users  # employeeType 'nonsense' is no identity type
+    assert "uid=zoe,ou=people,dc=example,dc=org" in caplog.text and "nonsenseID" in caplog.text
+
+
+async def test_connector_identity_type_and_literal_text_in_formats(tmp_path: Path, slapd: LocalSlapd) -> None:
+    ldap = source(tmp_path, slapd, user_identity_type="enterpriseID", user_email_format="{uid}@corp.example.org")
+    users = await collect(ldap.users(UserSelection("group", ("Sales",))))
+    assert set(users) == {"alice@corp.example.org", "bob@corp.example.org", "nomail@corp.example.org"}
+    assert {user.identity_type for user in users.values()} == {IdentityType.ENTERPRISE_ID}
+
+
+async def test_dynamic_group_member_attribute_adds_direct_group_names(tmp_path: Path, slapd: LocalSlapd) -> None:
+    ldap = source(tmp_path, slapd, dynamic_group_member_attribute="memberOf")
+    users = await collect(ldap.users(UserSelection("group", ("Engineering",))))
+    assert users["zoe@example.org"].groups == {"Engineering", METACHAR_GROUP}
+    assert users["bob@example.org"].groups == {"Engineering", "Sales", "Twin"}
+
+
+@pytest.mark.parametrize("nested, expected", [
+    (False, {"bob@example.org", "zoe@example.org"}),
+    (True, {"bob@example.org", "zoe@example.org", "carol@example.org"}),
+])
+async def test_two_steps_lookup_reads_members_and_nested_groups(tmp_path: Path, slapd: LocalSlapd, nested: bool,
+                                                                expected: set[str]) -> None:
+    ldap = source(tmp_path, slapd, two_steps_lookup={"group_member_attribute_name": "member", "nested_group": nested})
+    users = await collect(ldap.users(UserSelection("mapped", ("Engineering", "Sales"))))
+    assert set(users) == expected | {"alice@example.org"}
+    assert users["bob@example.org"].groups == {"Engineering", "Sales"}
+
+
+async def test_two_steps_lookup_of_a_large_group_and_all(tmp_path: Path, slapd: LocalSlapd) -> None:
+    ldap = source(tmp_path, slapd, two_steps_lookup={"group_member_attribute_name": "member"})
+    big = await collect(ldap.users(UserSelection("group", ("Big",))))
+    assert len(big) == BIG_GROUP_SIZE
+    everyone = await collect(ldap.users(UserSelection("all", ("Sales",))))
+    assert len(everyone) == 4 + BIG_GROUP_SIZE
+    assert everyone["alice@example.org"].groups == {"Sales"} and everyone["zoe@example.org"].groups == frozenset()
+
+
+async def test_missing_groups_warn_and_posix_groups_resolve(tmp_path: Path, slapd: LocalSlapd, caplog) -> None:
+    caplog.set_level(logging.WARNING, "async_usersync.sources")
+    users = await collect(source(tmp_path, slapd).users(UserSelection("group", ("Nobody\x00*", "posix-team", "Sales"))))
+    assert set(users) == {"alice@example.org", "bob@example.org"}
+    assert "No group found for: Nobody" in caplog.text
+    assert "posix-team" not in caplog.text
+
+
+async def test_anonymous_and_non_admin_binds(tmp_path: Path, slapd: LocalSlapd) -> None:
+    from tests.support.slapd import READER_DN, READER_PASSWORD
+    anonymous = source(tmp_path, slapd, username=None, password=None)
+    assert anonymous.settings.authentication_method == "anonymous"
+    assert len(await collect(anonymous.users(UserSelection("group", ("Sales",))))) == 2
+    reader = source(tmp_path, slapd, username=READER_DN, password=READER_PASSWORD)
+    assert len(await collect(reader.users(UserSelection("group", ("Sales",))))) == 2
+
+
+async def test_unpaged_search(tmp_path: Path, slapd: LocalSlapd) -> None:
+    users = await collect(source(tmp_path, slapd, search_page_size=0).users(UserSelection("all")))
+    assert len(users) == 4 + BIG_GROUP_SIZE
+
+
+async def test_stopping_early_releases_the_connections(tmp_path: Path, slapd: LocalSlapd) -> None:
+    ldap = source(tmp_path, slapd, search_page_size=100)
+    stream = ldap.users(UserSelection("all"))
+    first = [await stream.__anext__() for _ in range(150)]
+    await stream.aclose()
+    assert len({user.email for user in first}) == 150
+    assert len(await collect(ldap.users(UserSelection("all")))) == 4 + BIG_GROUP_SIZE
