@@ -14,16 +14,18 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Mapping, TextIO
 
 from async_usersync import __version__
 from async_usersync.config import RunSettings, load_run_settings, write_example_config
-from async_usersync.engine import SyncPlanner, render_action_summary
+from async_usersync.engine import SummaryCounters, SyncPlanner, render_action_summary
 from async_usersync.errors import ConfigError, ExitCode, UsersyncError
 from async_usersync.logs import LogStream, streaming_logs
+from async_usersync.logs.metrics import write_metrics
 from async_usersync.logs.separators import run_title, stage_line, total_time
+from async_usersync.logs.summary import RunSummary, write_summary_json
 from async_usersync.pipeline.adobe_only_file import read_adobe_only_users
 from async_usersync.pipeline.run import RunResult, SyncJob, run_sync
 from async_usersync.pipeline.runlock import RunLock, default_lock_path
@@ -101,6 +103,10 @@ def build_job(settings: RunSettings) -> SyncJob:
     else:
         directory = LdapSource(config.ldap_settings(), identity_type)
     kind, groups = settings.selection
+    if kind == "group":
+        # As User Sync: members of the mapped groups are read too, so that a selected user carries
+        # every mapped group it belongs to; the planner's group filter then does the selecting.
+        groups = tuple(dict.fromkeys((*groups, *config.directory.mapped_directory_groups)))
     return SyncJob(
         planner=SyncPlanner(settings.rules),
         umapi=config.umapi_settings(options.ssl_cert_verify),
@@ -118,7 +124,7 @@ def build_job(settings: RunSettings) -> SyncJob:
 async def _logged_run(command_line: CommandLine, settings: RunSettings, job: SyncJob, guard: ScheduleGuard,
                       stream: LogStream, run_id: str) -> ExitCode:
     options = settings.options
-    started = time.monotonic()
+    started, started_at = time.monotonic(), datetime.now().astimezone()
     title = run_title(__version__, options.test_mode)
     logger.info("%s", stage_line(f"Start {title}", "="))
     logger.info("async-usersync %s - Python %s - %s %s", __version__, platform.python_version(), platform.system(), platform.release())
@@ -133,19 +139,59 @@ async def _logged_run(command_line: CommandLine, settings: RunSettings, job: Syn
             guard.check()
             result = await run_sync(job, stream.progress)
             code = _exit_code(result)
-            if code is ExitCode.OK:
+            if code is ExitCode.OK and not options.test_mode:
                 guard.record_success(run_id)
     except UsersyncError as error:
         logger.critical("%s", error)
         code = error.exit_code
+    counters = job.planner.counters
     if result is not None:
-        for line in render_action_summary(job.planner.counters, _actions(result), options.test_mode):
+        for line in render_action_summary(counters, _actions(result), options.test_mode):
             logger.info("%s", line)
-    elapsed = total_time(time.monotonic() - started)
-    logger.info("%s", stage_line(f"End {title} (Total time: {elapsed})", "="))
+    elapsed = time.monotonic() - started
+    logger.info("%s", stage_line(f"End {title} (Total time: {total_time(elapsed)})", "="))
     if stream.log_file is not None:
         logger.info("The log is in %s", stream.log_file)
+    try:
+        _write_reports(command_line, run_id, started_at, code, options.test_mode, counters, result, elapsed)
+    except (OSError, UsersyncError) as error:
+        logger.error("Cannot write the run's summary or metrics: %s", error)
     return code
+
+
+def _write_reports(command_line: CommandLine, run_id: str, started_at: datetime, code: ExitCode, test_mode: bool,
+                   counters: SummaryCounters, result: RunResult | None, elapsed: float) -> None:
+    """``--summary-json`` and ``--metrics-file``: the same counters under User Sync's internal names."""
+    if command_line.summary_json is None and command_line.metrics_file is None:
+        return
+    named = summary_counters(counters, result)
+    durations = (result.durations if result is not None else {}) | {"total": elapsed}
+    if command_line.summary_json is not None:
+        write_summary_json(command_line.summary_json, RunSummary(
+            run_id=run_id, started=started_at, finished=datetime.now().astimezone(), exit_code=int(code),
+            test_mode=test_mode, counters=named, durations=durations,
+            throttle=result.throttle if result is not None else {}))
+    if command_line.metrics_file is not None:
+        write_metrics(command_line.metrics_file, named, durations, exit_code=int(code))
+
+
+def summary_counters(counters: SummaryCounters, result: RunResult | None) -> dict[str, int]:
+    """The Action Summary's numbers by User Sync's internal counter names."""
+    named = {
+        "directory_users_read": counters.directory_users_read,
+        "directory_users_selected": counters.directory_users_selected,
+        "primary_users_read": counters.adobe_users_read,
+        "excluded_user_count": counters.adobe_users_excluded,
+        "unchanged_user_count": counters.adobe_users_unchanged,
+        "primary_users_created": counters.adobe_users_created,
+        "updated_user_count": counters.adobe_users_updated,
+        "adobe_user_groups_created": counters.user_groups_created,
+        "primary_strays_processed": counters.adobe_only_processed,
+    }
+    if result is not None:
+        named |= {"umapi_actions_sent": result.totals.sent, "umapi_actions_succeeded": result.totals.completed,
+                  "umapi_actions_failed": result.totals.failed}
+    return named
 
 
 def _exit_code(result: RunResult) -> ExitCode:

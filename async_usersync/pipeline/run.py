@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import AsyncIterator, Callable, Iterable
+from typing import Any, AsyncIterator, Callable, Iterable
 
 from async_usersync.engine import SyncPlanner
 from async_usersync.engine.rules import missing_user_groups
@@ -54,12 +55,14 @@ class SyncJob:
 
 
 class _Feed:
-    """Hands the planner's commands to the sink and logs the planner's messages as they come."""
+    """Hands the planner's commands to the sink, logs the planner's messages as they come, and
+    keeps the phases' progress and durations."""
 
     def __init__(self, planner: SyncPlanner, sink: ActionSink, progress: ProgressFactory | None) -> None:
         self.planner = planner
         self.sink = sink
         self.progress = progress
+        self.durations: dict[str, float] = {}
 
     async def send(self, commands: Iterable[UserCommand]) -> None:
         for level, text in self.planner.take_messages():
@@ -77,6 +80,10 @@ class RunResult:
     """What the sink sent: commands, completed, failed."""
     read_failure: ReadError | None = None
     """Why a read failed (exit 3); the commands planned before it were still sent."""
+    durations: dict[str, float] = field(default_factory=dict)
+    """Seconds per phase: ``directory_read``, ``adobe_read``, ``actions_sent`` (the whole UMAPI stage)."""
+    throttle: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per API family: 429s received, seconds paused, requests attempted and retried."""
 
 
 async def run_sync(job: SyncJob, progress: ProgressFactory | None = None) -> RunResult:
@@ -84,6 +91,7 @@ async def run_sync(job: SyncJob, progress: ProgressFactory | None = None) -> Run
     are still sent, and no Adobe-only user is touched."""
     planner = job.planner
     read_failure: ReadError | None = None
+    started = time.monotonic()
     async with UmapiClient(job.umapi, test_mode=job.test_mode) as client:
         with logged_stage(logger, "Push to UMAPI" if job.push else "Sync with UMAPI"):
             async with client.action_sink(_log_failure) as sink:
@@ -102,7 +110,12 @@ async def run_sync(job: SyncJob, progress: ProgressFactory | None = None) -> Run
                 except ReadError as error:
                     read_failure = error
                 await feed.send(())
-    return RunResult(sink.totals, read_failure)
+        throttle = {family: {"throttled": bucket.stats.throttled, "paused_seconds": round(bucket.stats.paused_seconds, 3),
+                             "attempts": client.transport.counters[family].attempts,
+                             "retries": client.transport.counters[family].retries}
+                    for family, bucket in client.transport.throttles.items()}
+    durations = feed.durations | {"actions_sent": time.monotonic() - started}
+    return RunResult(sink.totals, read_failure, durations, throttle)
 
 
 async def _inspect_both_sides(job: SyncJob, client: UmapiClient, feed: _Feed) -> None:
@@ -122,36 +135,36 @@ async def _read_directory(job: SyncJob, feed: _Feed) -> None:
     assert job.directory is not None
     planner = job.planner
     counter = feed.counter("directory users read")
+    started = time.monotonic()
     with logged_stage(logger, "Load from Directory"):
         try:
             async for user in job.directory.users(job.selection):
                 await feed.send(planner.add_directory_user(user))
                 if counter is not None:
                     counter.advance()
-        except ReadError:
-            raise
         except (OSError, UsersyncError) as error:
             raise ReadError(f"reading the directory failed: {error}") from None
         await feed.send(planner.directory_done())
         if counter is not None:
             counter.finish()
+    feed.durations["directory_read"] = time.monotonic() - started
 
 
 async def _read_adobe(job: SyncJob, client: UmapiClient, feed: _Feed) -> None:
     planner = job.planner
     counter = feed.counter("Adobe users read")
+    started = time.monotonic()
     try:
         async for user in _adobe_users(job, client):
             await feed.send(planner.add_adobe_user(user))
             if counter is not None:
                 counter.advance()
-    except ReadError:
-        raise
     except (OSError, UsersyncError) as error:
         raise ReadError(f"reading the Adobe users failed: {error}") from None
     await feed.send(planner.adobe_done())
     if counter is not None:
         counter.finish()
+    feed.durations["adobe_read"] = time.monotonic() - started
 
 
 async def _adobe_users(job: SyncJob, client: UmapiClient) -> AsyncIterator[AdobeUser]:

@@ -13,11 +13,14 @@ The org (``starting_org``):
 from __future__ import annotations
 
 import asyncio
+import json
+import ssl
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator, Iterator
 
+import aiohttp
 import pytest
 import yaml
 
@@ -90,7 +93,7 @@ def starting_org() -> dict[str, Any]:
 async def org(tmp_path: Path) -> AsyncIterator[SandboxServer]:
     """A sandbox holding ``starting_org()``, its own throttle off (the client still paces itself)."""
     state_file = tmp_path / "org.json"
-    state_file.write_text(__import__("json").dumps(starting_org()))
+    state_file.write_text(json.dumps(starting_org()))
     async with run_sandbox(SandboxConfig(port=0, throttle=False, state_file=str(state_file))) as server:
         yield server
 
@@ -142,12 +145,21 @@ class Setup:
         assert process.returncode is not None
         return Run(process.returncode, stdout.decode(), stderr.decode())
 
-    def users(self) -> dict[str, list[str]]:
+    async def users(self) -> dict[str, list[str]]:
         """The org's users now (GET /_sandbox/state): email -> sorted groups."""
-        return {user["email"]: sorted(user["groups"]) for user in self.org.state.to_json()["users"]}
+        state = await self._get("state")
+        return {user["email"]: sorted(user["groups"]) for user in state["users"]}
 
-    def stats(self) -> dict[str, Any]:
-        return self.org.sandbox.stats.to_json(0)
+    async def requests(self, family: str) -> int:
+        """Requests the org has received for one endpoint family (GET /_sandbox/stats)."""
+        return int((await self._get("stats"))["families"][family]["requests"])
+
+    async def _get(self, what: str) -> Any:
+        context = ssl.create_default_context(cafile=str(self.org.ca_cert))
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{self.org.base_url}/_sandbox/{what}", ssl=context) as response:
+                assert response.status == 200
+                return await response.json()
 
 
 @dataclass
