@@ -34,8 +34,13 @@ from async_usersync.logs.settings import LogSettings
 LINE_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s - %(message)s"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 ROOT_LOGGER = "async_usersync"
-BATCH_SIZE = 256
-"""Records formatted between two awaits: small enough to keep each loop step well under 10 ms."""
+BATCH_SIZE = 1024
+"""Lines joined and handed to a write between two awaits."""
+
+Entry = tuple[int, bool, str, "bytes | None"]
+"""A queued record: level, whether it is a progress line, its text line, its JSON line (if wanted).
+Plain tuples of strings are not tracked by the garbage collector, so a long queue does not make
+collections (and the loop stalls they cause) longer, as queued LogRecords would."""
 BAR_REFRESH_SECONDS = 0.2
 
 logger = logging.getLogger("async_usersync.logs")
@@ -58,7 +63,7 @@ class LogStream:
         self._progress_interval = progress_interval
         self._bars: list[Progress] = []
         self._bar_lines_shown = 0
-        self._pending: collections.deque[logging.LogRecord] = collections.deque()
+        self._pending: collections.deque[Entry] = collections.deque()
         self._enqueued = 0
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
@@ -87,7 +92,10 @@ class LogStream:
     # -- the handler side: runs in whoever logs, must stay cheap ------------------------------
 
     def enqueue(self, record: logging.LogRecord) -> None:
-        self._pending.append(record)
+        """Formats the record now (its arguments may change later) and queues the text."""
+        wants_json = self._json_file is not None and record.levelno >= self.settings.file_level
+        self._pending.append((record.levelno, hasattr(record, "progress"), self._line_formatter.format(record),
+                              self._json_line(record) if wants_json else None))
         self._enqueued += 1
         if threading.get_ident() == self._loop_thread:
             self._wakeup.set()
@@ -135,20 +143,18 @@ class LogStream:
             if file is not None:
                 await file.close()
 
-    async def _write_batch(self, batch: list[logging.LogRecord]) -> None:
-        settings = self.settings
-        text_sinks = self._text_file is not None or self._console is not None
-        lines = [self._line_formatter.format(record) if text_sinks else "" for record in batch]
+    async def _write_batch(self, batch: list[Entry]) -> None:
+        file_level, console_level = self.settings.file_level, self.settings.console_level
         if self._text_file is not None:
-            await self._write_to(self._text_file, _joined(
-                line for line, record in zip(lines, batch) if record.levelno >= settings.file_level))
+            await self._write_to(self._text_file, _joined(line for level, _, line, _ in batch if level >= file_level))
         if self._json_file is not None:
-            text = b"".join(self._json_line(record) for record in batch if record.levelno >= settings.file_level)
+            text = b"".join(entry for *_, entry in batch if entry is not None)
             if text:
                 await self._write_to(self._json_file, redact(text.decode()).encode())
         if self._console is not None:
-            console_text = _joined(line for line, record in zip(lines, batch) if record.levelno >= settings.console_level
-                                   and not (self._terminal is not None and hasattr(record, "progress")))
+            bars_shown = self._terminal is not None
+            console_text = _joined(line for level, progress, line, _ in batch
+                                   if level >= console_level and not (bars_shown and progress))
             if console_text:
                 await asyncio.to_thread(self._paint, console_text)
 
