@@ -42,6 +42,10 @@ LOOKUP_CHUNK = 50
 Membership = dict[str, set[str]]
 """dn_key -> names of the selected groups the entry belongs to."""
 
+_unverified_tls_used = False
+"""libldap keeps its TLS context process-wide: once a connection skipped certificate checks,
+later ones in the same process skip them too, whatever they ask. So we refuse them."""
+
 
 class LdapSource:
     """Reads users from an LDAP server or Active Directory."""
@@ -95,6 +99,7 @@ class LdapSource:
     @asynccontextmanager
     async def _pool(self) -> AsyncIterator[ConnectionPool]:
         settings = self.settings
+        self._guard_tls_verification()
         plan = ConnectionPlan(make_client=self._make_client, url=settings.host,
                               bind_name=settings.username or "anonymous", tls=settings.uses_tls,
                               connect_timeout=settings.connect_timeout, operation_timeout=settings.search_timeout,
@@ -104,6 +109,16 @@ class LdapSource:
             yield pool
         finally:
             await pool.close()
+
+    def _guard_tls_verification(self) -> None:
+        global _unverified_tls_used
+        if not self.settings.uses_tls:
+            return
+        if not self.settings.tls_verify:
+            _unverified_tls_used = True
+        elif _unverified_tls_used:
+            raise ReadError("certificate verification was turned off (tls_verify: false) for an earlier LDAP "
+                            "connection of this process, and libldap would keep it off: start a new process")
 
     def _make_client(self) -> bonsai.LDAPClient:
         settings = self.settings

@@ -21,6 +21,7 @@ def ldap_config(tmp_path: Path, slapd: LocalSlapd, **keys: Any) -> ConfigSection
     }
     data.update(keys)
     data = {key: value for key, value in data.items() if value is not None}
+    tmp_path.mkdir(parents=True, exist_ok=True)
     file = tmp_path / "connector-ldap.yml"
     file.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf8")
     return load_yaml(file)

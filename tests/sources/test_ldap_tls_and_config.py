@@ -1,0 +1,110 @@
+"""TLS (ldaps:// and StartTLS against a private CA) and reading connector-ldap.yml."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from async_usersync.errors import ConfigError, ReadError
+from async_usersync.records import IdentityType
+from async_usersync.sources.base import UserSelection
+from async_usersync.sources.ldap import LdapSettings, LdapSource
+from async_usersync.sources.ldap_settings import DEFAULT_ALL_USERS_FILTER, DEFAULT_PAGE_SIZE
+from async_usersync.sources.local_slapd import LocalSlapd
+from tests.sources.helpers import collect, ldap_config
+
+SALES = UserSelection("group", ("Sales",))
+
+
+def source(tmp_path: Path, slapd: LocalSlapd, **keys) -> LdapSource:
+    return LdapSource(LdapSettings.from_config(ldap_config(tmp_path, slapd, **keys)), IdentityType.FEDERATED_ID)
+
+
+async def test_ldaps_with_the_private_ca_given_relative_to_the_config(tmp_path: Path, slapd: LocalSlapd) -> None:
+    (tmp_path / "ca.pem").write_bytes(slapd.ca_cert_file.read_bytes())
+    ldap = source(tmp_path, slapd, host=slapd.ldaps_url, ca_cert_file="ca.pem")
+    assert ldap.settings.ca_cert_file == tmp_path / "ca.pem"
+    assert set(await collect(ldap.users(SALES))) == {"alice@example.org", "bob@example.org"}
+
+
+async def test_start_tls_with_require_tls_cert(tmp_path: Path, slapd: LocalSlapd) -> None:
+    ldap = source(tmp_path, slapd, require_tls_cert=True, ca_cert_file=str(slapd.ca_cert_file))
+    assert ldap.settings.uses_start_tls
+    assert len(await collect(ldap.users(SALES))) == 2
+
+
+@pytest.mark.parametrize("scheme_keys", [{"host": "ldaps"}, {"require_tls_cert": True}])
+async def test_an_untrusted_certificate_is_refused(tmp_path: Path, slapd: LocalSlapd, scheme_keys: dict) -> None:
+    keys = {**scheme_keys, "host": slapd.ldaps_url if "host" in scheme_keys else slapd.url}
+    with pytest.raises(ReadError, match="TLS with the LDAP server .* not trusted .*ca_cert_file"):
+        await collect(source(tmp_path, slapd, **keys).users(SALES))
+
+
+def test_verification_can_be_turned_off_and_then_stays_refused(tmp_path: Path, slapd: LocalSlapd) -> None:
+    """In a process of its own: libldap keeps 'no verification' for the whole process, so the
+    source refuses a verifying connection after it (and this test process stays verifying)."""
+    unverified = ldap_config(tmp_path / "off", slapd, host=slapd.ldaps_url, tls_verify=False).file
+    verified = ldap_config(tmp_path / "on", slapd, host=slapd.ldaps_url).file
+    script = f"""
+import asyncio
+from async_usersync.config.section import load_yaml
+from async_usersync.errors import ReadError
+from async_usersync.records import IdentityType
+from async_usersync.sources.base import UserSelection
+from async_usersync.sources.ldap import LdapSettings, LdapSource
+
+async def count(file):
+    source = LdapSource(LdapSettings.from_config(load_yaml(file)), IdentityType.FEDERATED_ID)
+    return len([user async for user in source.users(UserSelection("group", ("Sales",)))])
+
+print(asyncio.run(count({str(unverified)!r})))
+try:
+    asyncio.run(count({str(verified)!r}))
+except ReadError as error:
+    print(error)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                            cwd=Path(__file__).resolve().parents[2])
+    assert result.returncode == 0, result.stderr
+    first, second = result.stdout.splitlines()
+    assert first == "2"
+    assert "tls_verify: false" in second and "start a new process" in second
+
+
+def test_defaults_are_user_syncs(tmp_path: Path, slapd: LocalSlapd) -> None:
+    file = tmp_path / "connector-ldap.yml"
+    file.write_text("host: ldap://ldap.example.org\nbase_dn: dc=example,dc=org\nusername: cn=u\npassword: s3cr3t-value\n")
+    from async_usersync.config.section import load_yaml
+    settings = LdapSettings.from_config(load_yaml(file))
+    assert settings.search_page_size == DEFAULT_PAGE_SIZE == 200
+    assert settings.all_users_filter == DEFAULT_ALL_USERS_FILTER
+    assert settings.group_member_filter_format == "(memberOf={group_dn})"
+    assert (settings.user_email_format.text, settings.user_given_name_format.text, settings.user_surname_format.text,
+            settings.user_country_code_format.text) == ("{mail}", "{givenName}", "{sn}", "{c}")
+    assert settings.authentication_method == "simple" and settings.tls_verify and not settings.require_tls_cert
+    assert "s3cr3t-value" not in repr(settings)
+
+
+@pytest.mark.parametrize("keys, key, message", [
+    ({"hots": "x"}, "hots", "unknown key"),
+    ({"host": "http://x"}, "host", "expected ldap://"),
+    ({"authentication_method": "magic"}, "authentication_method", "unknown method 'magic'"),
+    ({"search_page_size": -1}, "search_page_size", "0 \\(unpaged\\) or more"),
+    ({"user_email_format": "{mail!r}"}, "user_email_format", "plain attribute names"),
+    ({"group_filter_format": "(cn={name})"}, "group_filter_format", "must contain {group}"),
+    ({"user_identity_type": "martian"}, "user_identity_type", "unknown identity type"),
+    ({"string_encoding": "klingon"}, "string_encoding", "unknown encoding"),
+    ({"ca_cert_file": "missing.pem"}, "ca_cert_file", "file not found"),
+    ({"two_steps_lookup": {"nested_group": True}}, "two_steps_lookup.group_member_attribute_name", "a value is required"),
+    ({"two_steps_lookup": {"group_member_attribute_name": "member", "deep": 1}}, "two_steps_lookup.deep", "unknown key"),
+    ({"two_steps_lookup": {"group_member_attribute_name": "member"}, "group_member_filter_format": "(x={group_dn})"},
+     "group_member_filter_format", "not be set together"),
+    ({"require_tls_cert": True, "tls_verify": False}, "tls_verify", "cannot be false"),
+    ({"password": None}, "password", "a value is required"),
+])
+def test_config_errors_name_file_and_key(tmp_path: Path, slapd: LocalSlapd, keys: dict, key: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=f"connector-ldap.yml, key '{key}': .*{message}"):
+        LdapSettings.from_config(ldap_config(tmp_path, slapd, **keys))

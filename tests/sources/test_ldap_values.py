@@ -1,0 +1,52 @@
+"""The pure helpers: RFC 4515 escaping, range retrieval steps, DN handling."""
+
+from __future__ import annotations
+
+import pytest
+
+from async_usersync.sources.ldap_values import (
+    AttributeTemplate, dn_key, escape_filter_value, first_rdn_value, is_under, ranged_values,
+)
+
+
+def test_filter_escaping_covers_every_metacharacter_and_nul() -> None:
+    assert escape_filter_value("a*b(c)d\\e\x00f") == "a\\2ab\\28c\\29d\\5ce\\00f"
+    assert escape_filter_value("Zoë Ångström") == "Zoë Ångström"
+
+
+def test_range_retrieval_walks_active_directorys_slices() -> None:
+    """The answers Active Directory gives for a group of 3,200 members, slice by slice (slapd
+    cannot hold 'member;range=...' attributes: '=' is not allowed in an attribute option)."""
+    first = {"member;range=0-1499": [f"cn=u{n}" for n in range(1500)]}
+    second = {"member;range=1500-2999": [f"cn=u{n}" for n in range(1500, 3000)]}
+    last = {"member;range=3000-*": [f"cn=u{n}" for n in range(3000, 3200)]}
+    values, request = ranged_values("member", first)
+    assert len(values) == 1500 and request == "member;range=1500-*"
+    values, request = ranged_values("member", second)
+    assert values[0] == "cn=u1500" and request == "member;range=3000-*"
+    values, request = ranged_values("member", last)
+    assert len(values) == 200 and request is None
+
+
+def test_range_retrieval_on_a_server_without_ranges() -> None:
+    assert ranged_values("member", {"member": ["cn=a"]}) == (["cn=a"], None)
+    assert ranged_values("member", {"cn": ["x"]}) == ([], None)
+
+
+def test_templates_take_first_values_and_need_every_attribute() -> None:
+    template = AttributeTemplate("{uid}@{domainName}")
+    assert template.attribute_names == ("uid", "domainName")
+    assert template.render({"uid": ["ann", "ann2"], "domainname": ["example.org"]}) == "ann@example.org"
+    assert template.render({"uid": ["ann"]}) is None
+    with pytest.raises(UnicodeError):
+        template.render({"uid": [b"\xff"], "domainname": ["x"]})
+
+
+def test_dns() -> None:
+    assert first_rdn_value("cn=Sales\\, EU,ou=groups,dc=x") == "Sales, EU"
+    assert first_rdn_value("cn=R&D \\5C team,ou=g") == "R&D \\ team"
+    assert first_rdn_value("CN=Zo\\C3\\AB,ou=g") == "Zoë"
+    assert dn_key("CN=A, OU=G,DC=x") == "cn=a,ou=g,dc=x"
+    assert is_under("uid=a,ou=People,DC=example,DC=org", "dc=example,dc=org")
+    assert not is_under("uid=a,dc=other,dc=org", "dc=example,dc=org")
+    assert is_under("uid=a,dc=other", "")
