@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import typer
+import uvloop
 
 from async_usersync.sandbox import SandboxConfig, run_sandbox
 from async_usersync.sandbox.config import parse_rate_limits
@@ -57,7 +58,7 @@ def sandbox(
         typer.echo(f"async-usersync sandbox: {problem}", err=True)
         raise typer.Exit(2) from None
     try:
-        asyncio.run(_serve(config))
+        uvloop.run(_serve(config))  # about 1.5x the requests/s of the default loop (benchmarks/)
     except ValueError as problem:  # an unreadable state file
         typer.echo(f"async-usersync sandbox: {problem}", err=True)
         raise typer.Exit(2) from None

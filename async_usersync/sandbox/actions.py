@@ -9,6 +9,7 @@ steps on users or user groups that do not exist count as successes, as UMAPI's t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable
 
 from async_usersync.sandbox.config import SandboxConfig
@@ -26,6 +27,7 @@ from async_usersync.sandbox.validation import (
 CREATE_STEPS = {"addAdobeID": "adobeID", "createEnterpriseID": "enterpriseID", "createFederatedID": "federatedID"}
 CREATE_OPTIONS = ("ignoreIfAlreadyExists", "updateIfAlreadyExists")
 USER_LIST_KEYS = ("group", "productConfiguration", "usergroup", "product")
+GROUP_LIST_KEYS = ("user", "productConfiguration")
 ENTRY_KEYS = {"user", "usergroup", "domain", "useAdobeID", "requestID", "do"}
 
 
@@ -130,7 +132,7 @@ def _run_entry(state: OrgState, entry: _Entry, raw: Any, config: SandboxConfig) 
         runners = _GROUP_STEP_RUNNERS
     for position, step in enumerate(steps):
         (name, args), = step.items()
-        if name == "product" or (isinstance(args, dict) and "product" in args):
+        if type(args) is dict and "product" in args:
             entry.report(position, ("warning.command.deprecated", "'product' command is deprecated. Please use productConfiguration."), warning=True)
         problem = runners[name](state, entry, args)
         if problem is not None:
@@ -145,9 +147,8 @@ def _run_entry(state: OrgState, entry: _Entry, raw: Any, config: SandboxConfig) 
 def _check_entry_shape(raw: Any, config: SandboxConfig) -> Problem | None:
     if not isinstance(raw, dict):
         return "error.command.illegal_entry", "Each command must be a JSON object"
-    unknown = set(raw) - ENTRY_KEYS
-    if unknown:
-        return "error.command.illegal_entry", f"Unknown key in command: {sorted(unknown)[0]}"
+    if not raw.keys() <= ENTRY_KEYS:
+        return "error.command.illegal_entry", f"Unknown key in command: {sorted(raw.keys() - ENTRY_KEYS)[0]}"
     if ("user" in raw) == ("usergroup" in raw):
         return "error.command.user_usergroup.missing", "A command needs exactly one of user or usergroup"
     root = raw.get("user", raw.get("usergroup"))
@@ -276,8 +277,8 @@ def _check_empty_object(args: Any, config: SandboxConfig) -> Problem | None:
 _USER_STEP_CHECKS: dict[str, StepCheck] = {
     **{name: _check_create for name in CREATE_STEPS},
     "update": _check_update,
-    "add": lambda args, config: _check_membership(args, config, USER_LIST_KEYS, allow_all=False),
-    "remove": lambda args, config: _check_membership(args, config, USER_LIST_KEYS, allow_all=True),
+    "add": partial(_check_membership, list_keys=USER_LIST_KEYS, allow_all=False),
+    "remove": partial(_check_membership, list_keys=USER_LIST_KEYS, allow_all=True),
     "removeFromOrg": _check_remove_from_org,
     "resetPassword": _check_empty_object,
 }
@@ -531,8 +532,8 @@ _GROUP_STEP_CHECKS: dict[str, StepCheck] = {
     "createUserGroup": _check_create_group,
     "updateUserGroup": _check_update_group,
     "deleteUserGroup": _check_empty_object,
-    "add": lambda args, config: _check_membership(args, config, ("user", "productConfiguration"), allow_all=False),
-    "remove": lambda args, config: _check_membership(args, config, ("user", "productConfiguration"), allow_all=False),
+    "add": partial(_check_membership, list_keys=GROUP_LIST_KEYS, allow_all=False),
+    "remove": partial(_check_membership, list_keys=GROUP_LIST_KEYS, allow_all=False),
 }
 
 _GROUP_STEP_RUNNERS: dict[str, Callable[[OrgState, _Entry, Any], Problem | None]] = {

@@ -8,6 +8,7 @@ function wrapper rather than aiohttp middleware, to keep the hot path short.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import random
 import time
@@ -61,6 +62,8 @@ class Sandbox:
         self.throttle = Throttle(config)
         self.stats = SandboxStats(time.monotonic())
         self.random = random.Random(config.seed)
+        self._request_id_prefix = uuid.uuid4().hex[:16]
+        self._request_numbers = itertools.count(1)
 
     def _fresh_state(self) -> OrgState:
         if self._initial_state is not None:
@@ -85,7 +88,7 @@ class Sandbox:
             now = time.monotonic()
             stats = self.stats.families[family]
             stats.requests += 1
-            request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+            request_id = request.headers.get("X-Request-Id") or f"{self._request_id_prefix}{next(self._request_numbers):016x}"
             response = await self._pass_gate(request, family, handler, stats, now, page_zero_listing)
             response.headers["X-Request-Id"] = request_id
             stats.count_status(response.status)

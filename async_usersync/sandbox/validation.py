@@ -54,16 +54,17 @@ def check_name_list(values: Any, list_key: str, max_names: int) -> Problem | Non
             "error.command.add_remove.list_too_long",
             f"Too many products, users or groups in Add or Remove: max is {max_names}",
         )
-    seen: set[str] = set()
     for name in values:
         if not isinstance(name, str) or not name.strip():
             return "error.group.invalid_name", f"Invalid name in {list_key}: {name!r}"
         if len(name) > MAX_GROUP_NAME:
             return "error.command.add_remove.group_or_product_name_too_long", f"Name too long in {list_key}: {name[:40]}..."
-        if name.lower() in seen:
+    if len(values) > 1:
+        lowered = [name.lower() for name in values]
+        if len(set(lowered)) != len(lowered):
+            duplicate = next(name for position, name in enumerate(values) if name.lower() in lowered[:position])
             kind = {"user": "user", "productConfiguration": "product", "product": "product"}.get(list_key, "group")
-            return f"error.command.add_remove.duplicate.{kind}_list", f"Duplicate name in {list_key}: {name}"
-        seen.add(name.lower())
+            return f"error.command.add_remove.duplicate.{kind}_list", f"Duplicate name in {list_key}: {duplicate}"
     return None
 
 
