@@ -1,8 +1,8 @@
 """Logging that never blocks the event loop.
 
-``streaming_logs`` puts one handler on the ``async_usersync`` logger. The handler only cleans
-the record of secrets and appends it to a queue; one writer task formats queued records in
-small batches and writes them with aiofiles (file log, JSON-lines log) or a worker thread (the
+``streaming_logs`` puts one handler on the ``async_usersync`` logger. The handler cleans the
+record of secrets, formats it and appends the text to a queue; one writer task takes the queue
+in batches and writes them with aiofiles (file log, JSON-lines log) or a worker thread (the
 console), so a slow disk or a full pipe to ``mail`` never stalls the sync. The queue is drained
 before the context exits, whatever the reason: a normal end, an exception, Ctrl-C, or SIGTERM
 (which cancels the task that opened the stream, so its ``finally`` blocks run too).
@@ -96,7 +96,7 @@ class LogStream:
         wants_json = self._json_file is not None and record.levelno >= self.settings.file_level
         self._pending.append((record.levelno, hasattr(record, "progress"), self._line_formatter.format(record),
                               self._json_line(record) if wants_json else None))
-        self._enqueued += 1
+        self._enqueued += 1  # safe across threads: logging holds the handler's lock around emit()
         if threading.get_ident() == self._loop_thread:
             self._wakeup.set()
         else:
