@@ -1,30 +1,39 @@
 """The pace of one endpoint family: an exact-wakeup token bucket with an adaptive rate.
 
 Why not asyncio-throttle (the dependency first chosen): it re-checks every blocked waiter every
-10 ms, so a thousand queued requests cost a hundred thousand wake-ups a second, it lets a whole
-window go out at once, and it has no notion of Retry-After. benchmarks/push.py measures it side by
-side. Here every waiter sleeps on one future in a FIFO, and a single timer is set for the exact
-moment the next token is due, so a blocked request costs nothing until it may go.
+10 ms, so a thousand queued requests cost a hundred thousand wake-ups a second (benchmarks/push.py
+--limiters measured about 20 times the CPU of this bucket for the same pace), it lets a whole
+window go out at once, and it has no notion of Retry-After. Here every waiter sleeps on one future
+in a FIFO, and one timer is set for the exact moment the next request may go.
 
-Shape of the bucket: it refills at ``(1 - margin)`` times the limit and holds at most
-``max(1, margin * limit)`` tokens. That capacity is the largest that can never put more than
-``limit`` requests into any window, whether the server counts in fixed windows, a sliding log or a
-token bucket (Adobe does not say which): over any window the bucket releases at most
-``capacity + (1 - margin) * limit`` requests. The margin also absorbs jitter between our clock
-and the server's.
+Two rules decide that moment:
 
-Adaptive layer: a 429 pauses the family until its Retry-After has passed and lowers the rate
-(multiplicative decrease, but never below what the server did accept over the last window).
-After a quiet spell of ``hold_windows`` windows, each further window without a 429 raises the rate
-by ``increase_fraction`` of the limit until the configured limit is reached again.
+* Pacing: tokens refill at the limit, spread evenly over the window, and the bucket holds at most
+  ``max(1, 2 %)`` of a window's worth. Spreading matters when the server's real limit is lower
+  than ours: the first 429 comes back before the next request leaves, so nothing is ever sent
+  inside a Retry-After window.
+* The window: each request holds one of ``limit`` places until one window after its answer came
+  back. The server counted the request at some moment before that answer, so however the network
+  or either event loop lagged, no window as the server sees it ever holds more than ``limit``
+  requests, whether it counts in fixed windows, a sliding log or a token bucket (Adobe does not
+  say which). The cost is one round trip per window.
+
+Adaptive layer: a 429 pauses the whole family until its Retry-After has passed and lowers the
+limit (multiplicative decrease, but never below what the server accepted over the last window).
+After a quiet spell of ``hold_windows`` windows, each further window without a 429 raises the
+limit by ``increase_fraction`` of the configured one, back up to it (additive increase).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
 from dataclasses import dataclass
+
+WINDOW_GUARD = 1.001
+"""Places come back a thousandth of a window late, against clock granularity."""
 
 
 @dataclass(slots=True)
@@ -42,24 +51,23 @@ class AdaptiveBucket:
         limit: float,
         window: float,
         *,
-        margin: float = 0.005,
         decrease_factor: float = 0.5,
         increase_fraction: float = 0.02,
         hold_windows: float = 20.0,
         floor_fraction: float = 0.02,
     ) -> None:
         self.window = window
-        self.margin = margin
-        self.max_rate = limit * (1.0 - margin) / window
-        self.rate = self.max_rate
-        self.capacity = max(1.0, limit * margin)
+        self.max_limit = limit
+        self.limit = limit
+        """Requests per window allowed now; lowered by 429s, raised back by quiet windows."""
         self.decrease_factor = decrease_factor
-        self.increase_step = limit * increase_fraction / window
+        self.increase_step = limit * increase_fraction
         self.hold = hold_windows * window
-        self.min_rate = limit * floor_fraction / window
+        self.min_limit = max(1.0, limit * floor_fraction)
         self.stats = ThrottleStats()
-        self._tokens = self.capacity
+        self._tokens = self._capacity
         self._updated = time.monotonic()
+        self._in_window = 0
         self._paused_until = 0.0
         self._last_throttle = float("-inf")
         self._last_increase = float("-inf")
@@ -68,12 +76,25 @@ class AdaptiveBucket:
         self._timer: asyncio.TimerHandle | None = None
 
     @property
+    def rate(self) -> float:
+        """Requests per second allowed now."""
+        return self.limit / self.window
+
+    @property
     def paused_until(self) -> float:
         """``time.monotonic()`` time before which nothing of this family may be sent."""
         return self._paused_until
 
+    @property
+    def _capacity(self) -> float:
+        return max(1.0, self.limit * 0.02)
+
+    @property
+    def _places(self) -> int:
+        return max(1, math.floor(self.limit + 1e-9))
+
     async def acquire(self) -> None:
-        """Waits, in arrival order, until a request may be sent."""
+        """Waits, in arrival order, until a request may be sent; call ``done()`` once it is answered."""
         if not self._waiters and self._take():
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -83,20 +104,25 @@ class AdaptiveBucket:
             await future
         except asyncio.CancelledError:
             if future.done() and not future.cancelled():
-                self._tokens += 1.0  # granted to a request that no longer goes out
+                self._tokens += 1.0  # granted to a request that never went out
+                self._in_window -= 1
             else:
                 self._waiters.remove(future)
             self._arm()
             raise
 
+    def done(self) -> None:
+        """A request let through by ``acquire()`` has its answer (or was given up): its place frees a window later."""
+        asyncio.get_running_loop().call_later(self.window * WINDOW_GUARD, self._free_place)
+
     def accepted(self) -> None:
-        """The server took a request: the rate may grow back after a quiet spell."""
+        """The server took a request: the limit may grow back after a quiet spell."""
         now = time.monotonic()
         self._accepted.append(now)
         self._forget_old(now)
         quiet_since = max(self._last_throttle + self.hold, self._last_increase + self.window)
-        if self.rate < self.max_rate and now >= quiet_since:
-            self.rate = min(self.max_rate, self.rate + self.increase_step)
+        if self.limit < self.max_limit and now >= quiet_since:
+            self.limit = min(self.max_limit, self.limit + self.increase_step)
             self._last_increase = now
             self.stats.increases += 1
 
@@ -105,23 +131,29 @@ class AdaptiveBucket:
         now = time.monotonic()
         self.stats.throttled += 1
         self._forget_old(now)
-        served_rate = len(self._accepted) / self.window * (1.0 - self.margin)
-        lowered = max(self.rate * self.decrease_factor, min(served_rate, self.rate), self.min_rate)
-        if lowered < self.rate:
-            self.rate = lowered
+        served = len(self._accepted)
+        lowered = max(self.limit * self.decrease_factor, min(served, self.limit), self.min_limit)
+        if lowered < self.limit:
+            self.limit = lowered
+            self._tokens = min(self._tokens, self._capacity)
             self.stats.decreases += 1
         self._last_throttle = now
         self.pause(retry_after)
 
     def pause(self, seconds: float) -> None:
         """Nothing goes out for ``seconds``; then one request may go at once."""
-        until = time.monotonic() + seconds
+        now = time.monotonic()
+        until = now + seconds
         if until <= self._paused_until:
             return
-        self.stats.paused_seconds += until - max(self._paused_until, time.monotonic())
+        self.stats.paused_seconds += until - max(self._paused_until, now)
         self._paused_until = until
         self._tokens = 1.0
         self._updated = until
+        self._arm()
+
+    def _free_place(self) -> None:
+        self._in_window -= 1
         self._arm()
 
     def _forget_old(self, now: float) -> None:
@@ -130,27 +162,28 @@ class AdaptiveBucket:
 
     def _refill(self, now: float) -> None:
         if now > self._updated:
-            self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
+            self._tokens = min(self._capacity, self._tokens + (now - self._updated) * self.rate)
             self._updated = now
 
     def _take(self) -> bool:
         now = time.monotonic()
-        if now < self._paused_until:
+        if now < self._paused_until or self._in_window >= self._places:
             return False
         self._refill(now)
         if self._tokens >= 1.0:
             self._tokens -= 1.0
+            self._in_window += 1
             return True
         return False
 
     def _arm(self) -> None:
-        """Sets the one timer for the moment the head waiter's token is due."""
+        """Sets the one timer for the moment the head waiter's token is due (a freed place re-arms)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         while self._waiters and self._waiters[0].done():
             self._waiters.popleft()
-        if not self._waiters:
+        if not self._waiters or self._in_window >= self._places:
             return
         now = time.monotonic()
         self._refill(now)

@@ -82,8 +82,8 @@ class Transport:
         attempt = 0
         while True:
             attempt += 1
-            await throttle.acquire()
             token = await self.token.get()
+            await throttle.acquire()
             headers = {
                 "Authorization": f"Bearer {token}",
                 "X-Api-Key": settings.client_id,
@@ -95,10 +95,8 @@ class Transport:
                 headers["Pragma"] = pragma
             counters.attempts += 1
             try:
-                async with self.session.request(method, url, params=params, data=data, headers=headers) as response:
-                    raw = await response.read()
-                    status = response.status
-                    reply_headers = response.headers
+                status, reply_headers, raw = await self._send(throttle, method, url, params=params, data=data,
+                                                              headers=headers)
             except aiohttp.ClientConnectorCertificateError as error:
                 raise UmapiError(f"the TLS certificate of {settings.host} is not trusted ({error.certificate_error}); "
                                  "name the CA in server.ca_file, or turn ssl_verify off only for a test server",
@@ -141,6 +139,14 @@ class Transport:
                         f" in {wait:.2f} s" if wait else "", request_id)
             if wait:
                 await asyncio.sleep(wait)
+
+    async def _send(self, throttle: AdaptiveBucket, method: str, url: str, **options: Any) -> tuple[int, Mapping[str, str], bytes]:
+        """One attempt; its place in the throttle's window is freed from the moment it ends."""
+        try:
+            async with self.session.request(method, url, **options) as response:
+                return response.status, response.headers, await response.read()
+        finally:
+            throttle.done()
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter, for retryable answers that carry no Retry-After."""

@@ -46,7 +46,7 @@ async def test_a_429_pauses_every_sender_of_the_family_and_nothing_is_sent_insid
     stats = server.sandbox.stats.families["action"]
     assert stats.throttled >= 1 and throttle.stats.throttled == stats.throttled
     assert stats.inside_retry_after == 0
-    assert throttle.rate < throttle.max_rate  # it went slower after the 429
+    assert throttle.limit < throttle.max_limit  # it went slower after the 429
     assert_each_applied_once(server, results, 250)
 
 
