@@ -77,7 +77,7 @@ class Sandbox:
             OrgState.from_json(initial_state)  # check before replacing anything
             self._initial_state = initial_state
         self.state = self._fresh_state()
-        self.throttle.reset()
+        self.throttle.clear()
         self.stats = SandboxStats(time.monotonic())
         self.random = random.Random(self.config.seed)
 
@@ -110,14 +110,15 @@ class Sandbox:
             return web.Response(status=403)
         if request.match_info["org"] != self.config.org_id:
             return json_response({"result": "error.organization.invalid_id", "message": "Bad organization Id"}, 400)
-        verdict = self.throttle.check(family, client, now)
+        connection = request.protocol
+        verdict = self.throttle.check(family, client, now, connection)
         if verdict.inside_told_wait:
             stats.inside_retry_after += 1
-        if verdict.retry_after is None and page_zero_listing and request.match_info["page"] == "0":
-            penalty = self.throttle.note_page_zero(family, client, now)
-            verdict = verdict if penalty is None else type(verdict)(penalty, verdict.inside_told_wait)
-        if verdict.retry_after is not None:
-            return too_many_requests(verdict.retry_after)
+        retry_after = verdict.retry_after
+        if retry_after is None and page_zero_listing and request.match_info["page"] == "0":
+            retry_after = self.throttle.note_page_zero(family, client, now, connection)
+        if retry_after is not None:
+            return too_many_requests(retry_after)
         stats.count_accepted(int(now - self.stats.started))
         fault_response = await self._injected_fault(request, family, stats)
         return fault_response if fault_response is not None else await handler(request, client)
@@ -288,6 +289,7 @@ class Sandbox:
             "sync_penalty": config.sync_penalty,
             "sync_interval": config.sync_interval,
             "sync_penalty_seconds": config.sync_penalty_seconds,
+            "retry_grace": config.retry_grace,
         }
 
     async def status(self, request: web.Request) -> web.Response:

@@ -62,6 +62,8 @@ class SandboxConfig:
     """Reading page 0 of users or groups twice within ``sync_interval`` earns ``sync_penalty_seconds``."""
     sync_interval: float = 7200.0
     sync_penalty_seconds: int = 2000
+    retry_grace: float = 0.25
+    """Seconds after a 429 during which requests on other connections are taken as already sent."""
 
     @property
     def clients(self) -> dict[str, str]:
@@ -95,6 +97,7 @@ _RUNTIME_KEYS = {
     "sync_penalty": bool,
     "sync_interval": float,
     "sync_penalty_seconds": int,
+    "retry_grace": float,
 }
 
 

@@ -2,8 +2,12 @@
 
 A sliding log (the times of accepted requests) keeps the promise exactly: in no window of
 ``config.window_seconds`` are more requests accepted than the limit. A refused request gets the whole
-seconds until a slot frees (at least 1). The throttle also remembers the Retry-After it told each
-client, to count the requests a client sends before that time has passed.
+seconds until a slot frees (at least 1).
+
+The throttle also remembers each Retry-After it told a client, to count the requests the client sends
+before that time has passed. A request is counted when it is sure the client had the answer: it came
+on the same connection after the 429, or it came ``retry_grace`` seconds or more after the 429 (requests
+arriving sooner on other connections were most likely on the wire already).
 """
 
 from __future__ import annotations
@@ -14,56 +18,64 @@ from dataclasses import dataclass
 
 from async_usersync.sandbox.config import SandboxConfig
 
+EVERY_FAMILY = "*"
+"""Key of a told wait that covers every family (the sync-frequency penalty)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
     retry_after: int | None
     """``None``: accepted. Otherwise whole seconds the client must wait."""
     inside_told_wait: bool
-    """The client sent this before a Retry-After we gave it had passed."""
+    """The client sent this knowing a Retry-After we gave it had not passed."""
+
+
+@dataclass(frozen=True, slots=True)
+class _ToldWait:
+    told_at: float
+    until: float
+    connection: object
 
 
 class Throttle:
     def __init__(self, config: SandboxConfig) -> None:
         self._config = config
+        self.clear()
+
+    def clear(self) -> None:
         self._client_log: dict[tuple[str, str], deque[float]] = {}
         self._global_log: dict[str, deque[float]] = {}
-        self._told_until: dict[tuple[str, str], float] = {}
-        self._penalty_until: dict[str, float] = {}
+        self._told: dict[tuple[str, str], _ToldWait] = {}
         self._last_page_zero: dict[tuple[str, str], float] = {}
 
-    def reset(self) -> None:
-        self.__init__(self._config)  # type: ignore[misc]
-
-    def check(self, family: str, client: str, now: float) -> Verdict:
-        key = (family, client)
-        inside = now < self._told_until.get(key, 0.0) or now < self._penalty_until.get(client, 0.0)
-        penalty_left = self._penalty_until.get(client, 0.0) - now
-        if penalty_left > 0:
-            return Verdict(self._tell(family, client, now, penalty_left), inside)
+    def check(self, family: str, client: str, now: float, connection: object) -> Verdict:
+        inside = self._inside(family, client, now, connection) or self._inside(EVERY_FAMILY, client, now, connection)
+        penalty = self._told.get((EVERY_FAMILY, client))
+        if penalty is not None and now < penalty.until:
+            return Verdict(self._tell(family, client, now, penalty.until - now, connection), inside)
         config = self._config
         limit = config.rate_limits.get(family)
         if not config.throttle or limit is None:
             return Verdict(None, inside)
         window = config.window_seconds
-        client_log = self._client_log.setdefault(key, deque())
+        client_log = self._client_log.setdefault((family, client), deque())
         global_log = self._global_log.setdefault(family, deque())
         wait = max(
             _wait_for_slot(client_log, limit.per_client, now, window),
             _wait_for_slot(global_log, limit.global_, now, window),
         )
         if wait > 0:
-            return Verdict(self._tell(family, client, now, wait), inside)
+            return Verdict(self._tell(family, client, now, wait, connection), inside)
         if limit.per_client is not None:
             client_log.append(now)
         if limit.global_ is not None:
             global_log.append(now)
         return Verdict(None, inside)
 
-    def note_page_zero(self, listing: str, client: str, now: float) -> int | None:
+    def note_page_zero(self, listing: str, client: str, now: float, connection: object) -> int | None:
         """With the sync-frequency penalty on, a second read of page 0 too soon blocks the client.
 
-        Returns the Retry-After when the penalty starts, else ``None``.
+        Returns the penalty's Retry-After when it starts, else ``None``.
         """
         config = self._config
         if not config.sync_penalty:
@@ -74,13 +86,20 @@ class Throttle:
         if previous is None or now - previous >= config.sync_interval / config.time_scale:
             return None
         penalty = max(1.0, config.sync_penalty_seconds / config.time_scale)
-        self._penalty_until[client] = now + penalty
-        return self._tell(listing, client, now, penalty)
+        return self._tell(EVERY_FAMILY, client, now, penalty, connection)
 
-    def _tell(self, family: str, client: str, now: float, wait: float) -> int:
+    def _inside(self, family: str, client: str, now: float, connection: object) -> bool:
+        told = self._told.get((family, client))
+        if told is None or now >= told.until:
+            return False
+        return connection is told.connection or now - told.told_at >= self._config.retry_grace
+
+    def _tell(self, family: str, client: str, now: float, wait: float, connection: object) -> int:
         retry_after = max(1, math.ceil(wait))
         key = (family, client)
-        self._told_until[key] = max(self._told_until.get(key, 0.0), now + retry_after)
+        earlier = self._told.get(key)
+        until = max(now + retry_after, earlier.until if earlier is not None else 0.0)
+        self._told[key] = _ToldWait(now, until, connection)
         return retry_after
 
 

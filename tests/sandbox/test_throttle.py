@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import aiohttp
+
 from async_usersync.sandbox import RateLimit, SandboxServer
 from tests.support.sandbox import SandboxCaller
 
@@ -26,12 +28,25 @@ async def test_limit_is_applied_with_the_documented_429(sandbox: SandboxServer, 
     assert (stats.requests, stats.ok, stats.throttled) == (8, 5, 3)
 
 
-async def test_requests_inside_a_told_retry_after_are_counted(sandbox: SandboxServer, caller: SandboxCaller) -> None:
-    await burst(caller, 6)
-    assert sandbox.sandbox.stats.families["groups"].inside_retry_after == 0
-    await caller.call("GET", "/groups/{org}/0")
-    assert sandbox.sandbox.stats.families["groups"].inside_retry_after == 1
-    assert sandbox.sandbox.stats.families["users"].inside_retry_after == 0
+async def test_requests_inside_a_told_retry_after_are_counted(sandbox_factory) -> None:
+    server = await sandbox_factory(retry_grace=30.0)
+    stats = server.sandbox.stats.families["groups"]
+    one_connection = aiohttp.TCPConnector(limit=1)
+    async with aiohttp.ClientSession(connector=one_connection) as first_session, aiohttp.ClientSession() as other_session:
+        first = SandboxCaller(first_session, server)
+        statuses = [(await first.call("GET", "/groups/{org}/0")).status for _ in range(6)]
+        assert statuses == [200] * 5 + [429] and stats.inside_retry_after == 0
+        await first.call("GET", "/groups/{org}/0")  # same connection, after reading the 429: the client knew
+        assert stats.inside_retry_after == 1
+        other = SandboxCaller(other_session, server)
+        other.token = first.token
+        await other.call("GET", "/groups/{org}/0")  # another connection, within the grace: maybe already sent
+        assert stats.inside_retry_after == 1
+        await other.control("PUT", "config", {"retry_grace": 0.01})
+        await asyncio.sleep(0.05)
+        await other.call("GET", "/groups/{org}/0")
+        assert stats.inside_retry_after == 2
+    assert server.sandbox.stats.families["users"].inside_retry_after == 0
 
 
 async def test_accepted_requests_per_window_never_exceed_the_limit(sandbox_factory, sandbox_http) -> None:
