@@ -91,7 +91,8 @@ class Sandbox:
             request_id = request.headers.get("X-Request-Id") or f"{self._request_id_prefix}{next(self._request_numbers):016x}"
             response = await self._pass_gate(request, family, handler, stats, now, page_zero_listing)
             response.headers["X-Request-Id"] = request_id
-            stats.count_status(response.status)
+            if not _dropped(request):
+                stats.count_status(response.status)
             return response
 
         return endpoint
@@ -220,22 +221,29 @@ class Sandbox:
                 response = json_response(self.tokens.grant(params, self.config.clients, self.config.token_lifetime, time.time()))
             except GrantRefused as refused:
                 response = json_response(refused.body(), refused.status)
-        stats.count_status(response.status)
+        if not _dropped(request):
+            stats.count_status(response.status)
         return response
 
     async def _injected_fault(self, request: web.Request, family: str, stats: FamilyStats) -> web.Response | None:
-        """Plays the fault the dice pick: a 5xx answer to return, a reset, or a delay before answering."""
+        """Plays the fault the dice pick: a 5xx answer to return, a reset, or a delay before answering.
+
+        A reset drops the connection, as a failing load balancer would; the answer returned then is
+        never delivered (aiohttp notices the closed transport and moves on quietly).
+        """
         if not self.config.faults.families:
             return None
         fault = self.config.faults.draw(family, self.random)
         if fault is None:
             return None
-        if fault.kind == "reset":
-            stats.resets += 1
-            _reset_connection(request)
         if fault.kind == "slow":
             await asyncio.sleep(fault.delay)
             return None
+        if fault.kind == "reset":
+            stats.resets += 1
+            if request.transport is not None:
+                request.transport.abort()
+            return web.Response(status=502)  # never delivered
         return json_response({"error_code": fault.kind, "message": "Injected fault"}, int(fault.kind))
 
     # --- control endpoints ---------------------------------------------------------------------
@@ -309,12 +317,9 @@ def _paging_headers(total: int, page_count: int, page: int, size: int) -> dict[s
     return {"X-Total-Count": str(total), "X-Page-Count": str(page_count), "X-Current-Page": str(page), "X-Page-Size": str(size)}
 
 
-def _reset_connection(request: web.Request) -> None:
-    """Drops the TCP connection without an answer, as a failing load balancer would."""
-    transport = request.transport
-    if transport is not None:
-        transport.abort()
-    raise ConnectionResetError("injected connection reset")
+def _dropped(request: web.Request) -> bool:
+    """The connection was reset (an injected fault), so no answer reaches the client."""
+    return request.transport is None or request.transport.is_closing()
 
 
 def build_app(sandbox: Sandbox) -> web.Application:
