@@ -35,6 +35,10 @@ ProgressFactory = Callable[[str, "int | None"], Progress]
 """Starts counting one phase (``LogStream.progress``)."""
 
 
+def silent_progress(what: str, total: int | None) -> Progress:
+    return Progress(what, total, interval=0.0, enabled=False)
+
+
 @dataclass(frozen=True)
 class SyncJob:
     """What one run does, already checked against the configuration and the options."""
@@ -54,26 +58,6 @@ class SyncJob:
     write_file: Path | None = None
 
 
-class _Feed:
-    """Hands the planner's commands to the sink, logs the planner's messages as they come, and
-    keeps the phases' progress and durations."""
-
-    def __init__(self, planner: SyncPlanner, sink: ActionSink, progress: ProgressFactory | None) -> None:
-        self.planner = planner
-        self.sink = sink
-        self.progress = progress
-        self.durations: dict[str, float] = {}
-
-    async def send(self, commands: Iterable[UserCommand]) -> None:
-        for level, text in self.planner.take_messages():
-            logger.log(level, "%s", text)
-        for command in commands:
-            await self.sink.send(command)
-
-    def counter(self, what: str) -> Progress | None:
-        return self.progress(what, None) if self.progress is not None else None
-
-
 @dataclass(frozen=True)
 class RunResult:
     totals: ActionTotals
@@ -86,16 +70,52 @@ class RunResult:
     """Per API family: 429s received, seconds paused, requests attempted and retried."""
 
 
-async def run_sync(job: SyncJob, progress: ProgressFactory | None = None) -> RunResult:
+class _Feed:
+    """Between the planner and the sink: logs each change and the planner's messages as they
+    come, sends the commands, and keeps the phases' progress and durations."""
+
+    def __init__(self, planner: SyncPlanner, progress: ProgressFactory) -> None:
+        self.planner = planner
+        self.progress = progress
+        self.applied = progress("actions completed", None)
+        self.durations: dict[str, float] = {}
+        self.sink: ActionSink | None = None
+
+    async def send(self, commands: Iterable[UserCommand]) -> None:
+        self.log_messages()
+        assert self.sink is not None
+        for command in commands:
+            for line in describe_change(command):
+                logger.info("%s", line)
+            await self.sink.send(command)
+
+    def log_messages(self) -> None:
+        for level, text in self.planner.take_messages():
+            logger.log(level, "%s", text)
+
+    def on_result(self, result: CommandResult) -> None:
+        self.applied.advance()
+        command = result.command
+        for error in result.errors:
+            logger.error('Error in action (User: %s, Command: %s): code: "%s" message: "%s"',
+                         command.key or command.user, error.step, error.code, error.message)
+
+    def planning_done(self) -> None:
+        """Every command is known now: the actions' progress gets its total."""
+        assert self.sink is not None
+        self.applied.total = self.sink.totals.sent
+
+
+async def run_sync(job: SyncJob, progress: ProgressFactory = silent_progress) -> RunResult:
     """Runs the stages. When a read fails, the commands already planned for matched and new users
     are still sent, and no Adobe-only user is touched."""
     planner = job.planner
+    feed = _Feed(planner, progress)
     read_failure: ReadError | None = None
     started = time.monotonic()
     async with UmapiClient(job.umapi, test_mode=job.test_mode) as client:
         with logged_stage(logger, "Push to UMAPI" if job.push else "Sync with UMAPI"):
-            async with client.action_sink(_log_failure) as sink:
-                feed = _Feed(planner, sink, progress)
+            async with client.action_sink(feed.on_result) as feed.sink:
                 try:
                     if job.user_groups_wanted:
                         planner.counters.user_groups_created = await _create_missing_user_groups(client, job.user_groups_wanted)
@@ -109,13 +129,29 @@ async def run_sync(job: SyncJob, progress: ProgressFactory | None = None) -> Run
                             logger.info("Wrote %d Adobe-only users to %s", written, job.write_file)
                 except ReadError as error:
                     read_failure = error
-                await feed.send(())
+                feed.log_messages()
+                feed.planning_done()
+            feed.applied.finish()
+        transport = client.transport
         throttle = {family: {"throttled": bucket.stats.throttled, "paused_seconds": round(bucket.stats.paused_seconds, 3),
-                             "attempts": client.transport.counters[family].attempts,
-                             "retries": client.transport.counters[family].retries}
-                    for family, bucket in client.transport.throttles.items()}
+                             "attempts": transport.counters[family].attempts, "retries": transport.counters[family].retries}
+                    for family, bucket in transport.throttles.items()}
     durations = feed.durations | {"actions_sent": time.monotonic() - started}
-    return RunResult(sink.totals, read_failure, durations, throttle)
+    return RunResult(feed.sink.totals, read_failure, durations, throttle)
+
+
+def describe_change(command: UserCommand) -> list[str]:
+    """User Sync's log lines for one command, so the log says who changed and how."""
+    key = command.key or command.user
+    if command.remove_from_org:
+        return [f"{'Deleting' if command.delete_account else 'Removing'} Adobe-only user with user key: {key}"]
+    lines = [f"Adding user with user key: {key}"] if command.create else []
+    if command.update:
+        lines.append(f"Updating info for user key: {key} changes: {dict(command.update)}")
+    if command.add_groups or command.remove_groups:
+        removed = "all" if command.remove_groups == "all" else set(command.remove_groups)
+        lines.append(f"Managing groups for user key: {key} added: {set(command.add_groups) or '{}'} removed: {removed or '{}'}")
+    return lines
 
 
 async def _inspect_both_sides(job: SyncJob, client: UmapiClient, feed: _Feed) -> None:
@@ -134,36 +170,32 @@ async def _inspect_both_sides(job: SyncJob, client: UmapiClient, feed: _Feed) ->
 async def _read_directory(job: SyncJob, feed: _Feed) -> None:
     assert job.directory is not None
     planner = job.planner
-    counter = feed.counter("directory users read")
+    counter = feed.progress("directory users read", None)
     started = time.monotonic()
     with logged_stage(logger, "Load from Directory"):
         try:
             async for user in job.directory.users(job.selection):
                 await feed.send(planner.add_directory_user(user))
-                if counter is not None:
-                    counter.advance()
+                counter.advance()
         except (OSError, UsersyncError) as error:
             raise ReadError(f"reading the directory failed: {error}") from None
         await feed.send(planner.directory_done())
-        if counter is not None:
-            counter.finish()
+        counter.finish()
     feed.durations["directory_read"] = time.monotonic() - started
 
 
 async def _read_adobe(job: SyncJob, client: UmapiClient, feed: _Feed) -> None:
     planner = job.planner
-    counter = feed.counter("Adobe users read")
+    counter = feed.progress("Adobe users read", None)
     started = time.monotonic()
     try:
         async for user in _adobe_users(job, client):
             await feed.send(planner.add_adobe_user(user))
-            if counter is not None:
-                counter.advance()
+            counter.advance()
     except (OSError, UsersyncError) as error:
         raise ReadError(f"reading the Adobe users failed: {error}") from None
     await feed.send(planner.adobe_done())
-    if counter is not None:
-        counter.finish()
+    counter.finish()
     feed.durations["adobe_read"] = time.monotonic() - started
 
 
@@ -210,12 +242,3 @@ async def _create_missing_user_groups(client: UmapiClient, wanted: Iterable[str]
         for error in result.errors:
             logger.error('Error creating user group %s: code: "%s" message: "%s"', result.name, error.code, error.message)
     return created
-
-
-def _log_failure(result: CommandResult) -> None:
-    if result.ok:
-        return
-    command = result.command
-    for error in result.errors:
-        logger.error('Error in action (User: %s, Command: %s): code: "%s" message: "%s"',
-                     command.key or command.user, error.step, error.code, error.message)
