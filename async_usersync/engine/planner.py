@@ -27,7 +27,13 @@ from async_usersync.records import AdobeUser, CreateUser, DirectoryUser, Identit
 
 Message = tuple[int, str]
 AnyUser = TypeVar("AnyUser", DirectoryUser, AdobeUser)
-_GROUP_FACTS_CACHE_SIZE = 65536
+_CACHE_SIZE = 65536
+"""Entries of each per-group-set cache: users share few distinct group sets, so this bounds memory
+without losing hits."""
+_ADOBE_ID = IdentityType.ADOBE_ID
+_ENTERPRISE_ID = IdentityType.ENTERPRISE_ID
+_FEDERATED_ID = IdentityType.FEDERATED_ID
+_TYPE_NAMES = {identity_type: identity_type.value for identity_type in IdentityType}
 
 
 def user_key(user: DirectoryUser | AdobeUser) -> str:
@@ -35,15 +41,17 @@ def user_key(user: DirectoryUser | AdobeUser) -> str:
     empty when the username is an email address."""
     username = user.username or user.email
     domain = "" if "@" in username else (user.domain or "")
-    return f"{user.identity_type.value},{username},{domain},{user.email}".lower()
+    return f"{_TYPE_NAMES[user.identity_type]},{username},{domain},{user.email}".lower()
 
 
 def match_keys(user: DirectoryUser | AdobeUser) -> tuple[str, ...]:
     """The keys a user is found by: the email, and the username (qualified by the domain when it
     is not an email address), folded."""
-    username = user.username or user.email
-    name_key = fold(username if "@" in username else f"{username},{user.domain or ''}")
-    email_key = fold(user.email)
+    email, username = user.email, user.username
+    if not username or username == email:
+        return (email.lower(),)
+    name_key = (username if "@" in username else f"{username},{user.domain or ''}").lower()
+    email_key = email.lower()
     if not email_key or email_key == name_key:
         return (name_key,)
     return (email_key, name_key)
@@ -71,9 +79,13 @@ class SyncPlanner:
         self._directory_done = False
         self._adobe_done = False
         self._finished = False
-        self._group_facts = lru_cache(maxsize=_GROUP_FACTS_CACHE_SIZE)(self._compute_group_facts)
-        self._mapped = lru_cache(maxsize=_GROUP_FACTS_CACHE_SIZE)(rules.mapping.is_mapped)
+        self._group_facts = lru_cache(maxsize=_CACHE_SIZE)(self._compute_group_facts)
+        self._group_changes = lru_cache(maxsize=_CACHE_SIZE)(self._compute_group_changes)
+        self._excluded_by_groups = lru_cache(maxsize=_CACHE_SIZE)(rules.exclusions.excludes_groups)
+        self._mapped_groups_of = lru_cache(maxsize=_CACHE_SIZE)(self._compute_mapped_groups)
+        self._mapped = lru_cache(maxsize=_CACHE_SIZE)(rules.mapping.is_mapped)
         self._static_targets = {fold(name): name for name in rules.mapping.static_targets}
+        self._push = rules.strategy is Strategy.PUSH
 
     # --- the streaming interface -------------------------------------------------------------
 
@@ -84,20 +96,20 @@ class SyncPlanner:
         if not user.email:
             self._warn(f"Skipping directory user {user.username!r}: no email address")
             return []
-        desired, selected = self._group_facts(user.groups)
-        if not selected or not self._passes_user_filter(user):
+        if not self._group_facts(user.groups)[1] or not self._passes_user_filter(user):
             return []
         self.counters.directory_users_selected += 1
-        if self.rules.strategy is Strategy.PUSH:
+        if self._push:
             return self._create(user)
-        adobe_user = _take(self._waiting_adobe, user)
+        keys = match_keys(user)
+        adobe_user = _take(self._waiting_adobe, keys)
         if adobe_user is not None:
             return self._pair(user, adobe_user)
-        if _take(self._waiting_excluded, user) is not None:
+        if self._waiting_excluded and _take(self._waiting_excluded, keys) is not None:
             return []
         if self._adobe_done:
             return self._create(user)
-        if not _put(self._waiting_directory, user):
+        if not _put(self._waiting_directory, user, keys):
             self._warn(f"Ignoring directory user with user key {user_key(user)}: another directory user has the same email or username")
         return []
 
@@ -105,17 +117,18 @@ class SyncPlanner:
         if self._adobe_done:
             raise RuntimeError("add_adobe_user() after adobe_done()")
         self.counters.adobe_users_read += 1
-        excluded = self.rules.exclusions.excludes(user)
+        excluded = self.rules.exclusions.excludes_account(user) or self._excluded_by_groups(user.groups)
         if excluded:
             self.counters.adobe_users_excluded += 1
-        directory_user = _take(self._waiting_directory, user)
+        keys = match_keys(user)
+        directory_user = _take(self._waiting_directory, keys)
         if directory_user is not None:
             return [] if excluded else self._pair(directory_user, user)
         if self._directory_done:
             if not excluded:
                 self._add_adobe_only(user)
             return []
-        if not _put(self._waiting_excluded if excluded else self._waiting_adobe, user):
+        if not _put(self._waiting_excluded if excluded else self._waiting_adobe, user, keys):
             self._warn(f"Ignoring Adobe user with user key {user_key(user)}: listed twice")
         return []
 
@@ -146,7 +159,7 @@ class SyncPlanner:
         self.counters.adobe_only_label = ADOBE_ONLY_LABELS.get(rules.adobe_only_action, GROUPS_PROCESSED_LABEL)
         candidates = self.adobe_only_users
         if rules.limit.group_removals_only:
-            candidates = [user for user in candidates if self._mapped_groups_of(user)]
+            candidates = [user for user in candidates if self._mapped_groups_of(user.groups)]
         considered = self.counters.adobe_users_read - self.counters.adobe_users_excluded
         if not rules.limit.allows(len(candidates), considered):
             self.messages.append((logging.CRITICAL,
@@ -187,32 +200,38 @@ class SyncPlanner:
 
     def _pair(self, directory_user: DirectoryUser, adobe_user: AdobeUser) -> list[UserCommand]:
         update = self._attribute_changes(directory_user, adobe_user) if self.rules.update_user_info else {}
-        add_groups: tuple[str, ...] = ()
-        remove_groups: tuple[str, ...] = ()
-        if self.rules.process_groups:
-            desired, _ = self._group_facts(directory_user.groups)
-            current = {fold(group): group for group in adobe_user.groups}
-            add_groups = tuple(sorted(name for folded, name in desired.items() if folded not in current))
-            remove_groups = tuple(sorted(name for folded, name in current.items()
-                                         if folded not in desired and self._mapped(folded)))
+        add_groups, remove_groups = (self._group_changes(directory_user.groups, adobe_user.groups)
+                                     if self.rules.process_groups else ((), ()))
         if not (update or add_groups or remove_groups):
             return []
         self.counters.adobe_users_updated += 1
         root, domain = command_root(adobe_user)
-        return [UserCommand(user=root, domain=domain, use_adobe_id=adobe_user.identity_type is IdentityType.ADOBE_ID,
+        return [UserCommand(user=root, domain=domain, use_adobe_id=adobe_user.identity_type is _ADOBE_ID,
                             update=update, remove_groups=remove_groups, add_groups=add_groups, key=user_key(adobe_user))]
+
+    def _compute_group_changes(self, directory_groups: frozenset[str], adobe_groups: frozenset[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Groups to add (desired - current) and to remove ((current - desired) & mapped), ignoring case."""
+        desired, _ = self._group_facts(directory_groups)
+        current = {fold(group): group for group in adobe_groups}
+        add = tuple(sorted(name for folded, name in desired.items() if folded not in current))
+        remove = tuple(sorted(name for folded, name in current.items() if folded not in desired and self._mapped(folded)))
+        return add, remove
 
     def _attribute_changes(self, directory_user: DirectoryUser, adobe_user: AdobeUser) -> dict[str, str]:
         """Attributes the directory has changed, limited to ``update_attributes`` (Adobe IDs belong
         to their owners and are never updated)."""
-        if adobe_user.identity_type is IdentityType.ADOBE_ID:
+        if adobe_user.identity_type is _ADOBE_ID or (
+                directory_user.email == adobe_user.email and directory_user.firstname == adobe_user.firstname
+                and directory_user.lastname == adobe_user.lastname and directory_user.username == adobe_user.username):
             return {}
+        differences = [(attribute, wanted) for attribute, wanted, current in (
+            ("email", directory_user.email, adobe_user.email),
+            ("firstname", directory_user.firstname, adobe_user.firstname),
+            ("lastname", directory_user.lastname, adobe_user.lastname),
+            ("username", directory_user.username, adobe_user.username),
+        ) if wanted and wanted != current and not _same(attribute, wanted, current)]
         changes: dict[str, str] = {}
-        for attribute in ("email", "firstname", "lastname", "username"):
-            wanted: str | None = getattr(directory_user, attribute)
-            current: str | None = getattr(adobe_user, attribute)
-            if not wanted or _same(attribute, wanted, current):
-                continue
+        for attribute, wanted in differences:
             if attribute in self.rules.update_attributes:
                 changes[attribute] = wanted
             else:
@@ -226,11 +245,11 @@ class SyncPlanner:
         if rules.exclude_unmapped_users and not desired:
             return []
         country = user.country or rules.default_country_code
-        if not country and user.identity_type is IdentityType.FEDERATED_ID:
+        if not country and user.identity_type is _FEDERATED_ID:
             self._warn(f"Skipping creation of user key {user_key(user)}: a Federated ID needs a country "
                        f"(give one in the directory or set default_country_code)")
             return []
-        if not country and user.identity_type is IdentityType.ENTERPRISE_ID:
+        if not country and user.identity_type is _ENTERPRISE_ID:
             country = "UD"
         add_groups: tuple[str, ...] = ()
         remove_groups: tuple[str, ...] = ()
@@ -245,7 +264,7 @@ class SyncPlanner:
         )
         root, domain = command_root(user)
         self.counters.adobe_users_created += 1
-        return [UserCommand(user=root, domain=domain, use_adobe_id=user.identity_type is IdentityType.ADOBE_ID,
+        return [UserCommand(user=root, domain=domain, use_adobe_id=user.identity_type is _ADOBE_ID,
                             create=create, remove_groups=remove_groups, add_groups=add_groups, key=user_key(user))]
 
     def _add_adobe_only(self, user: AdobeUser) -> None:
@@ -254,21 +273,21 @@ class SyncPlanner:
         else:
             self.adobe_only_users.append(user)
 
-    def _mapped_groups_of(self, user: AdobeUser) -> tuple[str, ...]:
-        return tuple(sorted(group for group in user.groups if self._mapped(fold(group))))
+    def _compute_mapped_groups(self, adobe_groups: frozenset[str]) -> tuple[str, ...]:
+        return tuple(sorted(group for group in adobe_groups if self._mapped(fold(group))))
 
     def _adobe_only_command(self, user: AdobeUser) -> UserCommand | None:
         action = self.rules.adobe_only_action
         root, domain = command_root(user)
-        command = UserCommand(user=root, domain=domain, use_adobe_id=user.identity_type is IdentityType.ADOBE_ID,
+        command = UserCommand(user=root, domain=domain, use_adobe_id=user.identity_type is _ADOBE_ID,
                               key=user_key(user))
         if action is AdobeOnlyAction.REMOVE_ADOBE_GROUPS:
             return replace(command, remove_groups="all")
         if action is AdobeOnlyAction.REMOVE:
             return replace(command, remove_from_org=True)
         if action is AdobeOnlyAction.DELETE:
-            return replace(command, remove_from_org=True, delete_account=user.identity_type is not IdentityType.ADOBE_ID)
-        mapped_groups = self._mapped_groups_of(user)
+            return replace(command, remove_from_org=True, delete_account=user.identity_type is not _ADOBE_ID)
+        mapped_groups = self._mapped_groups_of(user.groups)
         return replace(command, remove_groups=mapped_groups) if mapped_groups else None
 
     def _warn(self, text: str) -> None:
@@ -282,9 +301,9 @@ def _same(attribute: str, wanted: str, current: str | None) -> bool:
     return wanted == current
 
 
-def _take(index: dict[str, AnyUser], user: DirectoryUser | AdobeUser) -> AnyUser | None:
-    """Removes and returns the user of ``index`` matching ``user`` (by any key), or None."""
-    for key in match_keys(user):
+def _take(index: dict[str, AnyUser], keys: tuple[str, ...]) -> AnyUser | None:
+    """Removes and returns the user of ``index`` found by any of ``keys``, or None."""
+    for key in keys:
         found = index.get(key)
         if found is not None:
             for found_key in match_keys(found):
@@ -293,10 +312,9 @@ def _take(index: dict[str, AnyUser], user: DirectoryUser | AdobeUser) -> AnyUser
     return None
 
 
-def _put(index: dict[str, AnyUser], user: AnyUser) -> bool:
-    """Indexes ``user`` under each of its keys; False (and nothing indexed) if a key is taken."""
-    keys = match_keys(user)
-    if any(key in index for key in keys):
+def _put(index: dict[str, AnyUser], user: AnyUser, keys: tuple[str, ...]) -> bool:
+    """Indexes ``user`` under each of its ``keys``; False (and nothing indexed) if a key is taken."""
+    if not index.keys().isdisjoint(keys):
         return False
     for key in keys:
         index[key] = user

@@ -116,12 +116,14 @@ class Exclusions:
     username_patterns: tuple[re.Pattern[str], ...] = ()
     """Matched in full against the username, case-insensitively."""
 
-    def excludes(self, user: AdobeUser) -> bool:
+    def excludes_account(self, user: AdobeUser) -> bool:
+        """By identity type or username (the group test is ``excludes_groups``)."""
         if user.identity_type in self.identity_types:
             return True
-        if self.groups and any(fold(group) in self.groups for group in user.groups):
-            return True
-        return any(pattern.fullmatch(user.username) for pattern in self.username_patterns)
+        return bool(self.username_patterns) and any(pattern.fullmatch(user.username) for pattern in self.username_patterns)
+
+    def excludes_groups(self, groups: Iterable[str]) -> bool:
+        return not self.groups.isdisjoint(fold(group) for group in groups)
 
 
 @dataclass(frozen=True)
