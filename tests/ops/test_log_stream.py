@@ -136,7 +136,7 @@ async def test_nothing_leaks_to_the_logger_after_the_stream_closes(tmp_path: Pat
     assert (list(root.handlers), root.level) == before
 
 
-SIGTERM_SCRIPT = textwrap.dedent("""
+STOPPED_SCRIPT = textwrap.dedent("""
     import asyncio, logging, os, sys
     from pathlib import Path
     from async_usersync.logs.settings import LogSettings
@@ -163,17 +163,20 @@ SIGTERM_SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_sigterm_stops_the_run_and_everything_logged_is_written(tmp_path: Path) -> None:
-    child = subprocess.Popen([sys.executable, "-c", SIGTERM_SCRIPT, str(tmp_path)], stdout=subprocess.PIPE,
+@pytest.mark.parametrize(("stop_signal", "interrupted_by"), [(signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "None")])
+def test_a_stop_signal_ends_the_run_and_everything_logged_is_written(tmp_path: Path, stop_signal: signal.Signals,
+                                                                     interrupted_by: str) -> None:
+    child = subprocess.Popen([sys.executable, "-c", STOPPED_SCRIPT, str(tmp_path)], stdout=subprocess.PIPE,
                              text=True, cwd=Path(__file__).parents[2])
     assert child.stdout is not None
     assert child.stdout.readline() == "ready\n"
-    child.send_signal(signal.SIGTERM)
+    child.send_signal(stop_signal)
     output, _ = child.communicate(timeout=60)
     assert child.returncode == 130
-    match = re.fullmatch(r"cancelled SIGTERM after (\d+)\n", output)
+    match = re.fullmatch(rf"cancelled {interrupted_by} after (\d+)\n", output)
     assert match, output
     lines = (tmp_path / "run.log").read_text().splitlines()
     numbered = [int(line.rsplit(" ", 1)[1]) for line in lines if " - line " in line]
     assert numbered == list(range(int(match.group(1))))
-    assert lines[-1].endswith("WARNING async_usersync.logs - Received SIGTERM: stopping the run")
+    if stop_signal == signal.SIGTERM:
+        assert lines[-1].endswith("WARNING async_usersync.logs - Received SIGTERM: stopping the run")
