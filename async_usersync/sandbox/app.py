@@ -20,8 +20,9 @@ from aiohttp import web
 
 from async_usersync.sandbox.actions import RequestRejected, run_actions
 from async_usersync.sandbox.config import SandboxConfig
+from async_usersync.sandbox.faults import STATUS_KINDS
 from async_usersync.sandbox.ims import GrantRefused, TokenStore
-from async_usersync.sandbox.state import Group, OrgState, members_page, seeded_state
+from async_usersync.sandbox.state import OrgState, seeded_state
 from async_usersync.sandbox.stats import FamilyStats, SandboxStats
 from async_usersync.sandbox.throttle import Throttle
 
@@ -121,8 +122,7 @@ class Sandbox:
         if retry_after is not None:
             return too_many_requests(retry_after)
         stats.count_accepted(int(now - self.stats.started))
-        fault_response = await self._injected_fault(request, family, stats)
-        return fault_response if fault_response is not None else await handler(request, client)
+        return await self._answer_with_faults(request, family, stats, lambda: handler(request, client))
 
     # --- UMAPI endpoints -----------------------------------------------------------------------
 
@@ -147,7 +147,7 @@ class Sandbox:
         member_count = 0 if group is None or status_filter == "inactive" else len(group.members)
         page_count = max(1, math.ceil(member_count / size))
         page = min(page, page_count - 1)
-        users = [] if member_count == 0 else list(members_page(self.state, group, page * size, size))  # type: ignore[arg-type]
+        users = [] if group is None or member_count == 0 else self.state.members_page(group, page * size, size)
         if _flag(request, "excludeGroups", False):
             users = [{key: value for key, value in user.items() if key != "groups"} for user in users]
         elif not _flag(request, "directOnly", True):
@@ -215,36 +215,39 @@ class Sandbox:
         params = dict(request.query)
         if request.content_type == "application/x-www-form-urlencoded":
             params.update((key, str(value)) for key, value in (await request.post()).items())
-        response = await self._injected_fault(request, "ims", stats)
-        if response is None:
+
+        async def grant() -> web.Response:
             try:
-                response = json_response(self.tokens.grant(params, self.config.clients, self.config.token_lifetime, time.time()))
+                return json_response(self.tokens.grant(params, self.config.clients, self.config.token_lifetime, time.time()))
             except GrantRefused as refused:
-                response = json_response(refused.body(), refused.status)
+                return json_response(refused.body(), refused.status)
+
+        response = await self._answer_with_faults(request, "ims", stats, grant)
         if not _dropped(request):
             stats.count_status(response.status)
         return response
 
-    async def _injected_fault(self, request: web.Request, family: str, stats: FamilyStats) -> web.Response | None:
-        """Plays the fault the dice pick: a 5xx answer to return, a reset, or a delay before answering.
-
-        A reset drops the connection, as a failing load balancer would; the answer returned then is
-        never delivered (aiohttp notices the closed transport and moves on quietly).
+    async def _answer_with_faults(
+        self, request: web.Request, family: str, stats: FamilyStats, answer: Callable[[], Awaitable[web.Response]]
+    ) -> web.Response:
+        """Answers, or plays the fault the dice pick: a 5xx instead of the answer, a delay before it,
+        a reset before handling (``reset``), or a reset after handling (``lost``: the change is made but
+        the client never hears of it, as when a proxy times out). The answer to a reset connection is
+        never delivered; aiohttp notices the closed transport and moves on quietly.
         """
-        if not self.config.faults.families:
-            return None
-        fault = self.config.faults.draw(family, self.random)
+        fault = self.config.faults.draw(family, self.random) if self.config.faults.families else None
         if fault is None:
-            return None
+            return await answer()
         if fault.kind == "slow":
             await asyncio.sleep(fault.delay)
-            return None
-        if fault.kind == "reset":
-            stats.resets += 1
-            if request.transport is not None:
-                request.transport.abort()
-            return web.Response(status=502)  # never delivered
-        return json_response({"error_code": fault.kind, "message": "Injected fault"}, int(fault.kind))
+            return await answer()
+        if fault.kind in STATUS_KINDS:
+            return json_response({"error_code": fault.kind, "message": "Injected fault"}, int(fault.kind))
+        response = await answer() if fault.kind == "lost" else web.Response(status=502)
+        stats.resets += 1
+        if request.transport is not None:
+            request.transport.abort()
+        return response
 
     # --- control endpoints ---------------------------------------------------------------------
 

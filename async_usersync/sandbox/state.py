@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import random
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 USER_FIELDS = ("id", "email", "status", "username", "domain", "firstname", "lastname", "country", "type", "groups")
 PROTECTED_GROUPS = frozenset({"_org_admin", "_compartment_admin", "_compartment_viewer"})
@@ -50,7 +50,7 @@ class OrgState:
         self._user_list: list[dict[str, Any]] | None = None
         self._group_list: list[Group] | None = None
         self._user_ids = itertools.count(1)
-        self._group_ids = itertools.count(1)
+        self._next_group_id = 90000001
 
     # --- users ---------------------------------------------------------------------------------
 
@@ -68,7 +68,8 @@ class OrgState:
 
     def add_user(self, user: dict[str, Any]) -> dict[str, Any]:
         """Stores a user object (API shape); fills ``id``, ``status`` and ``groups`` when missing."""
-        user.setdefault("id", f"{next(self._user_ids):016X}@{self.org_id.split('@')[0][:8]}.e")
+        if "id" not in user:
+            user["id"] = self._new_user_id()
         user.setdefault("status", "active")
         user = {name: user[name] for name in USER_FIELDS if user.get(name) not in (None, "")} | {
             name: value for name, value in user.items() if name not in USER_FIELDS
@@ -82,6 +83,12 @@ class OrgState:
                 group.members[user["id"]] = None
         self._user_list = None
         return user
+
+    def _new_user_id(self) -> str:
+        suffix = self.org_id.split("@")[0][:8]
+        while (candidate := f"{next(self._user_ids):016X}@{suffix}.e") in self.users:
+            pass
+        return candidate
 
     def remove_user(self, user: dict[str, Any]) -> None:
         self._unindex(user)
@@ -136,6 +143,9 @@ class OrgState:
         if group.members.pop(user["id"], 0) is None:
             user["groups"] = [name for name in user["groups"] if name.lower() != group.name.lower()]
 
+    def members_page(self, group: Group, start: int, size: int) -> list[dict[str, Any]]:
+        return [self.users[user_id] for user_id in itertools.islice(group.members, start, start + size)]
+
     def indirect_profiles(self, user: dict[str, Any]) -> list[str]:
         """Product profiles a user reaches through user groups (for directOnly=false)."""
         found: dict[str, None] = {}
@@ -149,7 +159,9 @@ class OrgState:
 
     def add_group(self, info: dict[str, Any]) -> Group:
         info = {name: value for name, value in info.items() if name != "memberCount"}
-        info.setdefault("groupId", 90000000 + next(self._group_ids))
+        if not isinstance(info.get("groupId"), int):
+            info["groupId"] = self._next_group_id
+        self._next_group_id = max(self._next_group_id, info["groupId"] + 1)
         group = Group(info=info, profiles=list(info.pop("_profiles", [])))
         self.groups[group.name.lower()] = group
         self._group_list = None
@@ -201,10 +213,11 @@ class OrgState:
             if not isinstance(info, dict) or not isinstance(info.get("groupName"), str) or "type" not in info:
                 raise ValueError(f"{where}: groups[{position}] needs groupName and type")
             state.add_group(dict(info))
-        state._group_ids = itertools.count(1 + max((g.info["groupId"] - 90000000 for g in state.groups.values()), default=0))
         for position, user in enumerate(data.get("users", [])):
             if not isinstance(user, dict) or not all(isinstance(user.get(key), str) for key in ("email", "type")):
                 raise ValueError(f"{where}: users[{position}] needs email and type")
+            if not isinstance(user.get("groups", []), list) or not all(isinstance(g, str) for g in user.get("groups", [])):
+                raise ValueError(f"{where}: users[{position}].groups must be a list of group names")
             user = _copy_user(user)
             user.setdefault("username", user["email"])
             user.setdefault("domain", user["email"].rpartition("@")[2])
@@ -260,7 +273,3 @@ def seeded_state(org_id: str, users: int, groups: int, seed: int) -> OrgState:
         user["groups"] = sorted(set(rng.sample(group_names, k=min(len(group_names), rng.randint(0, 3)))))
         state.add_user(user)
     return state
-
-
-def members_page(state: OrgState, group: Group, start: int, size: int) -> Iterable[dict[str, Any]]:
-    return (state.users[user_id] for user_id in itertools.islice(group.members, start, start + size))

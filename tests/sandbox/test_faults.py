@@ -81,3 +81,15 @@ async def test_faults_change_at_run_time(caller: SandboxCaller) -> None:
 def test_bad_fault_specs_are_explained(spec: str, complaint: str) -> None:
     with pytest.raises(ValueError, match=complaint):
         parse_fault_plan(spec)
+
+
+async def test_lost_answer_applies_the_change_but_drops_the_connection(sandbox_factory, sandbox_http) -> None:
+    server = await sandbox_factory(faults=parse_fault_plan("action:lost=1"))
+    caller = SandboxCaller(sandbox_http, server)
+    create = [{"user": "lost@example.com", "do": [
+        {"createFederatedID": {"email": "lost@example.com", "firstname": "L", "lastname": "A", "country": "US"}}]}]
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await caller.call("POST", "/action/{org}", create)
+    assert server.state.find_user("lost@example.com") is not None
+    action = server.sandbox.stats.families["action"]
+    assert (action.resets, action.commands_applied) == (1, 1)
