@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import asynccontextmanager
-from typing import AsyncIterator, Iterable
+from typing import AsyncIterator, Callable, Iterable
 
 import bonsai
 from bonsai import LDAPSearchScope
@@ -65,6 +65,7 @@ class LdapSource:
             names[settings.dynamic_group_member_attribute.lower()] = settings.dynamic_group_member_attribute
         self.attribute_names = list(names.values())
         """What every user search requests: only what the formats and hooks need."""
+        self._attribute_keys = [(name, name.lower()) for name in self.attribute_names]
 
     async def users(self, selection: UserSelection) -> AsyncIterator[DirectoryUser]:
         async with self._pool() as pool:
@@ -83,7 +84,8 @@ class LdapSource:
                 return
             if selection.kind == "all":
                 membership = await self._membership(pool, groups)
-                async for user in self._stream(pool, self.settings.all_users_filter, membership.get):
+                labels_of = membership.get if membership else None
+                async for user in self._stream(pool, self.settings.all_users_filter, labels_of):
                     yield user
                 return
             membership = await self._membership(pool, groups) if len(groups) > 1 else {}
@@ -228,20 +230,24 @@ class LdapSource:
 
     # Users.
 
-    async def _stream(self, pool: ConnectionPool, filter_text: str, labels_of, seen: set[str] | None = None
-                      ) -> AsyncIterator[DirectoryUser]:
-        """Streams one paged user search; ``labels_of(dn_key)`` gives the selected groups."""
+    async def _stream(self, pool: ConnectionPool, filter_text: str, labels_of: Callable[[str], set[str] | None] | None,
+                      seen: set[str] | None = None) -> AsyncIterator[DirectoryUser]:
+        """Streams one paged user search; ``labels_of(dn_key)`` gives the selected groups (None:
+        there are none), ``seen`` the DNs already yielded by an earlier search."""
         search = PagedSearch(self.settings.base_dn, LDAPSearchScope.SUBTREE, filter_text, self.attribute_names,
                              self.settings.search_page_size)
         async with pool.connection() as connection:
             async for page in stream_pages(connection, search):
                 for dn, attributes in page:
-                    key = dn_key(dn)
-                    if seen is not None:
-                        if key in seen:
-                            continue
-                        seen.add(key)
-                    user = self.to_user(dn, attributes, labels_of(key) or set())
+                    labels: set[str] = set()
+                    if labels_of is not None:
+                        key = dn_key(dn)
+                        if seen is not None:
+                            if key in seen:
+                                continue
+                            seen.add(key)
+                        labels = labels_of(key) or labels
+                    user = self.to_user(dn, attributes, labels)
                     if user is not None:
                         yield user
 
@@ -274,32 +280,35 @@ class LdapSource:
     def to_user(self, dn: str, attributes: Attributes, labels: set[str]) -> DirectoryUser | None:
         """Applies the user formats to one entry; a user-level problem is a warning naming the DN."""
         settings = self.settings
-        where = f"with DN '{dn}'"
         try:
-            values = {template: template.render(attributes) for template in settings.user_templates}
+            email = settings.user_email_format.render(attributes)
+            username = settings.user_username_format.render(attributes) if settings.user_username_format else None
+            domain = settings.user_domain_format.render(attributes) if settings.user_domain_format else None
+            firstname = settings.user_given_name_format.render(attributes)
+            lastname = settings.user_surname_format.render(attributes)
+            country = settings.user_country_code_format.render(attributes)
+            identity_text = (settings.user_identity_type_format.render(attributes)
+                             if settings.user_identity_type_format else None)
         except UnicodeError as error:
-            LOG.warning("Skipping user %s: %s with string_encoding %s", where, error, settings.string_encoding)
+            LOG.warning("Skipping user with DN '%s': %s with string_encoding %s", dn, error, settings.string_encoding)
             return None
-        identity_text = values.get(settings.user_identity_type_format) if settings.user_identity_type_format else None
-        identity_type = parse_identity_type(where, identity_text, self.identity_type)
+        identity_type = (self.identity_type if identity_text is None
+                         else parse_identity_type(f"with DN '{dn}'", identity_text, self.identity_type))
         if identity_type is None:
             return None
-        groups = set(labels)
+        groups = labels
         if settings.dynamic_group_member_attribute:
+            groups = set(labels)
             for group_dn in attributes.get(settings.dynamic_group_member_attribute.lower(), ()):
                 if isinstance(group_dn, str):
                     groups.add(first_rdn_value(group_dn))
         source_attributes = {}
-        for name in self.attribute_names:
-            found = attributes.get(name.lower())
+        for name, key in self._attribute_keys:
+            found = attributes.get(key)
             if found:
                 source_attributes[name] = found[0] if len(found) == 1 else tuple(found)
         return build_user(
-            where, identity_type=identity_type,
-            email=values[settings.user_email_format],
-            username=values.get(settings.user_username_format) if settings.user_username_format else None,
-            domain=values.get(settings.user_domain_format) if settings.user_domain_format else None,
-            firstname=values[settings.user_given_name_format], lastname=values[settings.user_surname_format],
-            country=values[settings.user_country_code_format], groups=frozenset(groups),
+            f"with DN '{dn}'", identity_type=identity_type, email=email, username=username,
+            domain=domain, firstname=firstname, lastname=lastname, country=country, groups=frozenset(groups),
             source_attributes=source_attributes,
         )

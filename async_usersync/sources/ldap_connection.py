@@ -39,6 +39,9 @@ Entry = tuple[str, Attributes]
 
 FALLBACK_POLL_SECONDS = 0.05
 """Longest sleep between two checks, for replies TLS has already buffered (the socket stays quiet)."""
+BURST_SECONDS = 0.001
+"""After the socket wakes us, keep collecting without sleeping for this long: bonsai takes one
+message (one entry) per check, and a sleep per entry would hand the GIL over a thousand times a page."""
 
 
 class OperationTimeout(Exception):
@@ -53,18 +56,22 @@ class ThreadWaitConnection(BaseLDAPConnection):
 
     def _evaluate(self, msg_id: int, timeout: float | None = None) -> object:
         deadline = None if timeout is None else time.monotonic() + timeout
+        burst_until = 0.0
         while True:
             result = ldapconnection.get_result(self, msg_id)
             if result is not None:
                 return result
-            wait = FALLBACK_POLL_SECONDS if deadline is None else min(FALLBACK_POLL_SECONDS, deadline - time.monotonic())
+            now = time.monotonic()
+            if now < burst_until:
+                continue
+            wait = FALLBACK_POLL_SECONDS if deadline is None else min(FALLBACK_POLL_SECONDS, deadline - now)
             if wait <= 0:
                 raise OperationTimeout()
             descriptor = self.fileno()
-            if descriptor >= 0:
-                select.select([descriptor], [], [], wait)
-            else:
+            if descriptor < 0:
                 time.sleep(wait)
+            elif select.select([descriptor], [], [], wait)[0]:
+                burst_until = time.monotonic() + BURST_SECONDS
 
     def get_result(self, msg_id: int, timeout: float | None = None) -> object:
         return self._evaluate(msg_id, timeout)
@@ -142,12 +149,18 @@ class LdapConnection:
         return self.decode_all(self.raw.search(base, scope, filter_text, attributes, timeout=self.plan.operation_timeout))
 
     def decode_all(self, entries: list[bonsai.LDAPEntry]) -> list[Entry]:
+        """(DN, lower-cased name -> values) per entry; values that do not decode stay bytes."""
         encoding = self.plan.string_encoding
         decoded: list[Entry] = []
         for entry in entries:
             attributes: dict[str, list[str | bytes]] = {}
-            for name, values in entry.items(exclude_dn=True):
-                attributes[name.lower()] = [_decode(value, encoding) for value in values]
+            for name, values in dict.items(entry):  # the plain dict view: LDAPEntry.items() is slow
+                if name == "dn":
+                    continue
+                try:
+                    attributes[name.lower()] = [value.decode(encoding) for value in values]
+                except (UnicodeDecodeError, AttributeError):
+                    attributes[name.lower()] = [_decode(value, encoding) for value in values]
             decoded.append((str(entry.dn), attributes))
         return decoded
 

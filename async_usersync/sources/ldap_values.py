@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 Attributes = Mapping[str, Sequence[str | bytes]]
@@ -41,24 +41,37 @@ class AttributeTemplate:
     """
 
     text: str
+    attribute_names: tuple[str, ...] = field(init=False, compare=False)
+    _only_attribute: str | None = field(init=False, compare=False, repr=False)
+    """The lower-cased attribute when the format is one bare placeholder (the fast, common case)."""
 
-    @property
-    def attribute_names(self) -> tuple[str, ...]:
-        return tuple(template_fields(self.text))
+    def __post_init__(self) -> None:
+        names = tuple(template_fields(self.text))
+        object.__setattr__(self, "attribute_names", names)
+        only = names[0].lower() if len(names) == 1 and self.text == "{" + names[0] + "}" else None
+        object.__setattr__(self, "_only_attribute", only)
 
     def render(self, attributes: Attributes) -> str | None:
         """Raises UnicodeError when a needed value could not be decoded."""
+        if self._only_attribute is not None:
+            return _first_text(attributes, self._only_attribute) or None
         values: dict[str, str] = {}
         for name in self.attribute_names:
-            found = attributes.get(name.lower())
-            if not found:
+            first = _first_text(attributes, name.lower())
+            if first is None:
                 return None
-            first = found[0]
-            if isinstance(first, bytes):
-                raise UnicodeError(f"attribute '{name}' cannot be decoded")
             values[name] = first
-        rendered = self.text.format(**values)
-        return rendered or None
+        return self.text.format(**values) or None
+
+
+def _first_text(attributes: Attributes, name: str) -> str | None:
+    found = attributes.get(name)
+    if not found:
+        return None
+    first = found[0]
+    if isinstance(first, bytes):
+        raise UnicodeError(f"attribute '{name}' cannot be decoded")
+    return first
 
 
 _RANGE_OPTION = re.compile(r";range=(\d+)-(\d+|\*)$", re.IGNORECASE)
@@ -113,6 +126,8 @@ def first_rdn_value(dn: str) -> str:
 
 def dn_key(dn: str) -> str:
     """A comparison key for DNs: case-insensitive, spaces around separators ignored."""
+    if " " not in dn:
+        return dn.lower()
     return re.sub(r"\s*([,=+])\s*", r"\1", dn).lower()
 
 

@@ -1,0 +1,230 @@
+"""How fast and how lean the LDAP source reads a large directory, beside OpenLDAP's own client.
+
+For each size (10k, 50k, 100k users, bulk-loaded with slapadd into a private slapd) it times,
+side by side in the same run and on the same server:
+  - ldapsearch -E pr=1000/noprompt (OpenLDAP's C client: the ceiling),
+  - bonsai alone: its paged search with no processing of the entries (the ceiling of any
+    bonsai reader: bonsai builds a Python object per entry and per attribute),
+  - LdapSource reading --users all with search_page_size 1000, in a process of its own so that
+    its CPU seconds and peak memory (max RSS) are its alone.
+"ratio" is ours/s divided by ldapsearch/s.
+Then it measures the CPU a process burns while it waits 2 s on a server that does not answer
+(slapd stopped with SIGSTOP): bonsai's asyncio adapter against our worker-thread wait.
+
+Run: .venv/bin/python benchmarks/ldap_read.py [--sizes 10000,50000,100000] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from async_usersync.sources.local_slapd import LocalSlapd, start_slapd  # noqa: E402
+from async_usersync.sources.testdata import write_users_ldif  # noqa: E402
+
+BASE_DN = "dc=example,dc=org"
+USERS_FILTER = "(objectClass=inetOrgPerson)"
+ATTRIBUTES = ["mail", "givenName", "sn", "c"]
+
+READER = """
+import asyncio, json, resource, sys, time
+from async_usersync.config.section import ConfigSection
+from async_usersync.records import IdentityType
+from async_usersync.sources.base import UserSelection
+from async_usersync.sources.ldap import LdapSettings, LdapSource
+from pathlib import Path
+
+config = json.loads(sys.argv[1])
+async def main():
+    settings = LdapSettings.from_config(ConfigSection(config, Path("connector-ldap.yml")))
+    count = 0
+    async for user in LdapSource(settings, IdentityType.FEDERATED_ID).users(UserSelection("all")):
+        count += 1
+    return count
+started = time.perf_counter()
+count = asyncio.run(main())
+elapsed = time.perf_counter() - started
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"entries": count, "seconds": elapsed, "cpu": usage.ru_utime + usage.ru_stime,
+                  "max_rss_mb": usage.ru_maxrss / 1024}))
+"""
+
+BONSAI_ALONE = """
+import json, sys, time, bonsai
+url, admin, password = sys.argv[1:4]
+client = bonsai.LDAPClient(url)
+client.set_credentials("SIMPLE", user=admin, password=password)
+client.set_auto_page_acquire(False)
+client.set_raw_attributes(%r)
+connection = client.connect(timeout=10)
+started, count = time.perf_counter(), 0
+result = connection.paged_search("%s", 2, "%s", %r, page_size=1000)
+while True:
+    count += len(list(result))
+    message = result.acquire_next_page()
+    if message is None:
+        break
+    result = connection.get_result(message)
+print(json.dumps({"entries": count, "seconds": time.perf_counter() - started}))
+""" % (ATTRIBUTES, BASE_DN, USERS_FILTER, ATTRIBUTES)
+
+IDLE = """
+import resource, json
+import async_usersync.sources.ldap
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"max_rss_mb": usage.ru_maxrss / 1024}))
+"""
+
+WAIT = """
+import asyncio, json, sys, time, bonsai
+from async_usersync.sources.ldap_connection import ConnectionPlan, LdapConnection
+url, admin, password, mode = sys.argv[1:5]
+
+def client():
+    made = bonsai.LDAPClient(url)
+    made.set_credentials("SIMPLE", user=admin, password=password)
+    return made
+
+async def adapter():
+    connection = await client().connect(is_async=True, timeout=5)
+    print("ready", flush=True); sys.stdin.readline()
+    started, cpu = time.perf_counter(), time.process_time()
+    try:
+        await connection.search("dc=example,dc=org", 2, "(uid=user0000001)", ["mail"], timeout=2)
+    except Exception:
+        pass
+    return time.process_time() - cpu, time.perf_counter() - started
+
+async def ours():
+    plan = ConnectionPlan(make_client=client, url=url, bind_name=admin, tls=False, connect_timeout=5,
+                          operation_timeout=2, string_encoding="utf8")
+    connection = LdapConnection(plan)
+    await connection.open()
+    print("ready", flush=True); sys.stdin.readline()
+    started, cpu = time.perf_counter(), time.process_time()
+    try:
+        await connection.call(connection.search, "dc=example,dc=org", 2, "(uid=user0000001)", ["mail"])
+    except Exception:
+        pass
+    result = time.process_time() - cpu, time.perf_counter() - started
+    connection.discard()
+    return result
+
+cpu, wall = asyncio.run(adapter() if mode == "adapter" else ours())
+print(json.dumps({"cpu": cpu, "wall": wall}))
+"""
+
+
+def python(script: str, *args: str, stdin: int | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", script, *args], cwd=ROOT, text=True, stdout=subprocess.PIPE,
+                            stdin=stdin)
+
+
+def time_ldapsearch(server: LocalSlapd) -> tuple[float, float]:
+    """Wall seconds and CPU seconds of one full paged ldapsearch."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(["ldapsearch", "-x", "-LLL", "-H", server.url, "-D", server.admin_dn, "-w", server.admin_password,
+                    "-b", BASE_DN, "-E", "pr=1000/noprompt", USERS_FILTER, *ATTRIBUTES],
+                   stdout=subprocess.DEVNULL, check=True)
+    elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return elapsed, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+
+
+def time_reader(server: LocalSlapd) -> dict[str, float]:
+    config = {"host": server.url, "base_dn": BASE_DN, "username": server.admin_dn, "password": server.admin_password,
+              "all_users_filter": USERS_FILTER, "search_page_size": 1000}
+    process = python(READER, json.dumps(config))
+    output, _ = process.communicate()
+    return json.loads(output)
+
+
+def time_bonsai_alone(server: LocalSlapd) -> float:
+    """Seconds for bonsai's own paged search with no processing: the ceiling for any bonsai reader."""
+    output, _ = python(BONSAI_ALONE, server.url, server.admin_dn, server.admin_password).communicate()
+    return json.loads(output)["seconds"]
+
+
+def measure_size(folder: Path, size: int, rounds: int) -> dict[str, float]:
+    ldif = folder / f"users-{size}.ldif"
+    write_users_ldif(ldif, BASE_DN, size)
+    started = time.perf_counter()
+    server = start_slapd(folder / f"slapd-{size}", BASE_DN, offline_ldif=ldif)
+    load_seconds = time.perf_counter() - started
+    try:
+        time_ldapsearch(server)  # warms the server's caches for both readers
+        ours, theirs, bonsai_alone = [], [], []
+        for _ in range(rounds):
+            theirs.append(time_ldapsearch(server))
+            bonsai_alone.append(time_bonsai_alone(server))
+            ours.append(time_reader(server))
+        assert all(run["entries"] == size for run in ours), ours
+    finally:
+        server.stop()
+    ours_seconds = statistics.median(run["seconds"] for run in ours)
+    theirs_seconds = statistics.median(seconds for seconds, _ in theirs)
+    return {
+        "size": size, "load_seconds": load_seconds,
+        "ldapsearch_per_s": size / theirs_seconds, "ours_per_s": size / ours_seconds,
+        "bonsai_alone_per_s": size / statistics.median(bonsai_alone),
+        "ratio": theirs_seconds / ours_seconds,
+        "ldapsearch_cpu": statistics.median(cpu for _, cpu in theirs),
+        "ours_cpu": statistics.median(run["cpu"] for run in ours),
+        "ours_max_rss_mb": max(run["max_rss_mb"] for run in ours),
+    }
+
+
+def measure_wait(folder: Path) -> dict[str, dict[str, float]]:
+    server = start_slapd(folder / "slapd-wait", BASE_DN)
+    results = {}
+    try:
+        for mode in ("adapter", "ours"):
+            process = python(WAIT, server.url, server.admin_dn, server.admin_password, mode, stdin=subprocess.PIPE)
+            assert process.stdout is not None and process.stdin is not None
+            assert process.stdout.readline().strip() == "ready"
+            server.pause()
+            process.stdin.write("go\n")
+            process.stdin.flush()
+            output, _ = process.communicate()
+            server.resume()
+            results[mode] = json.loads(output)
+    finally:
+        server.stop()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,50000,100000")
+    parser.add_argument("--rounds", type=int, default=3)
+    options = parser.parse_args()
+    idle = json.loads(python(IDLE).communicate()[0])
+    print(f"baseline: a process that only imports the source peaks at {idle['max_rss_mb']:.0f} MB")
+    print(f"{'users':>8} {'ldapsearch/s':>13} {'bonsai alone/s':>15} {'ours/s':>9} {'ratio':>6} {'ldapsearch cpu':>15} "
+          f"{'ours cpu':>9} {'ours peak MB':>13}")
+    with tempfile.TemporaryDirectory(prefix="ldap-bench-") as temporary:
+        folder = Path(temporary)
+        for size in (int(text) for text in options.sizes.split(",")):
+            row = measure_size(folder, size, options.rounds)
+            print(f"{row['size']:>8} {row['ldapsearch_per_s']:>13.0f} {row['bonsai_alone_per_s']:>15.0f} "
+                  f"{row['ours_per_s']:>9.0f} {row['ratio']:>6.2f} "
+                  f"{row['ldapsearch_cpu']:>14.2f}s {row['ours_cpu']:>8.2f}s {row['ours_max_rss_mb']:>13.0f}", flush=True)
+        wait = measure_wait(folder)
+    for mode, label in (("adapter", "bonsai asyncio adapter"), ("ours", "worker-thread wait (ours)")):
+        print(f"waiting {wait[mode]['wall']:.1f} s on a stopped server, {label}: "
+              f"{wait[mode]['cpu']:.2f} CPU s ({wait[mode]['cpu'] / wait[mode]['wall']:.0%} of a core)")
+
+
+if __name__ == "__main__":
+    main()
