@@ -28,7 +28,6 @@ from async_usersync.sandbox.throttle import Throttle
 
 UMAPI_PREFIX = "/v2/usermanagement"
 Handler = Callable[[web.Request, str], Awaitable[web.Response]]
-SANDBOX_KEY: web.AppKey["Sandbox"] = web.AppKey("sandbox")
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -42,14 +41,8 @@ def _flag(request: web.Request, name: str, default: bool) -> bool:
 
 
 def _page_number(request: web.Request) -> int:
-    try:
-        page = int(request.match_info["page"])
-    except ValueError:
-        raise web.HTTPBadRequest(
-            body=orjson.dumps({"result": "error", "message": "page must be a whole number"}),
-            content_type="application/json",
-        ) from None
-    return max(page, 0)
+    """The 0-based page in the path (the route lets only digits through)."""
+    return int(request.match_info["page"])
 
 
 class Sandbox:
@@ -110,7 +103,7 @@ class Sandbox:
             })
         if request.headers.get("X-Api-Key") != client:
             return web.Response(status=403)
-        if request.match_info["org"] != self.config.org_id:
+        if request.match_info["org"] != self.state.org_id:
             return json_response({"result": "error.organization.invalid_id", "message": "Bad organization Id"}, 400)
         connection = request.protocol
         verdict = self.throttle.check(family, client, now, connection)
@@ -284,7 +277,7 @@ class Sandbox:
     def describe_config(self) -> dict[str, Any]:
         config = self.config
         return {
-            "org_id": config.org_id,
+            "org_id": self.state.org_id,
             "time_scale": config.time_scale,
             "throttle": config.throttle,
             "rate_limits": {
@@ -327,15 +320,14 @@ def _dropped(request: web.Request) -> bool:
 
 def build_app(sandbox: Sandbox) -> web.Application:
     app = web.Application(client_max_size=4 * 1024 * 1024)
-    app[SANDBOX_KEY] = sandbox
     for version in ("v2", "v3"):
         app.router.add_post(f"/ims/token/{version}", sandbox.token)
         app.router.add_post(f"/ims/token/{version}/", sandbox.token)
     umapi = UMAPI_PREFIX
-    app.router.add_get(f"{umapi}/users/{{org}}/{{page}}", sandbox.gated("users", sandbox.list_users, page_zero_listing=True))
-    app.router.add_get(f"{umapi}/users/{{org}}/{{page}}/{{group:.+}}", sandbox.gated("users", sandbox.list_group_users))
+    app.router.add_get(f"{umapi}/users/{{org}}/{{page:\\d+}}", sandbox.gated("users", sandbox.list_users, page_zero_listing=True))
+    app.router.add_get(f"{umapi}/users/{{org}}/{{page:\\d+}}/{{group:.+}}", sandbox.gated("users", sandbox.list_group_users))
     app.router.add_get(f"{umapi}/organizations/{{org}}/users/{{user:.+}}", sandbox.gated("users", sandbox.get_user))
-    app.router.add_get(f"{umapi}/groups/{{org}}/{{page}}", sandbox.gated("groups", sandbox.list_groups, page_zero_listing=True))
+    app.router.add_get(f"{umapi}/groups/{{org}}/{{page:\\d+}}", sandbox.gated("groups", sandbox.list_groups, page_zero_listing=True))
     app.router.add_post(f"{umapi}/action/{{org}}", sandbox.gated("action", sandbox.action))
     app.router.add_get("/status", sandbox.status)
     app.router.add_get("/_sandbox/state", sandbox.get_state)

@@ -58,7 +58,8 @@ class SandboxServer:
 
     @property
     def org_id(self) -> str:
-        return self.config.org_id
+        """The org served: the configured one, or the one in the loaded state file."""
+        return self.sandbox.state.org_id
 
     @property
     def client_id(self) -> str:
@@ -94,8 +95,6 @@ def save_state_file(path: Path, state: OrgState) -> None:
 async def run_sandbox(config: SandboxConfig) -> AsyncIterator[SandboxServer]:
     state_file = Path(config.state_file) if config.state_file else None
     initial = load_state_file(state_file) if state_file is not None and state_file.exists() else None
-    if initial is not None:
-        config.org_id = initial["org_id"]
     sandbox = Sandbox(config, initial)
     with tempfile.TemporaryDirectory(prefix="usersync-sandbox-") as scratch:
         ssl_context = None

@@ -46,9 +46,10 @@ async def test_reset_restores_the_seeded_org_or_loads_a_given_one(caller: Sandbo
     assert (await caller.control("POST", "reset")).status == 200
     assert (await caller.control("GET", "state")).body == seeded
     assert (await caller.control("GET", "stats")).body["families"]["action"]["requests"] == 0
-    small = {"org_id": sandbox.org_id, "users": [], "groups": [{"groupName": "Only", "type": "USER_GROUP", "groupId": 5, "memberCount": 0}]}
+    small = {"org_id": "F00D@AdobeOrg", "users": [], "groups": [{"groupName": "Only", "type": "USER_GROUP", "groupId": 5, "memberCount": 0}]}
     assert (await caller.control("POST", "reset", {"state": small})).status == 200
     assert (await caller.control("GET", "state")).body == small
+    assert (await caller.call("GET", "/groups/F00D@AdobeOrg/0")).body["groups"] == small["groups"]
     bad = await caller.control("POST", "reset", {"state": {"users": []}})
     assert bad.status == 400 and "org_id" in bad.body["error"]
 

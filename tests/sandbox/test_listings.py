@@ -112,3 +112,7 @@ async def test_groups_are_paged_with_type_specific_fields(caller: SandboxCaller,
     assert isinstance(profile["licenseQuota"], str) and profile["productName"]
     assert "licenseQuota" not in user_group and "productName" not in user_group
     assert all(isinstance(group["groupId"], int) and isinstance(group["memberCount"], int) for group in groups)
+
+
+async def test_page_must_be_a_number(caller: SandboxCaller) -> None:
+    assert (await caller.call("GET", "/users/{org}/first")).status == 404
