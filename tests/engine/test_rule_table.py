@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from async_usersync.engine import AdobeOnlyAction, AdobeOnlyLimit, Exclusions, Strategy
+from async_usersync.engine import AdobeOnlyAction, AdobeOnlyLimit, Exclusions, Strategy, SyncPlanner
 from async_usersync.records import CreateUser, UserCommand
 
 from tests.engine.helpers import ADOBE, ENT, FED, adobe_user, directory_user, rules, run
@@ -224,8 +224,6 @@ def test_the_limit_is_not_checked_when_adobe_only_users_are_only_written() -> No
 def test_push_creates_every_selected_user_at_once_with_desired_and_undesired_mapped_groups() -> None:
     planner_rules = rules(strategy=Strategy.PUSH, process_groups=True, update_user_info=True,
                           adobe_only_action=AdobeOnlyAction.DELETE)
-    from async_usersync.engine import SyncPlanner
-
     planner = SyncPlanner(planner_rules)
     commands = planner.add_directory_user(directory_user("ann@example.com", ["Sales"]))
     assert commands == [UserCommand(
