@@ -17,7 +17,7 @@ from typing import AsyncIterator
 import aiofiles
 
 from async_usersync.config.section import ConfigSection
-from async_usersync.errors import ReadError
+from async_usersync.errors import ConfigError, ReadError
 from async_usersync.records import DirectoryUser, IdentityType
 from async_usersync.sources.base import LOG, UserSelection, build_user, parse_identity_type
 
@@ -76,7 +76,7 @@ class CsvSource:
 
     def __init__(self, settings: CsvSettings, default_identity_type: IdentityType) -> None:
         if settings.file_path is None:
-            raise ReadError("no CSV file given: set file_path in connector-csv.yml or use --users file FILE")
+            raise ConfigError("no CSV file given: set file_path in connector-csv.yml or use --users file FILE")
         self.settings = settings
         self.path = settings.file_path
         self.identity_type = settings.user_identity_type or default_identity_type

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -49,6 +50,16 @@ class LocalSlapd:
     def ldaps_url(self) -> str:
         return f"ldaps://127.0.0.1:{self.tls_port}"
 
+    @property
+    def log_file(self) -> Path:
+        return self.folder / "slapd.log"
+
+    def searches(self) -> list[tuple[str, str]]:
+        """(base, filter) of each search logged so far (needs ``log_searches``), in order."""
+        pattern = re.compile(r'SRCH base="(.*)" scope=\d+ deref=\d+ filter="(.*)"$')
+        return [match.groups() for line in self.log_file.read_text(errors="replace").splitlines()
+                if (match := pattern.search(line))]
+
     def add_ldif(self, ldif: str) -> None:
         """Adds entries online with ldapadd, so overlays (memberOf) see them."""
         result = subprocess.run(
@@ -86,9 +97,10 @@ def free_port() -> int:
 
 
 def start_slapd(folder: Path, base_dn: str = "dc=example,dc=org", offline_ldif: Path | None = None,
-                admin_password: str = "admin-secret") -> LocalSlapd:
+                admin_password: str = "admin-secret", log_searches: bool = False) -> LocalSlapd:
     """Writes a config into ``folder``, bulk-loads ``offline_ldif`` with slapadd (fast, but the
-    memberOf overlay does not run offline) and starts slapd. The base entry is always created."""
+    memberOf overlay does not run offline) and starts slapd. The base entry is always created.
+    With ``log_searches`` the server logs every search it receives (see ``searches()``)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "db").mkdir(exist_ok=True)
     server = LocalSlapd(folder=folder, base_dn=base_dn, admin_dn=f"cn=admin,{base_dn}",
@@ -100,10 +112,12 @@ def start_slapd(folder: Path, base_dn: str = "dc=example,dc=org", offline_ldif: 
     _slapadd(config, _base_ldif(base_dn))
     if offline_ldif is not None:
         _slapadd(config, offline_ldif)
-    server.process = subprocess.Popen(
-        [str(SLAPD), "-d", "0", "-f", str(config), "-h", f"{server.url}/ {server.ldaps_url}/"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
+    with server.log_file.open("wb") as log:
+        server.process = subprocess.Popen(
+            [str(SLAPD), "-d", "stats" if log_searches else "0", "-f", str(config),
+             "-h", f"{server.url}/ {server.ldaps_url}/"],
+            stdout=subprocess.DEVNULL, stderr=log,
+        )
     _wait_until_listening(server)
     return server
 
@@ -155,7 +169,7 @@ def _wait_until_listening(server: LocalSlapd, timeout: float = 15.0) -> None:
     assert server.process is not None
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            error = server.process.stderr.read().decode(errors="replace") if server.process.stderr else ""
+            error = server.log_file.read_text(errors="replace")
             raise RuntimeError(f"slapd exited with {server.process.returncode}: {error}")
         try:
             with socket.create_connection(("127.0.0.1", server.tls_port), timeout=0.2):

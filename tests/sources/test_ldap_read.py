@@ -132,3 +132,27 @@ async def test_stopping_early_releases_the_connections(tmp_path: Path, slapd: Lo
     await stream.aclose()
     assert len({user.email for user in first}) == 150
     assert len(await collect(ldap.users(UserSelection("all")))) == 4 + BIG_GROUP_SIZE
+
+
+async def test_mapped_groups_are_read_without_a_full_scan(tmp_path: Path) -> None:
+    """The searches the server receives: the base check, one lookup per group, one DN-only pass
+    and one member search per group (two groups selected), never all_users_filter alone."""
+    from async_usersync.sources.local_slapd import start_slapd
+    from tests.support.slapd import BASE_DN, directory_ldif
+    server = start_slapd(tmp_path / "slapd", BASE_DN, log_searches=True)
+    try:
+        server.add_ldif(directory_ldif())
+        users = await collect(source(tmp_path, server).users(UserSelection("mapped", ("Sales", "Engineering"))))
+        filters = [search_filter for _, search_filter in server.searches()]
+    finally:
+        server.stop()
+    assert set(users) == {"alice@example.org", "bob@example.org", "zoe@example.org"}
+    # slapd logs filters normalised: values lower-cased, an attribute it does not know marked '?'.
+    lookups = [f"(&(|(?objectCategory=group)(objectClass=groupOfNames)(objectClass=posixGroup))(cn={name}))"
+               for name in ("sales", "engineering")]
+    member_searches = [f"(&(memberOf=cn={name},ou=groups,dc=example,dc=org)(objectClass=inetOrgPerson))"
+                       for name in ("sales", "engineering")]
+    assert filters[0] == "(objectClass=*)"
+    assert sorted(filters[1:3]) == sorted(lookups)
+    assert sorted(filters[3:5]) == sorted(member_searches)  # the DN-only pass
+    assert filters[5:] == member_searches

@@ -6,7 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import keyring
 import pytest
+from keyring.backend import KeyringBackend
 
 from async_usersync.errors import ConfigError, ReadError
 from async_usersync.records import IdentityType
@@ -108,3 +110,35 @@ def test_defaults_are_user_syncs(tmp_path: Path, slapd: LocalSlapd) -> None:
 def test_config_errors_name_file_and_key(tmp_path: Path, slapd: LocalSlapd, keys: dict, key: str, message: str) -> None:
     with pytest.raises(ConfigError, match=f"connector-ldap.yml, key '{key}': .*{message}"):
         LdapSettings.from_config(ldap_config(tmp_path, slapd, **keys))
+
+
+class MemoryKeyring(KeyringBackend):
+    """A real keyring backend that keeps its entries in memory (no OS keyring runs here)."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.entries.pop((service, username), None)
+
+
+async def test_bind_password_from_the_keyring_under_the_username(tmp_path: Path, slapd: LocalSlapd) -> None:
+    previous = keyring.get_keyring()
+    keyring.set_keyring(MemoryKeyring())
+    try:
+        keyring.set_password("ldap-bind", slapd.admin_dn, slapd.admin_password)
+        ldap = source(tmp_path, slapd, password=None, secure_password_key="ldap-bind")
+        assert len(await collect(ldap.users(SALES))) == 2
+        with pytest.raises(ConfigError, match="key 'secure_password_key': no keyring entry for service 'other'"):
+            source(tmp_path, slapd, password=None, secure_password_key="other")
+    finally:
+        keyring.set_keyring(previous)
