@@ -144,6 +144,9 @@ async def _logged_run(command_line: CommandLine, settings: RunSettings, job: Syn
     except UsersyncError as error:
         logger.critical("%s", error)
         code = error.exit_code
+    except asyncio.CancelledError:  # SIGTERM or Ctrl-C: say so in the log, which is still open
+        logger.critical("The run was stopped before it finished; actions already sent may have landed")
+        code = ExitCode.INTERRUPTED
     counters = job.planner.counters
     if result is not None:
         for line in render_action_summary(counters, _actions(result), options.test_mode):

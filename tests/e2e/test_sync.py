@@ -5,8 +5,10 @@ See conftest.py for the directory and the starting org.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
+import sys
 
 import pytest
 
@@ -258,3 +260,22 @@ async def test_a_held_lock_refuses_the_run(setup: Setup) -> None:
     assert run.code == 5
     assert "holds the lock" in run.out
     assert email("gone1") in await setup.users()
+
+
+async def test_sigterm_stops_the_run_cleanly(setup: Setup) -> None:
+    setup.directory.pause()  # the directory read hangs
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "async_usersync", "--users", "mapped", "--adobe-only-user-action", "remove",
+            "-c", str(setup.config_file), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        assert process.stdout is not None
+        while b"Start Load from Directory" not in await asyncio.wait_for(process.stdout.readline(), 30):
+            pass
+        process.terminate()
+        out, err = await asyncio.wait_for(process.communicate(), 30)
+    finally:
+        setup.directory.resume()
+    assert process.returncode == 130, err
+    assert b"Received SIGTERM" in out and b"The run was stopped" in out and b"========== End Run" in out
+    assert {email("gone1"), email("gone2")} <= (await setup.users()).keys()
+    assert (await setup.sync("--users", "mapped")).code == 0  # the lock was released
