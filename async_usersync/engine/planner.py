@@ -17,9 +17,8 @@ Nothing here logs or does I/O: warnings and the CRITICAL limit message are colle
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from functools import lru_cache
-from typing import Iterable, Mapping, TypeVar
+from typing import Any, Iterable, Mapping, TypeVar
 
 from async_usersync.engine.rules import AdobeOnlyAction, Strategy, SyncRules, fold
 from async_usersync.engine.summary import ADOBE_ONLY_LABELS, GROUPS_PROCESSED_LABEL, SummaryCounters
@@ -278,17 +277,20 @@ class SyncPlanner:
 
     def _adobe_only_command(self, user: AdobeUser) -> UserCommand | None:
         action = self.rules.adobe_only_action
-        root, domain = command_root(user)
-        command = UserCommand(user=root, domain=domain, use_adobe_id=user.identity_type is _ADOBE_ID,
-                              key=user_key(user))
+        changes: dict[str, Any]
         if action is AdobeOnlyAction.REMOVE_ADOBE_GROUPS:
-            return replace(command, remove_groups="all")
-        if action is AdobeOnlyAction.REMOVE:
-            return replace(command, remove_from_org=True)
-        if action is AdobeOnlyAction.DELETE:
-            return replace(command, remove_from_org=True, delete_account=user.identity_type is not _ADOBE_ID)
-        mapped_groups = self._mapped_groups_of(user.groups)
-        return replace(command, remove_groups=mapped_groups) if mapped_groups else None
+            changes = {"remove_groups": "all"}
+        elif action is AdobeOnlyAction.REMOVE:
+            changes = {"remove_from_org": True}
+        elif action is AdobeOnlyAction.DELETE:
+            changes = {"remove_from_org": True, "delete_account": user.identity_type is not _ADOBE_ID}
+        else:
+            mapped_groups = self._mapped_groups_of(user.groups)
+            if not mapped_groups:
+                return None
+            changes = {"remove_groups": mapped_groups}
+        root, domain = command_root(user)
+        return UserCommand(user=root, domain=domain, use_adobe_id=user.identity_type is _ADOBE_ID, key=user_key(user), **changes)
 
     def _warn(self, text: str) -> None:
         self.messages.append((logging.WARNING, text))
@@ -304,10 +306,11 @@ def _same(attribute: str, wanted: str, current: str | None) -> bool:
 def _take(index: dict[str, AnyUser], keys: tuple[str, ...]) -> AnyUser | None:
     """Removes and returns the user of ``index`` found by any of ``keys``, or None."""
     for key in keys:
-        found = index.get(key)
+        found = index.pop(key, None)
         if found is not None:
-            for found_key in match_keys(found):
-                index.pop(found_key, None)
+            if found.username and found.username != found.email:  # indexed under a second key too
+                for found_key in match_keys(found):
+                    index.pop(found_key, None)
             return found
     return None
 

@@ -66,7 +66,8 @@ def test_the_full_example_config_loads_and_its_connector_files_parse(tmp_path: P
     assert config.adobe.exclusions.identity_types == {IdentityType.ADOBE_ID}
     for module, parse in (("async_usersync.umapi.settings", config.umapi_settings),
                           ("async_usersync.sources.ldap_settings", config.ldap_settings),
-                          ("async_usersync.logs.settings", config.log_settings)):
+                          ("async_usersync.logs.settings", config.log_settings),
+                          ("async_usersync.sources.csv", lambda: config.csv_settings(tmp_path / "users.csv"))):
         if importlib.util.find_spec(module) is not None:
             assert parse() is not None
     for file in written:
