@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -16,8 +16,6 @@ LEVELS: dict[str, int] = {
     "error": logging.ERROR,
     "critical": logging.CRITICAL,
 }
-
-logger = logging.getLogger("async_usersync.logs")
 
 
 @dataclass(frozen=True)
@@ -32,6 +30,8 @@ class LogSettings:
     log_progress: bool = True
     json_log_file: Path | None = None
     """Our addition: one JSON object a line (run id, level, logger, message, structured fields)."""
+    notes: tuple[str, ...] = field(default=(), compare=False)
+    """Warnings found while reading the settings; the log stream logs them once it is open."""
 
     @classmethod
     def from_config(cls, section: ConfigSection) -> "LogSettings":
@@ -39,6 +39,7 @@ class LogSettings:
 
         An unknown level falls back to ``info`` with a warning, as in User Sync.
         """
+        notes: list[str] = []
         name_format = section.get("file_log_name_format", cls.file_log_name_format, str)
         try:
             name_format.format(datetime.now())
@@ -48,10 +49,11 @@ class LogSettings:
             log_to_file=section.get("log_to_file", cls.log_to_file, bool),
             file_log_directory=section.path("file_log_directory", str(cls.file_log_directory)),
             file_log_name_format=name_format,
-            file_log_level=_level_name(section, "file_log_level"),
-            console_log_level=_level_name(section, "console_log_level"),
+            file_log_level=_level_name(section, "file_log_level", notes),
+            console_log_level=_level_name(section, "console_log_level", notes),
             log_progress=section.get("log_progress", cls.log_progress, bool),
             json_log_file=section.path("json_log_file"),
+            notes=tuple(notes),
         )
         section.finish()
         return settings
@@ -68,10 +70,11 @@ class LogSettings:
         return LEVELS[self.console_log_level]
 
 
-def _level_name(section: ConfigSection, key: str) -> str:
+def _level_name(section: ConfigSection, key: str, notes: list[str]) -> str:
+    """The level named at ``key``; an unknown name means info, with a note (as User Sync warns)."""
     value = section.get(key, "info", str).strip().lower()
     if value in LEVELS:
         return value
-    logger.warning("%s: unknown level '%s' for '%s' (expected %s); using info",
-                   section.file, value, section.full_key(key), "|".join(LEVELS))
+    notes.append(f"{section.file}: unknown level '{value}' for '{section.full_key(key)}' "
+                 f"(expected {'|'.join(LEVELS)}); using info")
     return "info"

@@ -260,6 +260,8 @@ async def streaming_logs(settings: LogSettings, *, run_id: str, console: TextIO 
     root.addHandler(handler)
     writer = asyncio.create_task(stream.run_writer(), name="async-usersync log writer")
     sigterm_installed = handle_sigterm and _install_sigterm(stream, asyncio.current_task())
+    for note in settings.notes:
+        logger.warning("%s", note)
     try:
         yield stream
     finally:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from datetime import datetime
 from pathlib import Path
 
 import orjson
@@ -33,7 +34,7 @@ def file_settings(tmp_path: Path, **overrides: object) -> LogSettings:
     return LogSettings(**values)  # type: ignore[arg-type]
 
 
-def test_settings_read_user_syncs_keys_relative_to_the_config_file(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+async def test_settings_read_user_syncs_keys_relative_to_the_config_file(tmp_path: Path) -> None:
     config = tmp_path / "conf" / "user-sync-config.yml"
     config.parent.mkdir()
     config.write_text("logging:\n  log_to_file: yes\n  file_log_directory: mylogs\n"
@@ -45,8 +46,13 @@ def test_settings_read_user_syncs_keys_relative_to_the_config_file(tmp_path: Pat
     assert settings.json_log_file == config.parent / "out" / "run.jsonl"
     assert settings.file_log_level == "debug"
     assert settings.console_log_level == "info"
-    assert "unknown level 'loud' for 'logging.console_log_level'" in caplog.text
-    assert settings.file_log_path(__import__("datetime").datetime(2026, 1, 2)).name == "sync-2026.log"
+    assert settings.file_log_path(datetime(2026, 1, 2)).name == "sync-2026.log"
+    warning = (f"{config}: unknown level 'loud' for 'logging.console_log_level' "
+               "(expected debug|info|warning|error|critical); using info")
+    assert settings.notes == (warning,)
+    async with streaming_logs(settings, run_id="notes", console=None) as stream:
+        pass
+    assert stream.log_file.read_text().splitlines()[0].endswith(f"WARNING async_usersync.logs - {warning}")  # type: ignore[union-attr]
 
 
 def test_settings_refuse_an_unknown_key_and_a_broken_name_pattern(tmp_path: Path) -> None:
