@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+from contextlib import aclosing
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import AsyncIterator
@@ -86,17 +87,18 @@ class CsvSource:
         repeated = await self._repeated_emails()
         held: dict[str, DirectoryUser] = {}
         wanted = set(selection.groups)
-        async for line, row in self._rows():
-            user = self._to_user(line, row)
-            if user is None:
-                continue
-            key = user.email.casefold()
-            if key in repeated:
-                first = held.get(key)
-                held[key] = user if first is None else replace(first, groups=first.groups | user.groups)
-                continue
-            if selection.kind == "all" or user.groups & wanted:
-                yield user
+        async with aclosing(self._rows()) as stream:
+            async for line, row in stream:
+                user = self._to_user(line, row)
+                if user is None:
+                    continue
+                key = user.email.casefold()
+                if key in repeated:
+                    first = held.get(key)
+                    held[key] = user if first is None else replace(first, groups=first.groups | user.groups)
+                    continue
+                if selection.kind == "all" or user.groups & wanted:
+                    yield user
         for user in held.values():
             if selection.kind == "all" or user.groups & wanted:
                 yield user
@@ -105,11 +107,12 @@ class CsvSource:
         seen: set[str] = set()
         repeated: set[str] = set()
         email_column = self.settings.email_column_name
-        async for _, row in self._rows():
-            key = (row.get(email_column) or "").strip().casefold()
-            if key in seen:
-                repeated.add(key)
-            seen.add(key)
+        async with aclosing(self._rows()) as stream:
+            async for _, row in stream:
+                key = (row.get(email_column) or "").strip().casefold()
+                if key in seen:
+                    repeated.add(key)
+                seen.add(key)
         return repeated
 
     def _to_user(self, line: int, row: Row) -> DirectoryUser | None:
@@ -129,34 +132,36 @@ class CsvSource:
     async def _rows(self) -> AsyncIterator[tuple[int, Row]]:
         """(line number, row by column name) for each record after the header, as the file streams."""
         header: list[str] | None = None
-        async for line, cells in self._records():
-            if header is None:
-                header = [name.strip() for name in cells]
-                if self.settings.email_column_name not in header:
-                    raise ReadError(f"the CSV file {self.path} has no column '{self.settings.email_column_name}' "
-                                    f"(its columns: {', '.join(header)}); set email_column_name in connector-csv.yml")
-                continue
-            if not any(cell.strip() for cell in cells):
-                continue
-            yield line, dict(zip(header, cells))
+        async with aclosing(self._records()) as stream:
+            async for line, cells in stream:
+                if header is None:
+                    header = [name.strip() for name in cells]
+                    if self.settings.email_column_name not in header:
+                        raise ReadError(f"the CSV file {self.path} has no column '{self.settings.email_column_name}' "
+                                        f"(its columns: {', '.join(header)}); set email_column_name in connector-csv.yml")
+                    continue
+                if not any(cell.strip() for cell in cells):
+                    continue
+                yield line, dict(zip(header, cells))
 
     async def _records(self) -> AsyncIterator[tuple[int, list[str]]]:
         """CSV records with the line each starts on; a quoted cell may span lines."""
         delimiter = self.settings.delimiter or ("," if self.path.suffix.lower() == ".csv" else "\t")
         start = 1
         pending: list[str] = []
-        async for line_number, text in self._lines():
-            if not pending:
-                start = line_number
-            pending.append(text)
-            record = "".join(pending)
-            if record.count('"') % 2:
-                continue  # inside a quoted cell
-            pending.clear()
-            try:
-                yield start, next(csv.reader([record], delimiter=delimiter, strict=True))
-            except (csv.Error, StopIteration) as error:
-                raise ReadError(f"the CSV file {self.path} is malformed at line {start}: {error}") from None
+        async with aclosing(self._lines()) as stream:
+            async for line_number, text in stream:
+                if not pending:
+                    start = line_number
+                pending.append(text)
+                record = "".join(pending)
+                if record.count('"') % 2:
+                    continue  # inside a quoted cell
+                pending.clear()
+                try:
+                    yield start, next(csv.reader([record], delimiter=delimiter, strict=True))
+                except (csv.Error, StopIteration) as error:
+                    raise ReadError(f"the CSV file {self.path} is malformed at line {start}: {error}") from None
         if pending:
             raise ReadError(f"the CSV file {self.path} ends inside a quoted cell that starts at line {start}")
 

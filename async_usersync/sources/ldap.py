@@ -17,7 +17,7 @@ less than the users themselves, then the full entries stream and repeats are ski
 from __future__ import annotations
 
 import asyncio
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from typing import AsyncIterator, Callable, Iterable
 
 import bonsai
@@ -71,29 +71,44 @@ class LdapSource:
         async with self._pool() as pool:
             await self._check_base_dn(pool)
             groups = await self._resolve_groups(pool, selection.groups)
-            two_steps = self.settings.two_steps_lookup
-            if two_steps is not None:
-                members = await self._two_step_members(pool, groups, two_steps)
-                if selection.kind == "all":
-                    labels_of = {key: labels for key, (_, labels) in members.items()}
-                    async for user in self._stream(pool, self.settings.all_users_filter, labels_of.get):
-                        yield user
-                else:
-                    async for user in self._read_members(pool, members):
-                        yield user
-                return
-            if selection.kind == "all":
-                membership = await self._membership(pool, groups)
-                labels_of = membership.get if membership else None
-                async for user in self._stream(pool, self.settings.all_users_filter, labels_of):
+            if self.settings.two_steps_lookup is not None:
+                users = self._two_steps_users(pool, selection, groups, self.settings.two_steps_lookup)
+            elif selection.kind == "all":
+                users = self._all_users(pool, groups)
+            else:
+                users = self._group_members(pool, groups)
+            async with aclosing(users) as stream:
+                async for user in stream:
                     yield user
-                return
-            membership = await self._membership(pool, groups) if len(groups) > 1 else {}
-            seen: set[str] = set()
-            for name, group_dn in groups.items():
-                def labels(key: str, name: str = name) -> set[str]:
-                    return membership.get(key) or {name}
-                async for user in self._stream(pool, self._member_filter(group_dn), labels, seen):
+
+    async def _all_users(self, pool: ConnectionPool, groups: dict[str, str]) -> AsyncIterator[DirectoryUser]:
+        membership = await self._membership(pool, groups)
+        labels_of = membership.get if membership else None
+        async with aclosing(self._stream(pool, self.settings.all_users_filter, labels_of)) as stream:
+            async for user in stream:
+                yield user
+
+    async def _group_members(self, pool: ConnectionPool, groups: dict[str, str]) -> AsyncIterator[DirectoryUser]:
+        membership = await self._membership(pool, groups) if len(groups) > 1 else {}
+        seen: set[str] = set()
+        for name, group_dn in groups.items():
+            def labels(key: str, name: str = name) -> set[str]:
+                return membership.get(key) or {name}
+            async with aclosing(self._stream(pool, self._member_filter(group_dn), labels, seen)) as stream:
+                async for user in stream:
+                    yield user
+
+    async def _two_steps_users(self, pool: ConnectionPool, selection: UserSelection, groups: dict[str, str],
+                               lookup: TwoStepsLookup) -> AsyncIterator[DirectoryUser]:
+        members = await self._two_step_members(pool, groups, lookup)
+        if selection.kind == "all":
+            labels_of = {key: labels for key, (_, labels) in members.items()}
+            async with aclosing(self._stream(pool, self.settings.all_users_filter, labels_of.get)) as stream:
+                async for user in stream:
+                    yield user
+        else:
+            async with aclosing(self._read_members(pool, members)) as stream:
+                async for user in stream:
                     yield user
 
     # Connections.
@@ -178,8 +193,8 @@ class LdapSource:
         async def collect(name: str, group_dn: str) -> None:
             search = PagedSearch(self.settings.base_dn, LDAPSearchScope.SUBTREE, self._member_filter(group_dn),
                                  ["1.1"], self.settings.search_page_size)
-            async with pool.connection() as connection:
-                async for page in stream_pages(connection, search):
+            async with pool.connection() as connection, aclosing(stream_pages(connection, search)) as stream:
+                async for page in stream:
                     for dn, _ in page:
                         membership.setdefault(dn_key(dn), set()).add(name)
 
@@ -236,8 +251,8 @@ class LdapSource:
         there are none), ``seen`` the DNs already yielded by an earlier search."""
         search = PagedSearch(self.settings.base_dn, LDAPSearchScope.SUBTREE, filter_text, self.attribute_names,
                              self.settings.search_page_size)
-        async with pool.connection() as connection:
-            async for page in stream_pages(connection, search):
+        async with pool.connection() as connection, aclosing(stream_pages(connection, search)) as stream:
+            async for page in stream:
                 for dn, attributes in page:
                     labels: set[str] = set()
                     if labels_of is not None:

@@ -289,7 +289,7 @@ def describe_error(error: bonsai.LDAPError | OperationTimeout, plan: ConnectionP
         return ReadError(f"the LDAP server at {plan.url} has no entry at the searched base ({error}); check base_dn")
     if isinstance(error, bonsai.ConnectionError):
         if plan.tls:
-            return ReadError(f"TLS with the LDAP server at {plan.url} failed ({error}): the server certificate was "
-                             "not trusted or did not match the host name; give its CA in 'ca_cert_file'")
+            return ReadError(f"TLS with the LDAP server at {plan.url} failed ({error}); most often the server "
+                             "certificate is not trusted (give its CA in 'ca_cert_file') or does not match the host name")
         return ReadError(f"the connection to the LDAP server at {plan.url} failed ({error})")
     return ReadError(f"the LDAP server at {plan.url} returned an error: {error}")
