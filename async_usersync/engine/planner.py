@@ -32,15 +32,15 @@ without losing hits."""
 _ADOBE_ID = IdentityType.ADOBE_ID
 _ENTERPRISE_ID = IdentityType.ENTERPRISE_ID
 _FEDERATED_ID = IdentityType.FEDERATED_ID
-_TYPE_NAMES = {identity_type: identity_type.value for identity_type in IdentityType}
+_TYPE_NAMES = {identity_type: f"{identity_type.value}," for identity_type in IdentityType}
 
 
 def user_key(user: DirectoryUser | AdobeUser) -> str:
-    """User Sync's user key ``idtype,username,domain,email``, lower-cased; the domain is left
-    empty when the username is an email address."""
+    """User Sync's user key ``idtype,username,domain,email``: the type as spelled (``federatedID``),
+    the rest lower-cased; the domain is left empty when the username is an email address."""
     username = user.username or user.email
     domain = "" if "@" in username else (user.domain or "")
-    return f"{_TYPE_NAMES[user.identity_type]},{username},{domain},{user.email}".lower()
+    return _TYPE_NAMES[user.identity_type] + f"{username},{domain},{user.email}".lower()
 
 
 def match_keys(user: DirectoryUser | AdobeUser) -> tuple[str, ...]:

@@ -21,7 +21,7 @@ def test_directory_only_user_is_created_with_mapped_groups_when_processing_group
         user="ann@example.com",
         create=CreateUser(FED, "ann@example.com", "Ann", "Lee", "US", "ignoreIfAlreadyExists"),
         add_groups=("ACL-Grp-Tools", "All Staff", "Eng Profile"),
-        key="federatedid,ann@example.com,,ann@example.com",
+        key="federatedID,ann@example.com,,ann@example.com",
     )]
     assert result.planner.counters.adobe_users_created == 1
 
@@ -46,7 +46,7 @@ def test_country_rules_for_creates(identity_type, country, default, expected_cou
                  [directory_user("ann@example.com", identity_type=identity_type, country=country)], [])
     if not created:
         assert result.commands == []
-        assert result.planner.messages == [(logging.WARNING, "Skipping creation of user key federatedid,ann@example.com,,ann@example.com: "
+        assert result.planner.messages == [(logging.WARNING, "Skipping creation of user key federatedID,ann@example.com,,ann@example.com: "
                                             "a Federated ID needs a country (give one in the directory or set default_country_code)")]
         return
     (command,) = result.commands
@@ -66,7 +66,7 @@ def test_non_email_federated_username_is_sent_with_its_domain() -> None:
     result = run(rules(), [directory_user("ann.lee@example.com", username="alee", domain="corp.example.com")], [])
     (command,) = result.commands
     assert (command.user, command.domain) == ("alee", "corp.example.com")
-    assert command.key == "federatedid,alee,corp.example.com,ann.lee@example.com"
+    assert command.key == "federatedID,alee,corp.example.com,ann.lee@example.com"
 
 
 # --- users on both sides --------------------------------------------------------------------------
@@ -76,7 +76,7 @@ def test_group_adds_and_removes_touch_only_mapped_groups_ignoring_case() -> None
     adobe = [adobe_user("ANN@example.com", ["eng profile", "Sales Profile", "Unmanaged", "ACL-Grp-Old", "ACL-Other"])]
     result = run(rules(process_groups=True), directory, adobe)
     assert result.commands == [UserCommand(user="ANN@example.com", remove_groups=("ACL-Grp-Old", "Sales Profile"),
-                                           add_groups=("All Staff",), key="federatedid,ann@example.com,,ann@example.com")]
+                                           add_groups=("All Staff",), key="federatedID,ann@example.com,,ann@example.com")]
     assert result.planner.counters.adobe_users_updated == 1
 
 
@@ -113,7 +113,7 @@ def test_update_user_info_sends_changed_email_and_names() -> None:
     result = run(rules(update_user_info=True), directory, adobe)
     assert result.commands == [UserCommand(user="alee", domain="example.com",
                                            update={"email": "ann.new@example.com", "lastname": "Smith"},
-                                           key="federatedid,alee,example.com,ann.old@example.com")]
+                                           key="federatedID,alee,example.com,ann.old@example.com")]
 
 
 def test_adobe_ids_are_never_updated() -> None:
@@ -230,7 +230,7 @@ def test_push_creates_every_selected_user_at_once_with_desired_and_undesired_map
         user="ann@example.com",
         create=CreateUser(FED, "ann@example.com", "Ann", "Lee", "US", "updateIfAlreadyExists"),
         remove_groups=("Eng Profile",), add_groups=("All Staff", "Sales Profile"),
-        key="federatedid,ann@example.com,,ann@example.com")]
+        key="federatedID,ann@example.com,,ann@example.com")]
     assert planner.directory_done() == [] and planner.adobe_done() == [] and planner.finish() == []
     assert planner.counters.adobe_users_created == 1
 

@@ -77,7 +77,7 @@ def test_an_excluded_adobe_user_consumes_its_directory_match_so_nothing_is_creat
 def test_a_repeated_directory_user_is_ignored_with_a_warning() -> None:
     result = run(rules(), [directory_user("ann@example.com"), directory_user("ANN@example.com", firstname="Other")], [])
     assert len(result.commands) == 1
-    assert result.planner.take_messages() == [(30, "Ignoring directory user with user key federatedid,ann@example.com,,ann@example.com: "
+    assert result.planner.take_messages() == [(30, "Ignoring directory user with user key federatedID,ann@example.com,,ann@example.com: "
                                                     "another directory user has the same email or username")]
     assert result.planner.messages == []
 
