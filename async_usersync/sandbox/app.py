@@ -134,12 +134,10 @@ class Sandbox:
         group = self.state.groups.get(name.lower())
         if group is None and not self._is_admin_group_of_existing(name):
             return json_response({"lastPage": False, "result": "error.group.not_found", "message": f"Not found: Group {name}"}, 404)
-        page = _page_number(request)
         size = self.config.user_page_size
         status_filter = request.query.get("status", "").lower()
         member_count = 0 if group is None or status_filter == "inactive" else len(group.members)
-        page_count = max(1, math.ceil(member_count / size))
-        page = min(page, page_count - 1)
+        page, page_count = _page_bounds(_page_number(request), member_count, size)
         users = [] if group is None or member_count == 0 else self.state.members_page(group, page * size, size)
         if _flag(request, "excludeGroups", False):
             users = [{key: value for key, value in user.items() if key != "groups"} for user in users]
@@ -181,9 +179,8 @@ class Sandbox:
         return json_response(outcome.body)
 
     def _page(self, items: list[Any], page: int, size: int, key: str) -> tuple[dict[str, Any], dict[str, str]]:
-        """One page of a listing; a page past the end answers with the last page, as UMAPI does."""
-        page_count = max(1, math.ceil(len(items) / size))
-        page = min(page, page_count - 1)
+        """One page of a listing."""
+        page, page_count = _page_bounds(page, len(items), size)
         body = {"lastPage": page == page_count - 1, "result": "success", key: items[page * size:(page + 1) * size]}
         return body, _paging_headers(len(items), page_count, page, size)
 
@@ -306,6 +303,12 @@ def too_many_requests(retry_after: int) -> web.Response:
         429,
         headers={"Retry-After": str(retry_after), "Server": "APIP"},
     )
+
+
+def _page_bounds(requested: int, total: int, size: int) -> tuple[int, int]:
+    """The page to answer and the page count; a page past the end answers with the last page, as UMAPI does."""
+    page_count = max(1, math.ceil(total / size))
+    return min(requested, page_count - 1), page_count
 
 
 def _paging_headers(total: int, page_count: int, page: int, size: int) -> dict[str, str]:
