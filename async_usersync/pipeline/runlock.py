@@ -72,6 +72,8 @@ class RunLock:
         try:
             if self._still_linked(self._fd):
                 self.path.unlink()
+        except OSError as error:  # the run's outcome matters more; the next run takes the lock over
+            logger.warning("Cannot remove the lock file %s: %s", self.path, error.strerror)
         finally:
             os.close(self._fd)
             self._fd = None
