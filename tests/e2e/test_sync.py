@@ -279,3 +279,17 @@ async def test_sigterm_stops_the_run_cleanly(setup: Setup) -> None:
     assert b"Received SIGTERM" in out and b"The run was stopped" in out and b"========== End Run" in out
     assert {email("gone1"), email("gone2")} <= (await setup.users()).keys()
     assert (await setup.sync("--users", "mapped")).code == 0  # the lock was released
+
+
+async def test_metrics_and_a_run_refused_as_too_soon(setup: Setup) -> None:
+    metrics = setup.folder / "metrics.prom"
+    first = await setup.sync("--users", "mapped", "--metrics-file", str(metrics))
+    assert first.code == 0, first.err
+    text = metrics.read_text()
+    assert "async_usersync_primary_users_created 1" in text and "async_usersync_last_run_exit_code 0" in text
+
+    soon = await setup.sync("--users", "mapped", "--min-interval", "2h", "--refuse-too-soon")
+    assert soon.code == 5
+    assert "runs should be at least 2 h 00 min apart" in soon.out
+    warned = await setup.sync("--users", "mapped", "--min-interval", "2h")
+    assert warned.code == 0 and "Running sooner than advised" in warned.out
