@@ -28,6 +28,7 @@ def sandbox(
     org_id: str = typer.Option(_DEFAULTS.org_id, help="The organization id served."),
     client_id: str = typer.Option(_DEFAULTS.client_id, help="The OAuth client id (also the API key)."),
     client_secret: str = typer.Option(_DEFAULTS.client_secret, help="The OAuth client secret."),
+    extra_client: list[str] = typer.Option([], help="Another integration as ID:SECRET (repeatable), to see per-client and global limits apart."),
     users: int = typer.Option(_DEFAULTS.users, min=0, help="Users to seed the org with."),
     groups: int = typer.Option(_DEFAULTS.groups, min=0, help="Groups (user groups and product profiles) to seed."),
     seed: int = typer.Option(0, help="Seed for the generated org and the fault dice."),
@@ -48,6 +49,7 @@ def sandbox(
     try:
         config = SandboxConfig(
             host=host, port=port, tls=tls, org_id=org_id, client_id=client_id, client_secret=client_secret,
+            extra_clients=_parse_clients(extra_client),
             users=users, groups=groups, seed=seed, time_scale=time_scale, throttle=throttle,
             rate_limits=parse_rate_limits(limits), faults=parse_fault_plan(faults),
             state_file=str(state_file) if state_file else None, user_page_size=user_page_size,
@@ -65,6 +67,16 @@ def sandbox(
     except OSError as problem:
         typer.echo(f"async-usersync sandbox: cannot listen on {host}:{port}: {problem.strerror or problem}", err=True)
         raise typer.Exit(2) from None
+
+
+def _parse_clients(pairs: list[str]) -> dict[str, str]:
+    clients = {}
+    for pair in pairs:
+        client_id, colon, secret = pair.partition(":")
+        if not (client_id and colon and secret):
+            raise ValueError(f"--extra-client: expected ID:SECRET, got {pair!r}")
+        clients[client_id] = secret
+    return clients
 
 
 async def _serve(config: SandboxConfig) -> None:

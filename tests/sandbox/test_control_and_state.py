@@ -90,10 +90,13 @@ def test_cli_serves_until_sigterm_and_saves_state(tmp_path: Path) -> None:
     assert len(json.loads(state_file.read_text())["users"]) == 3
 
 
-def test_cli_without_tls_prints_one_line() -> None:
-    with run_sandbox_process("--no-tls", "--users", "1") as proc:
+def test_cli_without_tls_prints_one_line_and_takes_extra_clients() -> None:
+    with run_sandbox_process("--no-tls", "--users", "1", "--extra-client", "second:pa:ss") as proc:
         assert proc.base_url.startswith("http://") and proc.ca_cert is None
         assert requests.get(proc.base_url + "/status").json()["state"] == "LIVE"
+        token = requests.post(f"{proc.base_url}/ims/token/v3", data={
+            "grant_type": "client_credentials", "client_id": "second", "client_secret": "pa:ss", "scope": "user_management_sdk"})
+        assert token.status_code == 200
 
 
 def test_cli_explains_a_broken_state_file(tmp_path: Path) -> None:
