@@ -71,7 +71,8 @@ class SyncPlanner:
         self.counters = SummaryCounters(strategy=rules.strategy)
         self.messages: list[Message] = []
         self.adobe_only_users: list[AdobeUser] = []
-        """Every non-excluded Adobe-only user (the rows ``write-file`` writes), complete after both reads."""
+        """The non-excluded Adobe-only users (the rows ``write-file`` writes), complete after both
+        reads; kept only when they are written or acted on."""
         self._waiting_directory: dict[str, DirectoryUser] = {}
         self._waiting_adobe: dict[str, AdobeUser] = {}
         self._waiting_excluded: dict[str, AdobeUser] = {}
@@ -85,6 +86,7 @@ class SyncPlanner:
         self._mapped = lru_cache(maxsize=_CACHE_SIZE)(rules.mapping.is_mapped)
         self._static_targets = {fold(name): name for name in rules.mapping.static_targets}
         self._push = rules.strategy is Strategy.PUSH
+        self._keep_adobe_only = rules.adobe_only_action is AdobeOnlyAction.WRITE_FILE or rules.manages_adobe_only_users
 
     # --- the streaming interface -------------------------------------------------------------
 
@@ -182,7 +184,7 @@ class SyncPlanner:
         mapping = self.rules.mapping
         desired: dict[str, str] = {}
         folded_groups = [fold(group) for group in groups]
-        for folded_group in folded_groups:
+        for folded_group in sorted(folded_groups):
             for target in mapping.targets_by_directory_group.get(folded_group, ()):
                 desired.setdefault(fold(target), target)
         for group in sorted(groups):
@@ -269,7 +271,7 @@ class SyncPlanner:
     def _add_adobe_only(self, user: AdobeUser) -> None:
         if self.rules.adobe_only_action is AdobeOnlyAction.EXCLUDE:
             self.counters.adobe_users_excluded += 1
-        else:
+        elif self._keep_adobe_only:
             self.adobe_only_users.append(user)
 
     def _compute_mapped_groups(self, adobe_groups: frozenset[str]) -> tuple[str, ...]:

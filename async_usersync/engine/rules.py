@@ -82,11 +82,6 @@ class GroupMapping:
         return cls(targets, tuple(additional))
 
     @property
-    def directory_groups(self) -> frozenset[str]:
-        """The mapped directory groups, folded (``--users mapped`` selects their members)."""
-        return frozenset(self.targets_by_directory_group)
-
-    @property
     def static_targets(self) -> tuple[str, ...]:
         """Every Adobe group of the ``groups`` mapping, once each (first spelling wins)."""
         seen: dict[str, str] = {}

@@ -159,8 +159,8 @@ def test_adobe_only_actions(action, process_groups, expected, label) -> None:
     assert counters.adobe_only_label == label
     assert counters.adobe_only_processed == len(expected)
     assert counters.adobe_users_excluded == (3 if action is AdobeOnlyAction.EXCLUDE else 0)
-    assert [user.email for user in result.planner.adobe_only_users] == (
-        [] if action is AdobeOnlyAction.EXCLUDE else [user.email for user in STRAYS])
+    kept = action is AdobeOnlyAction.WRITE_FILE or bool(label)  # only when written or acted on
+    assert [user.email for user in result.planner.adobe_only_users] == ([user.email for user in STRAYS] if kept else [])
 
 
 def _fields(command: UserCommand) -> dict:
