@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import os
 import ssl
 import sys
 import time
@@ -80,6 +81,7 @@ class Outcome:
     twice: int
     failed: int
     cpu_seconds: float
+    sandbox_cpu_seconds: float
 
 
 class Sandbox:
@@ -95,6 +97,11 @@ class Sandbox:
                                          headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, context=self.context, timeout=60) as response:
             return json.loads(response.read())
+
+    def cpu_seconds(self) -> float:
+        """CPU time the sandbox process has used (utime + stime), to show when it is the bottleneck."""
+        fields = Path(f"/proc/{self.process.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def prepare(self, scenario: Scenario) -> None:
         self.control("PUT", "config", {"faults": "", "rate_limits": {
@@ -165,7 +172,7 @@ def push_umapi_client(sandbox: Sandbox, scenario: Scenario, count: int) -> tuple
 
 
 def measure(sandbox: Sandbox, scenario: Scenario, tool: str, count: int, seconds: float, retries: int, failed: int,
-            cpu: float) -> Outcome:
+            cpu: float, sandbox_cpu: float) -> Outcome:
     stats = sandbox.control("GET", "stats")["families"]["action"]
     users = {user["email"]: user for user in sandbox.control("GET", "state")["users"]}
     lost = sum(1 for email in emails(count) if email not in users or not set(GROUPS) <= set(users[email]["groups"]))
@@ -178,32 +185,33 @@ def measure(sandbox: Sandbox, scenario: Scenario, tool: str, count: int, seconds
         steady_ratio=(sum(steady) / len(steady) / limit) if steady else float("nan"),
         commands_per_second=count / seconds, throttled=stats["throttled"], retries=retries,
         inside_retry_after=stats["inside_retry_after"], lost=lost, twice=stats["commands_applied"] - count,
-        failed=failed, cpu_seconds=cpu,
+        failed=failed, cpu_seconds=cpu, sandbox_cpu_seconds=sandbox_cpu,
     )
 
 
 def run_scenario(sandbox: Sandbox, scenario: Scenario, count: int, reference_count: int) -> list[Outcome]:
     outcomes = []
     sandbox.prepare(scenario)
-    cpu = time.process_time()
+    cpu, sandbox_cpu = time.process_time(), sandbox.cpu_seconds()
     seconds, retries, failed = asyncio.run(push_async(sandbox.settings(scenario), count))
     outcomes.append(measure(sandbox, scenario, "async-usersync", count, seconds, retries, failed,
-                            time.process_time() - cpu))
+                            time.process_time() - cpu, sandbox.cpu_seconds() - sandbox_cpu))
     if reference_count:
         sandbox.prepare(scenario)
-        cpu = time.process_time()
+        cpu, sandbox_cpu = time.process_time(), sandbox.cpu_seconds()
         seconds, retries, failed = push_umapi_client(sandbox, scenario, reference_count)
         outcomes.append(measure(sandbox, scenario, "umapi-client 3.0.1", reference_count, seconds, retries, failed,
-                                time.process_time() - cpu))
+                                time.process_time() - cpu, sandbox.cpu_seconds() - sandbox_cpu))
     return outcomes
 
 
 def print_table(outcomes: list[Outcome]) -> None:
     header = ("scenario", "tool", "commands", "seconds", "rate/limit", "steady", "cmds/s", "429s", "retries",
-              "in RA", "lost", "twice", "failed", "cpu s")
+              "in RA", "lost", "twice", "failed", "cpu s", "sandbox cpu s")
     rows = [(o.scenario, o.tool, str(o.commands), f"{o.seconds:.1f}", f"{o.rate_ratio:.3f}", f"{o.steady_ratio:.3f}",
              f"{o.commands_per_second:.0f}", str(o.throttled), "?" if o.retries < 0 else str(o.retries),
-             str(o.inside_retry_after), str(o.lost), str(o.twice), str(o.failed), f"{o.cpu_seconds:.1f}")
+             str(o.inside_retry_after), str(o.lost), str(o.twice), str(o.failed), f"{o.cpu_seconds:.1f}",
+             f"{o.sandbox_cpu_seconds:.1f}")
             for o in outcomes]
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
     for row in (header, *rows):

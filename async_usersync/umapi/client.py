@@ -20,6 +20,9 @@ from async_usersync.umapi.settings import UmapiSettings
 from async_usersync.umapi.sink import MAX_ENTRIES, ActionSink
 from async_usersync.umapi.transport import Reply, Transport, ssl_setting
 
+YIELD_EVERY = 250
+"""Users handed on between two turns of the event loop while a page is converted: a 2,000-user
+page would otherwise hold the loop long enough to delay the answers, and so the throttle's clock."""
 SYNC_START = "umapi-sync-start"
 SYNC_END = "umapi-sync-end"
 
@@ -83,12 +86,14 @@ class UmapiClient:
         suffix = f"/{quote(group, safe='')}" if group else ""
         async for page in self._pages("users", lambda number: f"users/{self.settings.org_id}/{number}{suffix}",
                                       {"directOnly": "true"}, "users", group):
-            for item in page:
+            for position, item in enumerate(page, 1):
                 user = adobe_user(item)
                 if user is None:
                     self.skipped_users += 1
                 else:
                     yield user
+                if position % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # let answers to the other page requests in meanwhile
 
     async def groups(self) -> AsyncIterator[dict[str, Any]]:
         """The org's user groups, product profiles and admin groups, as UMAPI describes them."""
@@ -147,34 +152,33 @@ class UmapiClient:
         """
         signal_end = family == "users" and group is None
         first = await self._page(family, 0, path_of(0), params, key, group, self._opening_signal())
-        yield first.items
-        if first.last or not first.items:
-            return
-        count = first.page_count or 0
+        count = (first.page_count or 0) if first.items and not first.last else 0
+        slots = asyncio.Semaphore(self.settings.max_in_flight)
+
+        async def fetch(number: int) -> _Page:
+            async with slots:
+                pragma = SYNC_END if signal_end and number == count - 1 else None
+                return await self._page(family, number, path_of(number), params, key, group, pragma)
+
+        tasks = [asyncio.create_task(fetch(number)) for number in range(1, count)]  # before page 0 is handed on
         final_page: _Page | None = None
-        if count > 1:
-            slots = asyncio.Semaphore(self.settings.max_in_flight)
-
-            async def fetch(number: int) -> _Page:
-                async with slots:
-                    pragma = SYNC_END if signal_end and number == count - 1 else None
-                    return await self._page(family, number, path_of(number), params, key, group, pragma)
-
-            tasks = [asyncio.create_task(fetch(number)) for number in range(1, count)]
-            try:
-                for next_done in asyncio.as_completed(tasks):
-                    page = await next_done
-                    if page.last:
-                        if final_page is None or page.number < final_page.number:
-                            final_page = page
-                    elif page.items:
-                        yield page.items
-            finally:
-                for task in tasks:
-                    task.cancel()
-            if final_page is not None:
-                yield final_page.items
+        try:
+            yield first.items
+            if first.last or not first.items:
                 return
+            for next_done in asyncio.as_completed(tasks):
+                page = await next_done
+                if page.last:
+                    if final_page is None or page.number < final_page.number:
+                        final_page = page
+                elif page.items:
+                    yield page.items
+        finally:
+            for task in tasks:
+                task.cancel()
+        if final_page is not None:
+            yield final_page.items
+            return
         number = max(count, 1)
         while True:
             page = await self._page(family, number, path_of(number), params, key, group, None)

@@ -141,12 +141,17 @@ class Transport:
                 await asyncio.sleep(wait)
 
     async def _send(self, throttle: AdaptiveBucket, method: str, url: str, **options: Any) -> tuple[int, Mapping[str, str], bytes]:
-        """One attempt; its place in the throttle's window is freed from the moment it ends."""
+        """One attempt. The server counted it before it began to answer, so its place in the throttle's
+        window is freed from the moment the answer's headers arrive (or the attempt fails)."""
+        answered = False
         try:
             async with self.session.request(method, url, **options) as response:
+                throttle.done()
+                answered = True
                 return response.status, response.headers, await response.read()
         finally:
-            throttle.done()
+            if not answered:
+                throttle.done()
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter, for retryable answers that carry no Retry-After."""
