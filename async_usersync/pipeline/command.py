@@ -20,13 +20,13 @@ from typing import Any, Mapping, TextIO
 
 from async_usersync import __version__
 from async_usersync.config import RunSettings, load_run_settings, write_example_config
-from async_usersync.engine import SummaryCounters, SyncPlanner, render_action_summary
+from async_usersync.engine import Strategy, SyncPlanner, render_action_summary
 from async_usersync.errors import ConfigError, ExitCode, UsersyncError
 from async_usersync.logs import LogStream, streaming_logs
-from async_usersync.logs.metrics import write_metrics
 from async_usersync.logs.separators import run_title, stage_line, total_time
-from async_usersync.logs.summary import RunSummary, write_summary_json
+from async_usersync.logs.summary import RunSummary
 from async_usersync.pipeline.adobe_only_file import read_adobe_only_users
+from async_usersync.pipeline.reports import summary_counters, write_reports
 from async_usersync.pipeline.run import RunResult, SyncJob, run_sync
 from async_usersync.pipeline.runlock import RunLock, default_lock_path
 from async_usersync.pipeline.schedule import DEFAULT_MIN_INTERVAL, ScheduleGuard, default_record_path
@@ -64,7 +64,7 @@ def run_sync_command(command_line: CommandLine) -> ExitCode:
 
 
 async def execute_sync(command_line: CommandLine, console: TextIO | None = sys.stdout) -> ExitCode:
-    """The whole command inside a running loop; tests call this beside an in-process sandbox."""
+    """The whole command, for a caller that already runs an event loop."""
     try:
         settings = load_run_settings(command_line.config_file, command_line.options, command_line.encoding)
         job = build_job(settings)
@@ -112,7 +112,7 @@ def build_job(settings: RunSettings) -> SyncJob:
         umapi=config.umapi_settings(options.ssl_cert_verify),
         directory=directory,
         selection=UserSelection(kind, groups),
-        push=options.strategy.value == "push",
+        push=options.strategy is Strategy.PUSH,
         test_mode=options.test_mode,
         adobe_groups_to_read=settings.adobe_groups_to_read,
         user_groups_wanted=settings.user_groups_wanted,
@@ -138,7 +138,9 @@ async def _logged_run(command_line: CommandLine, settings: RunSettings, job: Syn
         with RunLock(command_line.lock_file or default_lock_path(settings.config.file)):
             guard.check()
             result = await run_sync(job, stream.progress)
-            code = _exit_code(result)
+            if result.read_failure is not None:
+                logger.critical("%s; no Adobe-only user was touched", result.read_failure)
+            code = result.exit_code
             if code is ExitCode.OK and not options.test_mode:
                 guard.record_success(run_id)
     except UsersyncError as error:
@@ -149,66 +151,22 @@ async def _logged_run(command_line: CommandLine, settings: RunSettings, job: Syn
         code = ExitCode.INTERRUPTED
     counters = job.planner.counters
     if result is not None:
-        for line in render_action_summary(counters, _actions(result), options.test_mode):
+        totals = result.totals
+        for line in render_action_summary(counters, (totals.sent, totals.completed, totals.failed), options.test_mode):
             logger.info("%s", line)
     elapsed = time.monotonic() - started
     logger.info("%s", stage_line(f"End {title} (Total time: {total_time(elapsed)})", "="))
     if stream.log_file is not None:
         logger.info("The log is in %s", stream.log_file)
     try:
-        _write_reports(command_line, run_id, started_at, code, options.test_mode, counters, result, elapsed)
+        write_reports(command_line.summary_json, command_line.metrics_file, RunSummary(
+            run_id=run_id, started=started_at, finished=datetime.now().astimezone(), exit_code=int(code),
+            test_mode=options.test_mode, counters=summary_counters(counters, result),
+            durations=(result.durations if result is not None else {}) | {"total": elapsed},
+            throttle=result.throttle if result is not None else {}))
     except (OSError, UsersyncError) as error:
         logger.error("Cannot write the run's summary or metrics: %s", error)
     return code
-
-
-def _write_reports(command_line: CommandLine, run_id: str, started_at: datetime, code: ExitCode, test_mode: bool,
-                   counters: SummaryCounters, result: RunResult | None, elapsed: float) -> None:
-    """``--summary-json`` and ``--metrics-file``: the same counters under User Sync's internal names."""
-    if command_line.summary_json is None and command_line.metrics_file is None:
-        return
-    named = summary_counters(counters, result)
-    durations = (result.durations if result is not None else {}) | {"total": elapsed}
-    if command_line.summary_json is not None:
-        write_summary_json(command_line.summary_json, RunSummary(
-            run_id=run_id, started=started_at, finished=datetime.now().astimezone(), exit_code=int(code),
-            test_mode=test_mode, counters=named, durations=durations,
-            throttle=result.throttle if result is not None else {}))
-    if command_line.metrics_file is not None:
-        write_metrics(command_line.metrics_file, named, durations, exit_code=int(code))
-
-
-def summary_counters(counters: SummaryCounters, result: RunResult | None) -> dict[str, int]:
-    """The Action Summary's numbers by User Sync's internal counter names."""
-    named = {
-        "directory_users_read": counters.directory_users_read,
-        "directory_users_selected": counters.directory_users_selected,
-        "primary_users_read": counters.adobe_users_read,
-        "excluded_user_count": counters.adobe_users_excluded,
-        "unchanged_user_count": counters.adobe_users_unchanged,
-        "primary_users_created": counters.adobe_users_created,
-        "updated_user_count": counters.adobe_users_updated,
-        "adobe_user_groups_created": counters.user_groups_created,
-        "primary_strays_processed": counters.adobe_only_processed,
-    }
-    if result is not None:
-        named |= {"umapi_actions_sent": result.totals.sent, "umapi_actions_succeeded": result.totals.completed,
-                  "umapi_actions_failed": result.totals.failed}
-    return named
-
-
-def _exit_code(result: RunResult) -> ExitCode:
-    if result.read_failure is not None:
-        logger.critical("%s; no Adobe-only user was touched", result.read_failure)
-        return ExitCode.READ_FAILED
-    if result.totals.failed:
-        return ExitCode.COMMANDS_FAILED
-    return ExitCode.OK
-
-
-def _actions(result: RunResult) -> tuple[int, int, int]:
-    totals = result.totals
-    return totals.sent, totals.completed, totals.failed
 
 
 def _schedule_guard(command_line: CommandLine) -> ScheduleGuard:

@@ -21,7 +21,7 @@ from typing import Any, AsyncIterator, Callable, Iterable
 
 from async_usersync.engine import SyncPlanner
 from async_usersync.engine.rules import missing_user_groups
-from async_usersync.errors import ReadError, UsersyncError
+from async_usersync.errors import ExitCode, ReadError, UsersyncError
 from async_usersync.logs.progress import Progress
 from async_usersync.logs.separators import logged_stage
 from async_usersync.pipeline.adobe_only_file import write_adobe_only_users
@@ -68,6 +68,12 @@ class RunResult:
     """Seconds per phase: ``directory_read``, ``adobe_read``, ``actions_sent`` (the whole UMAPI stage)."""
     throttle: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per API family: 429s received, seconds paused, requests attempted and retried."""
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.read_failure is not None:
+            return ExitCode.READ_FAILED
+        return ExitCode.COMMANDS_FAILED if self.totals.failed else ExitCode.OK
 
 
 class _Feed:
