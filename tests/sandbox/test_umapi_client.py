@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 import umapi_client
@@ -62,3 +63,19 @@ async def test_official_client_lists_creates_meets_throttling_and_recovers(sandb
             "federatedID", "Official", f"Client {number}", "US")
         assert sorted(user["groups"]) == sorted(expected)
     assert len(sandbox.state.users) == 130 + 40
+
+
+def read_twice_across_token_expiry(server: SandboxServer) -> tuple[int, int]:
+    connection = connect(server)
+    first = len(umapi_client.GroupsQuery(connection).all_results())
+    time.sleep(1.1)
+    second = len(umapi_client.GroupsQuery(connection).all_results())
+    return first, second
+
+
+async def test_official_client_refreshes_a_short_lived_token(sandbox_factory) -> None:
+    server = await sandbox_factory(token_lifetime=1, groups=3)
+    assert await asyncio.to_thread(read_twice_across_token_expiry, server) == (3, 3)
+    ims = server.sandbox.stats.families["ims"]
+    groups = server.sandbox.stats.families["groups"]
+    assert (ims.ok, groups.ok, groups.client_errors) == (2, 2, 0)
