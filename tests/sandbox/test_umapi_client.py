@@ -9,6 +9,7 @@ import pytest
 import umapi_client
 
 from async_usersync.sandbox import RateLimit, SandboxConfig, SandboxServer
+from async_usersync.sandbox.faults import parse_fault_plan
 
 
 @pytest.fixture
@@ -79,3 +80,17 @@ async def test_official_client_refreshes_a_short_lived_token(sandbox_factory) ->
     ims = server.sandbox.stats.families["ims"]
     groups = server.sandbox.stats.families["groups"]
     assert (ims.ok, groups.ok, groups.client_errors) == (2, 2, 0)
+
+
+def list_with_retries(server: SandboxServer) -> list[dict]:
+    connection = connect(server)
+    connection.retry_first_delay = 0
+    return umapi_client.UsersQuery(connection).all_results()
+
+
+async def test_official_client_retries_injected_5xx_and_reads_everything(sandbox_factory) -> None:
+    server = await sandbox_factory(users=130, user_page_size=50, seed=4, faults=parse_fault_plan("users:502=0.1,503=0.1,504=0.1"))
+    listed = await asyncio.to_thread(list_with_retries, server)
+    assert [user["email"] for user in listed] == [user["email"] for user in server.state.users.values()]
+    users = server.sandbox.stats.families["users"]
+    assert users.server_errors >= 1 and users.ok == 3
