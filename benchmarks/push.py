@@ -171,6 +171,40 @@ def push_umapi_client(sandbox: Sandbox, scenario: Scenario, count: int) -> tuple
     return time.monotonic() - started, -1, failed
 
 
+async def ceiling_rate(sandbox: Sandbox, requests: int, concurrency: int = 64) -> float:
+    """Action requests per second that plain aiohttp gets from the sandbox with throttling off: what
+    this machine can carry at all, so that scenario (d) shows how much of it the client leaves."""
+    import aiohttp
+    import orjson
+
+    process = sandbox.process
+    connector = aiohttp.TCPConnector(ssl=sandbox.context, limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        form = {"grant_type": "client_credentials", "client_id": process.client_id,
+                "client_secret": process.client_secret, "scope": "openid,AdobeID,user_management_sdk"}
+        async with session.post(f"{process.base_url}/ims/token/v2", data=form) as response:
+            token = (await response.json())["access_token"]
+        headers = {"Authorization": f"Bearer {token}", "X-Api-Key": process.client_id,
+                   "Content-Type": "application/json"}
+        url = f"{process.url}/action/{process.org_id}"
+        addresses = iter(emails(requests * 10))
+        bodies = [orjson.dumps([{"user": email, "do": [
+            {"createFederatedID": {"email": email, "firstname": "Push", "lastname": "User", "country": "US",
+                                   "option": "ignoreIfAlreadyExists"}},
+            {"add": {"group": list(GROUPS)}}]} for email in (next(addresses) for _ in range(10))])
+            for _ in range(requests)]
+        queue = iter(bodies)
+
+        async def worker() -> None:
+            for body in queue:
+                async with session.post(url, data=body, headers=headers) as response:
+                    await response.read()
+
+        started = time.monotonic()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return requests / (time.monotonic() - started)
+
+
 def measure(sandbox: Sandbox, scenario: Scenario, tool: str, count: int, seconds: float, retries: int, failed: int,
             cpu: float, sandbox_cpu: float) -> Outcome:
     stats = sandbox.control("GET", "stats")["families"]["action"]
@@ -196,6 +230,14 @@ def run_scenario(sandbox: Sandbox, scenario: Scenario, count: int, reference_cou
     seconds, retries, failed = asyncio.run(push_async(sandbox.settings(scenario), count))
     outcomes.append(measure(sandbox, scenario, "async-usersync", count, seconds, retries, failed,
                             time.process_time() - cpu, sandbox.cpu_seconds() - sandbox_cpu))
+    if scenario.name.startswith("d"):
+        sandbox.control("PUT", "config", {"throttle": False})
+        sandbox.control("POST", "reset")
+        ceiling = asyncio.run(ceiling_rate(sandbox, count // 10))
+        sandbox.control("PUT", "config", {"throttle": True})
+        ours = outcomes[0]
+        print(f"{scenario.name}: plain aiohttp, throttling off, carries {ceiling:.0f} action requests/s here; "
+              f"the client reached {ours.commands / 10 / ours.seconds / ceiling:.2f} of that", flush=True)
     if reference_count:
         sandbox.prepare(scenario)
         cpu, sandbox_cpu = time.process_time(), sandbox.cpu_seconds()

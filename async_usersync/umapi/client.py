@@ -65,7 +65,9 @@ class UmapiClient:
     async def __aenter__(self) -> "UmapiClient":
         connector = aiohttp.TCPConnector(ssl=ssl_setting(self.settings), limit=self.settings.max_in_flight)
         self._session = aiohttp.ClientSession(
-            connector=connector, timeout=aiohttp.ClientTimeout(total=self.settings.timeout),
+            # As User Sync's timeout: on connecting and on each wait for data, not on the queue for a connection.
+            connector=connector, timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.settings.timeout,
+                                                               sock_read=self.settings.timeout),
             headers={"User-Agent": self.user_agent})
         self._transport = Transport(self.settings, self._session)
         return self

@@ -153,8 +153,12 @@ class ActionSink:
         except UmapiError as error:
             log.error("action request of %d entries failed: %s", len(batch), error)
             failure = CommandError("request", error.code, str(error))
-            return {index: [failure] for index in range(len(batch))}
-        return _map_errors(batch, body.get("errors") or [])
+        except Exception as error:  # a client fault must still report each command once
+            log.exception("action request of %d entries failed unexpectedly", len(batch))
+            failure = CommandError("request", "client.error", f"{type(error).__name__}: {error}")
+        else:
+            return _map_errors(batch, body.get("errors") or [])
+        return {index: [failure] for index in range(len(batch))}
 
     def _finish(self, outcome: _Outcome) -> None:
         result = CommandResult(outcome.command, tuple(outcome.errors))

@@ -100,3 +100,16 @@ def test_retry_after_is_read_as_seconds_or_as_an_http_date():
     from email.utils import formatdate
     import time
     assert 8 <= parse_retry_after(formatdate(time.time() + 10, usegmt=True)) <= 10
+
+
+async def test_a_429_pauses_all_concurrent_page_readers(sandbox_factory):
+    """Forty pages are requested at once; the sandbox allows 5 per window, the client believes 50."""
+    server = await sandbox_factory(users=200, time_scale=600.0, user_page_size=5)
+    server.config.update({"rate_limits": {"users": {"per_client": 5, "global": 0}}})
+    settings = client_settings(server, limits=RateLimits(users=50, window=0.1))
+    async with UmapiClient(settings) as client:
+        emails = [user.email async for user in client.users()]
+    stats = server.sandbox.stats.families["users"]
+    assert stats.throttled >= 1
+    assert stats.inside_retry_after == 0
+    assert sorted(emails) == sorted(user["email"] for user in server.state.user_list())
