@@ -47,9 +47,9 @@ async def test_mapped_users_with_process_groups_then_nothing_left_to_do(setup: S
                  "---------------------------------- Action Summary -------", "========== End Run"):
         assert line in run.out
     assert (setup.folder / "logs" / "sync.log").read_text().count("Number of") == 10
-    for change in ("Adding user with user key: federatedid,dave@e2e.test,,dave@e2e.test",
-                   "Managing groups for user key: federatedid,carol@e2e.test,,carol@e2e.test added: {} removed: {'Sales Team'}",
-                   "Managing groups for user key: federatedid,gone1@e2e.test,,gone1@e2e.test added: {} removed: {'Sales Team'}"):
+    for change in ("Adding user with user key: federatedID,dave@e2e.test,,dave@e2e.test",
+                   "Managing groups for user key: federatedID,carol@e2e.test,,carol@e2e.test added: {} removed: {'Sales Team'}",
+                   "Managing groups for user key: federatedID,gone1@e2e.test,,gone1@e2e.test added: {} removed: {'Sales Team'}"):
         assert change in run.out
 
     # The same run again, its options now coming from invocation_defaults: nothing to send.
