@@ -60,7 +60,7 @@ print(json.dumps({"entries": count, "seconds": elapsed, "cpu": usage.ru_utime + 
 """
 
 BONSAI_ALONE = """
-import json, sys, time, bonsai
+import json, resource, sys, time, bonsai
 url, admin, password = sys.argv[1:4]
 client = bonsai.LDAPClient(url)
 client.set_credentials("SIMPLE", user=admin, password=password)
@@ -75,7 +75,8 @@ while True:
     if message is None:
         break
     result = connection.get_result(message)
-print(json.dumps({"entries": count, "seconds": time.perf_counter() - started}))
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"entries": count, "seconds": time.perf_counter() - started, "cpu": usage.ru_utime + usage.ru_stime}))
 """ % (ATTRIBUTES, BASE_DN, USERS_FILTER, ATTRIBUTES)
 
 IDLE = """
@@ -150,10 +151,10 @@ def time_reader(server: LocalSlapd) -> dict[str, float]:
     return json.loads(output)
 
 
-def time_bonsai_alone(server: LocalSlapd) -> float:
-    """Seconds for bonsai's own paged search with no processing: the ceiling for any bonsai reader."""
+def time_bonsai_alone(server: LocalSlapd) -> dict[str, float]:
+    """bonsai's own paged search with no processing: the ceiling for any bonsai reader."""
     output, _ = python(BONSAI_ALONE, server.url, server.admin_dn, server.admin_password).communicate()
-    return json.loads(output)["seconds"]
+    return json.loads(output)
 
 
 def measure_size(folder: Path, size: int, rounds: int) -> dict[str, float]:
@@ -177,7 +178,8 @@ def measure_size(folder: Path, size: int, rounds: int) -> dict[str, float]:
     return {
         "size": size, "load_seconds": load_seconds,
         "ldapsearch_per_s": size / theirs_seconds, "ours_per_s": size / ours_seconds,
-        "bonsai_alone_per_s": size / statistics.median(bonsai_alone),
+        "bonsai_alone_per_s": size / statistics.median(run["seconds"] for run in bonsai_alone),
+        "bonsai_alone_cpu": statistics.median(run["cpu"] for run in bonsai_alone),
         "ratio": theirs_seconds / ours_seconds,
         "ldapsearch_cpu": statistics.median(cpu for _, cpu in theirs),
         "ours_cpu": statistics.median(run["cpu"] for run in ours),
@@ -212,14 +214,14 @@ def main() -> None:
     idle = json.loads(python(IDLE).communicate()[0])
     print(f"baseline: a process that only imports the source peaks at {idle['max_rss_mb']:.0f} MB")
     print(f"{'users':>8} {'ldapsearch/s':>13} {'bonsai alone/s':>15} {'ours/s':>9} {'ratio':>6} {'ldapsearch cpu':>15} "
-          f"{'ours cpu':>9} {'ours peak MB':>13}")
+          f"{'bonsai alone cpu':>17} {'ours cpu':>9} {'ours peak MB':>13}")
     with tempfile.TemporaryDirectory(prefix="ldap-bench-") as temporary:
         folder = Path(temporary)
         for size in (int(text) for text in options.sizes.split(",")):
             row = measure_size(folder, size, options.rounds)
             print(f"{row['size']:>8} {row['ldapsearch_per_s']:>13.0f} {row['bonsai_alone_per_s']:>15.0f} "
-                  f"{row['ours_per_s']:>9.0f} {row['ratio']:>6.2f} "
-                  f"{row['ldapsearch_cpu']:>14.2f}s {row['ours_cpu']:>8.2f}s {row['ours_max_rss_mb']:>13.0f}", flush=True)
+                  f"{row['ours_per_s']:>9.0f} {row['ratio']:>6.2f} {row['ldapsearch_cpu']:>14.2f}s "
+                  f"{row['bonsai_alone_cpu']:>16.2f}s {row['ours_cpu']:>8.2f}s {row['ours_max_rss_mb']:>13.0f}", flush=True)
         wait = measure_wait(folder)
     for mode, label in (("adapter", "bonsai asyncio adapter"), ("ours", "worker-thread wait (ours)")):
         print(f"waiting {wait[mode]['wall']:.1f} s on a stopped server, {label}: "

@@ -193,10 +193,14 @@ class LdapSource:
         async def collect(name: str, group_dn: str) -> None:
             search = PagedSearch(self.settings.base_dn, LDAPSearchScope.SUBTREE, self._member_filter(group_dn),
                                  ["1.1"], self.settings.search_page_size)
-            async with pool.connection() as connection, aclosing(stream_pages(connection, search)) as stream:
-                async for page in stream:
-                    for dn, _ in page:
-                        membership.setdefault(dn_key(dn), set()).add(name)
+
+            def to_keys(page: list[Entry]) -> list[str]:
+                return [dn_key(dn) for dn, _ in page]
+
+            async with pool.connection() as connection, aclosing(stream_pages(connection, search, to_keys)) as stream:
+                async for keys in stream:
+                    for key in keys:
+                        membership.setdefault(key, set()).add(name)
 
         await asyncio.gather(*(collect(name, dn) for name, dn in groups.items()))
         return membership
@@ -249,22 +253,28 @@ class LdapSource:
                       seen: set[str] | None = None) -> AsyncIterator[DirectoryUser]:
         """Streams one paged user search; ``labels_of(dn_key)`` gives the selected groups (None:
         there are none), ``seen`` the DNs already yielded by an earlier search."""
+        def to_users(page: list[Entry]) -> list[DirectoryUser]:
+            users = []
+            for dn, attributes in page:
+                labels: set[str] = set()
+                if labels_of is not None:
+                    key = dn_key(dn)
+                    if seen is not None:
+                        if key in seen:
+                            continue
+                        seen.add(key)
+                    labels = labels_of(key) or labels
+                user = self.to_user(dn, attributes, labels)
+                if user is not None:
+                    users.append(user)
+            return users
+
         search = PagedSearch(self.settings.base_dn, LDAPSearchScope.SUBTREE, filter_text, self.attribute_names,
                              self.settings.search_page_size)
-        async with pool.connection() as connection, aclosing(stream_pages(connection, search)) as stream:
-            async for page in stream:
-                for dn, attributes in page:
-                    labels: set[str] = set()
-                    if labels_of is not None:
-                        key = dn_key(dn)
-                        if seen is not None:
-                            if key in seen:
-                                continue
-                            seen.add(key)
-                        labels = labels_of(key) or labels
-                    user = self.to_user(dn, attributes, labels)
-                    if user is not None:
-                        yield user
+        async with pool.connection() as connection, aclosing(stream_pages(connection, search, to_users)) as stream:
+            async for users in stream:
+                for user in users:
+                    yield user
 
     async def _read_members(self, pool: ConnectionPool, members: dict[str, tuple[str, set[str]]]
                             ) -> AsyncIterator[DirectoryUser]:

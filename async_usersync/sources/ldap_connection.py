@@ -204,15 +204,21 @@ class PagedSearch:
         return owner.decode_all(entries)
 
 
-async def stream_pages(connection: LdapConnection, search: PagedSearch) -> AsyncIterator[list[Entry]]:
-    """Yields pages as they arrive, always fetching one page ahead of the consumer."""
-    pending = asyncio.ensure_future(connection.call(search.next_page, connection))
+async def stream_pages(connection: LdapConnection, search: PagedSearch,
+                       convert: Callable[[list[Entry]], list[T]]) -> AsyncIterator[list[T]]:
+    """Yields pages as they arrive, always fetching one page ahead of the consumer. ``convert``
+    runs on the worker thread too, so the event loop only hands finished records on."""
+    def next_converted() -> list[T] | None:
+        page = search.next_page(connection)
+        return None if page is None else convert(page)
+
+    pending = asyncio.ensure_future(connection.call(next_converted))
     try:
         while True:
             page = await pending
             if page is None:
                 return
-            pending = asyncio.ensure_future(connection.call(search.next_page, connection))
+            pending = asyncio.ensure_future(connection.call(next_converted))
             yield page
     finally:
         if not pending.done():

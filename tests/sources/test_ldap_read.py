@@ -156,3 +156,10 @@ async def test_mapped_groups_are_read_without_a_full_scan(tmp_path: Path) -> Non
     assert sorted(filters[1:3]) == sorted(lookups)
     assert sorted(filters[3:5]) == sorted(member_searches)  # the DN-only pass
     assert filters[5:] == member_searches
+
+
+async def test_values_that_do_not_decode_skip_the_user_with_a_warning(tmp_path: Path, slapd: LocalSlapd, caplog) -> None:
+    caplog.set_level(logging.WARNING, "async_usersync.sources")
+    users = await collect(source(tmp_path, slapd, string_encoding="ascii").users(UserSelection("group", ("Engineering",))))
+    assert set(users) == {"bob@example.org"}  # Zoë Ångström is not ASCII
+    assert "uid=zoe,ou=people,dc=example,dc=org" in caplog.text and "string_encoding ascii" in caplog.text
