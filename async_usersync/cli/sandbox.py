@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import typer
-import uvloop
 
 from async_usersync.sandbox import SandboxConfig, run_sandbox
 from async_usersync.sandbox.config import parse_rate_limits
@@ -60,7 +59,7 @@ def sandbox(
         typer.echo(f"async-usersync sandbox: {problem}", err=True)
         raise typer.Exit(2) from None
     try:
-        uvloop.run(_serve(config))  # about 1.5x the requests/s of the default loop (benchmarks/)
+        asyncio.run(_serve(config))
     except ValueError as problem:  # an unreadable state file
         typer.echo(f"async-usersync sandbox: {problem}", err=True)
         raise typer.Exit(2) from None
