@@ -31,18 +31,19 @@ class Entry:
 
 def command_entries(command: UserCommand, request_ids: "RequestIds", max_steps: int = 10,
                     max_names: int = 10) -> list[Entry]:
-    steps = _steps(command, max_names)
+    names, steps = _steps(command, max_names)
     root: dict[str, Any] = {"user": command.user}
     if command.domain:
         root["domain"] = command.domain
     if command.use_adobe_id or (command.create is not None and command.create.identity_type is IdentityType.ADOBE_ID):
         root["useAdobeID"] = True
-    entries = []
-    for start in range(0, len(steps), max_steps):
-        piece = steps[start:start + max_steps]
-        body = {**root, "requestID": request_ids.next(), "do": [step for _, step in piece]}
-        entries.append(Entry(command, body, tuple(name for name, _ in piece)))
-    return entries
+    if len(steps) <= max_steps:  # the usual case, kept cheap: a bulk load sends millions of these
+        root["requestID"] = request_ids.next()
+        root["do"] = steps
+        return [Entry(command, root, tuple(names))]
+    return [Entry(command, {**root, "requestID": request_ids.next(), "do": steps[start:start + max_steps]},
+                  tuple(names[start:start + max_steps]))
+            for start in range(0, len(steps), max_steps)]
 
 
 class RequestIds:
@@ -56,26 +57,34 @@ class RequestIds:
         return f"action_{self._count}"
 
 
-def _steps(command: UserCommand, max_names: int) -> list[tuple[str, dict[str, Any]]]:
-    steps: list[tuple[str, dict[str, Any]]] = []
+def _steps(command: UserCommand, max_names: int) -> tuple[list[str], list[dict[str, Any]]]:
+    """The step names and the steps, in UMAPI's order."""
+    names: list[str] = []
+    steps: list[dict[str, Any]] = []
     if command.create is not None:
         name = CREATE_STEP[command.create.identity_type]
-        steps.append((name, {name: _create_arguments(command.create)}))
+        names.append(name)
+        steps.append({name: _create_arguments(command.create)})
     if command.update:
-        steps.append(("update", {"update": dict(command.update)}))
+        names.append("update")
+        steps.append({"update": dict(command.update)})
     if command.remove_groups == "all":
-        steps.append(("remove", {"remove": "all"}))
+        names.append("remove")
+        steps.append({"remove": "all"})
     else:
-        steps.extend(_group_steps("remove", command.remove_groups, max_names))
-    steps.extend(_group_steps("add", command.add_groups, max_names))
+        _add_group_steps(names, steps, "remove", command.remove_groups, max_names)
+    _add_group_steps(names, steps, "add", command.add_groups, max_names)
     if command.remove_from_org:
-        steps.append(("removeFromOrg", {"removeFromOrg": {"deleteAccount": command.delete_account}}))
-    return steps
+        names.append("removeFromOrg")
+        steps.append({"removeFromOrg": {"deleteAccount": command.delete_account}})
+    return names, steps
 
 
-def _group_steps(verb: str, groups: tuple[str, ...], max_names: int) -> list[tuple[str, dict[str, Any]]]:
-    return [(verb, {verb: {"group": list(groups[start:start + max_names])}})
-            for start in range(0, len(groups), max_names)]
+def _add_group_steps(names: list[str], steps: list[dict[str, Any]], verb: str, groups: tuple[str, ...],
+                     max_names: int) -> None:
+    for start in range(0, len(groups), max_names):
+        names.append(verb)
+        steps.append({verb: {"group": list(groups[start:start + max_names])}})
 
 
 def _create_arguments(create: CreateUser) -> dict[str, Any]:

@@ -122,8 +122,9 @@ class Transport:
                 retry_after = parse_retry_after(reply_headers.get("Retry-After"))
                 code = f"http.{status}"
                 if status == 429:
-                    throttle.throttled(retry_after if retry_after is not None else self.backoff(attempt))
-                    failure, wait = "request limit reached (429)", 0.0
+                    pause = retry_after if retry_after is not None else self.backoff(attempt)
+                    throttle.throttled(pause)
+                    failure, wait = f"request limit reached (429), every {family} request paused {pause:g} s", 0.0
                 elif status in RETRYABLE_STATUS:
                     counters.server_errors += 1
                     failure = f"service unavailable ({status})"
@@ -140,7 +141,8 @@ class Transport:
             if wait:
                 await asyncio.sleep(wait)
 
-    async def _send(self, throttle: AdaptiveBucket, method: str, url: str, **options: Any) -> tuple[int, Mapping[str, str], bytes]:
+    async def _send(self, throttle: AdaptiveBucket, method: str, url: str,
+                    **options: Any) -> tuple[int, Mapping[str, str], bytes]:
         """One attempt. The server counted it before it began to answer, so its place in the throttle's
         window is freed from the moment the answer's headers arrive (or the attempt fails)."""
         answered = False
@@ -179,7 +181,8 @@ class Transport:
                     code = str(detail.get("error") or f"http.{status}")
                     reason = detail.get("error_description") or "no reason given"
                     raise UmapiError(f"Adobe IMS at {url} refused the credentials of client id "
-                                     f"'{settings.client_id}' (HTTP {status}, {code}: {reason})", code=code, status=status)
+                                     f"'{settings.client_id}' (HTTP {status}, {code}: {reason})",
+                                     code=code, status=status)
                 problem = f"HTTP {status}"
             if attempt < settings.retries:
                 await asyncio.sleep(self.backoff(attempt))
