@@ -13,6 +13,7 @@ Every secret read is registered with the log redactor, and no error message ever
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 from pathlib import Path
@@ -21,9 +22,10 @@ from typing import Callable, TypeVar
 
 from async_usersync.config.section import ConfigSection, resolve_path
 from async_usersync.errors import ConfigError
-from async_usersync.logs.redact import register_secret
+from async_usersync.logs.redact import MIN_MASKED_LENGTH, register_secret
 
 T = TypeVar("T")
+logger = logging.getLogger("async_usersync.config")
 HEADLESS_HINT = "on a server without a keyring, use 'env:VARIABLE' or 'file:PATH' instead"
 
 
@@ -38,8 +40,7 @@ def read_secret(section: ConfigSection, name: str, keyring_user: str | None, req
     if plain is not None and reference is not None:
         raise section.error(name, f"give either '{name}' or '{secure_key}', not both")
     if plain is not None:
-        register_secret(plain)
-        return plain
+        return _registered(section, name, plain)
     if reference is None:
         if required:
             raise section.error(name, f"a value is required (or '{secure_key}' saying where it is kept)")
@@ -48,6 +49,14 @@ def read_secret(section: ConfigSection, name: str, keyring_user: str | None, req
         value = _resolve(reference.strip(), section.file, keyring_user or "")
     except ConfigError as error:
         raise section.error(secure_key, str(error)) from None
+    return _registered(section, name, value)
+
+
+def _registered(section: ConfigSection, name: str, value: str) -> str:
+    """``value``, once the log redactor knows it."""
+    if len(value) < MIN_MASKED_LENGTH:
+        logger.warning("%s: the secret '%s' is shorter than %d characters, too short to be masked in logs",
+                       section.file, section.full_key(name), MIN_MASKED_LENGTH)
     register_secret(value)
     return value
 

@@ -15,6 +15,9 @@ import threading
 from urllib.parse import quote, quote_plus
 
 MASK = "********"
+MIN_MASKED_LENGTH = 4
+"""Shorter values are not masked: masking "s" would mask every s in the log. Such a secret is
+guessable anyway; ``config.secrets`` warns about it."""
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -25,7 +28,7 @@ _STANDARD_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", Non
 def register_secret(value: str | None) -> None:
     """Adds ``value`` (and its encoded forms) to what every log record is cleaned of."""
     global _pattern
-    if not value:
+    if not value or len(value) < MIN_MASKED_LENGTH:
         return
     forms = {value, quote_plus(value), quote(value, safe=""), json.dumps(value)[1:-1]}
     # A multi-line secret (a private key) may be shown one line at a time.

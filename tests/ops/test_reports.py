@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from async_usersync.logs.metrics import write_metrics
-from async_usersync.logs.redact import forget_secrets, register_secret
+from async_usersync.logs.redact import register_secret
 from async_usersync.logs.summary import RunSummary, write_summary_json
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*\})? (\S+)$')
@@ -73,15 +73,12 @@ def test_metrics_replace_the_previous_file_whole_and_refuse_clashing_names(tmp_p
 
 def test_the_summary_json_holds_the_run_and_no_secret(tmp_path: Path) -> None:
     register_secret("hunter2-secret")
-    try:
-        summary = RunSummary(run_id="r-1", started=datetime(2026, 11, 28, 7, 0, tzinfo=timezone.utc),
-                             finished=datetime(2026, 11, 28, 7, 5, tzinfo=timezone.utc), exit_code=0,
-                             counters={"directory_users_read": 10}, durations={"total": 300.5},
-                             throttle={"waits": 3, "wait_seconds": 1.5, "note": "token hunter2-secret"})
-        path = tmp_path / "summary.json"
-        write_summary_json(path, summary)
-    finally:
-        forget_secrets()
+    summary = RunSummary(run_id="r-1", started=datetime(2026, 11, 28, 7, 0, tzinfo=timezone.utc),
+                         finished=datetime(2026, 11, 28, 7, 5, tzinfo=timezone.utc), exit_code=0,
+                         counters={"directory_users_read": 10}, durations={"total": 300.5},
+                         throttle={"waits": 3, "wait_seconds": 1.5, "note": "token hunter2-secret"})
+    path = tmp_path / "summary.json"
+    write_summary_json(path, summary)
     assert json.loads(path.read_text()) == {
         "run_id": "r-1", "started": "2026-11-28T07:00:00+00:00", "finished": "2026-11-28T07:05:00+00:00",
         "exit_code": 0, "test_mode": False, "counters": {"directory_users_read": 10}, "durations": {"total": 300.5},

@@ -17,20 +17,13 @@ import pytest
 from async_usersync.config.secrets import read_secret
 from async_usersync.config.section import load_yaml, ConfigSection
 from async_usersync.errors import ConfigError
-from async_usersync.logs.redact import forget_secrets
+from async_usersync.logs.redact import redact
 from async_usersync.logs.settings import LogSettings
 from async_usersync.logs.stream import streaming_logs
 from tests.ops.file_keyring import JsonFileKeyring
 
 REPO = Path(__file__).parents[2]
 SECRET = "s3cr3t-Va1ue/with+odd&chars"
-
-
-@pytest.fixture(autouse=True)
-def clean_registry() -> Iterator[None]:
-    forget_secrets()
-    yield
-    forget_secrets()
 
 
 @pytest.fixture
@@ -80,6 +73,14 @@ def test_a_secret_from_an_owner_only_file_relative_to_the_config(tmp_path: Path)
     kept.unlink()
     with pytest.raises(ConfigError, match="cannot read the secret file .*client-secret: No such file or directory"):
         read_secret(section, "client_secret", "org@AdobeOrg")
+
+
+def test_a_secret_too_short_to_mask_is_used_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    section = enterprise(tmp_path, "enterprise:\n  client_secret: abc\n")
+    assert read_secret(section, "client_secret", "org@AdobeOrg") == "abc"
+    assert caplog.messages == [f"{tmp_path / 'connector-umapi.yml'}: the secret 'enterprise.client_secret' is shorter "
+                               "than 4 characters, too short to be masked in logs"]
+    assert redact("abc and bc") == "abc and bc"
 
 
 def test_a_secret_from_the_keyring_and_a_clear_error_without_one(tmp_path: Path, file_keyring: Path) -> None:
