@@ -7,7 +7,8 @@ the directory. It writes User Sync's config files into a fresh folder and runs t
 
     async-usersync sync --users mapped --process-groups --adobe-only-user-action remove
 
-as a subprocess, with its live progress, then shows what changed and where the log is. The
+as a subprocess, showing its progress and the lines a cron mail would keep (every change is in
+the log file), then what changed in the org and where the log is. The
 servers are stopped on every exit (end, error, Ctrl-C, SIGTERM); the folder with the config
 files and the log is kept for you to read.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shutil
 import signal
 import ssl
@@ -196,6 +198,23 @@ def write_config(folder: Path, slapd: LocalSlapd, sandbox: Sandbox) -> Path:
     return folder / "user-sync-config.yml"
 
 
+CRON_MAIL_LINES = re.compile(r"CRITICAL|WARNING|ERROR|=====|-----|Number of|\(\d+\.\d%\)|The log is in")
+"""What the operating guide's cron example keeps of the log (plus progress): every change is in the log file."""
+
+
+def run_filtered(command: list[str], folder: Path) -> int:
+    """Runs the sync, showing only the lines an admin's cron mail would keep, and live progress."""
+    process = subprocess.Popen(command, cwd=folder, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if CRON_MAIL_LINES.search(line):
+                print(line, end="", flush=True)
+        return process.wait()
+    finally:
+        _stop(process)
+
+
 def org_overview(sandbox: Sandbox) -> tuple[int, int]:
     """(users in the org, group memberships)."""
     users = sandbox.get("state")["users"]
@@ -223,7 +242,7 @@ def main() -> int:
                        "--summary-json", str(folder / "summary.json")]
             step("Running: async-usersync sync " + " ".join(SYNC_ARGUMENTS))
             started = time.monotonic()
-            code = subprocess.run(command, cwd=folder).returncode
+            code = run_filtered(command, folder)
             elapsed = time.monotonic() - started
             users_after, memberships_after = org_overview(sandbox)
             actions = sandbox.get("stats")["families"]["action"]

@@ -155,9 +155,14 @@ def describe_change(command: UserCommand) -> list[str]:
     if command.update:
         lines.append(f"Updating info for user key: {key} changes: {dict(command.update)}")
     if command.add_groups or command.remove_groups:
-        removed = "all" if command.remove_groups == "all" else set(command.remove_groups)
-        lines.append(f"Managing groups for user key: {key} added: {set(command.add_groups) or '{}'} removed: {removed or '{}'}")
+        removed = "all" if command.remove_groups == "all" else _group_set(command.remove_groups)
+        lines.append(f"Managing groups for user key: {key} added: {_group_set(command.add_groups)} removed: {removed}")
     return lines
+
+
+def _group_set(names: Iterable[str]) -> str:
+    """``{'A', 'B'}``, sorted, so that logs of two runs compare line by line."""
+    return "{" + ", ".join(repr(name) for name in sorted(names)) + "}"
 
 
 async def _inspect_both_sides(job: SyncJob, client: UmapiClient, feed: _Feed) -> None:
