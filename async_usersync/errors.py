@@ -12,6 +12,8 @@ from pathlib import Path
 
 class ExitCode(IntEnum):
     OK = 0
+    INTERNAL_ERROR = 1
+    """A bug: an unexpected exception (its trace is logged at debug level)."""
     CONFIG_ERROR = 2
     READ_FAILED = 3
     COMMANDS_FAILED = 4

@@ -76,7 +76,7 @@ def sync(
     summary_json: Path | None = typer.Option(None, "--summary-json", help="Also write the run's summary as JSON to this file."),
     metrics_file: Path | None = typer.Option(None, "--metrics-file", help="Write the run's metrics (Prometheus text format) to this file."),
     lock_file: Path | None = typer.Option(None, "--lock-file", help="The run lock (default: next to the main configuration file)."),
-    min_interval: str | None = typer.Option(None, "--min-interval", help="Shortest time between two runs, e.g. 2h or 90m."),
+    min_interval: str | None = typer.Option(None, "--min-interval", help="Shortest time between two successful runs, e.g. 2h or 90m (default 2h; a run sooner only warns, unless --refuse-too-soon)."),
     refuse_too_soon: bool = typer.Option(False, "--refuse-too-soon", help="Exit with code 5 instead of only warning when the last run is more recent than --min-interval."),
 ) -> None:
     """Sync the directory into the Adobe org."""

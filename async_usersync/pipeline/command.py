@@ -149,6 +149,11 @@ async def _logged_run(command_line: CommandLine, settings: RunSettings, job: Syn
     except asyncio.CancelledError:  # SIGTERM or Ctrl-C: say so in the log, which is still open
         logger.critical("The run was stopped before it finished; actions already sent may have landed")
         code = ExitCode.INTERRUPTED
+    except Exception as error:  # a bug: one clear line for the cron mail, the trace for the debug log
+        logger.critical("Unexpected internal error (%s: %s): the run stopped. Set logging.file_log_level to debug "
+                        "to log its trace, and please report it", type(error).__name__, error)
+        logger.debug("Trace of the internal error", exc_info=True)
+        code = ExitCode.INTERNAL_ERROR
     counters = job.planner.counters
     if result is not None:
         totals = result.totals
