@@ -243,6 +243,10 @@ async def test_csv_directory(setup: Setup) -> None:
     summary = json.loads((setup.folder / "summary.json").read_text())
     assert summary["counters"]["primary_users_created"] == 1 and summary["exit_code"] == 0
 
+    again = await setup.sync("--connector", "csv", str(users_file), "--users", "all", "--process-groups")
+    assert again.code == 0, again.err
+    assert again.summary()["Number of UMAPI actions sent (total, success, error)"] == "(0, 0, 0)"
+
 
 async def test_config_error_names_file_and_key(setup: Setup) -> None:
     setup.write(main={"limits": {"max_adobe_only_users": 10, "max_strays": 3}})
