@@ -94,7 +94,7 @@ class LdapSource:
         for name, group_dn in groups.items():
             def labels(key: str, name: str = name) -> set[str]:
                 return membership.get(key) or {name}
-            async with aclosing(self._stream(pool, self._member_filter(group_dn), labels, seen)) as stream:
+            async with aclosing(self._stream(pool, self.member_filter(group_dn), labels, seen)) as stream:
                 async for user in stream:
                     yield user
 
@@ -182,7 +182,8 @@ class LdapSource:
         resolved = await asyncio.gather(*(resolve(name) for name in dict.fromkeys(names)))
         return {name: dn for name, dn in resolved if dn is not None}
 
-    def _member_filter(self, group_dn: str) -> str:
+    def member_filter(self, group_dn: str) -> str:
+        """The search for a group's members: its member filter (DN escaped) ANDed with all_users_filter."""
         member_filter = self.settings.group_member_filter_format.format(group_dn=escape_filter_value(group_dn))
         return f"(&{member_filter}{self.settings.all_users_filter})"
 
@@ -191,7 +192,7 @@ class LdapSource:
         membership: Membership = {}
 
         async def collect(name: str, group_dn: str) -> None:
-            search = PagedSearch(self.settings.base_dn, LDAPSearchScope.SUBTREE, self._member_filter(group_dn),
+            search = PagedSearch(self.settings.base_dn, LDAPSearchScope.SUBTREE, self.member_filter(group_dn),
                                  ["1.1"], self.settings.search_page_size)
 
             def to_keys(page: list[Entry]) -> list[str]:

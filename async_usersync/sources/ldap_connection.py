@@ -98,6 +98,7 @@ class LdapConnection:
         self.plan = plan
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ldap")
         self._connection: ThreadWaitConnection | None = None
+        self._lowered_names: dict[str, str] = {}
         self.healthy = True
 
     @property
@@ -151,16 +152,18 @@ class LdapConnection:
     def decode_all(self, entries: list[bonsai.LDAPEntry]) -> list[Entry]:
         """(DN, lower-cased name -> values) per entry; values that do not decode stay bytes."""
         encoding = self.plan.string_encoding
+        lowered = self._lowered_names
         decoded: list[Entry] = []
         for entry in entries:
             attributes: dict[str, list[str | bytes]] = {}
             for name, values in dict.items(entry):  # the plain dict view: LDAPEntry.items() is slow
                 if name == "dn":
                     continue
+                key = lowered.get(name) or lowered.setdefault(name, name.lower())
                 try:
-                    attributes[name.lower()] = [value.decode(encoding) for value in values]
+                    attributes[key] = [value.decode(encoding) for value in values]
                 except (UnicodeDecodeError, AttributeError):
-                    attributes[name.lower()] = [_decode(value, encoding) for value in values]
+                    attributes[key] = [_decode(value, encoding) for value in values]
             decoded.append((str(entry.dn), attributes))
         return decoded
 

@@ -53,7 +53,13 @@ class AttributeTemplate:
 
     def render(self, attributes: Attributes) -> str | None:
         """Raises UnicodeError when a needed value could not be decoded."""
-        if self._only_attribute is not None:
+        if self._only_attribute is not None:  # inlined: this runs for every attribute of every user
+            found = attributes.get(self._only_attribute)
+            if not found:
+                return None
+            first = found[0]
+            if first.__class__ is str:
+                return first or None
             return _first_text(attributes, self._only_attribute) or None
         values: dict[str, str] = {}
         for name in self.attribute_names:

@@ -142,3 +142,11 @@ async def test_bind_password_from_the_keyring_under_the_username(tmp_path: Path,
             source(tmp_path, slapd, password=None, secure_password_key="other")
     finally:
         keyring.set_keyring(previous)
+
+
+def test_active_directory_nested_membership_rule_is_accepted(tmp_path: Path, slapd: LocalSlapd) -> None:
+    nested = "(memberOf:1.2.840.113556.1.4.1941:={group_dn})"
+    settings = LdapSettings.from_config(ldap_config(tmp_path, slapd, group_member_filter_format=nested))
+    source = LdapSource(settings, IdentityType.FEDERATED_ID)
+    assert source.member_filter("cn=R&D (x),dc=ad") == (
+        "(&(memberOf:1.2.840.113556.1.4.1941:=cn=R&D \\28x\\29,dc=ad)(objectClass=inetOrgPerson))")
