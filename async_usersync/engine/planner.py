@@ -319,8 +319,9 @@ def _take(index: dict[str, AnyUser], keys: tuple[str, ...]) -> AnyUser | None:
 
 def _put(index: dict[str, AnyUser], user: AnyUser, keys: tuple[str, ...]) -> bool:
     """Indexes ``user`` under each of its ``keys``; False (and nothing indexed) if a key is taken."""
-    if not index.keys().isdisjoint(keys):
-        return False
+    for key in keys:
+        if key in index:
+            return False
     for key in keys:
         index[key] = user
     return True
