@@ -76,9 +76,11 @@ class GroupMapping:
     def from_pairs(cls, pairs: Iterable[tuple[str, Iterable[str]]], additional: Iterable[AdditionalGroupRule] = ()) -> "GroupMapping":
         targets: dict[str, tuple[str, ...]] = {}
         for directory_group, adobe_groups in pairs:
-            known = targets.get(fold(directory_group), ())
-            new = tuple(sys.intern(name) for name in adobe_groups if fold(name) not in {fold(old) for old in known})
-            targets[fold(directory_group)] = known + new
+            names = list(targets.get(fold(directory_group), ()))
+            for name in adobe_groups:
+                if all(fold(name) != fold(known) for known in names):
+                    names.append(sys.intern(name))
+            targets[fold(directory_group)] = tuple(names)
         return cls(targets, tuple(additional))
 
     @property

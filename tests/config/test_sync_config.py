@@ -20,7 +20,7 @@ MINIMAL: dict[str, Any] = {
     "directory_users": {
         "connectors": {"ldap": "connectors/connector-ldap.yml"},
         "groups": [{"directory_group": "Staff", "adobe_groups": ["All Apps", "Acrobat"]},
-                   {"directory_group": "staff", "adobe_groups": ["ACROBAT", "Spark"]}],
+                   {"directory_group": "staff", "adobe_groups": ["ACROBAT", "Spark", "spark"]}],
     },
     "limits": {"max_adobe_only_users": 10},
 }
