@@ -20,7 +20,7 @@ import aiofiles
 from async_usersync.config.section import ConfigSection
 from async_usersync.errors import ConfigError, ReadError
 from async_usersync.records import DirectoryUser, IdentityType
-from async_usersync.sources.base import LOG, UserSelection, build_user, parse_identity_type
+from async_usersync.sources.base import UserSelection, build_user, parse_identity_type
 
 Row = dict[str, str]
 CHUNK_BYTES = 1 << 16

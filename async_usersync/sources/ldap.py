@@ -184,8 +184,8 @@ class LdapSource:
 
     def member_filter(self, group_dn: str) -> str:
         """The search for a group's members: its member filter (DN escaped) ANDed with all_users_filter."""
-        member_filter = self.settings.group_member_filter_format.format(group_dn=escape_filter_value(group_dn))
-        return f"(&{member_filter}{self.settings.all_users_filter})"
+        membership_test = self.settings.group_member_filter_format.format(group_dn=escape_filter_value(group_dn))
+        return f"(&{membership_test}{self.settings.all_users_filter})"
 
     async def _membership(self, pool: ConnectionPool, groups: dict[str, str]) -> Membership:
         """The DN-only pass: which selected groups each member is in."""

@@ -240,7 +240,6 @@ class ConnectionPool:
         self.plan = plan
         self._idle: list[LdapConnection] = []
         self._slots = asyncio.Semaphore(size)
-        self.size = size
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[LdapConnection]:
