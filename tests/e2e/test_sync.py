@@ -190,8 +190,9 @@ async def test_users_group_in_two_tokens_and_user_filter(setup: Setup) -> None:
     assert email("dave") not in users
 
 
-async def test_adobe_users_mapped_reads_only_mapped_groups(setup: Setup) -> None:
-    run = await setup.sync("--users", "mapped", "--adobe-users", "mapped", "--adobe-only-user-action", "remove")
+@pytest.mark.parametrize("adobe_users", [("mapped",), ("group", "Sales Team")])
+async def test_adobe_users_reads_only_some_groups(setup: Setup, adobe_users: tuple[str, ...]) -> None:
+    run = await setup.sync("--users", "mapped", "--adobe-users", *adobe_users, "--adobe-only-user-action", "remove")
     assert run.code == 0, run.err
     users = await setup.users()
     assert email("gone1") not in users
