@@ -84,6 +84,9 @@ async def test_each_adobe_only_action(setup: Setup, action: str, gone1: list[str
              "remove": "Number of Adobe-only users removed", "delete": "Number of Adobe-only users deleted"}.get(action)
     if label:
         assert run.summary()[label] == "2"
+    if action in ("remove", "delete"):  # the org shows both as gone; the log says which was asked
+        verb = "Deleting" if action == "delete" else "Removing"
+        assert f"{verb} Adobe-only user with user key: federatedID,gone1@e2e.test,,gone1@e2e.test" in run.out
     if action == "exclude":
         assert run.summary()["Number of Adobe users excluded from updates"] == "4"
 
