@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Mapping, TextIO
+from typing import Any, Mapping
 
 from async_usersync import __version__
 from async_usersync.config import RunSettings, load_run_settings, write_example_config
@@ -63,7 +63,7 @@ def run_sync_command(command_line: CommandLine) -> ExitCode:
         return ExitCode.INTERRUPTED
 
 
-async def execute_sync(command_line: CommandLine, console: TextIO | None = sys.stdout) -> ExitCode:
+async def execute_sync(command_line: CommandLine) -> ExitCode:
     """The whole command, for a caller that already runs an event loop."""
     try:
         settings = load_run_settings(command_line.config_file, command_line.options, command_line.encoding)
@@ -75,7 +75,7 @@ async def execute_sync(command_line: CommandLine, console: TextIO | None = sys.s
         return error.exit_code
     run_id = uuid.uuid4().hex[:12]
     try:
-        async with streaming_logs(log_settings, run_id=run_id, console=console) as stream:
+        async with streaming_logs(log_settings, run_id=run_id) as stream:
             code = await _logged_run(command_line, settings, job, guard, stream, run_id)
             await stream.flush()
     except UsersyncError as error:  # the log file itself could not be opened
