@@ -70,8 +70,14 @@ class LocalSlapd:
             raise RuntimeError(f"ldapadd failed: {result.stderr.decode(errors='replace')}")
 
     def pause(self) -> None:
+        """Freezes the server (SIGSTOP) and returns once it is stopped: it then accepts TCP
+        connections (the kernel does) but answers nothing."""
         assert self.process is not None
         self.process.send_signal(signal.SIGSTOP)
+        stat = Path(f"/proc/{self.process.pid}/stat")
+        deadline = time.monotonic() + 5
+        while stat.read_text().rsplit(")", 1)[1].split()[0] not in ("T", "t") and time.monotonic() < deadline:
+            time.sleep(0.005)
 
     def resume(self) -> None:
         assert self.process is not None
