@@ -301,3 +301,13 @@ async def test_metrics_and_a_run_refused_as_too_soon(setup: Setup) -> None:
     assert "runs should be at least 2 h 00 min apart" in soon.out
     warned = await setup.sync("--users", "mapped", "--min-interval", "2h")
     assert warned.code == 0 and "Running sooner than advised" in warned.out
+
+
+async def test_exclude_users_by_regular_expression(setup: Setup) -> None:
+    setup.write(main={"adobe_users": {"connectors": {"umapi": "connector-umapi.yml"}, "exclude_users": ["GONE2@.*"]}})
+    run = await setup.sync("--users", "mapped", "--adobe-only-user-action", "remove")
+    assert run.code == 0, run.err
+    users = await setup.users()
+    assert email("gone1") not in users and email("keeper") not in users  # keeper's group is no longer excluded
+    assert email("gone2") in users and "visitor@example.net" not in users
+    assert run.summary()["Number of Adobe users excluded from updates"] == "1"
