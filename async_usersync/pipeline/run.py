@@ -112,14 +112,16 @@ class _Feed:
         self.applied.total = self.sink.totals.sent
 
 
-async def run_sync(job: SyncJob, progress: ProgressFactory = silent_progress) -> RunResult:
+async def run_sync(job: SyncJob, progress: ProgressFactory = silent_progress,
+                   client_type: type[UmapiClient] = UmapiClient) -> RunResult:
     """Runs the stages. When a read fails, the commands already planned for matched and new users
-    are still sent, and no Adobe-only user is touched."""
+    are still sent, and no Adobe-only user is touched. ``client_type`` lets the scale benchmark
+    read through the real client while counting the commands instead of sending them."""
     planner = job.planner
     feed = _Feed(planner, progress)
     read_failure: ReadError | None = None
     started = time.monotonic()
-    async with UmapiClient(job.umapi, test_mode=job.test_mode) as client:
+    async with client_type(job.umapi, test_mode=job.test_mode) as client:
         with logged_stage(logger, "Push to UMAPI" if job.push else "Sync with UMAPI"):
             async with client.action_sink(feed.on_result) as feed.sink:
                 try:
