@@ -1,0 +1,459 @@
+"""Scale benchmark: an N-user directory against an N-user Adobe org, through the real pipeline.
+
+For each N it generates, in a scratch folder:
+  - the directory: an LDIF bulk-loaded into a private slapd with slapadd, and the same users as a
+    CSV file. Each user carries its groups in ``memberOf`` (as Active Directory, or slapd's memberOf
+    overlay, would), read through ``dynamic_group_member_attribute``;
+  - the Adobe org: a sandbox state file, served by the sandbox as a separate process with its
+    throttling off (``--no-throttle``) and the client's own limits raised, so only our cost shows.
+
+Population (both sides N users): directory users 0..N-1, Adobe users 0.05N..1.05N-1, so 5% are new
+(created), 5% are gone (removed from the org, the Adobe-only limit set to 20%), and of the 95% that
+match, 3% have a changed last name and 5% changed groups (20 mapped groups, users in 1-3 of them).
+The org lists its users in a shuffled order, unrelated to the directory's, as a real org does: the
+planner holds whichever side is ahead.
+
+Each measurement runs in a process of its own (so its peak RSS is its own), one after the other on
+the same servers: the directory read alone (LDAP), the Adobe read alone, the CSV read alone, then a
+whole sync: ``run_sync`` with the LDAP source and the Adobe read, the real ``SyncPlanner``, and a
+sink that counts the commands instead of sending them (sending is the push benchmark's subject).
+
+Figures, per phase: wall seconds, CPU seconds of our process (all threads), peak RSS from the OS
+(VmHWM), commands planned. Engine CPU is the event-loop thread's CPU inside the planner's calls
+(``time.thread_time``), less the cost of the clock reads themselves, measured in the same process.
+
+    .venv/bin/python benchmarks/scale.py 10000 100000 1000000 [--json benchmarks/results/scale.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from async_usersync.engine import AdobeOnlyAction, AdobeOnlyLimit, GroupMapping, SyncPlanner, SyncRules  # noqa: E402
+from async_usersync.pipeline.run import SyncJob, run_sync  # noqa: E402
+from async_usersync.records import CommandResult, IdentityType, UserCommand  # noqa: E402
+from async_usersync.sandbox import SandboxConfig  # noqa: E402
+from async_usersync.sources.base import UserSelection  # noqa: E402
+from async_usersync.sources.csv import CsvSettings, CsvSource  # noqa: E402
+from async_usersync.sources.ldap import LdapSettings, LdapSource  # noqa: E402
+from async_usersync.sources.local_slapd import start_slapd  # noqa: E402
+from async_usersync.umapi import ActionTotals, RateLimits, UmapiClient, UmapiSettings  # noqa: E402
+
+BASE_DN = "dc=example,dc=org"
+GROUP_COUNT = 20
+GROUP_SETS = 200
+NEW_SHARE = 0.05
+"""Of N: directory users not in the org (the org's extra users, as many, are gone)."""
+RENAMED_EVERY = 33
+"""Every 33rd matched user has a new last name (3%)."""
+REGROUPED_EVERY = 20
+"""Every 20th matched user (not renamed) has other groups (5%)."""
+PAGE_SIZE = 1000
+"""LDAP search page size."""
+
+
+# --- the generated population -------------------------------------------------------------------
+
+def directory_group(index: int) -> str:
+    return f"Dept {index:02d}"
+
+
+def adobe_group(index: int) -> str:
+    return f"Profile {index:02d}"
+
+
+def group_sets() -> list[tuple[int, ...]]:
+    """200 distinct-enough sets of 1 to 3 group indexes, shared by the users (as real departments are)."""
+    rng = random.Random(7)
+    return [tuple(sorted(rng.sample(range(GROUP_COUNT), rng.randint(1, 3)))) for _ in range(GROUP_SETS)]
+
+
+def email(number: int) -> str:
+    return f"user{number:07d}@example.com"
+
+
+def lastname(number: int, renamed: bool) -> str:
+    return f"Married{number}" if renamed else f"Surname{number}"
+
+
+def is_renamed(number: int) -> bool:
+    return number % RENAMED_EVERY == 0
+
+
+def is_regrouped(number: int) -> bool:
+    return number % REGROUPED_EVERY == 0 and not is_renamed(number)
+
+
+def write_directory(folder: Path, count: int) -> tuple[Path, Path]:
+    """The directory's users 0..count-1 as LDIF (for slapadd) and as CSV; streamed, no list of users."""
+    sets = group_sets()
+    ldif_path, csv_path = folder / "directory.ldif", folder / "directory.csv"
+    group_dns = [f"cn={directory_group(index)},ou=groups,{BASE_DN}" for index in range(GROUP_COUNT)]
+    with ldif_path.open("w", encoding="utf8") as ldif, csv_path.open("w", encoding="utf8", newline="") as csv_file:
+        ldif.write(f"dn: ou=people,{BASE_DN}\nobjectClass: organizationalUnit\nou: people\n\n")
+        table = csv.writer(csv_file)
+        table.writerow(["email", "firstname", "lastname", "country", "groups"])
+        for number in range(count):
+            groups = sets[number % GROUP_SETS]
+            address, surname = email(number), lastname(number, is_renamed(number))
+            member_of = "".join(f"memberOf: {group_dns[index]}\n" for index in groups)
+            ldif.write(f"dn: uid=user{number:07d},ou=people,{BASE_DN}\nobjectClass: inetOrgPerson\n"
+                       f"objectClass: extensibleObject\nuid: user{number:07d}\ncn: Given{number} {surname}\n"
+                       f"givenName: Given{number}\nsn: {surname}\nmail: {address}\nc: US\n{member_of}\n")
+            table.writerow([address, f"Given{number}", surname, "US", ",".join(directory_group(index) for index in groups)])
+    return ldif_path, csv_path
+
+
+def write_org(folder: Path, count: int, org_id: str) -> Path:
+    """The sandbox state: users 0.05N..1.05N-1 in a shuffled order, as UMAPI lists them."""
+    import orjson
+
+    sets = group_sets()
+    first = int(count * NEW_SHARE)
+    numbers = list(range(first, first + count))
+    random.Random(11).shuffle(numbers)
+    users = []
+    for number in numbers:
+        address = email(number)
+        groups = sets[(number + 1) % GROUP_SETS] if is_regrouped(number) else sets[number % GROUP_SETS]
+        users.append({"id": f"{number:016X}@sandbox.e", "type": "federatedID", "email": address, "username": address,
+                      "domain": "example.com", "firstname": f"Given{number}", "lastname": lastname(number, False),
+                      "country": "US", "status": "active", "groups": [adobe_group(index) for index in groups]})
+    groups = [{"groupName": adobe_group(index), "type": "PRODUCT_PROFILE", "productName": "Scale (Sandbox)",
+               "licenseQuota": "UNLIMITED"} for index in range(GROUP_COUNT)]
+    path = folder / "org.json"
+    path.write_bytes(orjson.dumps({"org_id": org_id, "users": users, "groups": groups}))
+    return path
+
+
+def expected_commands(count: int) -> dict[str, int]:
+    """What a correct plan holds for this population (checked against the planner's output)."""
+    sets = group_sets()
+    first = int(count * NEW_SHARE)
+    matched = range(first, count)
+    return {"create": first, "remove": first,
+            "update": sum(1 for number in matched if is_renamed(number)),
+            "groups": sum(1 for number in matched if is_regrouped(number)
+                          and sets[number % GROUP_SETS] != sets[(number + 1) % GROUP_SETS])}
+
+
+def sync_rules() -> SyncRules:
+    mapping = GroupMapping.from_pairs((directory_group(index), [adobe_group(index)]) for index in range(GROUP_COUNT))
+    return SyncRules(mapping=mapping, process_groups=True, update_user_info=True,
+                     adobe_only_action=AdobeOnlyAction.REMOVE, limit=AdobeOnlyLimit(count=None, percent=20))
+
+
+# --- what the child processes measure -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Servers:
+    """Where the children find the servers (passed to them as JSON)."""
+
+    ldap_url: str
+    admin_dn: str
+    admin_password: str
+    sandbox_host: str
+    ca_cert: str
+    org_id: str
+    client_id: str
+    client_secret: str
+    csv_path: str
+
+
+def peak_rss_mb() -> float:
+    """VmHWM: the most resident memory this process has had, as the kernel counts it."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def process_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def ldap_source(servers: Servers) -> LdapSource:
+    settings = LdapSettings(host=servers.ldap_url, base_dn=BASE_DN, username=servers.admin_dn,
+                            password=servers.admin_password, all_users_filter="(objectClass=inetOrgPerson)",
+                            search_page_size=PAGE_SIZE, dynamic_group_member_attribute="memberOf")
+    return LdapSource(settings, IdentityType.FEDERATED_ID)
+
+
+def umapi_settings(servers: Servers) -> UmapiSettings:
+    unlimited = RateLimits(action=1e9, users=1e9, groups=1e9)
+    return UmapiSettings(org_id=servers.org_id, client_id=servers.client_id, client_secret=servers.client_secret,
+                         host=servers.sandbox_host, auth_host=servers.sandbox_host, ca_file=Path(servers.ca_cert),
+                         limits=unlimited)
+
+
+def command_kind(command: UserCommand) -> str:
+    if command.create is not None:
+        return "create"
+    if command.remove_from_org:
+        return "remove"
+    return "update" if command.update else "groups"
+
+
+class CountingSink:
+    """Stands in for the action sink: counts the commands and reports each completed, sending nothing."""
+
+    def __init__(self, on_result: Callable[[CommandResult], None] | None) -> None:
+        self.totals = ActionTotals()
+        self._on_result = on_result
+
+    async def __aenter__(self) -> "CountingSink":
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        return None
+
+    async def send(self, command: UserCommand) -> None:
+        self.totals.sent += 1
+        self.totals.completed += 1
+        if self._on_result is not None:
+            self._on_result(CommandResult(command))
+
+
+class CountingClient(UmapiClient):
+    """The real client for the reads; its action sink counts instead of sending."""
+
+    def action_sink(self, on_result: Callable[[CommandResult], None] | None = None,  # type: ignore[override]
+                    linger: float = 0.5) -> CountingSink:
+        return CountingSink(on_result)
+
+
+class TimedPlanner(SyncPlanner):
+    """The real planner, adding up the CPU its calls take on the event-loop thread and counting
+    the commands it plans by kind."""
+
+    def __init__(self, rules: SyncRules) -> None:
+        super().__init__(rules)
+        self.cpu_seconds = 0.0
+        self.calls = 0
+        self.planned: Counter[str] = Counter()
+        self.reads_done: dict[str, float] = {}
+        """After both done-calls: wall clock, process CPU and peak RSS at that moment."""
+
+    def _timed(self, call: Callable[..., list[UserCommand]], *args: Any) -> list[UserCommand]:
+        started = time.thread_time()
+        commands = call(*args)
+        self.cpu_seconds += time.thread_time() - started
+        self.calls += 1
+        for command in commands:
+            self.planned[command_kind(command)] += 1
+        return commands
+
+    def add_directory_user(self, user: Any) -> list[UserCommand]:
+        return self._timed(super().add_directory_user, user)
+
+    def add_adobe_user(self, user: Any) -> list[UserCommand]:
+        return self._timed(super().add_adobe_user, user)
+
+    def directory_done(self) -> list[UserCommand]:
+        commands = self._timed(super().directory_done)
+        self._mark_reads()
+        return commands
+
+    def adobe_done(self) -> list[UserCommand]:
+        commands = self._timed(super().adobe_done)
+        self._mark_reads()
+        return commands
+
+    def finish(self) -> list[UserCommand]:
+        return self._timed(super().finish)
+
+    def _mark_reads(self) -> None:
+        if self._directory_done and self._adobe_done:
+            self.reads_done = {"wall": time.monotonic(), "cpu": process_cpu(), "rss_mb": peak_rss_mb()}
+
+
+def clock_read_cost(samples: int = 200_000) -> float:
+    """Seconds of thread CPU that one ``_timed`` wrapper adds beyond the call it wraps."""
+    planner_like = TimedPlanner(SyncRules())
+    for _ in range(samples):
+        planner_like._timed(list)
+    return planner_like.cpu_seconds / samples
+
+
+async def count_users(users: Any) -> int:
+    count = 0
+    async for _ in users:
+        count += 1
+    return count
+
+
+async def measure_directory_alone(servers: Servers) -> dict[str, Any]:
+    return {"users": await count_users(ldap_source(servers).users(UserSelection("all")))}
+
+
+async def measure_csv_alone(servers: Servers) -> dict[str, Any]:
+    source = CsvSource(CsvSettings(file_path=Path(servers.csv_path)), IdentityType.FEDERATED_ID)
+    return {"users": await count_users(source.users(UserSelection("all")))}
+
+
+async def measure_adobe_alone(servers: Servers) -> dict[str, Any]:
+    async with UmapiClient(umapi_settings(servers)) as client:
+        await client.transport.token.get()  # the IMS call is not part of the read
+        return {"users": await count_users(client.users())}
+
+
+async def measure_sync(servers: Servers) -> dict[str, Any]:
+    timer_cost = clock_read_cost()
+    planner = TimedPlanner(sync_rules())
+    job = SyncJob(planner=planner, umapi=umapi_settings(servers), directory=ldap_source(servers),
+                  selection=UserSelection("all"))
+    started, cpu_started = time.monotonic(), process_cpu()
+    result = await run_sync(job, client_type=CountingClient)
+    finished, cpu_finished = time.monotonic(), process_cpu()
+    if result.read_failure is not None:
+        raise SystemExit(f"a read failed: {result.read_failure}")
+    reads = planner.reads_done
+    return {
+        "reads_wall": reads["wall"] - started, "reads_cpu": reads["cpu"] - cpu_started, "reads_rss_mb": reads["rss_mb"],
+        "directory_read": result.durations["directory_read"], "adobe_read": result.durations["adobe_read"],
+        "engine_cpu": planner.cpu_seconds - planner.calls * timer_cost, "engine_cpu_raw": planner.cpu_seconds,
+        "after_reads_wall": finished - reads["wall"], "after_reads_cpu": cpu_finished - reads["cpu"],
+        "commands": dict(planner.planned), "commands_sent": result.totals.sent,
+        "directory_users": planner.counters.directory_users_read,
+        "adobe_users": planner.counters.adobe_users_read,
+        "wall": finished - started, "cpu": cpu_finished - cpu_started,
+    }
+
+
+MEASUREMENTS: dict[str, Callable[[Servers], Any]] = {
+    "directory_alone": measure_directory_alone, "adobe_alone": measure_adobe_alone,
+    "csv_alone": measure_csv_alone, "sync": measure_sync,
+}
+
+
+def run_child(kind: str, servers_json: str) -> None:
+    servers = Servers(**json.loads(servers_json))
+    started, cpu_started = time.monotonic(), process_cpu()
+    measured = asyncio.run(MEASUREMENTS[kind](servers))
+    # A measurement that times a narrower window than the whole event loop gives its own wall and cpu.
+    figures = {"wall": time.monotonic() - started, "cpu": process_cpu() - cpu_started} | measured
+    figures["peak_rss_mb"] = peak_rss_mb()
+    print(json.dumps(figures))
+
+
+def measure_in_child(kind: str, servers: Servers) -> dict[str, Any]:
+    output = subprocess.run([sys.executable, __file__, "--child", kind, json.dumps(servers.__dict__)],
+                            cwd=ROOT, check=True, capture_output=True, text=True)
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+# --- one size, all sizes ---------------------------------------------------------------------------
+
+def measure_size(count: int, scratch: Path) -> dict[str, Any]:
+    from tests.support.sandbox import run_sandbox_process
+
+    folder = scratch / f"n{count}"
+    folder.mkdir()
+    setup: dict[str, float] = {}
+    started = time.monotonic()
+    ldif, csv_path = write_directory(folder, count)
+    org_id = SandboxConfig().org_id
+    state = write_org(folder, count, org_id)
+    setup["generate"] = time.monotonic() - started
+    started = time.monotonic()
+    slapd = start_slapd(folder / "slapd", BASE_DN, offline_ldif=ldif)
+    setup["slapadd_and_start"] = time.monotonic() - started
+    try:
+        started = time.monotonic()
+        with run_sandbox_process("--users", "0", "--groups", "0", "--no-throttle", "--state-file", str(state),
+                                 "--user-page-size", "2000") as sandbox:
+            setup["sandbox_load"] = time.monotonic() - started
+            assert sandbox.ca_cert is not None
+            servers = Servers(ldap_url=slapd.url, admin_dn=slapd.admin_dn, admin_password=slapd.admin_password,
+                              sandbox_host=sandbox.ims_host, ca_cert=str(sandbox.ca_cert), org_id=org_id,
+                              client_id=sandbox.client_id, client_secret=sandbox.client_secret, csv_path=str(csv_path))
+            phases = {}
+            for kind in MEASUREMENTS:
+                phases[kind] = measure_in_child(kind, servers)
+                print(f"  {count:,}: {kind} done in {phases[kind]['wall']:.1f} s", file=sys.stderr, flush=True)
+            state.unlink()  # the sandbox would write the org back on exit: not needed
+    finally:
+        slapd.stop()
+    return {"users": count, "setup": setup, "phases": phases, "expected_commands": expected_commands(count)}
+
+
+def summarize(row: dict[str, Any]) -> dict[str, Any]:
+    """The figures the README and the plots use, derived from one size's measurements."""
+    phases, count = row["phases"], row["users"]
+    sync = phases["sync"]
+    slower_read = max(phases["directory_alone"]["wall"], phases["adobe_alone"]["wall"])
+    return {
+        "users": count,
+        "directory_alone_s": phases["directory_alone"]["wall"], "adobe_alone_s": phases["adobe_alone"]["wall"],
+        "csv_alone_s": phases["csv_alone"]["wall"],
+        "reads_s": sync["reads_wall"], "read_overlap_ratio": sync["reads_wall"] / slower_read,
+        "engine_cpu_s": sync["engine_cpu"], "sync_wall_s": sync["wall"], "sync_cpu_s": sync["cpu"],
+        "peak_rss_mb": sync["peak_rss_mb"], "commands": sum(sync["commands"].values()),
+        "commands_match_expected": sync["commands"] == row["expected_commands"],
+        "engine_cpu_us_per_user": sync["engine_cpu"] / count * 1e6,
+        "sync_wall_us_per_user": sync["wall"] / count * 1e6,
+        "peak_rss_bytes_per_user": sync["peak_rss_mb"] * 1024 * 1024 / count,
+    }
+
+
+def print_table(rows: Iterable[dict[str, Any]]) -> None:
+    print(f"{'users':>9}  {'phase':<34} {'wall s':>8} {'cpu s':>8} {'peak RSS MB':>12}  notes")
+    for row in rows:
+        count, phases = row["users"], row["phases"]
+        for name, setup_seconds in row["setup"].items():
+            print(f"{count:>9,}  {'setup: ' + name:<34} {setup_seconds:>8.1f} {'':>8} {'':>12}  (other processes)")
+        for kind in ("directory_alone", "adobe_alone", "csv_alone"):
+            figures = phases[kind]
+            print(f"{count:>9,}  {kind.replace('_', ' '):<34} {figures['wall']:>8.1f} {figures['cpu']:>8.1f} "
+                  f"{figures['peak_rss_mb']:>12.0f}  {figures['users']:,} users")
+        sync, summary = phases["sync"], summarize(row)
+        print(f"{count:>9,}  {'sync: both reads, planned inline':<34} {sync['reads_wall']:>8.1f} {sync['reads_cpu']:>8.1f} "
+              f"{sync['reads_rss_mb']:>12.0f}  {summary['read_overlap_ratio']:.2f} x the slower read alone")
+        print(f"{count:>9,}  {'sync: engine (matching, planning)':<34} {'':>8} {sync['engine_cpu']:>8.1f} {'':>12}  "
+              f"event-loop thread CPU in the planner ({sync['engine_cpu_raw']:.1f} s before the clock's own cost)")
+        print(f"{count:>9,}  {'sync: after the reads (Adobe-only)':<34} {sync['after_reads_wall']:>8.1f} "
+              f"{sync['after_reads_cpu']:>8.1f} {'':>12}")
+        commands = ", ".join(f"{kind} {number:,}" for kind, number in sorted(sync["commands"].items()))
+        check = "as expected" if summary["commands_match_expected"] else f"EXPECTED {row['expected_commands']}"
+        print(f"{count:>9,}  {'sync: whole run':<34} {sync['wall']:>8.1f} {sync['cpu']:>8.1f} {sync['peak_rss_mb']:>12.0f}  "
+              f"commands: {commands} ({check})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("sizes", nargs="*", type=int, default=[10_000, 100_000])
+    parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "scale.json",
+                        help="where to write the results (default benchmarks/results/scale.json)")
+    options = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="scale-bench-") as scratch:
+        for count in options.sizes:
+            rows.append(measure_size(count, Path(scratch)))
+    print_table(rows)
+    options.json.parent.mkdir(parents=True, exist_ok=True)
+    options.json.write_text(json.dumps({"sizes": rows, "summary": [summarize(row) for row in rows]}, indent=2))
+    print(f"results written to {options.json}")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--child"]:
+        run_child(sys.argv[2], sys.argv[3])
+    else:
+        main()
