@@ -158,9 +158,11 @@ class UmapiClient:
         slots = asyncio.Semaphore(self.settings.max_in_flight)
 
         async def fetch(number: int) -> _Page:
-            async with slots:
-                pragma = SYNC_END if signal_end and number == count - 1 else None
-                return await self._page(family, number, path_of(number), params, key, group, pragma)
+            # The slot is freed only once the page is handed on, so pages fetched faster than they
+            # are consumed (an unthrottled server) wait on the wire, not in memory.
+            await slots.acquire()
+            pragma = SYNC_END if signal_end and number == count - 1 else None
+            return await self._page(family, number, path_of(number), params, key, group, pragma)
 
         tasks = [asyncio.create_task(fetch(number)) for number in range(1, count)]  # before page 0 is handed on
         final_page: _Page | None = None
@@ -170,11 +172,14 @@ class UmapiClient:
                 return
             for next_done in asyncio.as_completed(tasks):
                 page = await next_done
-                if page.last:
-                    if final_page is None or page.number < final_page.number:
-                        final_page = page
-                elif page.items:
-                    yield page.items
+                try:
+                    if page.last:
+                        if final_page is None or page.number < final_page.number:
+                            final_page = page
+                    elif page.items:
+                        yield page.items
+                finally:
+                    slots.release()
         finally:
             for task in tasks:
                 task.cancel()

@@ -1,13 +1,27 @@
-"""UMAPI user objects -> ``AdobeUser`` records (the hot loop of a large org's read)."""
+"""UMAPI user objects -> ``AdobeUser`` records (the hot loop of a large org's read).
+
+A large org's users share few distinct domains, countries and group sets, so each record points
+at one shared copy of these instead of its own: about half the memory of a record that waits in
+the planner for its directory match.
+"""
 
 from __future__ import annotations
 
+import sys
+from functools import lru_cache
 from typing import Any, Mapping
 
 from async_usersync.records import AdobeUser, IdentityType
 
 _IDENTITY_TYPES = {member.value: member for member in IdentityType}
 """UMAPI's exact spellings; a dict lookup, because ``IdentityType.parse`` is too slow for a million users."""
+_GROUP_SETS_KEPT = 65536
+"""Distinct group sets shared; beyond that (orgs with many groups) a rare set is simply not shared."""
+
+
+@lru_cache(maxsize=_GROUP_SETS_KEPT)
+def _group_set(names: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(sys.intern(name) for name in names)
 
 
 def adobe_user(user: Mapping[str, Any]) -> AdobeUser | None:
@@ -18,13 +32,14 @@ def adobe_user(user: Mapping[str, Any]) -> AdobeUser | None:
     username = user.get("username") or email
     if identity_type is None or not username:
         return None
+    domain, country = user.get("domain"), user.get("country")
     return AdobeUser(
         identity_type=identity_type,
-        username=username,
-        domain=user.get("domain") or None,
+        username=email if username == email else username,
+        domain=sys.intern(domain) if domain else None,
         email=email,
         firstname=user.get("firstname") or None,
         lastname=user.get("lastname") or None,
-        country=user.get("country") or None,
-        groups=frozenset(user.get("groups") or ()),
+        country=sys.intern(country) if country else None,
+        groups=_group_set(tuple(user.get("groups") or ())),
     )
