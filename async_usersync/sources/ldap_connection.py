@@ -7,9 +7,11 @@ its blocking connection either: a paged search whose timeout expires crashes the
 (segmentation fault, found by tests/sources/test_ldap_failures.py).
 
 So each connection is bonsai's non-blocking connection, waited on with select() from a worker
-thread (the GIL is released while it sleeps), with our own deadline; a connect cannot freeze
-the loop; and each connection owns a one-thread executor, so its operations run one at a
-time, in order, and closing it can never race an operation still in flight.
+thread (the GIL is released while it sleeps), with our own deadline. Connects run on the worker
+after a probe from the event loop (TCP, and on ldaps:// the TLS handshake, which bonsai runs
+holding the GIL). Each connection owns one daemon worker thread, so its operations run one at a
+time, in order, closing it can never race an operation still in flight, and a thread stuck on a
+dead server cannot hold up the process's exit.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ import asyncio
 import os
 import select
 import time
-from concurrent.futures import ThreadPoolExecutor
+import queue
+import ssl
+import threading
+from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import AsyncIterator, Callable, TypeVar
@@ -91,12 +96,42 @@ class ConnectionPlan:
     string_encoding: str
 
 
+class DaemonWorker:
+    """One daemon thread that runs calls in the order given. Unlike ThreadPoolExecutor, whose
+    threads the interpreter joins at exit, a call stuck in libldap on a dead server cannot keep
+    the process from exiting."""
+
+    def __init__(self) -> None:
+        self._calls: queue.SimpleQueue[tuple[Future[object], Callable[..., object], tuple[object, ...]] | None] = (
+            queue.SimpleQueue())
+        threading.Thread(target=self._run, name="ldap-worker", daemon=True).start()
+
+    def submit(self, work: Callable[..., T], *args: object) -> Future[T]:
+        future: Future[T] = Future()
+        self._calls.put((future, work, args))  # type: ignore[arg-type]
+        return future
+
+    def stop(self) -> None:
+        """Ends the thread after the calls already given."""
+        self._calls.put(None)
+
+    def _run(self) -> None:
+        while (call := self._calls.get()) is not None:
+            future, work, args = call
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(work(*args))
+            except BaseException as error:  # handed to the awaiting task
+                future.set_exception(error)
+
+
 class LdapConnection:
-    """One bonsai connection; every call runs on its own single worker thread."""
+    """One bonsai connection; every call runs on its own worker thread."""
 
     def __init__(self, plan: ConnectionPlan) -> None:
         self.plan = plan
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ldap")
+        self._worker = DaemonWorker()
         self._connection: ThreadWaitConnection | None = None
         self._lowered_names: dict[str, str] = {}
         self.healthy = True
@@ -109,9 +144,8 @@ class LdapConnection:
 
     async def call(self, work: Callable[..., T], *args: object) -> T:
         """Runs ``work(*args)`` on this connection's thread; LDAP errors become ReadError."""
-        loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._executor, self._guarded, work, args)
+            return await asyncio.wrap_future(self._worker.submit(self._guarded, work, args))
         except BaseException:
             self.healthy = False
             raise
@@ -135,8 +169,8 @@ class LdapConnection:
     def discard(self) -> None:
         """Closes the connection after whatever is still running on its thread."""
         self.healthy = False
-        self._executor.submit(self._close_blocking)
-        self._executor.shutdown(wait=False)
+        self._worker.submit(self._close_blocking)
+        self._worker.stop()
 
     def _close_blocking(self) -> None:
         if self._connection is not None:
@@ -269,14 +303,26 @@ class ConnectionPool:
         return connection
 
     async def _probe(self) -> None:
-        """A TCP connect from the loop: an unreachable server fails fast with a clear message."""
+        """A connect from the loop before bonsai's: an unreachable server fails fast with a clear
+        message, and on ldaps:// the TLS handshake must complete too, because bonsai holds the
+        GIL through its own handshake, so a server that accepts TCP and then stalls would freeze
+        the whole process. (Liveness only: libldap verifies the certificate itself.)"""
         parts = urlsplit(self.plan.url)
-        port = parts.port or (636 if parts.scheme == "ldaps" else 389)
+        secure = parts.scheme.lower() == "ldaps"
+        port = parts.port or (636 if secure else 389)
+        handshake = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT) if secure else None
+        if handshake is not None:
+            handshake.check_hostname = False
+            handshake.verify_mode = ssl.CERT_NONE
         try:
-            _, writer = await asyncio.wait_for(asyncio.open_connection(parts.hostname, port), self.plan.connect_timeout)
+            _, writer = await asyncio.wait_for(asyncio.open_connection(parts.hostname, port, ssl=handshake),
+                                               self.plan.connect_timeout)
         except (OSError, asyncio.TimeoutError) as error:
-            reason = "timed out" if isinstance(error, asyncio.TimeoutError) else (
-                os.strerror(error.errno) if error.errno else str(error))
+            if isinstance(error, asyncio.TimeoutError):
+                reason = "no TLS handshake within" if secure else "no connection within"
+                reason = f"{reason} {self.plan.connect_timeout:g} s"
+            else:
+                reason = os.strerror(error.errno) if error.errno else str(error)
             raise ReadError(f"cannot reach the LDAP server at {self.plan.url}: {reason}") from None
         writer.close()
 

@@ -73,10 +73,21 @@ async def test_a_page_that_times_out_ends_the_read(tmp_path: Path, fresh_slapd: 
     assert ticks > 0
 
 
-async def test_a_server_that_stops_before_the_bind_answers(tmp_path: Path, fresh_slapd: LocalSlapd) -> None:
+@pytest.mark.parametrize("scheme, message", [
+    ("ldap", "did not complete the connection and bind within 1 s"),
+    ("starttls", "did not complete the connection and bind within 1 s"),
+    ("ldaps", "no TLS handshake within 1 s"),
+])
+async def test_a_server_that_accepts_but_never_answers(tmp_path: Path, fresh_slapd: LocalSlapd, scheme: str,
+                                                      message: str) -> None:
+    """TCP connects succeed (the kernel accepts them) but nothing answers. On ldaps:// bonsai
+    would hold the GIL through the handshake and freeze the process: the probe catches it."""
+    host = fresh_slapd.ldaps_url if scheme == "ldaps" else fresh_slapd.url
+    ldap = source(tmp_path, fresh_slapd, host=host, require_tls_cert=scheme == "starttls",
+                  ca_cert_file=str(fresh_slapd.ca_cert_file), connect_timeout=1, search_timeout=1)
     fresh_slapd.pause()
     try:
-        with pytest.raises(ReadError, match=f"LDAP server at {fresh_slapd.url} did not complete the connection and bind within 1 s"):
-            await collect(source(tmp_path, fresh_slapd, connect_timeout=1, search_timeout=1).users(ALL))
+        with pytest.raises(ReadError, match=message):
+            await collect(ldap.users(ALL))
     finally:
         fresh_slapd.resume()
