@@ -82,6 +82,9 @@ class Outcome:
     failed: int
     cpu_seconds: float
     sandbox_cpu_seconds: float
+    limit_per_second: float = 0.0
+    accepted_per_second: list[int] = dataclasses.field(default_factory=list)
+    """The sandbox's accepted action requests in each second of the push (for benchmarks/plot.py)."""
 
 
 class Sandbox:
@@ -220,6 +223,7 @@ def measure(sandbox: Sandbox, scenario: Scenario, tool: str, count: int, seconds
         commands_per_second=count / seconds, throttled=stats["throttled"], retries=retries,
         inside_retry_after=stats["inside_retry_after"], lost=lost, twice=stats["commands_applied"] - count,
         failed=failed, cpu_seconds=cpu, sandbox_cpu_seconds=sandbox_cpu,
+        limit_per_second=limit, accepted_per_second=per_second,
     )
 
 
@@ -324,6 +328,7 @@ def main() -> None:
                         help="commands per scenario for umapi-client (default: as many; 0 skips it)")
     parser.add_argument("--scenarios", default="abcd", help="which scenarios to run, e.g. 'ad'")
     parser.add_argument("--limiters", action="store_true", help="only compare asyncio-throttle with the bucket")
+    parser.add_argument("--json", type=Path, help="also write every outcome, with its per-second counts, to this file")
     options = parser.parse_args()
     if options.limiters:
         asyncio.run(compare_limiters(waiters=1000, limit=10, window=0.1, seconds=3.0))
@@ -341,6 +346,9 @@ def main() -> None:
                 outcomes.extend(run_scenario(sandbox, scenario, count, reference))
                 print(f"done: {scenario.name}", file=sys.stderr, flush=True)
     print_table(outcomes)
+    if options.json is not None:
+        options.json.parent.mkdir(parents=True, exist_ok=True)
+        options.json.write_text(json.dumps([dataclasses.asdict(outcome) for outcome in outcomes]))
 
 
 if __name__ == "__main__":
