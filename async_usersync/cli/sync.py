@@ -8,7 +8,6 @@ such pairs into the single value ``group:A,B`` before typer parses the line. Bot
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -107,12 +106,6 @@ def sync(
         arguments=tuple(sys.argv[1:]),
     )
     code = run_sync_command(command_line)
-    if code == ExitCode.INTERRUPTED:
-        # Everything is logged and the lock is released; do not wait for a worker thread still
-        # stuck on an unresponsive server (it would hold the process until its own timeout).
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(int(code))
     if code != ExitCode.OK:
         raise typer.Exit(int(code))
 
