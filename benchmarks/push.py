@@ -119,7 +119,7 @@ class Sandbox:
                              host=host, auth_host=host, ca_file=process.ca_cert, timeout=scenario.timeout,
                              retries=scenario.retries, limits=RateLimits(action=scenario.client_limit, window=WINDOW),
                              backoff_base=3.0 / TIME_SCALE, backoff_jitter=2.0 / TIME_SCALE,
-                             max_in_flight=max(64, scenario.client_limit // 5))
+                             )
 
 
 def emails(count: int) -> list[str]:

@@ -71,9 +71,10 @@ def _steps(command: UserCommand, max_names: int) -> tuple[list[str], list[dict[s
     if command.remove_groups == "all":
         names.append("remove")
         steps.append({"remove": "all"})
-    else:
+    elif command.remove_groups:
         _add_group_steps(names, steps, "remove", command.remove_groups, max_names)
-    _add_group_steps(names, steps, "add", command.add_groups, max_names)
+    if command.add_groups:
+        _add_group_steps(names, steps, "add", command.add_groups, max_names)
     if command.remove_from_org:
         names.append("removeFromOrg")
         steps.append({"removeFromOrg": {"deleteAccount": command.delete_account}})

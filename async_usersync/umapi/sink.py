@@ -94,7 +94,10 @@ class ActionSink:
         outcome = _Outcome(command, len(entries))
         self.totals.sent += 1
         for entry in entries:
-            await self._queue.put((entry, outcome))
+            if self._queue.full():
+                await self._queue.put((entry, outcome))
+            else:
+                self._queue.put_nowait((entry, outcome))  # no coroutine per entry on the hot path
 
     async def _batch_entries(self) -> None:
         batch: list[_Queued] = []
