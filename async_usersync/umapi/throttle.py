@@ -8,10 +8,10 @@ in a FIFO, and one timer is set for the exact moment the next request may go.
 
 Two rules decide that moment:
 
-* Pacing: tokens refill at the limit, spread evenly over the window, and the bucket holds at most
-  ``max(1, 2 %)`` of a window's worth. Spreading matters when the server's real limit is lower
-  than ours: the first 429 comes back before the next request leaves, so nothing is ever sent
-  inside a Retry-After window.
+* Pacing: tokens refill at the limit, spread evenly over the window, and the bucket holds a few
+  (``CATCH_UP``, or 5 % of a window's worth when that is more). Spreading matters when the
+  server's real limit is lower than ours: the first 429 comes back before the next request
+  leaves, so nothing is sent inside a Retry-After window.
 * The window: each request holds one of ``limit`` places until one window after its answer came
   back. The server counted the request at some moment before that answer, so however the network
   or either event loop lagged, no window as the server sees it ever holds more than ``limit``
@@ -32,6 +32,10 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+CATCH_UP = 3.0
+"""Tokens the pacing bucket holds at least: after a stall of the event loop (a garbage collection
+during a large read, say) the next few requests may go at once and the pace is kept. This never
+becomes a burst against the server: with every place taken, places come back one at a time."""
 WINDOW_GUARD = 1.001
 """Places come back a thousandth of a window late, against clock granularity."""
 
@@ -87,7 +91,7 @@ class AdaptiveBucket:
 
     @property
     def _capacity(self) -> float:
-        return max(1.0, self.limit * 0.02)
+        return max(CATCH_UP, self.limit * 0.05)
 
     @property
     def _places(self) -> int:
