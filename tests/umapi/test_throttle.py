@@ -1,0 +1,73 @@
+"""The adaptive bucket on its own: the window it promises, the pause, the decrease and the climb back."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from async_usersync.umapi.throttle import AdaptiveBucket
+
+
+async def release_times(bucket: AdaptiveBucket, count: int, waiters: int = 20) -> list[float]:
+    released: list[float] = []
+
+    async def waiter() -> None:
+        while len(released) < count:
+            await bucket.acquire()
+            released.append(time.monotonic())
+            bucket.done()
+            bucket.accepted()
+
+    tasks = [asyncio.create_task(waiter()) for _ in range(waiters)]
+    while len(released) < count:
+        await asyncio.sleep(0.01)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return released[:count]
+
+
+def most_in_any_window(times: list[float], window: float) -> int:
+    most, start = 0, 0
+    for end, moment in enumerate(times):
+        while moment - times[start] >= window:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
+async def test_no_window_ever_holds_more_than_the_limit():
+    bucket = AdaptiveBucket(5, 0.1)
+    times = await release_times(bucket, 30)
+    assert most_in_any_window(times, 0.1) <= 5
+    assert times == sorted(times)
+
+
+async def test_a_pause_holds_every_waiter_until_it_has_passed():
+    bucket = AdaptiveBucket(50, 0.1)
+    await release_times(bucket, 3)
+    bucket.throttled(0.2)
+    until = bucket.paused_until
+    times = await release_times(bucket, 10)
+    assert min(times) >= until
+    assert bucket.limit < 50 and bucket.stats.throttled == 1 and bucket.stats.decreases == 1
+
+
+async def test_the_limit_climbs_back_to_the_configured_one_after_a_quiet_spell():
+    bucket = AdaptiveBucket(20, 0.05, hold_windows=2, increase_fraction=0.25)
+    bucket.throttled(0.0)
+    assert bucket.limit == 10
+    await release_times(bucket, 60)
+    assert bucket.limit == 20 and bucket.stats.increases >= 2
+
+
+async def test_a_cancelled_waiter_gives_its_turn_to_the_next():
+    bucket = AdaptiveBucket(1, 0.2)
+    await bucket.acquire()  # the only place of the window is taken
+    bucket.done()  # and comes back 0.2 s from now
+    first = asyncio.create_task(bucket.acquire())
+    second = asyncio.create_task(bucket.acquire())
+    await asyncio.sleep(0.01)
+    first.cancel()
+    await asyncio.gather(first, return_exceptions=True)
+    await asyncio.wait_for(second, 2.0)
