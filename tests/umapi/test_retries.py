@@ -113,3 +113,24 @@ async def test_a_429_pauses_all_concurrent_page_readers(sandbox_factory):
     assert stats.throttled >= 1
     assert stats.inside_retry_after == 0
     assert sorted(emails) == sorted(user["email"] for user in server.state.user_list())
+
+
+async def test_a_change_whose_answer_was_lost_is_retried_and_lands_once(sandbox_factory):
+    """The sandbox applies the request, then drops the connection: the retried create is ignored
+    (ignoreIfAlreadyExists) and the group adds change nothing, so each user ends up exactly as sent."""
+    server = await sandbox_factory(time_scale=600.0, seed=5)
+    group = server.state.group_list()[0].name
+    server.config.update({"faults": "action:lost=0.4"})
+    commands = [UserCommand(user=f"lost{n:03d}@example.com", add_groups=(group,),
+                            create=CreateUser(FED, f"lost{n:03d}@example.com", "Lo", "St", "US")) for n in range(150)]
+    results: list[CommandResult] = []
+    async with UmapiClient(client_settings(server, retries=8)) as client:
+        async with client.action_sink(results.append) as sink:
+            for command in commands:
+                await sink.send(command)
+        assert client.transport.counters["action"].dropped > 0
+    assert len(results) == 150 and all(result.ok for result in results)
+    for command in commands:
+        user = server.state.find_user(command.user)
+        assert user is not None and user["groups"] == [group]
+    assert sum(user["email"].startswith("lost") for user in server.state.user_list()) == 150
