@@ -164,14 +164,17 @@ class UmapiClient:
             pragma = SYNC_END if signal_end and number == count - 1 else None
             return await self._page(family, number, path_of(number), params, key, group, pragma)
 
-        tasks = [asyncio.create_task(fetch(number)) for number in range(1, count)]  # before page 0 is handed on
+        # Started before page 0 is handed on. A finished task holds its page, so each is dropped
+        # once its page is handed on: the org is never in memory whole.
+        tasks = {number: asyncio.create_task(fetch(number)) for number in range(1, count)}
         final_page: _Page | None = None
         try:
             yield first.items
             if first.last or not first.items:
                 return
-            for next_done in asyncio.as_completed(tasks):
+            for next_done in asyncio.as_completed(list(tasks.values())):
                 page = await next_done
+                del tasks[page.number]
                 try:
                     if page.last:
                         if final_page is None or page.number < final_page.number:
@@ -181,7 +184,7 @@ class UmapiClient:
                 finally:
                     slots.release()
         finally:
-            for task in tasks:
+            for task in tasks.values():
                 task.cancel()
         if final_page is not None:
             yield final_page.items
