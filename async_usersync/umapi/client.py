@@ -156,25 +156,29 @@ class UmapiClient:
         first = await self._page(family, 0, path_of(0), params, key, group, self._opening_signal())
         count = (first.page_count or 0) if first.items and not first.last else 0
         slots = asyncio.Semaphore(self.settings.max_in_flight)
+        landed: asyncio.Queue[_Page | Exception] = asyncio.Queue()
 
-        async def fetch(number: int) -> _Page:
-            # The slot is freed only once the page is handed on, so pages fetched faster than they
-            # are consumed (an unthrottled server) wait on the wire, not in memory.
+        async def fetch(number: int) -> None:
+            # Pages go through a queue, not the tasks' results (a finished task and asyncio.as_completed
+            # keep those for the whole read). The slot is freed once the page is handed on, so pages
+            # fetched faster than they are consumed (an unthrottled server) wait on the wire, not in memory.
             await slots.acquire()
             pragma = SYNC_END if signal_end and number == count - 1 else None
-            return await self._page(family, number, path_of(number), params, key, group, pragma)
+            try:
+                landed.put_nowait(await self._page(family, number, path_of(number), params, key, group, pragma))
+            except Exception as error:  # the reader raises it
+                landed.put_nowait(error)
 
-        # Started before page 0 is handed on. A finished task holds its page, so each is dropped
-        # once its page is handed on: the org is never in memory whole.
-        tasks = {number: asyncio.create_task(fetch(number)) for number in range(1, count)}
+        tasks = [asyncio.create_task(fetch(number)) for number in range(1, count)]  # before page 0 is handed on
         final_page: _Page | None = None
         try:
             yield first.items
             if first.last or not first.items:
                 return
-            for next_done in asyncio.as_completed(list(tasks.values())):
-                page = await next_done
-                del tasks[page.number]
+            for _ in tasks:
+                page = await landed.get()
+                if isinstance(page, Exception):
+                    raise page
                 try:
                     if page.last:
                         if final_page is None or page.number < final_page.number:
@@ -184,7 +188,7 @@ class UmapiClient:
                 finally:
                     slots.release()
         finally:
-            for task in tasks.values():
+            for task in tasks:
                 task.cancel()
         if final_page is not None:
             yield final_page.items
