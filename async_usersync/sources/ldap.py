@@ -27,11 +27,11 @@ from async_usersync.errors import ReadError
 from async_usersync.records import DirectoryUser, IdentityType
 from async_usersync.sources.base import LOG, UserSelection, build_user, parse_identity_type
 from async_usersync.sources.ldap_connection import (
-    ConnectionPlan, ConnectionPool, Entry, LdapConnection, PagedSearch, stream_pages,
+    ConnectionPlan, ConnectionPool, LdapConnection, PagedSearch, stream_pages,
 )
 from async_usersync.sources.ldap_settings import SASL_MECHANISMS, LdapSettings, TwoStepsLookup
 from async_usersync.sources.ldap_values import (
-    Attributes, escape_filter_value, dn_key, first_rdn_value, is_under, ranged_values,
+    AttributeTemplate, EntryValues, Value, escape_filter_value, dn_key, first_rdn_value, is_under, ranged_values,
 )
 
 __all__ = ["LdapSettings", "LdapSource", "TwoStepsLookup"]
@@ -65,7 +65,22 @@ class LdapSource:
             names[settings.dynamic_group_member_attribute.lower()] = settings.dynamic_group_member_attribute
         self.attribute_names = list(names.values())
         """What every user search requests: only what the formats and hooks need."""
-        self._attribute_keys = [(name, name.lower()) for name in self.attribute_names]
+        self._spelling = names
+        """Lower-cased name -> the spelling a user's values (and source_attributes) use."""
+        self._key_of_returned: dict[str, str] = {"dn": ""}
+        """The server's spelling of an attribute -> ours ("" for attributes we did not ask for)."""
+        self._email_format = settings.user_email_format.keyed_by(names)
+        self._username_format = self._keyed(settings.user_username_format)
+        self._domain_format = self._keyed(settings.user_domain_format)
+        self._given_name_format = settings.user_given_name_format.keyed_by(names)
+        self._surname_format = settings.user_surname_format.keyed_by(names)
+        self._country_format = settings.user_country_code_format.keyed_by(names)
+        self._identity_type_format = self._keyed(settings.user_identity_type_format)
+        self._dynamic_group_key = (names[settings.dynamic_group_member_attribute.lower()]
+                                   if settings.dynamic_group_member_attribute else None)
+
+    def _keyed(self, template: AttributeTemplate | None) -> AttributeTemplate | None:
+        return template.keyed_by(self._spelling) if template is not None else None
 
     async def users(self, selection: UserSelection) -> AsyncIterator[DirectoryUser]:
         async with self._pool() as pool:
@@ -195,8 +210,8 @@ class LdapSource:
             search = PagedSearch(self.settings.base_dn, LDAPSearchScope.SUBTREE, self.member_filter(group_dn),
                                  ["1.1"], self.settings.search_page_size)
 
-            def to_keys(page: list[Entry]) -> list[str]:
-                return [dn_key(dn) for dn, _ in page]
+            def to_keys(page: list[bonsai.LDAPEntry]) -> list[str]:
+                return [dn_key(str(entry.dn)) for entry in page]
 
             async with pool.connection() as connection, aclosing(stream_pages(connection, search, to_keys)) as stream:
                 async for keys in stream:
@@ -254,10 +269,11 @@ class LdapSource:
                       seen: set[str] | None = None) -> AsyncIterator[DirectoryUser]:
         """Streams one paged user search; ``labels_of(dn_key)`` gives the selected groups (None:
         there are none), ``seen`` the DNs already yielded by an earlier search."""
-        def to_users(page: list[Entry]) -> list[DirectoryUser]:
+        def to_users(page: list[bonsai.LDAPEntry]) -> list[DirectoryUser]:
             users = []
-            for dn, attributes in page:
-                labels: set[str] = set()
+            for entry in page:
+                dn = str(entry.dn)
+                labels: set[str] = NO_LABELS
                 if labels_of is not None:
                     key = dn_key(dn)
                     if seen is not None:
@@ -265,7 +281,7 @@ class LdapSource:
                             continue
                         seen.add(key)
                     labels = labels_of(key) or labels
-                user = self.to_user(dn, attributes, labels)
+                user = self.to_user(dn, self.values_of(entry), labels)
                 if user is not None:
                     users.append(user)
             return users
@@ -283,11 +299,16 @@ class LdapSource:
         wanted = list(members.values())
         users_filter = self.settings.all_users_filter
 
-        def read_chunk(connection: LdapConnection, chunk: list[tuple[str, set[str]]]) -> list[tuple[Entry, set[str]]]:
-            return [(entry, labels) for dn, labels in chunk
-                    for entry in connection.search(dn, LDAPSearchScope.BASE, users_filter, self.attribute_names)]
+        def read_chunk(connection: LdapConnection, chunk: list[tuple[str, set[str]]]) -> list[DirectoryUser]:
+            users = []
+            for dn, labels in chunk:
+                for entry in connection.search_entries(dn, LDAPSearchScope.BASE, users_filter, self.attribute_names):
+                    user = self.to_user(str(entry.dn), self.values_of(entry), labels)
+                    if user is not None:
+                        users.append(user)
+            return users
 
-        async def read(chunk: list[tuple[str, set[str]]]) -> list[tuple[Entry, set[str]]]:
+        async def read(chunk: list[tuple[str, set[str]]]) -> list[DirectoryUser]:
             async with pool.connection() as connection:
                 return await connection.call(read_chunk, connection, chunk)
 
@@ -295,46 +316,74 @@ class LdapSource:
                  for start in range(0, len(wanted), LOOKUP_CHUNK)]
         try:
             for finished in asyncio.as_completed(tasks):
-                for (dn, attributes), labels in await finished:
-                    user = self.to_user(dn, attributes, labels)
-                    if user is not None:
-                        yield user
+                for user in await finished:
+                    yield user
         finally:
             for task in tasks:
                 task.cancel()
 
-    def to_user(self, dn: str, attributes: Attributes, labels: set[str]) -> DirectoryUser | None:
-        """Applies the user formats to one entry; a user-level problem is a warning naming the DN."""
-        settings = self.settings
+    def values_of(self, entry: bonsai.LDAPEntry) -> dict[str, Value | tuple[Value, ...]]:
+        """The requested attributes of an entry, decoded with string_encoding (bytes where that
+        fails), under our spelling of each name. Read straight from bonsai's entry (a dict):
+        its own accessors are case-insensitive and slow."""
+        encoding = self.settings.string_encoding
+        key_of = self._key_of_returned
+        values: dict[str, Value | tuple[Value, ...]] = {}
+        for name, raw in dict.items(entry):
+            key = key_of.get(name)
+            if key is None:
+                key = key_of[name] = self._spelling.get(name.lower(), "")
+            if not key or not raw:
+                continue
+            if len(raw) == 1:
+                try:
+                    values[key] = raw[0].decode(encoding)
+                except UnicodeDecodeError:
+                    values[key] = raw[0]
+            else:
+                values[key] = tuple(_decoded(value, encoding) for value in raw)
+        return values
+
+    def to_user(self, dn: str, values: EntryValues, labels: set[str]) -> DirectoryUser | None:
+        """Applies the user formats to one entry's values (which become its source_attributes);
+        a user-level problem is a warning naming the DN."""
         try:
-            email = settings.user_email_format.render(attributes)
-            username = settings.user_username_format.render(attributes) if settings.user_username_format else None
-            domain = settings.user_domain_format.render(attributes) if settings.user_domain_format else None
-            firstname = settings.user_given_name_format.render(attributes)
-            lastname = settings.user_surname_format.render(attributes)
-            country = settings.user_country_code_format.render(attributes)
-            identity_text = (settings.user_identity_type_format.render(attributes)
-                             if settings.user_identity_type_format else None)
+            email = self._email_format.render(values)
+            username = self._username_format.render(values) if self._username_format else None
+            domain = self._domain_format.render(values) if self._domain_format else None
+            firstname = self._given_name_format.render(values)
+            lastname = self._surname_format.render(values)
+            country = self._country_format.render(values)
+            identity_text = self._identity_type_format.render(values) if self._identity_type_format else None
         except UnicodeError as error:
-            LOG.warning("Skipping user with DN '%s': %s with string_encoding %s", dn, error, settings.string_encoding)
+            LOG.warning("Skipping user with DN '%s': %s with string_encoding %s", dn, error,
+                        self.settings.string_encoding)
             return None
         identity_type = (self.identity_type if identity_text is None
                          else parse_identity_type(f"with DN '{dn}'", identity_text, self.identity_type))
         if identity_type is None:
             return None
         groups = labels
-        if settings.dynamic_group_member_attribute:
+        if self._dynamic_group_key is not None:
+            found = values.get(self._dynamic_group_key, ())
             groups = set(labels)
-            for group_dn in attributes.get(settings.dynamic_group_member_attribute.lower(), ()):
-                if isinstance(group_dn, str):
-                    groups.add(first_rdn_value(group_dn))
-        source_attributes = {}
-        for name, key in self._attribute_keys:
-            found = attributes.get(key)
-            if found:
-                source_attributes[name] = found[0] if len(found) == 1 else tuple(found)
+            groups.update(first_rdn_value(group_dn) for group_dn in (found if isinstance(found, tuple) else (found,))
+                          if isinstance(group_dn, str))
         return build_user(
             f"with DN '{dn}'", identity_type=identity_type, email=email, username=username,
-            domain=domain, firstname=firstname, lastname=lastname, country=country, groups=frozenset(groups),
-            source_attributes=source_attributes,
+            domain=domain, firstname=firstname, lastname=lastname, country=country,
+            groups=frozenset(groups) if groups else NO_GROUPS, source_attributes=values,
         )
+
+
+NO_LABELS: set[str] = set()
+"""The labels of a user read with no selected groups (never modified)."""
+NO_GROUPS: frozenset[str] = frozenset()
+"""Shared by every user in no group: an empty frozenset is a new object of 216 bytes each time."""
+
+
+def _decoded(value: bytes, encoding: str) -> Value:
+    try:
+        return value.decode(encoding)
+    except UnicodeDecodeError:
+        return value

@@ -180,8 +180,13 @@ class LdapConnection:
     # Operations, each run on the worker thread.
 
     def search(self, base: str, scope: LDAPSearchScope, filter_text: str, attributes: list[str]) -> list[Entry]:
-        """An unpaged search (group lookups, single entries). Not for large results."""
-        return self.decode_all(self.raw.search(base, scope, filter_text, attributes, timeout=self.plan.operation_timeout))
+        """An unpaged search (group lookups, single entries), decoded. Not for large results."""
+        return self.decode_all(self.search_entries(base, scope, filter_text, attributes))
+
+    def search_entries(self, base: str, scope: LDAPSearchScope, filter_text: str,
+                       attributes: list[str]) -> list[bonsai.LDAPEntry]:
+        """An unpaged search, as bonsai's entries."""
+        return self.raw.search(base, scope, filter_text, attributes, timeout=self.plan.operation_timeout)
 
     def decode_all(self, entries: list[bonsai.LDAPEntry]) -> list[Entry]:
         """(DN, lower-cased name -> values) per entry; values that do not decode stay bytes."""
@@ -214,8 +219,8 @@ def _decode(value: object, encoding: str) -> str | bytes:
 class PagedSearch:
     """A paged search run on one connection's thread, one page per call.
 
-    Requests the next page before decoding the current one, so the server prepares page N+1
-    while we decode page N. With ``page_size`` 0 the search is unpaged (one page).
+    Requests the next page as soon as bonsai has built the current one, so the server prepares
+    page N+1 while we convert page N. With ``page_size`` 0 the search is unpaged (one page).
     """
 
     def __init__(self, base: str, scope: LDAPSearchScope, filter_text: str, attributes: list[str], page_size: int) -> None:
@@ -224,13 +229,13 @@ class PagedSearch:
         self._pending_message: int | None = None
         self._started = False
 
-    def next_page(self, owner: LdapConnection) -> list[Entry] | None:
+    def next_page(self, owner: LdapConnection) -> list[bonsai.LDAPEntry] | None:
         """The next page of entries, or None at the end. Runs on ``owner``'s thread."""
         connection, timeout = owner.raw, owner.plan.operation_timeout
         if not self._started:
             self._started = True
             if self.page_size <= 0:
-                return owner.decode_all(connection.search(*self.query, timeout=timeout))
+                return connection.search(*self.query, timeout=timeout)
             result = connection.paged_search(*self.query, timeout=timeout, page_size=self.page_size)
         elif self._pending_message is None:
             return None
@@ -238,11 +243,11 @@ class PagedSearch:
             result = connection.get_result(self._pending_message, timeout)
         entries = list(result)
         self._pending_message = result.acquire_next_page() if self.page_size > 0 else None
-        return owner.decode_all(entries)
+        return entries
 
 
 async def stream_pages(connection: LdapConnection, search: PagedSearch,
-                       convert: Callable[[list[Entry]], list[T]]) -> AsyncIterator[list[T]]:
+                       convert: Callable[[list[bonsai.LDAPEntry]], list[T]]) -> AsyncIterator[list[T]]:
     """Yields pages as they arrive, always fetching one page ahead of the consumer. ``convert``
     runs on the worker thread too, so the event loop only hands finished records on."""
     def next_converted() -> list[T] | None:

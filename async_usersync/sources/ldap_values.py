@@ -13,6 +13,11 @@ from typing import Mapping, Sequence
 Attributes = Mapping[str, Sequence[str | bytes]]
 """An entry's attributes: lower-cased name -> values (bytes when not decodable)."""
 
+Value = str | bytes
+EntryValues = Mapping[str, Value | tuple[Value, ...]]
+"""A user entry's values as sources hand them on: attribute name -> its one value, or a tuple
+when it has several (bytes when not decodable)."""
+
 _FILTER_ESCAPES = {ord("\\"): r"\5c", ord("*"): r"\2a", ord("("): r"\28", ord(")"): r"\29", 0: r"\00"}
 
 
@@ -42,39 +47,47 @@ class AttributeTemplate:
 
     text: str
     attribute_names: tuple[str, ...] = field(init=False, compare=False)
-    _only_attribute: str | None = field(init=False, compare=False, repr=False)
-    """The lower-cased attribute when the format is one bare placeholder (the fast, common case)."""
+    keys: tuple[str, ...] = field(init=False, compare=False, repr=False)
+    """Where each attribute is looked up in the values: its own name unless ``keyed_by`` says otherwise."""
+    _bare_key: str | None = field(init=False, compare=False, repr=False)
+    """The key when the format is one bare placeholder (the fast, common case)."""
 
     def __post_init__(self) -> None:
         names = tuple(template_fields(self.text))
         object.__setattr__(self, "attribute_names", names)
-        only = names[0].lower() if len(names) == 1 and self.text == "{" + names[0] + "}" else None
-        object.__setattr__(self, "_only_attribute", only)
+        self._set_keys(names)
 
-    def render(self, attributes: Attributes) -> str | None:
+    def _set_keys(self, keys: tuple[str, ...]) -> None:
+        object.__setattr__(self, "keys", keys)
+        bare = len(keys) == 1 and self.text == "{" + self.attribute_names[0] + "}"
+        object.__setattr__(self, "_bare_key", keys[0] if bare else None)
+
+    def keyed_by(self, spelling: Mapping[str, str]) -> "AttributeTemplate":
+        """The same format, looking each attribute up under ``spelling[lower-cased name]``: LDAP
+        names are case-insensitive, and a source keys its values by one spelling of each."""
+        keyed = AttributeTemplate(self.text)
+        keyed._set_keys(tuple(spelling[name.lower()] for name in self.attribute_names))
+        return keyed
+
+    def render(self, values: EntryValues) -> str | None:
         """Raises UnicodeError when a needed value could not be decoded."""
-        if self._only_attribute is not None:  # inlined: this runs for every attribute of every user
-            found = attributes.get(self._only_attribute)
-            if not found:
-                return None
-            first = found[0]
-            if first.__class__ is str:
-                return first or None
-            return _first_text(attributes, self._only_attribute) or None
-        values: dict[str, str] = {}
-        for name in self.attribute_names:
-            first = _first_text(attributes, name.lower())
+        key = self._bare_key
+        if key is not None:  # inlined: this runs for every attribute of every user
+            value = values.get(key)
+            if value.__class__ is str:
+                return value or None  # type: ignore[return-value]
+            return _first_text(value, key) or None
+        parts: dict[str, str] = {}
+        for name, key in zip(self.attribute_names, self.keys):
+            first = _first_text(values.get(key), key)
             if first is None:
                 return None
-            values[name] = first
-        return self.text.format(**values) or None
+            parts[name] = first
+        return self.text.format(**parts) or None
 
 
-def _first_text(attributes: Attributes, name: str) -> str | None:
-    found = attributes.get(name)
-    if not found:
-        return None
-    first = found[0]
+def _first_text(value: Value | tuple[Value, ...] | None, name: str) -> str | None:
+    first = value[0] if isinstance(value, tuple) else value
     if isinstance(first, bytes):
         raise UnicodeError(f"attribute '{name}' cannot be decoded")
     return first

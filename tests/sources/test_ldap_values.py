@@ -36,10 +36,18 @@ def test_range_retrieval_on_a_server_without_ranges() -> None:
 def test_templates_take_first_values_and_need_every_attribute() -> None:
     template = AttributeTemplate("{uid}@{domainName}")
     assert template.attribute_names == ("uid", "domainName")
-    assert template.render({"uid": ["ann", "ann2"], "domainname": ["example.org"]}) == "ann@example.org"
-    assert template.render({"uid": ["ann"]}) is None
+    assert template.render({"uid": ("ann", "ann2"), "domainName": "example.org"}) == "ann@example.org"
+    assert template.render({"uid": "ann"}) is None
     with pytest.raises(UnicodeError):
-        template.render({"uid": [b"\xff"], "domainname": ["x"]})
+        template.render({"uid": b"\xff", "domainName": "x"})
+    with pytest.raises(UnicodeError):
+        AttributeTemplate("{uid}").render({"uid": (b"\xff", "ann")})
+
+
+def test_keyed_templates_read_the_sources_spelling_of_each_name() -> None:
+    keyed = AttributeTemplate("{UID}@{domainname}").keyed_by({"uid": "uid", "domainname": "domainName"})
+    assert keyed.render({"uid": "ann", "domainName": "example.org"}) == "ann@example.org"
+    assert AttributeTemplate("{GivenName}").keyed_by({"givenname": "givenName"}).render({"givenName": "Zoë"}) == "Zoë"
 
 
 def test_dns() -> None:
