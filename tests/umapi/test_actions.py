@@ -144,3 +144,15 @@ async def test_a_non_email_username_is_sent_with_its_domain(sandbox):
         assert sink.totals.completed == 1
     user = sandbox.state.find_user("jdoe", "example.com")
     assert user is not None and user["email"] == "jdoe@example.com"
+
+
+async def test_an_adobe_id_is_added_with_use_adobe_id(sandbox):
+    email = "visitor@example.net"
+    command = UserCommand(user=email, create=CreateUser(IdentityType.ADOBE_ID, email, None, None, None))
+    [entry] = command_entries(command, RequestIds())
+    assert entry.body["useAdobeID"] is True and list(entry.body["do"][0]) == ["addAdobeID"]
+    async with UmapiClient(client_settings(sandbox)) as client:
+        async with client.action_sink() as sink:
+            await sink.send(command)
+        assert sink.totals.completed == 1
+    assert sandbox.state.find_by_email(email, "adobeID") is not None
