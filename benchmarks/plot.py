@@ -35,6 +35,7 @@ DPI = 110
 
 def users_axis(axes: Axes, sizes: list[int]) -> None:
     axes.set_xscale("log")
+    axes.set_xlim(sizes[0] / 1.6, sizes[-1] * 1.6)
     axes.set_xticks(sizes)
     axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value / 1000:,.0f}k" if value < 1e6 else f"{value / 1e6:g}M"))
     axes.xaxis.set_minor_formatter(FuncFormatter(lambda *_: ""))
@@ -54,10 +55,10 @@ def plot_scale_time(summary: list[dict[str, Any]], target: Path) -> None:
     for (label, values), marker in zip(per_user.items(), "osD^"):
         axes.plot(sizes, values, marker=marker, label=label)
     users_axis(axes, sizes)
-    axes.set_ylim(bottom=0)
+    axes.set_ylim(0, max(max(values) for values in per_user.values()) * 1.5)
     axes.set_ylabel("microseconds per user")
     axes.set_title("Time per user against the org's size")
-    axes.legend(fontsize="small")
+    axes.legend(fontsize="small", loc="upper center", ncol=2)
     figure.tight_layout()
     figure.savefig(target)
     plt.close(figure)
@@ -95,7 +96,7 @@ def plot_push_rate(outcomes: list[dict[str, Any]], target: Path) -> None:
         axes.set_title(f"{outcome['scenario']}: {outcome['rate_ratio']:.3f} of the limit, "
                        f"{outcome['throttled']} x 429", fontsize="small")
     panels[-1, 0].set_xlabel("second of the push (sandbox at time scale 60: 1 s is one API minute)")
-    panels[0, 0].legend(fontsize="x-small", loc="lower right")
+    panels[0, 0].legend(fontsize="x-small", loc="upper right", ncol=2)
     figure.tight_layout()
     figure.savefig(target)
     plt.close(figure)
