@@ -32,7 +32,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-CATCH_UP = 3.0
+CATCH_UP = 5.0
 """Tokens the pacing bucket holds at least: after a stall of the event loop (a garbage collection
 during a large read, say) the next few requests may go at once and the pace is kept. This never
 becomes a burst against the server: with every place taken, places come back one at a time."""
