@@ -44,6 +44,7 @@ class _Outcome:
     """What is known so far of one command, whose entries may travel in several requests."""
 
     command: UserCommand
+    pieces: int
     entries_left: int
     errors: list[CommandError] = field(default_factory=list)
 
@@ -91,7 +92,7 @@ class ActionSink:
         if command.is_empty:
             return
         entries = command_entries(command, self._request_ids)
-        outcome = _Outcome(command, len(entries))
+        outcome = _Outcome(command, len(entries), len(entries))
         self.totals.sent += 1
         for entry in entries:
             if self._queue.full():
@@ -100,6 +101,8 @@ class ActionSink:
                 self._queue.put_nowait((entry, outcome))  # no coroutine per entry on the hot path
 
     async def _batch_entries(self) -> None:
+        """Packs entries ten a request. The pieces of one split command go in separate requests,
+        because UMAPI does not promise to run the entries of one request in order."""
         batch: list[_Queued] = []
         while True:
             try:
@@ -113,7 +116,7 @@ class ActionSink:
                     continue
             if item is _END:
                 break
-            if len(batch) == MAX_ENTRIES:
+            if len(batch) == MAX_ENTRIES or (item[1].pieces > 1 and any(queued[1] is item[1] for queued in batch)):
                 await self._dispatch(batch, last=False)
                 batch = []
             batch.append(item)
