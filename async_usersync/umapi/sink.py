@@ -163,7 +163,8 @@ class ActionSink:
             log.exception("action request of %d entries failed unexpectedly", len(batch))
             failure = CommandError("request", "client.error", f"{type(error).__name__}: {error}")
         else:
-            return _map_errors(batch, body.get("errors") or [])
+            errors = body.get("errors")
+            return _map_errors(batch, errors) if errors else {}
         return {index: [failure] for index in range(len(batch))}
 
     def _finish(self, outcome: _Outcome) -> None:
