@@ -20,7 +20,8 @@ sink that counts the commands instead of sending them (sending is the push bench
 
 Figures, per phase: wall seconds, CPU seconds of our process (all threads), peak RSS from the OS
 (VmHWM), commands planned. Engine CPU is the event-loop thread's CPU inside the planner's calls
-(``time.thread_time``), less the cost of the clock reads themselves, measured in the same process.
+(``time.thread_time``), less the cost of the clock reads themselves, measured in the same process;
+the garbage collections that happened to start inside those calls are shown apart.
 
     .venv/bin/python benchmarks/scale.py 10000 100000 1000000 [--json benchmarks/results/scale.json]
 """
@@ -30,12 +31,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import gc
 import json
 import random
 import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -246,14 +249,23 @@ class TimedPlanner(SyncPlanner):
     def __init__(self, rules: SyncRules) -> None:
         super().__init__(rules)
         self.cpu_seconds = 0.0
+        self.collection_seconds = 0.0
+        """Of ``cpu_seconds``: garbage collections that started inside a planner call. Whichever
+        allocation crosses the threshold pays for collecting everyone's young objects."""
         self.calls = 0
         self.planned: Counter[str] = Counter()
+        self._inside = False
+        self._thread = threading.get_ident()
+        self._collection_started = 0.0
+        gc.callbacks.append(self._on_collection)  # for the life of the (single-use) process
         self.reads_done: dict[str, float] = {}
         """After both done-calls: wall clock, process CPU and peak RSS at that moment."""
 
     def _timed(self, call: Callable[..., list[UserCommand]], *args: Any) -> list[UserCommand]:
         started = time.thread_time()
+        self._inside = True
         commands = call(*args)
+        self._inside = False
         self.cpu_seconds += time.thread_time() - started
         self.calls += 1
         for command in commands:
@@ -278,6 +290,14 @@ class TimedPlanner(SyncPlanner):
 
     def finish(self) -> list[UserCommand]:
         return self._timed(super().finish)
+
+    def _on_collection(self, phase: str, info: dict[str, int]) -> None:
+        if not self._inside or threading.get_ident() != self._thread:
+            return
+        if phase == "start":
+            self._collection_started = time.thread_time()
+        else:
+            self.collection_seconds += time.thread_time() - self._collection_started
 
     def _mark_reads(self) -> None:
         if self._directory_done and self._adobe_done:
@@ -329,6 +349,7 @@ async def measure_sync(servers: Servers) -> dict[str, Any]:
         "reads_wall": reads["wall"] - started, "reads_cpu": reads["cpu"] - cpu_started, "reads_rss_mb": reads["rss_mb"],
         "directory_read": result.durations["directory_read"], "adobe_read": result.durations["adobe_read"],
         "engine_cpu": planner.cpu_seconds - planner.calls * timer_cost, "engine_cpu_raw": planner.cpu_seconds,
+        "engine_collection_cpu": planner.collection_seconds,
         "after_reads_wall": finished - reads["wall"], "after_reads_cpu": cpu_finished - reads["cpu"],
         "commands": dict(planner.planned), "commands_sent": result.totals.sent,
         "directory_users": planner.counters.directory_users_read,
@@ -404,7 +425,8 @@ def summarize(row: dict[str, Any]) -> dict[str, Any]:
         "directory_alone_s": phases["directory_alone"]["wall"], "adobe_alone_s": phases["adobe_alone"]["wall"],
         "csv_alone_s": phases["csv_alone"]["wall"],
         "reads_s": sync["reads_wall"], "read_overlap_ratio": sync["reads_wall"] / slower_read,
-        "engine_cpu_s": sync["engine_cpu"], "sync_wall_s": sync["wall"], "sync_cpu_s": sync["cpu"],
+        "engine_cpu_s": sync["engine_cpu"], "engine_collection_cpu_s": sync["engine_collection_cpu"],
+        "sync_wall_s": sync["wall"], "sync_cpu_s": sync["cpu"],
         "peak_rss_mb": sync["peak_rss_mb"], "commands": sum(sync["commands"].values()),
         "commands_match_expected": sync["commands"] == row["expected_commands"],
         "engine_cpu_us_per_user": sync["engine_cpu"] / count * 1e6,
@@ -427,7 +449,8 @@ def print_table(rows: Iterable[dict[str, Any]]) -> None:
         print(f"{count:>9,}  {'sync: both reads, planned inline':<34} {sync['reads_wall']:>8.1f} {sync['reads_cpu']:>8.1f} "
               f"{sync['reads_rss_mb']:>12.0f}  {summary['read_overlap_ratio']:.2f} x the slower read alone")
         print(f"{count:>9,}  {'sync: engine (matching, planning)':<34} {'':>8} {sync['engine_cpu']:>8.1f} {'':>12}  "
-              f"event-loop thread CPU in the planner ({sync['engine_cpu_raw']:.1f} s before the clock's own cost)")
+              f"event-loop thread CPU in the planner ({sync['engine_cpu_raw']:.1f} s before the clock's own cost; "
+              f"{sync['engine_collection_cpu']:.1f} s of it garbage collections)")
         print(f"{count:>9,}  {'sync: after the reads (Adobe-only)':<34} {sync['after_reads_wall']:>8.1f} "
               f"{sync['after_reads_cpu']:>8.1f} {'':>12}")
         commands = ", ".join(f"{kind} {number:,}" for kind, number in sorted(sync["commands"].items()))
