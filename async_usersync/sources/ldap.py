@@ -87,44 +87,47 @@ class LdapSource:
             await self._check_base_dn(pool)
             groups = await self._resolve_groups(pool, selection.groups)
             if self.settings.two_steps_lookup is not None:
-                users = self._two_steps_users(pool, selection, groups, self.settings.two_steps_lookup)
+                pages = self._two_steps_users(pool, selection, groups, self.settings.two_steps_lookup)
             elif selection.kind == "all":
-                users = self._all_users(pool, groups)
+                pages = self._all_users(pool, groups)
             else:
-                users = self._group_members(pool, groups)
-            async with aclosing(users) as stream:
-                async for user in stream:
-                    yield user
+                pages = self._group_members(pool, groups)
+            async with aclosing(pages) as stream:
+                async for page in stream:
+                    for user in page:
+                        yield user
 
-    async def _all_users(self, pool: ConnectionPool, groups: dict[str, str]) -> AsyncIterator[DirectoryUser]:
+    # Users, a page (a list) at a time: one step through these generators per page, not per user.
+
+    async def _all_users(self, pool: ConnectionPool, groups: dict[str, str]) -> AsyncIterator[list[DirectoryUser]]:
         membership = await self._membership(pool, groups)
         labels_of = membership.get if membership else None
         async with aclosing(self._stream(pool, self.settings.all_users_filter, labels_of)) as stream:
-            async for user in stream:
-                yield user
+            async for page in stream:
+                yield page
 
-    async def _group_members(self, pool: ConnectionPool, groups: dict[str, str]) -> AsyncIterator[DirectoryUser]:
+    async def _group_members(self, pool: ConnectionPool, groups: dict[str, str]) -> AsyncIterator[list[DirectoryUser]]:
         membership = await self._membership(pool, groups) if len(groups) > 1 else {}
         seen: set[str] = set()
         for name, group_dn in groups.items():
             def labels(key: str, name: str = name) -> set[str]:
                 return membership.get(key) or {name}
             async with aclosing(self._stream(pool, self.member_filter(group_dn), labels, seen)) as stream:
-                async for user in stream:
-                    yield user
+                async for page in stream:
+                    yield page
 
     async def _two_steps_users(self, pool: ConnectionPool, selection: UserSelection, groups: dict[str, str],
-                               lookup: TwoStepsLookup) -> AsyncIterator[DirectoryUser]:
+                               lookup: TwoStepsLookup) -> AsyncIterator[list[DirectoryUser]]:
         members = await self._two_step_members(pool, groups, lookup)
         if selection.kind == "all":
             labels_of = {key: labels for key, (_, labels) in members.items()}
             async with aclosing(self._stream(pool, self.settings.all_users_filter, labels_of.get)) as stream:
-                async for user in stream:
-                    yield user
+                async for page in stream:
+                    yield page
         else:
             async with aclosing(self._read_members(pool, members)) as stream:
-                async for user in stream:
-                    yield user
+                async for page in stream:
+                    yield page
 
     # Connections.
 
@@ -263,11 +266,11 @@ class LdapSource:
         """The DNs that carry the member attribute, i.e. nested groups (runs on the worker)."""
         return [dn for dn in dns if connection.search(dn, LDAPSearchScope.BASE, f"({attribute}=*)", ["1.1"])]
 
-    # Users.
+    # Entries to users.
 
     async def _stream(self, pool: ConnectionPool, filter_text: str, labels_of: Callable[[str], set[str] | None] | None,
-                      seen: set[str] | None = None) -> AsyncIterator[DirectoryUser]:
-        """Streams one paged user search; ``labels_of(dn_key)`` gives the selected groups (None:
+                      seen: set[str] | None = None) -> AsyncIterator[list[DirectoryUser]]:
+        """Streams one paged user search, page by page; ``labels_of(dn_key)`` gives the selected groups (None:
         there are none), ``seen`` the DNs already yielded by an earlier search."""
         def to_users(page: list[bonsai.LDAPEntry]) -> list[DirectoryUser]:
             users = []
@@ -290,11 +293,10 @@ class LdapSource:
                              self.settings.search_page_size)
         async with pool.connection() as connection, aclosing(stream_pages(connection, search, to_users)) as stream:
             async for users in stream:
-                for user in users:
-                    yield user
+                yield users
 
     async def _read_members(self, pool: ConnectionPool, members: dict[str, tuple[str, set[str]]]
-                            ) -> AsyncIterator[DirectoryUser]:
+                            ) -> AsyncIterator[list[DirectoryUser]]:
         """Reads each two-step member entry once, a chunk per worker call, chunks in parallel."""
         wanted = list(members.values())
         users_filter = self.settings.all_users_filter
@@ -316,8 +318,7 @@ class LdapSource:
                  for start in range(0, len(wanted), LOOKUP_CHUNK)]
         try:
             for finished in asyncio.as_completed(tasks):
-                for user in await finished:
-                    yield user
+                yield await finished
         finally:
             for task in tasks:
                 task.cancel()
