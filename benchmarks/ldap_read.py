@@ -1,17 +1,18 @@
 """How fast and how lean the LDAP source reads a large directory, beside OpenLDAP's own client.
 
 For each size (10k, 50k, 100k users, bulk-loaded with slapadd into a private slapd) it times,
-side by side in the same run and on the same server:
-  - ldapsearch -E pr=1000/noprompt (OpenLDAP's C client: the ceiling),
+side by side in the same run, on the same server and with the same page size (1000 unless
+--page-size says otherwise):
+  - ldapsearch -E pr=<page size>/noprompt (OpenLDAP's C client: the ceiling),
   - bonsai alone: its paged search with no processing of the entries (the ceiling of any
     bonsai reader: bonsai builds a Python object per entry and per attribute),
-  - LdapSource reading --users all with search_page_size 1000, in a process of its own so that
+  - LdapSource reading --users all with that search_page_size, in a process of its own so that
     its CPU seconds and peak memory (max RSS) are its alone.
 "ratio" is ours/s divided by ldapsearch/s.
 Then it measures the CPU a process burns while it waits 2 s on a server that does not answer
 (slapd stopped with SIGSTOP): bonsai's asyncio adapter against our worker-thread wait.
 
-Run: .venv/bin/python benchmarks/ldap_read.py [--sizes 10000,50000,100000] [--rounds 3]
+Run: .venv/bin/python benchmarks/ldap_read.py [--sizes 10000,50000,100000] [--rounds 3] [--page-size 1000]
 """
 
 from __future__ import annotations
@@ -61,14 +62,14 @@ print(json.dumps({"entries": count, "seconds": elapsed, "cpu": usage.ru_utime + 
 
 BONSAI_ALONE = """
 import json, resource, sys, time, bonsai
-url, admin, password = sys.argv[1:4]
+url, admin, password, page_size = sys.argv[1:5]
 client = bonsai.LDAPClient(url)
 client.set_credentials("SIMPLE", user=admin, password=password)
 client.set_auto_page_acquire(False)
 client.set_raw_attributes(%r)
 connection = client.connect(timeout=10)
 started, count = time.perf_counter(), 0
-result = connection.paged_search("%s", 2, "%s", %r, page_size=1000)
+result = connection.paged_search("%s", 2, "%s", %r, page_size=int(page_size))
 while True:
     count += len(list(result))
     message = result.acquire_next_page()
@@ -131,45 +132,45 @@ def python(script: str, *args: str, stdin: int | None = None) -> subprocess.Pope
                             stdin=stdin)
 
 
-def time_ldapsearch(server: LocalSlapd) -> tuple[float, float]:
+def time_ldapsearch(server: LocalSlapd, page_size: int) -> tuple[float, float]:
     """Wall seconds and CPU seconds of one full paged ldapsearch."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(["ldapsearch", "-x", "-LLL", "-H", server.url, "-D", server.admin_dn, "-w", server.admin_password,
-                    "-b", BASE_DN, "-E", "pr=1000/noprompt", USERS_FILTER, *ATTRIBUTES],
+                    "-b", BASE_DN, "-E", f"pr={page_size}/noprompt", USERS_FILTER, *ATTRIBUTES],
                    stdout=subprocess.DEVNULL, check=True)
     elapsed = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return elapsed, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 
-def time_reader(server: LocalSlapd) -> dict[str, float]:
+def time_reader(server: LocalSlapd, page_size: int) -> dict[str, float]:
     config = {"host": server.url, "base_dn": BASE_DN, "username": server.admin_dn, "password": server.admin_password,
-              "all_users_filter": USERS_FILTER, "search_page_size": 1000}
+              "all_users_filter": USERS_FILTER, "search_page_size": page_size}
     process = python(READER, json.dumps(config))
     output, _ = process.communicate()
     return json.loads(output)
 
 
-def time_bonsai_alone(server: LocalSlapd) -> dict[str, float]:
+def time_bonsai_alone(server: LocalSlapd, page_size: int) -> dict[str, float]:
     """bonsai's own paged search with no processing: the ceiling for any bonsai reader."""
-    output, _ = python(BONSAI_ALONE, server.url, server.admin_dn, server.admin_password).communicate()
+    output, _ = python(BONSAI_ALONE, server.url, server.admin_dn, server.admin_password, str(page_size)).communicate()
     return json.loads(output)
 
 
-def measure_size(folder: Path, size: int, rounds: int) -> dict[str, float]:
+def measure_size(folder: Path, size: int, rounds: int, page_size: int) -> dict[str, float]:
     ldif = folder / f"users-{size}.ldif"
     write_users_ldif(ldif, BASE_DN, size)
     started = time.perf_counter()
     server = start_slapd(folder / f"slapd-{size}", BASE_DN, offline_ldif=ldif)
     load_seconds = time.perf_counter() - started
     try:
-        time_ldapsearch(server)  # warms the server's caches for both readers
+        time_ldapsearch(server, page_size)  # warms the server's caches for both readers
         ours, theirs, bonsai_alone = [], [], []
         for _ in range(rounds):
-            theirs.append(time_ldapsearch(server))
-            bonsai_alone.append(time_bonsai_alone(server))
-            ours.append(time_reader(server))
+            theirs.append(time_ldapsearch(server, page_size))
+            bonsai_alone.append(time_bonsai_alone(server, page_size))
+            ours.append(time_reader(server, page_size))
         assert all(run["entries"] == size for run in ours), ours
     finally:
         server.stop()
@@ -210,15 +211,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,50000,100000")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--page-size", type=int, default=1000, help="for all three readers alike (default 1000)")
     options = parser.parse_args()
     idle = json.loads(python(IDLE).communicate()[0])
-    print(f"baseline: a process that only imports the source peaks at {idle['max_rss_mb']:.0f} MB")
+    print(f"baseline: a process that only imports the source peaks at {idle['max_rss_mb']:.0f} MB; "
+          f"page size {options.page_size} for all three readers")
     print(f"{'users':>8} {'ldapsearch/s':>13} {'bonsai alone/s':>15} {'ours/s':>9} {'ratio':>6} {'ldapsearch cpu':>15} "
           f"{'bonsai alone cpu':>17} {'ours cpu':>9} {'ours peak MB':>13}")
     with tempfile.TemporaryDirectory(prefix="ldap-bench-") as temporary:
         folder = Path(temporary)
         for size in (int(text) for text in options.sizes.split(",")):
-            row = measure_size(folder, size, options.rounds)
+            row = measure_size(folder, size, options.rounds, options.page_size)
             print(f"{row['size']:>8} {row['ldapsearch_per_s']:>13.0f} {row['bonsai_alone_per_s']:>15.0f} "
                   f"{row['ours_per_s']:>9.0f} {row['ratio']:>6.2f} {row['ldapsearch_cpu']:>14.2f}s "
                   f"{row['bonsai_alone_cpu']:>16.2f}s {row['ours_cpu']:>8.2f}s {row['ours_max_rss_mb']:>13.0f}", flush=True)
