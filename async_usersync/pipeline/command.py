@@ -33,6 +33,7 @@ from async_usersync.pipeline.schedule import DEFAULT_MIN_INTERVAL, ScheduleGuard
 from async_usersync.sources.base import DirectorySource, UserSelection
 from async_usersync.sources.csv import CsvSource
 from async_usersync.sources.ldap import LdapSource
+from async_usersync.sources.ldap_process import LdapProcessSource, ldap_in_child_process
 
 logger = logging.getLogger("async_usersync.main")
 
@@ -101,7 +102,8 @@ def build_job(settings: RunSettings) -> SyncJob:
             raise ConfigError("the csv connector needs a file: '--connector csv users.csv' or '--users file users.csv'")
         directory = CsvSource(config.csv_settings(options.csv_file), identity_type)
     else:
-        directory = LdapSource(config.ldap_settings(), identity_type)
+        ldap_source = LdapProcessSource if ldap_in_child_process() else LdapSource
+        directory = ldap_source(config.ldap_settings(), identity_type)
     kind, groups = settings.selection
     if kind == "group":
         # As User Sync: members of the mapped groups are read too, so that a selected user carries
