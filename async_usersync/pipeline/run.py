@@ -16,7 +16,7 @@ import asyncio
 import gc
 import logging
 import time
-from contextlib import contextmanager
+from contextlib import aclosing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Iterable, Iterator
@@ -203,9 +203,11 @@ async def _read_directory(job: SyncJob, feed: _Feed) -> None:
     started = time.monotonic()
     with logged_stage(logger, "Load from Directory"):
         try:
-            async for user in job.directory.users(job.selection):
-                await feed.send(planner.add_directory_user(user))
-                counter.advance()
+            # Closed here, not when collected: a source may hold a child process or connections.
+            async with aclosing(job.directory.users(job.selection)) as users:  # type: ignore[type-var]
+                async for user in users:
+                    await feed.send(planner.add_directory_user(user))
+                    counter.advance()
         except (OSError, UsersyncError) as error:
             raise ReadError(f"reading the directory failed: {error}") from None
         await feed.send(planner.directory_done())
