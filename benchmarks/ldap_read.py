@@ -6,8 +6,11 @@ side by side in the same run, on the same server and with the same page size (10
   - ldapsearch -E pr=<page size>/noprompt (OpenLDAP's C client: the ceiling),
   - bonsai alone: its paged search with no processing of the entries (the ceiling of any
     bonsai reader: bonsai builds a Python object per entry and per attribute),
-  - LdapSource reading --users all with that search_page_size, in a process of its own so that
-    its CPU seconds and peak memory (max RSS) are its alone.
+  - our reader, --users all with that search_page_size, each in a process of its own so that
+    its CPU seconds and peak memory (max RSS) are its alone, two ways:
+    "in-process": LdapSource on a worker thread of the process that consumes the users;
+    "child": LdapProcessSource (the sync's default), the same LdapSource in a child process
+    streaming the users to the consumer; its CPU is parent + child, its peak memory each's.
 "ratio" is ours/s divided by ldapsearch/s.
 Then it measures the CPU a process burns while it waits 2 s on a server that does not answer
 (slapd stopped with SIGSTOP): bonsai's asyncio adapter against our worker-thread wait.
@@ -43,21 +46,24 @@ from async_usersync.config.section import ConfigSection
 from async_usersync.records import IdentityType
 from async_usersync.sources.base import UserSelection
 from async_usersync.sources.ldap import LdapSettings, LdapSource
+from async_usersync.sources.ldap_process import LdapProcessSource
 from pathlib import Path
 
-config = json.loads(sys.argv[1])
+config, mode = json.loads(sys.argv[1]), sys.argv[2]
+source_class = LdapProcessSource if mode == "child" else LdapSource
 async def main():
     settings = LdapSettings.from_config(ConfigSection(config, Path("connector-ldap.yml")))
     count = 0
-    async for user in LdapSource(settings, IdentityType.FEDERATED_ID).users(UserSelection("all")):
+    async for user in source_class(settings, IdentityType.FEDERATED_ID).users(UserSelection("all")):
         count += 1
     return count
 started = time.perf_counter()
 count = asyncio.run(main())
 elapsed = time.perf_counter() - started
-usage = resource.getrusage(resource.RUSAGE_SELF)
-print(json.dumps({"entries": count, "seconds": elapsed, "cpu": usage.ru_utime + usage.ru_stime,
-                  "max_rss_mb": usage.ru_maxrss / 1024}))
+usage, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"entries": count, "seconds": elapsed,
+                  "cpu": usage.ru_utime + usage.ru_stime + children.ru_utime + children.ru_stime,
+                  "max_rss_mb": usage.ru_maxrss / 1024, "child_max_rss_mb": children.ru_maxrss / 1024}))
 """
 
 BONSAI_ALONE = """
@@ -144,10 +150,10 @@ def time_ldapsearch(server: LocalSlapd, page_size: int) -> tuple[float, float]:
     return elapsed, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 
-def time_reader(server: LocalSlapd, page_size: int) -> dict[str, float]:
+def time_reader(server: LocalSlapd, page_size: int, mode: str) -> dict[str, float]:
     config = {"host": server.url, "base_dn": BASE_DN, "username": server.admin_dn, "password": server.admin_password,
               "all_users_filter": USERS_FILTER, "search_page_size": page_size}
-    process = python(READER, json.dumps(config))
+    process = python(READER, json.dumps(config), mode)
     output, _ = process.communicate()
     return json.loads(output)
 
@@ -166,25 +172,31 @@ def measure_size(folder: Path, size: int, rounds: int, page_size: int) -> dict[s
     load_seconds = time.perf_counter() - started
     try:
         time_ldapsearch(server, page_size)  # warms the server's caches for both readers
-        ours, theirs, bonsai_alone = [], [], []
+        ours, child, theirs, bonsai_alone = [], [], [], []
         for _ in range(rounds):
             theirs.append(time_ldapsearch(server, page_size))
             bonsai_alone.append(time_bonsai_alone(server, page_size))
-            ours.append(time_reader(server, page_size))
-        assert all(run["entries"] == size for run in ours), ours
+            ours.append(time_reader(server, page_size, "in-process"))
+            child.append(time_reader(server, page_size, "child"))
+        assert all(run["entries"] == size for run in ours + child), ours + child
     finally:
         server.stop()
     ours_seconds = statistics.median(run["seconds"] for run in ours)
+    child_seconds = statistics.median(run["seconds"] for run in child)
     theirs_seconds = statistics.median(seconds for seconds, _ in theirs)
     return {
         "size": size, "load_seconds": load_seconds,
         "ldapsearch_per_s": size / theirs_seconds, "ours_per_s": size / ours_seconds,
+        "child_per_s": size / child_seconds,
         "bonsai_alone_per_s": size / statistics.median(run["seconds"] for run in bonsai_alone),
         "bonsai_alone_cpu": statistics.median(run["cpu"] for run in bonsai_alone),
-        "ratio": theirs_seconds / ours_seconds,
+        "ratio": theirs_seconds / ours_seconds, "child_ratio": theirs_seconds / child_seconds,
         "ldapsearch_cpu": statistics.median(cpu for _, cpu in theirs),
         "ours_cpu": statistics.median(run["cpu"] for run in ours),
+        "child_cpu": statistics.median(run["cpu"] for run in child),
         "ours_max_rss_mb": max(run["max_rss_mb"] for run in ours),
+        "child_parent_max_rss_mb": max(run["max_rss_mb"] for run in child),
+        "child_child_max_rss_mb": max(run["child_max_rss_mb"] for run in child),
     }
 
 
@@ -211,20 +223,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,50000,100000")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--page-size", type=int, default=1000, help="for all three readers alike (default 1000)")
+    parser.add_argument("--page-size", type=int, default=1000, help="for every reader alike (default 1000)")
     options = parser.parse_args()
     idle = json.loads(python(IDLE).communicate()[0])
     print(f"baseline: a process that only imports the source peaks at {idle['max_rss_mb']:.0f} MB; "
-          f"page size {options.page_size} for all three readers")
-    print(f"{'users':>8} {'ldapsearch/s':>13} {'bonsai alone/s':>15} {'ours/s':>9} {'ratio':>6} {'ldapsearch cpu':>15} "
-          f"{'bonsai alone cpu':>17} {'ours cpu':>9} {'ours peak MB':>13}")
+          f"page size {options.page_size} for every reader")
+    print("ours: in-process = LdapSource in the consuming process; child = LdapProcessSource (the sync's default)")
+    print(f"{'users':>8} {'ldapsearch/s':>13} {'bonsai alone/s':>15} {'in-process/s':>13} {'ratio':>6} {'child/s':>8} "
+          f"{'ratio':>6} {'CPU s: ldapsearch':>18} {'bonsai':>7} {'in-process':>11} {'child':>6} "
+          f"{'peak MB: in-process':>20} {'child (parent+child)':>21}")
     with tempfile.TemporaryDirectory(prefix="ldap-bench-") as temporary:
         folder = Path(temporary)
         for size in (int(text) for text in options.sizes.split(",")):
             row = measure_size(folder, size, options.rounds, options.page_size)
             print(f"{row['size']:>8} {row['ldapsearch_per_s']:>13.0f} {row['bonsai_alone_per_s']:>15.0f} "
-                  f"{row['ours_per_s']:>9.0f} {row['ratio']:>6.2f} {row['ldapsearch_cpu']:>14.2f}s "
-                  f"{row['bonsai_alone_cpu']:>16.2f}s {row['ours_cpu']:>8.2f}s {row['ours_max_rss_mb']:>13.0f}", flush=True)
+                  f"{row['ours_per_s']:>13.0f} {row['ratio']:>6.2f} {row['child_per_s']:>8.0f} {row['child_ratio']:>6.2f} "
+                  f"{row['ldapsearch_cpu']:>18.2f} {row['bonsai_alone_cpu']:>7.2f} {row['ours_cpu']:>11.2f} "
+                  f"{row['child_cpu']:>6.2f} {row['ours_max_rss_mb']:>20.0f} "
+                  f"{row['child_parent_max_rss_mb']:>14.0f}+{row['child_child_max_rss_mb']:<6.0f}", flush=True)
         wait = measure_wait(folder)
     for mode, label in (("adapter", "bonsai asyncio adapter"), ("ours", "worker-thread wait (ours)")):
         print(f"waiting {wait[mode]['wall']:.1f} s on a stopped server, {label}: "
