@@ -14,16 +14,22 @@ The org lists its users in a shuffled order, unrelated to the directory's, as a 
 planner holds whichever side is ahead.
 
 Each measurement runs in a process of its own (so its peak RSS is its own), one after the other on
-the same servers: the directory read alone (LDAP), the Adobe read alone, the CSV read alone, then a
-whole sync: ``run_sync`` with the LDAP source and the Adobe read, the real ``SyncPlanner``, and a
-sink that counts the commands instead of sending them (sending is the push benchmark's subject).
+the same servers: the directory read alone (LDAP, through the same source as the sync: by default
+the child-process reader, ``LdapProcessSource``), the in-process LDAP reader alone (``LdapSource``,
+for comparison), the Adobe read alone, the CSV read alone, then a whole sync: ``run_sync`` with the
+LDAP source and the Adobe read, the real ``SyncPlanner``, and a sink that counts the commands
+instead of sending them (sending is the push benchmark's subject). ``--ldap-in-process`` makes the
+sync (and "directory alone") use the in-process reader, as before the child existed.
 
 Figures, per phase: wall seconds, CPU seconds of our process (all threads), peak RSS from the OS
-(VmHWM), commands planned. Engine CPU is the event-loop thread's CPU inside the planner's calls
+(VmHWM), commands planned. The LDAP reader child's CPU and peak RSS (``RUSAGE_CHILDREN``, read once
+it has exited) are shown apart; the whole footprint counted is our peak plus the child's peak, an
+upper bound since the two need not peak at the same moment. Engine CPU is the event-loop thread's CPU inside the planner's calls
 (``time.thread_time``), less the cost of the clock reads themselves, measured in the same process;
 the garbage collections that happened to start inside those calls are shown apart.
 
     .venv/bin/python benchmarks/scale.py 10000 100000 1000000 [--json benchmarks/results/scale.json]
+                                         [--ldap-in-process]
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ from async_usersync.sandbox import SandboxConfig  # noqa: E402
 from async_usersync.sources.base import UserSelection  # noqa: E402
 from async_usersync.sources.csv import CsvSettings, CsvSource  # noqa: E402
 from async_usersync.sources.ldap import LdapSettings, LdapSource  # noqa: E402
+from async_usersync.sources.ldap_process import LdapProcessSource  # noqa: E402
 from async_usersync.sources.local_slapd import start_slapd  # noqa: E402
 from async_usersync.umapi import ActionTotals, RateLimits, UmapiClient, UmapiSettings  # noqa: E402
 
@@ -177,6 +184,8 @@ class Servers:
     client_id: str
     client_secret: str
     csv_path: str
+    ldap_in_child: bool
+    """The sync (and "directory alone") read LDAP in a child process."""
 
 
 def peak_rss_mb() -> float:
@@ -192,11 +201,24 @@ def process_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def ldap_source(servers: Servers) -> LdapSource:
+def children_cpu() -> float:
+    """CPU of our exited (waited-for) children: the LDAP reader process."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def children_peak_rss_mb() -> float:
+    """The largest peak RSS among our exited children (Linux reports it in KiB)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def ldap_source(servers: Servers, in_child: bool | None = None) -> LdapSource | LdapProcessSource:
+    """The sync's LDAP source (``in_child`` None), or the one asked for."""
     settings = LdapSettings(host=servers.ldap_url, base_dn=BASE_DN, username=servers.admin_dn,
                             password=servers.admin_password, all_users_filter="(objectClass=inetOrgPerson)",
                             search_page_size=PAGE_SIZE, dynamic_group_member_attribute="memberOf")
-    return LdapSource(settings, IdentityType.FEDERATED_ID)
+    source_type = LdapProcessSource if (servers.ldap_in_child if in_child is None else in_child) else LdapSource
+    return source_type(settings, IdentityType.FEDERATED_ID)
 
 
 def umapi_settings(servers: Servers) -> UmapiSettings:
@@ -323,6 +345,10 @@ async def measure_directory_alone(servers: Servers) -> dict[str, Any]:
     return {"users": await count_users(ldap_source(servers).users(UserSelection("all")))}
 
 
+async def measure_directory_in_process_alone(servers: Servers) -> dict[str, Any]:
+    return {"users": await count_users(ldap_source(servers, in_child=False).users(UserSelection("all")))}
+
+
 async def measure_csv_alone(servers: Servers) -> dict[str, Any]:
     source = CsvSource(CsvSettings(file_path=Path(servers.csv_path)), IdentityType.FEDERATED_ID)
     return {"users": await count_users(source.users(UserSelection("all")))}
@@ -342,6 +368,7 @@ async def measure_sync(servers: Servers) -> dict[str, Any]:
     started, cpu_started = time.monotonic(), process_cpu()
     result = await run_sync(job, client_type=CountingClient)
     finished, cpu_finished = time.monotonic(), process_cpu()
+    child_cpu = children_cpu()
     if result.read_failure is not None:
         raise SystemExit(f"a read failed: {result.read_failure}")
     reads = planner.reads_done
@@ -354,13 +381,13 @@ async def measure_sync(servers: Servers) -> dict[str, Any]:
         "commands": dict(planner.planned), "commands_sent": result.totals.sent,
         "directory_users": planner.counters.directory_users_read,
         "adobe_users": planner.counters.adobe_users_read,
-        "wall": finished - started, "cpu": cpu_finished - cpu_started,
+        "wall": finished - started, "cpu": cpu_finished - cpu_started, "child_cpu_at_end": child_cpu,
     }
 
 
 MEASUREMENTS: dict[str, Callable[[Servers], Any]] = {
-    "directory_alone": measure_directory_alone, "adobe_alone": measure_adobe_alone,
-    "csv_alone": measure_csv_alone, "sync": measure_sync,
+    "directory_alone": measure_directory_alone, "directory_in_process_alone": measure_directory_in_process_alone,
+    "adobe_alone": measure_adobe_alone, "csv_alone": measure_csv_alone, "sync": measure_sync,
 }
 
 
@@ -371,6 +398,8 @@ def run_child(kind: str, servers_json: str) -> None:
     # A measurement that times a narrower window than the whole event loop gives its own wall and cpu.
     figures = {"wall": time.monotonic() - started, "cpu": process_cpu() - cpu_started} | measured
     figures["peak_rss_mb"] = peak_rss_mb()
+    figures["child_cpu"] = children_cpu()
+    figures["child_peak_rss_mb"] = children_peak_rss_mb()
     print(json.dumps(figures))
 
 
@@ -382,7 +411,7 @@ def measure_in_child(kind: str, servers: Servers) -> dict[str, Any]:
 
 # --- one size, all sizes ---------------------------------------------------------------------------
 
-def measure_size(count: int, scratch: Path) -> dict[str, Any]:
+def measure_size(count: int, scratch: Path, ldap_in_child: bool) -> dict[str, Any]:
     from tests.support.sandbox import run_sandbox_process
 
     folder = scratch / f"n{count}"
@@ -404,15 +433,19 @@ def measure_size(count: int, scratch: Path) -> dict[str, Any]:
             assert sandbox.ca_cert is not None
             servers = Servers(ldap_url=slapd.url, admin_dn=slapd.admin_dn, admin_password=slapd.admin_password,
                               sandbox_host=sandbox.ims_host, ca_cert=str(sandbox.ca_cert), org_id=org_id,
-                              client_id=sandbox.client_id, client_secret=sandbox.client_secret, csv_path=str(csv_path))
+                              client_id=sandbox.client_id, client_secret=sandbox.client_secret, csv_path=str(csv_path),
+                              ldap_in_child=ldap_in_child)
             phases = {}
             for kind in MEASUREMENTS:
+                if kind == "directory_in_process_alone" and not ldap_in_child:
+                    continue  # "directory alone" is that reader already
                 phases[kind] = measure_in_child(kind, servers)
                 print(f"  {count:,}: {kind} done in {phases[kind]['wall']:.1f} s", file=sys.stderr, flush=True)
             state.unlink()  # the sandbox would write the org back on exit: not needed
     finally:
         slapd.stop()
-    return {"users": count, "setup": setup, "phases": phases, "expected_commands": expected_commands(count)}
+    return {"users": count, "setup": setup, "phases": phases, "expected_commands": expected_commands(count),
+            "ldap_reader": "child process" if ldap_in_child else "in process"}
 
 
 def summarize(row: dict[str, Any]) -> dict[str, Any]:
@@ -420,14 +453,19 @@ def summarize(row: dict[str, Any]) -> dict[str, Any]:
     phases, count = row["phases"], row["users"]
     sync = phases["sync"]
     slower_read = max(phases["directory_alone"]["wall"], phases["adobe_alone"]["wall"])
+    in_process = phases.get("directory_in_process_alone", phases["directory_alone"])
     return {
-        "users": count,
+        "users": count, "ldap_reader": row.get("ldap_reader", "in process"),
         "directory_alone_s": phases["directory_alone"]["wall"], "adobe_alone_s": phases["adobe_alone"]["wall"],
+        "directory_in_process_alone_s": in_process["wall"],
+        "read_overlap_ratio_vs_in_process_read": sync["reads_wall"] / max(in_process["wall"], phases["adobe_alone"]["wall"]),
         "csv_alone_s": phases["csv_alone"]["wall"],
         "reads_s": sync["reads_wall"], "read_overlap_ratio": sync["reads_wall"] / slower_read,
         "engine_cpu_s": sync["engine_cpu"], "engine_collection_cpu_s": sync["engine_collection_cpu"],
         "sync_wall_s": sync["wall"], "sync_cpu_s": sync["cpu"],
-        "peak_rss_mb": sync["peak_rss_mb"], "commands": sum(sync["commands"].values()),
+        "peak_rss_mb": sync["peak_rss_mb"], "child_peak_rss_mb": sync.get("child_peak_rss_mb", 0.0),
+        "peak_rss_total_mb": sync["peak_rss_mb"] + sync.get("child_peak_rss_mb", 0.0),
+        "child_cpu_s": sync.get("child_cpu", 0.0), "commands": sum(sync["commands"].values()),
         "commands_match_expected": sync["commands"] == row["expected_commands"],
         "engine_cpu_us_per_user": sync["engine_cpu"] / count * 1e6,
         "sync_wall_us_per_user": sync["wall"] / count * 1e6,
@@ -441,13 +479,19 @@ def print_table(rows: Iterable[dict[str, Any]]) -> None:
         count, phases = row["users"], row["phases"]
         for name, setup_seconds in row["setup"].items():
             print(f"{count:>9,}  {'setup: ' + name:<34} {setup_seconds:>8.1f} {'':>8} {'':>12}  (other processes)")
-        for kind in ("directory_alone", "adobe_alone", "csv_alone"):
+        for kind in ("directory_alone", "directory_in_process_alone", "adobe_alone", "csv_alone"):
+            if kind not in phases:
+                continue
             figures = phases[kind]
+            child = (f"; child {figures['child_cpu']:.1f} cpu s, {figures['child_peak_rss_mb']:.0f} MB peak"
+                     if figures.get("child_peak_rss_mb") else "")
             print(f"{count:>9,}  {kind.replace('_', ' '):<34} {figures['wall']:>8.1f} {figures['cpu']:>8.1f} "
-                  f"{figures['peak_rss_mb']:>12.0f}  {figures['users']:,} users")
+                  f"{figures['peak_rss_mb']:>12.0f}  {figures['users']:,} users{child}")
         sync, summary = phases["sync"], summarize(row)
         print(f"{count:>9,}  {'sync: both reads, planned inline':<34} {sync['reads_wall']:>8.1f} {sync['reads_cpu']:>8.1f} "
-              f"{sync['reads_rss_mb']:>12.0f}  {summary['read_overlap_ratio']:.2f} x the slower read alone")
+              f"{sync['reads_rss_mb']:>12.0f}  {summary['read_overlap_ratio']:.2f} x the slower read alone (LDAP "
+              f"{row.get('ldap_reader', 'in process')}; {summary['read_overlap_ratio_vs_in_process_read']:.2f} x "
+              f"with the in-process LDAP read alone)")
         print(f"{count:>9,}  {'sync: engine (matching, planning)':<34} {'':>8} {sync['engine_cpu']:>8.1f} {'':>12}  "
               f"event-loop thread CPU in the planner ({sync['engine_cpu_raw']:.1f} s before the clock's own cost; "
               f"{sync['engine_collection_cpu']:.1f} s of it garbage collections)")
@@ -457,6 +501,10 @@ def print_table(rows: Iterable[dict[str, Any]]) -> None:
         check = "as expected" if summary["commands_match_expected"] else f"EXPECTED {row['expected_commands']}"
         print(f"{count:>9,}  {'sync: whole run':<34} {sync['wall']:>8.1f} {sync['cpu']:>8.1f} {sync['peak_rss_mb']:>12.0f}  "
               f"commands: {commands} ({check})")
+        if sync.get("child_peak_rss_mb"):
+            print(f"{count:>9,}  {'sync: LDAP reader child':<34} {'':>8} {sync['child_cpu']:>8.1f} "
+                  f"{sync['child_peak_rss_mb']:>12.0f}  whole footprint <= {summary['peak_rss_total_mb']:.0f} MB "
+                  f"(our peak + the child's)")
 
 
 def main() -> None:
@@ -464,11 +512,13 @@ def main() -> None:
     parser.add_argument("sizes", nargs="*", type=int, default=[10_000, 100_000])
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "scale.json",
                         help="where to write the results (default benchmarks/results/scale.json)")
+    parser.add_argument("--ldap-in-process", action="store_true",
+                        help="the sync reads LDAP in its own process (the reader before LdapProcessSource)")
     options = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="scale-bench-") as scratch:
         for count in options.sizes:
-            rows.append(measure_size(count, Path(scratch)))
+            rows.append(measure_size(count, Path(scratch), not options.ldap_in_process))
     print_table(rows)
     options.json.parent.mkdir(parents=True, exist_ok=True)
     options.json.write_text(json.dumps({"sizes": rows, "summary": [summarize(row) for row in rows]}, indent=2))
