@@ -21,6 +21,7 @@ ReadError naming the exit status, never a short list of users.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import os
 import pickle
@@ -43,6 +44,11 @@ IN_PROCESS_VARIABLE = "ASYNC_USERSYNC_LDAP_IN_PROCESS"
 """Set to 1 to read LDAP in the main process (no child): for debugging, or a one-core machine."""
 BATCH_SIZE = 1000
 """Users per frame: large enough that a frame costs little, small enough to stream."""
+READ_AHEAD_BYTES = 4 << 20
+"""How far the parent's buffer lets the child run ahead (about 20,000 users): while the parent
+plans or reads Adobe pages, the child keeps reading."""
+PIPE_BYTES = 1 << 20
+"""The child's stdout pipe, enlarged from 64 KiB (Linux allows up to 1 MiB unprivileged)."""
 _HEADER = struct.Struct(">I")
 _ERRORS: dict[str, type[UsersyncError]] = {"ReadError": ReadError, "ConfigError": ConfigError}
 """The errors that cross from child to parent as themselves; anything else is a ReadError."""
@@ -62,6 +68,7 @@ class _Request:
     selection: UserSelection
     log_level: int
     """The parent's level for our loggers: the child sends nothing the parent would drop."""
+    pipe_bytes: int
 
 
 class LdapProcessSource:
@@ -76,10 +83,10 @@ class LdapProcessSource:
 
     async def users(self, selection: UserSelection) -> AsyncIterator[DirectoryUser]:
         request = _Request(self.settings, self.default_identity_type, self.extra_attributes, self.pool_size,
-                           selection, logging.getLogger("async_usersync").getEffectiveLevel())
+                           selection, logging.getLogger("async_usersync").getEffectiveLevel(), PIPE_BYTES)
         child = await asyncio.create_subprocess_exec(
             sys.executable, "-m", __name__, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE)
+            stderr=asyncio.subprocess.PIPE, limit=READ_AHEAD_BYTES // 2)
         stderr_logger = asyncio.ensure_future(_log_lines(child.stderr))
         try:
             assert child.stdin is not None and child.stdout is not None
@@ -196,6 +203,10 @@ def child_main() -> None:
     logging.raiseExceptions = False  # a failing handler must not print to stderr
     try:
         request: _Request = pickle.load(sys.stdin.buffer)
+        try:
+            fcntl.fcntl(frames.fileno(), fcntl.F_SETPIPE_SZ, request.pipe_bytes)
+        except (AttributeError, OSError):  # not Linux, or a lower pipe-max-size: the default pipe works too
+            pass
         register_secret(request.settings.password)
         root = logging.getLogger()
         root.setLevel(request.log_level)

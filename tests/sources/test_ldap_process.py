@@ -16,6 +16,7 @@ from async_usersync.errors import ReadError
 from async_usersync.records import IdentityType
 from async_usersync.sources.base import UserSelection
 from async_usersync.sources.ldap import LdapSettings, LdapSource
+from async_usersync.sources import ldap_process
 from async_usersync.sources.ldap_process import IN_PROCESS_VARIABLE, LdapProcessSource, ldap_in_child_process
 from async_usersync.sources.local_slapd import LocalSlapd, free_port, start_slapd
 from async_usersync.sources.testdata import generated_users, people_ou_ldif
@@ -24,8 +25,9 @@ from tests.support.slapd import BASE_DN, METACHAR_GROUP
 
 ALL = UserSelection("all")
 MANY_USERS = 5000
-"""More than the pipe and the parent's stream buffer hold, so the child is still mid-read
-(blocked on the pipe) while the parent holds its first users."""
+"""About 1 MB of frames: more than the pipe and the parent's buffer hold once ``small_buffers``
+shrinks them, so the child is still mid-read (blocked on the pipe) while the parent holds its
+first users."""
 
 
 def settings(tmp_path: Path, slapd: LocalSlapd, **keys) -> LdapSettings:
@@ -46,6 +48,12 @@ def reader_children() -> list[int]:
         if ppid == os.getpid() and b"async_usersync.sources.ldap_process" in command:
             found.append(int(entry.name))
     return found
+
+
+@pytest.fixture
+def small_buffers(monkeypatch) -> None:
+    monkeypatch.setattr(ldap_process, "PIPE_BYTES", 64 << 10)
+    monkeypatch.setattr(ldap_process, "READ_AHEAD_BYTES", 64 << 10)
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +110,8 @@ async def test_a_failed_read_in_the_child_is_the_same_read_error(tmp_path: Path,
     assert received == []
 
 
-async def test_a_killed_child_is_a_read_error_not_a_short_list(tmp_path: Path, many_users_slapd: LocalSlapd) -> None:
+async def test_a_killed_child_is_a_read_error_not_a_short_list(tmp_path: Path, many_users_slapd: LocalSlapd,
+                                                               small_buffers: None) -> None:
     source = LdapProcessSource(settings(tmp_path, many_users_slapd), IdentityType.FEDERATED_ID)
     received = 0
     with pytest.raises(ReadError, match="the LDAP reader process ended without finishing the read "
@@ -115,8 +124,8 @@ async def test_a_killed_child_is_a_read_error_not_a_short_list(tmp_path: Path, m
     assert 0 < received < MANY_USERS
 
 
-async def test_cancelling_the_read_ends_the_child_and_argv_holds_no_password(tmp_path: Path,
-                                                                              many_users_slapd: LocalSlapd) -> None:
+async def test_cancelling_the_read_ends_the_child_and_argv_holds_no_password(
+        tmp_path: Path, many_users_slapd: LocalSlapd, small_buffers: None) -> None:
     password = many_users_slapd.admin_password
     first_user = asyncio.Event()
 
