@@ -32,7 +32,8 @@ demo: setup
 	$(PYTHON) -m async_usersync.demo
 
 bench: setup
-	$(PYTHON) benchmarks/run_all.py
+	for script in ldap_read push adobe_read sandbox_throughput engine_planner log_stall; do \
+	  $(PYTHON) benchmarks/$$script.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
