@@ -1,13 +1,17 @@
 """The small typed records that flow through the pipeline: sources -> engine -> client.
 
-They are frozen and slotted because a large org holds a million of them at once.
+They are frozen and slotted because a large org holds a million of them at once. The records
+made a million times per run (directory users, Adobe users, commands) have a hand-written
+``__init__`` that stores through the slots' own setters: a frozen dataclass's generated one goes
+through ``object.__setattr__`` for every field, which costs about twice as much.
+``tests/test_records.py`` checks each hand-written signature against the fields.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import Enum
-from typing import Any, Literal, Mapping
+from typing import Any, Callable, Literal, Mapping
 
 
 class IdentityType(str, Enum):
@@ -23,6 +27,11 @@ class IdentityType(str, Enum):
             if member.value.lower().removesuffix("id") == wanted:
                 return member
         raise ValueError(f"unknown identity type {text!r} (expected adobeID, enterpriseID or federatedID)")
+
+
+def _slot_setters(record_class: type) -> tuple[Callable[[Any, Any], None], ...]:
+    """The setters of a slotted record's fields, in field order; they store without the frozen check."""
+    return tuple(record_class.__dict__[record_field.name].__set__ for record_field in fields(record_class))
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +76,7 @@ class CreateUser:
     on_conflict: Literal["ignoreIfAlreadyExists", "updateIfAlreadyExists"] | None = "ignoreIfAlreadyExists"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class UserCommand:
     """Everything to do to one Adobe user, in the order UMAPI runs it.
 
@@ -90,9 +99,30 @@ class UserCommand:
     key: str = ""
     """User Sync's user key (``idtype,username,domain,email``), for logs and error reports."""
 
+    def __init__(self, user: str, domain: str | None = None, use_adobe_id: bool = False, create: CreateUser | None = None,
+                 update: Mapping[str, str] | None = None, remove_groups: tuple[str, ...] | Literal["all"] = (),
+                 add_groups: tuple[str, ...] = (), remove_from_org: bool = False, delete_account: bool = False,
+                 key: str = "") -> None:
+        """``update=None`` stands for a new empty dict (the field's default)."""
+        (set_user, set_domain, set_use_adobe_id, set_create, set_update, set_remove_groups, set_add_groups,
+         set_remove_from_org, set_delete_account, set_key) = _COMMAND_SETTERS
+        set_user(self, user)
+        set_domain(self, domain)
+        set_use_adobe_id(self, use_adobe_id)
+        set_create(self, create)
+        set_update(self, {} if update is None else update)
+        set_remove_groups(self, remove_groups)
+        set_add_groups(self, add_groups)
+        set_remove_from_org(self, remove_from_org)
+        set_delete_account(self, delete_account)
+        set_key(self, key)
+
     @property
     def is_empty(self) -> bool:
         return not (self.create or self.update or self.remove_groups or self.add_groups or self.remove_from_org)
+
+
+_COMMAND_SETTERS = _slot_setters(UserCommand)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,50 @@
+"""The records' hand-written constructors keep the dataclass shape: same parameters, order and
+defaults as the fields, frozen instances, and ``dataclasses.replace`` still works."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+
+import pytest
+
+from async_usersync.records import AdobeUser, DirectoryUser, IdentityType, UserCommand
+
+HAND_WRITTEN = [UserCommand]
+
+
+@pytest.mark.parametrize("record_class", HAND_WRITTEN)
+def test_constructor_parameters_are_the_fields_in_order_with_their_defaults(record_class: type) -> None:
+    parameters = list(inspect.signature(record_class).parameters.values())
+    record_fields = dataclasses.fields(record_class)
+    assert [parameter.name for parameter in parameters] == [record_field.name for record_field in record_fields]
+    for parameter, record_field in zip(parameters, record_fields):
+        if record_field.default_factory is not dataclasses.MISSING:
+            assert parameter.default is None, record_field.name
+        else:
+            assert parameter.default == (inspect.Parameter.empty if record_field.default is dataclasses.MISSING
+                                         else record_field.default), record_field.name
+
+
+def test_a_command_is_frozen_and_built_like_a_dataclass() -> None:
+    command = UserCommand("ann@example.com", add_groups=("Staff",), key="k")
+    assert command == UserCommand(user="ann@example.com", domain=None, use_adobe_id=False, create=None, update={},
+                                  remove_groups=(), add_groups=("Staff",), remove_from_org=False,
+                                  delete_account=False, key="k")
+    assert command.update == {} and command.update is not UserCommand("x").update
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        command.user = "bob@example.com"  # type: ignore[misc]
+    assert dataclasses.replace(command, remove_from_org=True).remove_from_org
+    assert repr(command).startswith("UserCommand(user='ann@example.com', domain=None,")
+
+
+def test_users_are_frozen_and_replaceable() -> None:
+    groups = frozenset({"Staff"})
+    directory_user = DirectoryUser(IdentityType.FEDERATED_ID, "ann", "example.com", "ann@example.com", "Ann", "Lee", "US", groups)
+    adobe_user = AdobeUser(IdentityType.FEDERATED_ID, "ann", "example.com", "ann@example.com", "Ann", "Lee", "US", groups)
+    assert directory_user.source_attributes == {}
+    assert dataclasses.replace(directory_user, country="DE").country == "DE"
+    assert dataclasses.replace(adobe_user, groups=frozenset()).groups == frozenset()
+    for record in (directory_user, adobe_user):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            record.email = "bob@example.com"  # type: ignore[misc]
