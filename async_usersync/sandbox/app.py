@@ -82,6 +82,7 @@ class Sandbox:
             now = time.monotonic()
             stats = self.stats.families[family]
             stats.requests += 1
+            stats.count_pragma(request.headers.get("Pragma"))
             request_id = request.headers.get("X-Request-Id") or f"{self._request_id_prefix}{next(self._request_numbers):016x}"
             response = await self._pass_gate(request, family, handler, stats, now, page_zero_listing)
             response.headers["X-Request-Id"] = request_id

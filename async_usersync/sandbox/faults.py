@@ -1,14 +1,15 @@
-"""Injected faults: a share of 502/503/504 answers, connection resets and slow answers per endpoint family.
+"""Injected faults: a share of 500/502/503/504 answers, connection resets and slow answers per endpoint family.
 
 Spec syntax (``--faults`` and PUT /_sandbox/config)::
 
     action:503=0.1,reset=0.05;users:slow=0.2@1.5;*:502=0.01
 
-``FAMILY:KIND=SHARE`` pairs, families separated by ``;``. ``*`` means every family. KIND is 502, 503,
-504 (that answer instead of the real one), ``reset`` (connection dropped before the request is handled),
-``lost`` (handled, then the connection dropped: the client never hears of a change that was made) or
-``slow`` (answered late); ``slow=SHARE@SECONDS`` sets the delay (1 s when omitted). A JSON object of
-the same shape (``{"action": {"503": 0.1, "slow": 0.2, "slow_seconds": 1.5}}``) is accepted too.
+``FAMILY:KIND=SHARE`` pairs, families separated by ``;``. ``*`` means every family. KIND is 500,
+502, 503, 504 (that answer instead of the real one; a client retries the last three, not 500),
+``reset`` (connection dropped before the request is handled), ``lost`` (handled, then the
+connection dropped: the client never hears of a change that was made) or ``slow`` (answered late);
+``slow=SHARE@SECONDS`` sets the delay (1 s when omitted). A JSON object of the same shape
+(``{"action": {"503": 0.1, "slow": 0.2, "slow_seconds": 1.5}}``) is accepted too.
 One random draw per request picks at most one fault, so the run repeats exactly under the same seed.
 """
 
@@ -19,20 +20,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 FAULT_FAMILIES = ("action", "users", "groups", "ims")
-STATUS_KINDS = ("502", "503", "504")
+STATUS_KINDS = ("500", "502", "503", "504")
 
 
 @dataclass(slots=True)
 class FamilyFaults:
     shares: dict[str, float] = field(default_factory=dict)
-    """Kind (``502``, ``503``, ``504``, ``reset``, ``lost``, ``slow``) -> share of requests, 0..1."""
+    """Kind (``500``, ``502``, ``503``, ``504``, ``reset``, ``lost``, ``slow``) -> share of requests, 0..1."""
     slow_seconds: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
 class Fault:
     kind: str
-    """``502``, ``503``, ``504``, ``reset``, ``lost`` or ``slow``."""
+    """``500``, ``502``, ``503``, ``504``, ``reset``, ``lost`` or ``slow``."""
     delay: float = 0.0
 
 
@@ -94,7 +95,7 @@ def _merge(target: FamilyFaults, family: str, settings: dict[str, Any]) -> None:
                 raise ValueError(f"faults.{family}.{kind}: a share must be between 0 and 1, got {number!r}")
             target.shares[kind] = float(number)
         else:
-            raise ValueError(f"faults.{family}.{kind}: unknown fault (expected 502, 503, 504, reset, lost, slow)")
+            raise ValueError(f"faults.{family}.{kind}: unknown fault (expected 500, 502, 503, 504, reset, lost, slow)")
 
 
 def _spec_to_mapping(spec: str) -> dict[str, dict[str, float]]:

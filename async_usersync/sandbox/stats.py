@@ -25,6 +25,10 @@ class FamilyStats:
     steps_applied: int = 0
     inside_retry_after: int = 0
     """Requests sent before a Retry-After this sandbox gave the same client had passed."""
+    sync_starts: int = 0
+    """Requests that carried ``Pragma: umapi-sync-start`` (a retry repeats it and counts again)."""
+    sync_ends: int = 0
+    """Requests that carried ``Pragma: umapi-sync-end``."""
     accepted_per_second: list[int] = field(default_factory=list)
     """Requests the throttle let through, per whole second since the run (or last reset) began."""
 
@@ -37,6 +41,12 @@ class FamilyStats:
             self.server_errors += 1
         else:
             self.client_errors += 1
+
+    def count_pragma(self, pragma: str | None) -> None:
+        if pragma:
+            tokens = {token.strip().lower() for token in pragma.split(",")}
+            self.sync_starts += "umapi-sync-start" in tokens
+            self.sync_ends += "umapi-sync-end" in tokens
 
     def count_accepted(self, second: int) -> None:
         per_second = self.accepted_per_second

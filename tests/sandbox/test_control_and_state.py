@@ -40,6 +40,16 @@ async def test_stats_count_per_family(caller: SandboxCaller) -> None:
     assert stats["families"]["users"]["requests"] == 1 and stats["families"]["ims"]["ok"] == 1
 
 
+async def test_stats_count_sync_signals_per_family(caller: SandboxCaller) -> None:
+    await caller.call("GET", "/users/{org}/0", headers={"Pragma": "umapi-sync-start"})
+    await caller.call("GET", "/users/{org}/1", headers={"Pragma": "umapi-sync-end"})
+    await caller.call("POST", "/action/{org}", NEW_USER, headers={"Pragma": "no-cache, umapi-sync-start"})
+    await caller.call("POST", "/action/{org}", NEW_USER)
+    families = (await caller.control("GET", "stats")).body["families"]
+    signals = {name: (families[name]["sync_starts"], families[name]["sync_ends"]) for name in ("users", "action", "groups")}
+    assert signals == {"users": (1, 1), "action": (1, 0), "groups": (0, 0)}
+
+
 async def test_reset_restores_the_seeded_org_or_loads_a_given_one(caller: SandboxCaller, sandbox: SandboxServer) -> None:
     seeded = (await caller.control("GET", "state")).body
     await caller.call("POST", "/action/{org}", NEW_USER)

@@ -12,7 +12,7 @@ from async_usersync.sandbox.faults import parse_fault_plan
 from tests.support.sandbox import SandboxCaller
 
 
-@pytest.mark.parametrize("status", [502, 503, 504])
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
 async def test_status_faults_hit_only_their_family(sandbox_factory, sandbox_http, status: int) -> None:
     server = await sandbox_factory(faults=parse_fault_plan(f"users:{status}=1"))
     caller = SandboxCaller(sandbox_http, server)

@@ -65,6 +65,18 @@ async def test_gateway_errors_are_retried_with_the_same_request_id(sandbox_facto
     assert len(retried) == 2 and all(request_id in message for message in retried)
 
 
+async def test_an_internal_server_error_is_not_retried(sandbox_factory):
+    server = await sandbox_factory(time_scale=600.0)
+    server.config.update({"faults": "action:500=1.0"})
+    async with UmapiClient(client_settings(server, retries=4)) as client:
+        results = await push(client, 3)
+        assert client.transport.counters["action"].retries == 0
+    assert server.sandbox.stats.families["action"].requests == 1
+    assert len(results) == 3
+    assert {(error.step, error.code) for result in results for error in result.errors} == {("request", "500")}
+    assert not any(user["email"].startswith("retry") for user in server.state.user_list())
+
+
 async def test_a_client_error_is_not_retried(sandbox):
     settings = client_settings(sandbox, org_id="0000@AdobeOrg")
     async with UmapiClient(settings) as client:
