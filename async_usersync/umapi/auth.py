@@ -1,6 +1,8 @@
 """Adobe IMS OAuth server-to-server tokens: fetched once, reused, renewed before they expire.
 
-Neither the client secret nor the token is ever put in a log line or an error message.
+Neither the client secret nor the token is ever put in a log line or an error message, and both
+are registered with the log redactor as soon as they are known, so a line that would carry one
+anyway (a server's error text, a library's debug output, a traceback) shows a mask instead.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import logging
 import time
 from typing import Awaitable, Callable
 
+from async_usersync.logs.redact import register_secret
 from async_usersync.umapi.errors import UmapiError
 from async_usersync.umapi.settings import UmapiSettings
 
@@ -24,6 +27,7 @@ TokenRequest = Callable[[str, dict[str, str]], Awaitable[dict]]
 class ImsToken:
     def __init__(self, settings: UmapiSettings, post_form: TokenRequest) -> None:
         self._settings = settings
+        register_secret(settings.client_secret)  # config.secrets did so too, unless the settings were built in code
         self._post_form = post_form
         self._token: str | None = None
         self._renew_at = 0.0
@@ -62,6 +66,7 @@ class ImsToken:
         if not isinstance(token, str) or not token or not isinstance(lifetime, (int, float)) or lifetime <= 0:
             raise UmapiError(f"Adobe IMS at {settings.token_url} answered without an access token and lifetime",
                              code="ims.malformed")
+        register_secret(token)
         margin = min(settings.token_margin, lifetime / 10)
         self._token = token
         self._renew_at = time.monotonic() + lifetime - margin
