@@ -39,6 +39,7 @@ import asyncio
 import csv
 import gc
 import json
+import os
 import random
 import resource
 import subprocess
@@ -199,6 +200,12 @@ def peak_rss_mb() -> float:
 def process_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu_of(pid: int) -> float:
+    """CPU seconds another process (a server) has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def children_cpu() -> float:
@@ -411,7 +418,7 @@ def measure_in_child(kind: str, servers: Servers) -> dict[str, Any]:
 
 # --- one size, all sizes ---------------------------------------------------------------------------
 
-def measure_size(count: int, scratch: Path, ldap_in_child: bool) -> dict[str, Any]:
+def measure_size(count: int, scratch: Path, ldap_in_child: bool = True) -> dict[str, Any]:
     from tests.support.sandbox import run_sandbox_process
 
     folder = scratch / f"n{count}"
@@ -436,10 +443,14 @@ def measure_size(count: int, scratch: Path, ldap_in_child: bool) -> dict[str, An
                               client_id=sandbox.client_id, client_secret=sandbox.client_secret, csv_path=str(csv_path),
                               ldap_in_child=ldap_in_child)
             phases = {}
+            server_pids = {"slapd": slapd.process.pid, "sandbox": sandbox.process.pid}  # type: ignore[union-attr]
             for kind in MEASUREMENTS:
                 if kind == "directory_in_process_alone" and not ldap_in_child:
                     continue  # "directory alone" is that reader already
+                servers_before = {name: process_cpu_of(pid) for name, pid in server_pids.items()}
                 phases[kind] = measure_in_child(kind, servers)
+                phases[kind]["servers_cpu"] = {name: process_cpu_of(pid) - servers_before[name]
+                                               for name, pid in server_pids.items()}
                 print(f"  {count:,}: {kind} done in {phases[kind]['wall']:.1f} s", file=sys.stderr, flush=True)
             state.unlink()  # the sandbox would write the org back on exit: not needed
     finally:
@@ -473,6 +484,12 @@ def summarize(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def servers_note(figures: dict[str, Any]) -> str:
+    """The servers' CPU during a phase: on a 2-core machine they compete with the reads."""
+    used = figures.get("servers_cpu")
+    return "; servers " + ", ".join(f"{name} {seconds:.1f}" for name, seconds in used.items()) + " cpu s" if used else ""
+
+
 def print_table(rows: Iterable[dict[str, Any]]) -> None:
     print(f"{'users':>9}  {'phase':<34} {'wall s':>8} {'cpu s':>8} {'peak RSS MB':>12}  notes")
     for row in rows:
@@ -486,12 +503,12 @@ def print_table(rows: Iterable[dict[str, Any]]) -> None:
             child = (f"; child {figures['child_cpu']:.1f} cpu s, {figures['child_peak_rss_mb']:.0f} MB peak"
                      if figures.get("child_peak_rss_mb") else "")
             print(f"{count:>9,}  {kind.replace('_', ' '):<34} {figures['wall']:>8.1f} {figures['cpu']:>8.1f} "
-                  f"{figures['peak_rss_mb']:>12.0f}  {figures['users']:,} users{child}")
+                  f"{figures['peak_rss_mb']:>12.0f}  {figures['users']:,} users{child}{servers_note(figures)}")
         sync, summary = phases["sync"], summarize(row)
         print(f"{count:>9,}  {'sync: both reads, planned inline':<34} {sync['reads_wall']:>8.1f} {sync['reads_cpu']:>8.1f} "
               f"{sync['reads_rss_mb']:>12.0f}  {summary['read_overlap_ratio']:.2f} x the slower read alone (LDAP "
               f"{row.get('ldap_reader', 'in process')}; {summary['read_overlap_ratio_vs_in_process_read']:.2f} x "
-              f"with the in-process LDAP read alone)")
+              f"with the in-process LDAP read alone){servers_note(sync)}")
         print(f"{count:>9,}  {'sync: engine (matching, planning)':<34} {'':>8} {sync['engine_cpu']:>8.1f} {'':>12}  "
               f"event-loop thread CPU in the planner ({sync['engine_cpu_raw']:.1f} s before the clock's own cost; "
               f"{sync['engine_collection_cpu']:.1f} s of it garbage collections)")
