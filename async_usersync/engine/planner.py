@@ -86,6 +86,12 @@ class SyncPlanner:
         self._mapped = lru_cache(maxsize=_CACHE_SIZE)(rules.mapping.is_mapped)
         self._static_targets = {fold(name): name for name in rules.mapping.static_targets}
         self._push = rules.strategy is Strategy.PUSH
+        self._update_user_info = rules.update_user_info
+        self._process_groups = rules.process_groups
+        self._user_filter = rules.user_filter
+        exclusions = rules.exclusions
+        self._excludes_accounts = bool(exclusions.identity_types or exclusions.username_patterns)
+        self._excludes_groups = bool(exclusions.groups)
         self._keep_adobe_only = rules.adobe_only_action is AdobeOnlyAction.WRITE_FILE or rules.manages_adobe_only_users
 
     # --- the streaming interface -------------------------------------------------------------
@@ -97,13 +103,15 @@ class SyncPlanner:
         if not user.email:
             self._warn(f"Skipping directory user {user.username!r}: no email address")
             return []
-        if not self._group_facts(user.groups)[1] or not self._passes_user_filter(user):
+        if not self._group_facts(user.groups)[1]:
+            return []
+        if self._user_filter is not None and self._user_filter.fullmatch(fold(user.username or user.email)) is None:
             return []
         self.counters.directory_users_selected += 1
         if self._push:
             return self._create(user)
         keys = match_keys(user)
-        adobe_user = _take(self._waiting_adobe, keys)
+        adobe_user = _take(self._waiting_adobe, keys) if self._waiting_adobe else None
         if adobe_user is not None:
             return self._pair(user, adobe_user)
         if self._waiting_excluded and _take(self._waiting_excluded, keys) is not None:
@@ -118,11 +126,12 @@ class SyncPlanner:
         if self._adobe_done:
             raise RuntimeError("add_adobe_user() after adobe_done()")
         self.counters.adobe_users_read += 1
-        excluded = self.rules.exclusions.excludes_account(user) or self._excluded_by_groups(user.groups)
+        excluded = ((self._excludes_accounts and self.rules.exclusions.excludes_account(user))
+                    or (self._excludes_groups and self._excluded_by_groups(user.groups)))
         if excluded:
             self.counters.adobe_users_excluded += 1
         keys = match_keys(user)
-        directory_user = _take(self._waiting_directory, keys)
+        directory_user = _take(self._waiting_directory, keys) if self._waiting_directory else None
         if directory_user is not None:
             return [] if excluded else self._pair(directory_user, user)
         if self._directory_done:
@@ -195,14 +204,10 @@ class SyncPlanner:
         wanted = self.rules.directory_group_filter
         return desired, wanted is None or not wanted.isdisjoint(folded_groups)
 
-    def _passes_user_filter(self, user: DirectoryUser) -> bool:
-        pattern = self.rules.user_filter
-        return pattern is None or pattern.fullmatch(fold(user.username or user.email)) is not None
-
     def _pair(self, directory_user: DirectoryUser, adobe_user: AdobeUser) -> list[UserCommand]:
-        update = self._attribute_changes(directory_user, adobe_user) if self.rules.update_user_info else {}
+        update = self._attribute_changes(directory_user, adobe_user) if self._update_user_info else {}
         add_groups, remove_groups = (self._group_changes(directory_user.groups, adobe_user.groups)
-                                     if self.rules.process_groups else ((), ()))
+                                     if self._process_groups else ((), ()))
         if not (update or add_groups or remove_groups):
             return []
         self.counters.adobe_users_updated += 1
