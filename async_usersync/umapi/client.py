@@ -18,7 +18,8 @@ from async_usersync.umapi.convert import adobe_user
 from async_usersync.umapi.errors import UmapiError
 from async_usersync.umapi.settings import UmapiSettings
 from async_usersync.umapi.sink import MAX_ENTRIES, ActionSink
-from async_usersync.umapi.transport import Reply, Transport, ssl_setting
+from async_usersync.tls import TlsTrust
+from async_usersync.umapi.transport import Reply, Transport
 
 YIELD_EVERY = 250
 """Users handed on between two turns of the event loop while a page is converted: a 2,000-user
@@ -63,7 +64,10 @@ class UmapiClient:
         """Users of a type this tool cannot manage, left out of ``users()``."""
 
     async def __aenter__(self) -> "UmapiClient":
-        connector = aiohttp.TCPConnector(ssl=ssl_setting(self.settings), limit=self.settings.max_in_flight)
+        # server.ca_file first, then REQUESTS_CA_BUNDLE / SSL_CERT_FILE, then the system's store.
+        trust = TlsTrust.resolve(self.settings.ssl_verify, self.settings.ca_file, option_name="server.ca_file")
+        connector = aiohttp.TCPConnector(ssl=trust.ssl_context("UMAPI and Adobe IMS"),
+                                         limit=self.settings.max_in_flight)
         self._session = aiohttp.ClientSession(
             # As User Sync's timeout: on connecting and on each wait for data, not on the queue for a connection.
             connector=connector, timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.settings.timeout,

@@ -12,7 +12,6 @@ import asyncio
 import email.utils
 import logging
 import random
-import ssl
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -99,7 +98,8 @@ class Transport:
                                                               headers=headers)
             except aiohttp.ClientConnectorCertificateError as error:
                 raise UmapiError(f"the TLS certificate of {settings.host} is not trusted ({error.certificate_error}); "
-                                 "name the CA in server.ca_file, or turn ssl_verify off only for a test server",
+                                 "name the CA in server.ca_file (or REQUESTS_CA_BUNDLE / SSL_CERT_FILE), or turn "
+                                 "ssl_verify off only for a test server",
                                  code="tls", request_id=request_id) from None
             except asyncio.TimeoutError:
                 counters.timeouts += 1
@@ -204,15 +204,6 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
-
-
-def ssl_setting(settings: UmapiSettings) -> ssl.SSLContext | bool:
-    if not settings.ssl_verify:
-        log.warning("TLS certificate verification is off for UMAPI and IMS (ssl_verify: false)")
-        return False
-    if settings.ca_file is not None:
-        return ssl.create_default_context(cafile=str(settings.ca_file))
-    return True
 
 
 def _json(raw: bytes) -> Any:

@@ -76,7 +76,9 @@ async def test_an_unknown_group_is_a_read_error_naming_it(sandbox):
     assert caught.value.exit_code == 3
 
 
-async def test_an_untrusted_certificate_is_refused_with_advice(sandbox):
+async def test_an_untrusted_certificate_is_refused_with_advice(sandbox, monkeypatch):
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     async with UmapiClient(client_settings(sandbox, ca_file=None)) as client:
         with pytest.raises(UmapiError, match="not trusted"):
             _ = [user async for user in client.users()]
