@@ -22,7 +22,11 @@ Two rules decide that moment:
 Adaptive layer: a 429 pauses the whole family until its Retry-After has passed and lowers the
 limit (multiplicative decrease, but never below what the server accepted over the last window).
 After a quiet spell of ``hold_windows`` windows, each further window without a 429 raises the
-limit by ``increase_fraction`` of the configured one, back up to it (additive increase).
+limit by ``increase_fraction`` of the configured one, back up to it (additive increase). Each raise
+is a probe: a 429 that answers one means the server's limit is where we were, so the quiet spell
+before the next probe doubles (up to ``max_hold_windows``); reaching the configured limit again
+restores it. Against a server whose true limit is below ours, probes (and their 429s) thus thin
+out instead of recurring every ``hold_windows``.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ class ThrottleStats:
     paused_seconds: float = 0.0
     decreases: int = 0
     increases: int = 0
+    failed_probes: int = 0
+    """429s that answered a raise of the limit (each doubles the quiet spell before the next)."""
 
 
 class AdaptiveBucket:
@@ -59,6 +65,7 @@ class AdaptiveBucket:
         decrease_factor: float = 0.5,
         increase_fraction: float = 0.02,
         hold_windows: float = 20.0,
+        max_hold_windows: float = 160.0,
         floor_fraction: float = 0.02,
     ) -> None:
         self.window = window
@@ -67,7 +74,10 @@ class AdaptiveBucket:
         """Requests per window allowed now; lowered by 429s, raised back by quiet windows."""
         self.decrease_factor = decrease_factor
         self.increase_step = limit * increase_fraction
-        self.hold = hold_windows * window
+        self.base_hold = hold_windows * window
+        self.max_hold = max(max_hold_windows * window, self.base_hold)
+        self.hold = self.base_hold
+        """Quiet time after a 429 before the first probe; doubled by each failed probe."""
         self.min_limit = max(1.0, limit * floor_fraction)
         self.stats = ThrottleStats()
         self._tokens = self._capacity
@@ -130,11 +140,16 @@ class AdaptiveBucket:
             self.limit = min(self.max_limit, self.limit + self.increase_step)
             self._last_increase = now
             self.stats.increases += 1
+            if self.limit >= self.max_limit:
+                self.hold = self.base_hold
 
     def throttled(self, retry_after: float) -> None:
         """A 429: every sender of this family waits ``retry_after`` seconds, then goes slower."""
         now = time.monotonic()
         self.stats.throttled += 1
+        if self._last_increase > self._last_throttle:  # a probe failed: wait longer before the next one
+            self.hold = min(self.hold * 2, self.max_hold)
+            self.stats.failed_probes += 1
         self._forget_old(now)
         served = len(self._accepted)
         lowered = max(self.limit * self.decrease_factor, min(served, self.limit), self.min_limit)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from async_usersync.umapi.throttle import AdaptiveBucket
 
 
@@ -71,3 +73,25 @@ async def test_a_cancelled_waiter_gives_its_turn_to_the_next():
     first.cancel()
     await asyncio.gather(first, return_exceptions=True)
     await asyncio.wait_for(second, 2.0)
+
+
+async def climb_until_a_probe(bucket: AdaptiveBucket) -> float:
+    """Sends until the limit is raised once; returns the seconds that took."""
+    started, increases = time.monotonic(), bucket.stats.increases
+    while bucket.stats.increases == increases:
+        await release_times(bucket, 1, waiters=1)
+        await asyncio.sleep(0.005)
+    return time.monotonic() - started
+
+
+async def test_each_failed_probe_doubles_the_quiet_spell_before_the_next_up_to_a_cap():
+    bucket = AdaptiveBucket(20, 0.05, hold_windows=2, increase_fraction=0.25, max_hold_windows=6)
+    bucket.throttled(0.0)  # the first 429 at the configured limit is no probe
+    assert bucket.hold == pytest.approx(0.1) and bucket.stats.failed_probes == 0
+    for expected_hold in (0.2, 0.3, 0.3):  # 2 windows, 4, then capped at 6
+        assert await climb_until_a_probe(bucket) >= bucket.hold
+        bucket.throttled(0.0)  # the server refused the raised limit
+        assert bucket.hold == pytest.approx(expected_hold)
+    assert bucket.stats.failed_probes == 3
+    await release_times(bucket, 200)
+    assert bucket.limit == 20 and bucket.hold == pytest.approx(0.1)  # back at the configured limit: the spell resets
