@@ -34,7 +34,7 @@ def _slot_setters(record_class: type) -> tuple[Callable[[Any, Any], None], ...]:
     return tuple(record_class.__dict__[record_field.name].__set__ for record_field in fields(record_class))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class DirectoryUser:
     """One person as the directory (LDAP or CSV) describes them."""
 
@@ -49,8 +49,27 @@ class DirectoryUser:
     """Directory groups the user is selected through or directly belongs to (names, not DNs)."""
     source_attributes: Mapping[str, Any] = field(default_factory=dict)
 
+    def __init__(self, identity_type: IdentityType, username: str, domain: str | None, email: str, firstname: str | None,
+                 lastname: str | None, country: str | None, groups: frozenset[str],
+                 source_attributes: Mapping[str, Any] | None = None) -> None:
+        """``source_attributes=None`` stands for a new empty dict (the field's default)."""
+        (set_identity_type, set_username, set_domain, set_email, set_firstname, set_lastname, set_country, set_groups,
+         set_source_attributes) = _DIRECTORY_USER_SETTERS
+        set_identity_type(self, identity_type)
+        set_username(self, username)
+        set_domain(self, domain)
+        set_email(self, email)
+        set_firstname(self, firstname)
+        set_lastname(self, lastname)
+        set_country(self, country)
+        set_groups(self, groups)
+        set_source_attributes(self, {} if source_attributes is None else source_attributes)
 
-@dataclass(frozen=True, slots=True)
+
+_DIRECTORY_USER_SETTERS = _slot_setters(DirectoryUser)
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class AdobeUser:
     """One user of the Adobe org, as UMAPI lists it."""
 
@@ -62,6 +81,22 @@ class AdobeUser:
     lastname: str | None
     country: str | None
     groups: frozenset[str]
+
+    def __init__(self, identity_type: IdentityType, username: str, domain: str | None, email: str, firstname: str | None,
+                 lastname: str | None, country: str | None, groups: frozenset[str]) -> None:
+        (set_identity_type, set_username, set_domain, set_email, set_firstname, set_lastname, set_country,
+         set_groups) = _ADOBE_USER_SETTERS
+        set_identity_type(self, identity_type)
+        set_username(self, username)
+        set_domain(self, domain)
+        set_email(self, email)
+        set_firstname(self, firstname)
+        set_lastname(self, lastname)
+        set_country(self, country)
+        set_groups(self, groups)
+
+
+_ADOBE_USER_SETTERS = _slot_setters(AdobeUser)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ import pytest
 
 from async_usersync.records import AdobeUser, DirectoryUser, IdentityType, UserCommand
 
-HAND_WRITTEN = [UserCommand]
+HAND_WRITTEN = [DirectoryUser, AdobeUser, UserCommand]
 
 
 @pytest.mark.parametrize("record_class", HAND_WRITTEN)
