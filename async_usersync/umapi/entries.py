@@ -83,6 +83,10 @@ def _steps(command: UserCommand, max_names: int) -> tuple[list[str], list[dict[s
 
 def _add_group_steps(names: list[str], steps: list[dict[str, Any]], verb: str, groups: tuple[str, ...],
                      max_names: int) -> None:
+    if len(groups) <= max_names:  # the usual case: one step
+        names.append(verb)
+        steps.append({verb: {"group": list(groups)}})
+        return
     for start in range(0, len(groups), max_names):
         names.append(verb)
         steps.append({verb: {"group": list(groups[start:start + max_names])}})
@@ -90,10 +94,12 @@ def _add_group_steps(names: list[str], steps: list[dict[str, Any]], verb: str, g
 
 def _create_arguments(create: CreateUser) -> dict[str, Any]:
     arguments: dict[str, Any] = {"email": create.email}
-    for key in ("firstname", "lastname", "country"):
-        value = getattr(create, key)
-        if value:
-            arguments[key] = value
+    if create.firstname:
+        arguments["firstname"] = create.firstname
+    if create.lastname:
+        arguments["lastname"] = create.lastname
+    if create.country:
+        arguments["country"] = create.country
     if create.on_conflict:
         arguments["option"] = create.on_conflict
     return arguments

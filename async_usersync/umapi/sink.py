@@ -46,7 +46,8 @@ class _Outcome:
     command: UserCommand
     pieces: int
     entries_left: int
-    errors: list[CommandError] = field(default_factory=list)
+    errors: list[CommandError] | None = None
+    """Made at the first error only: most commands have none."""
 
 
 _Queued = tuple[Entry, _Outcome]
@@ -94,11 +95,12 @@ class ActionSink:
         entries = command_entries(command, self._request_ids)
         outcome = _Outcome(command, len(entries), len(entries))
         self.totals.sent += 1
+        queue = self._queue
         for entry in entries:
-            if self._queue.full():
-                await self._queue.put((entry, outcome))
-            else:
-                self._queue.put_nowait((entry, outcome))  # no coroutine per entry on the hot path
+            try:
+                queue.put_nowait((entry, outcome))  # no coroutine per entry on the hot path
+            except asyncio.QueueFull:
+                await queue.put((entry, outcome))
 
     async def _batch_entries(self) -> None:
         """Packs entries ten a request. The pieces of one split command go in separate requests,
@@ -141,7 +143,10 @@ class ActionSink:
         finally:
             self._slots.release()
         for index, (_, outcome) in enumerate(batch):
-            outcome.errors.extend(errors.get(index, ()))
+            if errors and index in errors:
+                if outcome.errors is None:
+                    outcome.errors = []
+                outcome.errors.extend(errors[index])
             outcome.entries_left -= 1
             if outcome.entries_left == 0:
                 self._finish(outcome)
@@ -168,7 +173,8 @@ class ActionSink:
         return {index: [failure] for index in range(len(batch))}
 
     def _finish(self, outcome: _Outcome) -> None:
-        result = CommandResult(outcome.command, tuple(outcome.errors))
+        result = CommandResult(outcome.command, tuple(outcome.errors)) if outcome.errors else \
+            CommandResult(outcome.command)
         if result.ok:
             self.totals.completed += 1
         else:

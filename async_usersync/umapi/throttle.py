@@ -114,7 +114,8 @@ class AdaptiveBucket:
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(future)
-        self._arm()
+        if self._timer is None:  # a set timer is for the head waiter, whom a newcomer at the tail does not change
+            self._arm()
         try:
             await future
         except asyncio.CancelledError:
@@ -174,7 +175,8 @@ class AdaptiveBucket:
 
     def _free_place(self) -> None:
         self._in_window -= 1
-        self._arm()
+        if self._timer is None:  # else the timer already waits for a token, which a freed place does not bring sooner
+            self._arm()
 
     def _forget_old(self, now: float) -> None:
         while self._accepted and self._accepted[0] <= now - self.window:

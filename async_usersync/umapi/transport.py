@@ -15,10 +15,12 @@ import random
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from functools import lru_cache
+from typing import Any, Callable, Mapping
 
 import aiohttp
 import orjson
+from yarl import URL
 
 from async_usersync.umapi.auth import ImsToken
 from async_usersync.umapi.errors import UmapiError
@@ -59,12 +61,18 @@ class Transport:
     throttles: dict[str, AdaptiveBucket] = field(init=False)
     counters: dict[str, RequestCounters] = field(init=False)
     token: ImsToken = field(init=False)
+    _headers: dict[str, str] = field(init=False, default_factory=dict)
+    """The headers every request carries, for the token they were made with (``_headers_token``)."""
+    _headers_token: str = field(init=False, default="")
+    _url: Callable[[str, tuple[tuple[str, str], ...]], URL] = field(init=False)
 
     def __post_init__(self) -> None:
         limits = self.settings.limits
         self.throttles = {family: AdaptiveBucket(getattr(limits, family), limits.window) for family in FAMILIES}
         self.counters = {family: RequestCounters() for family in FAMILIES}
         self.token = ImsToken(self.settings, self._post_token_form)
+        # Per transport, not per class: the URLs start with this transport's base URL.
+        self._url = lru_cache(maxsize=256)(self._build_url)
 
     async def call(self, family: str, method: str, path: str, *, params: Mapping[str, str] | None = None,
                    body: Any = None, pragma: str | None = None) -> Reply:
@@ -73,7 +81,7 @@ class Transport:
         Anything else, once the attempts are spent, raises ``UmapiError``.
         """
         settings = self.settings
-        url = f"{settings.base_url}/{path}"
+        url = self._url(path, tuple(params.items()) if params else ())
         request_id = f"{uuid.uuid4().hex}_{int(time.time() * 1000)}"
         data = orjson.dumps(body) if body is not None else None
         throttle, counters = self.throttles[family], self.counters[family]
@@ -83,19 +91,16 @@ class Transport:
             attempt += 1
             token = await self.token.get()
             await throttle.acquire()
-            headers = {
-                "Authorization": f"Bearer {token}",
-                "X-Api-Key": settings.client_id,
-                "X-Request-Id": request_id,
-                "Accept": "application/json",
-                "Content-Type": "application/json",
-            }
+            if token is not self._headers_token:
+                self._headers = {"Authorization": f"Bearer {token}", "X-Api-Key": settings.client_id,
+                                 "Accept": "application/json", "Content-Type": "application/json"}
+                self._headers_token = token
+            headers = {**self._headers, "X-Request-Id": request_id}
             if pragma:
                 headers["Pragma"] = pragma
             counters.attempts += 1
             try:
-                status, reply_headers, raw = await self._send(throttle, method, url, params=params, data=data,
-                                                              headers=headers)
+                status, reply_headers, raw = await self._send(throttle, method, url, data=data, headers=headers)
             except aiohttp.ClientConnectorCertificateError as error:
                 raise UmapiError(f"the TLS certificate of {settings.host} is not trusted ({error.certificate_error}); "
                                  "name the CA in server.ca_file (or REQUESTS_CA_BUNDLE / SSL_CERT_FILE), or turn "
@@ -141,7 +146,12 @@ class Transport:
             if wait:
                 await asyncio.sleep(wait)
 
-    async def _send(self, throttle: AdaptiveBucket, method: str, url: str,
+    def _build_url(self, path: str, query: tuple[tuple[str, str], ...]) -> URL:
+        """The URL of ``path`` with its query, parsed once (aiohttp would parse a string on every request)."""
+        url = URL(f"{self.settings.base_url}/{path}")
+        return url.with_query(query) if query else url
+
+    async def _send(self, throttle: AdaptiveBucket, method: str, url: URL,
                     **options: Any) -> tuple[int, Mapping[str, str], bytes]:
         """One attempt. The server counted it before it began to answer, so its place in the throttle's
         window is freed from the moment the answer's headers arrive (or the attempt fails)."""

@@ -157,3 +157,17 @@ async def test_an_adobe_id_is_added_with_use_adobe_id(sandbox):
             await sink.send(command)
         assert sink.totals.completed == 1
     assert sandbox.state.find_by_email(email, "adobeID") is not None
+
+
+async def test_each_url_is_parsed_once_and_the_headers_built_once_per_token(sandbox):
+    commands = [UserCommand(user=f"once{n:02d}@example.com", remove_from_org=True) for n in range(35)]
+    async with UmapiClient(client_settings(sandbox)) as client:
+        async with client.action_sink() as sink:
+            for command in commands:
+                await sink.send(command)
+        transport = client.transport
+        urls = transport._url.cache_info()
+        headers = transport._headers
+    assert sink.totals.requests == 4
+    assert (urls.misses, urls.hits) == (1, 3)
+    assert set(headers) == {"Authorization", "X-Api-Key", "Accept", "Content-Type"}

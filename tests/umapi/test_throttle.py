@@ -95,3 +95,28 @@ async def test_each_failed_probe_doubles_the_quiet_spell_before_the_next_up_to_a
     assert bucket.stats.failed_probes == 3
     await release_times(bucket, 200)
     assert bucket.limit == 20 and bucket.hold == pytest.approx(0.1)  # back at the configured limit: the spell resets
+
+
+async def test_waiters_joining_the_queue_do_not_reset_the_timer():
+    """One timer serves the head of the queue; a thousand waiters must not cost a thousand timers."""
+    loop = asyncio.get_running_loop()
+    timers_set = 0
+    call_at = loop.call_at
+
+    def counting_call_at(*args, **kwargs):
+        nonlocal timers_set
+        timers_set += 1
+        return call_at(*args, **kwargs)
+
+    bucket = AdaptiveBucket(10, 1.0)
+    loop.call_at = counting_call_at  # type: ignore[method-assign]
+    try:
+        waiters = [asyncio.create_task(bucket.acquire()) for _ in range(200)]
+        await asyncio.sleep(0.05)
+        assert sum(waiter.done() for waiter in waiters) == 5  # the bucket's catch-up tokens
+        assert timers_set <= 2
+    finally:
+        loop.call_at = call_at  # type: ignore[method-assign]
+        for waiter in waiters:
+            waiter.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
