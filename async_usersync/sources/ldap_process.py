@@ -21,6 +21,7 @@ ReadError naming the exit status, never a short list of users.
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import fcntl
 import logging
 import os
@@ -117,7 +118,7 @@ class LdapProcessSource:
                     if error_type is None:
                         raise ReadError(f"the LDAP reader process failed: {frame[2]}")
                     raise error_type(frame[2])
-                else:
+                else:  # "done"
                     break
             await child.wait()
         finally:
@@ -199,6 +200,7 @@ def child_main() -> None:
     stderr first, so a stray print (ours or a C library's) cannot corrupt the frames."""
     frames = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
+    faulthandler.enable()  # a crash in bonsai's C code leaves its Python stack in the parent's log
     writer = _FrameWriter(frames)
     logging.raiseExceptions = False  # a failing handler must not print to stderr
     try:
