@@ -8,7 +8,6 @@ first piece and removeFromOrg in the last, because the order is kept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from async_usersync.records import CreateUser, IdentityType, UserCommand
@@ -20,30 +19,32 @@ CREATE_STEP = {
 }
 
 
-@dataclass(slots=True)
-class Entry:
-    """One action entry, ready to post, with what it takes to map its errors back."""
-
-    command: UserCommand
-    body: dict[str, Any]
-    step_names: tuple[str, ...]
+Entry = dict[str, Any]
+"""One action entry as posted: ``{"user": ..., "requestID": ..., "do": [steps]}``. Each step is a
+one-key object, so its name is its key (see ``step_name``); nothing else is kept beside it, because a
+bulk load makes millions of these."""
 
 
 def command_entries(command: UserCommand, request_ids: "RequestIds", max_steps: int = 10,
                     max_names: int = 10) -> list[Entry]:
-    names, steps = _steps(command, max_names)
-    root: dict[str, Any] = {"user": command.user}
+    steps = _steps(command, max_names)
+    root: Entry = {"user": command.user}
     if command.domain:
         root["domain"] = command.domain
     if command.use_adobe_id or (command.create is not None and command.create.identity_type is IdentityType.ADOBE_ID):
         root["useAdobeID"] = True
-    if len(steps) <= max_steps:  # the usual case, kept cheap: a bulk load sends millions of these
+    if len(steps) <= max_steps:  # the usual case, kept cheap
         root["requestID"] = request_ids.next()
         root["do"] = steps
-        return [Entry(command, root, tuple(names))]
-    return [Entry(command, {**root, "requestID": request_ids.next(), "do": steps[start:start + max_steps]},
-                  tuple(names[start:start + max_steps]))
+        return [root]
+    return [{**root, "requestID": request_ids.next(), "do": steps[start:start + max_steps]}
             for start in range(0, len(steps), max_steps)]
+
+
+def step_name(entry: Entry, step: int) -> str:
+    """The name of step ``step`` of ``entry`` (``createFederatedID``, ``add``, ...), or ``unknown``."""
+    steps = entry["do"]
+    return next(iter(steps[step])) if 0 <= step < len(steps) else "unknown"
 
 
 class RequestIds:
@@ -57,39 +58,29 @@ class RequestIds:
         return f"action_{self._count}"
 
 
-def _steps(command: UserCommand, max_names: int) -> tuple[list[str], list[dict[str, Any]]]:
-    """The step names and the steps, in UMAPI's order."""
-    names: list[str] = []
+def _steps(command: UserCommand, max_names: int) -> list[dict[str, Any]]:
+    """The steps, in UMAPI's order."""
     steps: list[dict[str, Any]] = []
     if command.create is not None:
-        name = CREATE_STEP[command.create.identity_type]
-        names.append(name)
-        steps.append({name: _create_arguments(command.create)})
+        steps.append({CREATE_STEP[command.create.identity_type]: _create_arguments(command.create)})
     if command.update:
-        names.append("update")
         steps.append({"update": dict(command.update)})
     if command.remove_groups == "all":
-        names.append("remove")
         steps.append({"remove": "all"})
     elif command.remove_groups:
-        _add_group_steps(names, steps, "remove", command.remove_groups, max_names)
+        _add_group_steps(steps, "remove", command.remove_groups, max_names)
     if command.add_groups:
-        _add_group_steps(names, steps, "add", command.add_groups, max_names)
+        _add_group_steps(steps, "add", command.add_groups, max_names)
     if command.remove_from_org:
-        names.append("removeFromOrg")
         steps.append({"removeFromOrg": {"deleteAccount": command.delete_account}})
-    return names, steps
+    return steps
 
 
-def _add_group_steps(names: list[str], steps: list[dict[str, Any]], verb: str, groups: tuple[str, ...],
-                     max_names: int) -> None:
+def _add_group_steps(steps: list[dict[str, Any]], verb: str, groups: tuple[str, ...], max_names: int) -> None:
     if len(groups) <= max_names:  # the usual case: one step
-        names.append(verb)
         steps.append({verb: {"group": list(groups)}})
         return
-    for start in range(0, len(groups), max_names):
-        names.append(verb)
-        steps.append({verb: {"group": list(groups[start:start + max_names])}})
+    steps.extend({verb: {"group": list(groups[start:start + max_names])}} for start in range(0, len(groups), max_names))
 
 
 def _create_arguments(create: CreateUser) -> dict[str, Any]:

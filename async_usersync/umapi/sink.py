@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from async_usersync.records import CommandError, CommandResult, UserCommand
-from async_usersync.umapi.entries import Entry, RequestIds, command_entries
+from async_usersync.umapi.entries import Entry, RequestIds, command_entries, step_name
 from async_usersync.umapi.errors import UmapiError
 from async_usersync.umapi.transport import Transport
 
@@ -155,7 +155,7 @@ class ActionSink:
         """The errors of each entry of ``batch`` (by position); a request that failed whole fails each."""
         try:
             reply = await self._transport.call("action", "POST", self._path, params=self._params,
-                                               body=[entry.body for entry, _ in batch], pragma=pragma)
+                                               body=[entry for entry, _ in batch], pragma=pragma)
             body = reply.body
             if reply.status != 200 or not isinstance(body, dict):
                 detail = body if isinstance(body, dict) else {}
@@ -193,7 +193,7 @@ def _map_errors(batch: list[_Queued], errors: list[Any]) -> dict[int, list[Comma
     The requestID decides when present (it is unique per entry); ``index`` otherwise. An error that
     names no entry of the batch is charged to every entry, so that no failure goes unreported.
     """
-    by_request_id = {entry.body["requestID"]: index for index, (entry, _) in enumerate(batch)}
+    by_request_id = {entry["requestID"]: index for index, (entry, _) in enumerate(batch)}
     mapped: dict[int, list[CommandError]] = {}
     for error in errors:
         if not isinstance(error, dict):
@@ -205,10 +205,9 @@ def _map_errors(batch: list[_Queued], errors: list[Any]) -> dict[int, list[Comma
             for position in range(len(batch)):
                 mapped.setdefault(position, []).append(CommandError("request", code, message))
             continue
-        step_names = batch[index][0].step_names
         step = error.get("step")
         if isinstance(step, str) and step.isdigit():
             step = int(step)
-        name = step_names[step] if isinstance(step, int) and 0 <= step < len(step_names) else "unknown"
+        name = step_name(batch[index][0], step) if isinstance(step, int) else "unknown"
         mapped.setdefault(index, []).append(CommandError(name, code, message))
     return mapped

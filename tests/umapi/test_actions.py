@@ -6,7 +6,7 @@ import asyncio
 
 from async_usersync.records import CommandError, CommandResult, CreateUser, IdentityType, UserCommand
 from async_usersync.umapi import UmapiClient
-from async_usersync.umapi.entries import RequestIds, command_entries
+from async_usersync.umapi.entries import RequestIds, command_entries, step_name
 from tests.umapi.conftest import client_settings
 
 FED = IdentityType.FEDERATED_ID
@@ -41,12 +41,12 @@ def test_entries_keep_create_first_and_remove_from_org_last_when_cut():
                           update={"firstname": "Joe"}, remove_groups=tuple(f"old{n}" for n in range(15)),
                           add_groups=tuple(f"new{n}" for n in range(65)), remove_from_org=True)
     entries = command_entries(command, RequestIds())
-    steps = [name for entry in entries for name in entry.step_names]
+    steps = [step_name(entry, index) for entry in entries for index in range(len(entry["do"]))]
     assert steps == ["createFederatedID", "update", "remove", "remove"] + ["add"] * 7 + ["removeFromOrg"]
-    assert [len(entry.body["do"]) for entry in entries] == [10, 2]
-    assert all(entry.body["user"] == "jo" and entry.body["domain"] == "example.com" for entry in entries)
-    assert len({entry.body["requestID"] for entry in entries}) == 2
-    lists = [step[verb]["group"] for entry in entries for step in entry.body["do"] for verb in ("add", "remove") if verb in step]
+    assert [len(entry["do"]) for entry in entries] == [10, 2]
+    assert all(entry["user"] == "jo" and entry["domain"] == "example.com" for entry in entries)
+    assert len({entry["requestID"] for entry in entries}) == 2
+    lists = [step[verb]["group"] for entry in entries for step in entry["do"] for verb in ("add", "remove") if verb in step]
     assert [len(names) for names in lists] == [10, 5, 10, 10, 10, 10, 10, 10, 5]
 
 
@@ -151,7 +151,7 @@ async def test_an_adobe_id_is_added_with_use_adobe_id(sandbox):
     email = "visitor@example.net"
     command = UserCommand(user=email, create=CreateUser(IdentityType.ADOBE_ID, email, None, None, None))
     [entry] = command_entries(command, RequestIds())
-    assert entry.body["useAdobeID"] is True and list(entry.body["do"][0]) == ["addAdobeID"]
+    assert entry["useAdobeID"] is True and list(entry["do"][0]) == ["addAdobeID"]
     async with UmapiClient(client_settings(sandbox)) as client:
         async with client.action_sink() as sink:
             await sink.send(command)
