@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import faulthandler
-import fcntl
 import logging
 import os
 import pickle
@@ -206,8 +205,9 @@ def child_main() -> None:
     try:
         request: _Request = pickle.load(sys.stdin.buffer)
         try:
+            import fcntl
             fcntl.fcntl(frames.fileno(), fcntl.F_SETPIPE_SZ, request.pipe_bytes)
-        except (AttributeError, OSError):  # not Linux, or a lower pipe-max-size: the default pipe works too
+        except (ImportError, AttributeError, OSError):  # not Linux, or a lower pipe-max-size: the default pipe works
             pass
         register_secret(request.settings.password)
         root = logging.getLogger()

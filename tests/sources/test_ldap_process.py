@@ -124,6 +124,21 @@ async def test_a_killed_child_is_a_read_error_not_a_short_list(tmp_path: Path, m
     assert 0 < received < MANY_USERS
 
 
+async def test_a_crashed_child_is_a_read_error_and_its_report_reaches_the_log(
+        tmp_path: Path, many_users_slapd: LocalSlapd, small_buffers: None, caplog) -> None:
+    """As when bonsai's C code segfaults: the exit status in the error, the Python stack in the log."""
+    caplog.set_level(logging.WARNING, "async_usersync.sources")
+    source = LdapProcessSource(settings(tmp_path, many_users_slapd), IdentityType.FEDERATED_ID)
+    crashed = False
+    with pytest.raises(ReadError, match=r"ended without finishing the read \(killed by signal 11\)"):
+        async for _ in source.users(ALL):
+            if not crashed:
+                (pid,) = reader_children()
+                os.kill(pid, signal.SIGSEGV)
+                crashed = True
+    assert "LDAP reader process: Fatal Python error: Segmentation fault" in caplog.text
+
+
 async def test_cancelling_the_read_ends_the_child_and_argv_holds_no_password(
         tmp_path: Path, many_users_slapd: LocalSlapd, small_buffers: None) -> None:
     password = many_users_slapd.admin_password
