@@ -7,6 +7,7 @@ errors always name the file and the full key, and ``finish()`` can refuse keys n
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
@@ -138,6 +139,15 @@ class ConfigSection:
             return kind(value)
         except (TypeError, ValueError) as error:
             raise self.error(key, str(error)) from None
+
+
+def text_encoding(name: object) -> str:
+    """A ``kind`` for keys naming a text encoding (``string_encoding``): refuses unknown names."""
+    try:
+        codecs.lookup(str(name))
+    except LookupError:
+        raise ValueError(f"unknown encoding '{name}'") from None
+    return str(name)
 
 
 def resolve_path(config_file: Path, value: str | Path) -> Path:

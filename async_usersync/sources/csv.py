@@ -17,7 +17,7 @@ from typing import AsyncIterator
 
 import aiofiles
 
-from async_usersync.config.section import ConfigSection
+from async_usersync.config.section import ConfigSection, text_encoding
 from async_usersync.errors import ConfigError, ReadError
 from async_usersync.records import DirectoryUser, IdentityType
 from async_usersync.sources.base import UserSelection, build_user, parse_identity_type
@@ -49,16 +49,8 @@ class CsvSettings:
         delimiter = section.get("delimiter", kind=str)
         if delimiter is not None and len(delimiter) != 1:
             raise section.error("delimiter", f"must be a single character, got {delimiter!r}")
-        encoding = section.get("string_encoding", "utf8", str)
-        try:
-            codecs.lookup(encoding)
-        except LookupError:
-            raise section.error("string_encoding", f"unknown encoding '{encoding}'") from None
-        identity_type = section.get("user_identity_type", kind=str)
-        try:
-            parsed_identity_type = IdentityType.parse(identity_type) if identity_type else None
-        except ValueError as error:
-            raise section.error("user_identity_type", str(error)) from None
+        encoding = section.get("string_encoding", "utf8", text_encoding)
+        parsed_identity_type = section.get("user_identity_type", kind=IdentityType.parse)
         columns = {name: section.get(name, default, str) for name, default in _COLUMN_DEFAULTS.items()}
         section.finish()
         return cls(file_path=file_path or configured_path, delimiter=delimiter, string_encoding=encoding,

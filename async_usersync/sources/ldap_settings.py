@@ -9,12 +9,11 @@ Keys beyond User Sync's (all optional):
 
 from __future__ import annotations
 
-import codecs
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from async_usersync.config.secrets import read_secret
-from async_usersync.config.section import ConfigSection
+from async_usersync.config.section import ConfigSection, text_encoding
 from async_usersync.records import IdentityType
 from async_usersync.sources.ldap_values import AttributeTemplate, template_fields
 
@@ -108,16 +107,8 @@ class LdapSettings:
         ca_cert_file = section.path("ca_cert_file")
         if ca_cert_file is not None and not ca_cert_file.is_file():
             raise section.error("ca_cert_file", f"file not found: {ca_cert_file}")
-        encoding = section.get("string_encoding", "utf8", str)
-        try:
-            codecs.lookup(encoding)
-        except LookupError:
-            raise section.error("string_encoding", f"unknown encoding '{encoding}'") from None
-        identity_type = section.get("user_identity_type", kind=str)
-        try:
-            parsed_identity_type = IdentityType.parse(identity_type) if identity_type else None
-        except ValueError as error:
-            raise section.error("user_identity_type", str(error)) from None
+        encoding = section.get("string_encoding", "utf8", text_encoding)
+        parsed_identity_type = section.get("user_identity_type", kind=IdentityType.parse)
         page_size = section.get("search_page_size", DEFAULT_PAGE_SIZE, int)
         if page_size < 0:
             raise section.error("search_page_size", "must be 0 (unpaged) or more")
