@@ -19,7 +19,7 @@ import time
 from contextlib import aclosing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Iterable, Iterator
+from typing import Any, AsyncIterator, Callable, Iterable, Iterator, TypeVar
 
 from async_usersync.engine import SyncPlanner
 from async_usersync.engine.rules import missing_user_groups
@@ -32,6 +32,7 @@ from async_usersync.sources.base import DirectorySource, UserSelection
 from async_usersync.umapi import ActionSink, ActionTotals, UmapiClient, UmapiSettings
 
 logger = logging.getLogger("async_usersync.pipeline")
+T = TypeVar("T")
 
 ProgressFactory = Callable[[str, "int | None"], Progress]
 """Starts counting one phase (``LogStream.progress``)."""
@@ -198,36 +199,32 @@ async def _inspect_both_sides(job: SyncJob, client: UmapiClient, feed: _Feed) ->
 
 async def _read_directory(job: SyncJob, feed: _Feed) -> None:
     assert job.directory is not None
-    planner = job.planner
-    counter = feed.progress("directory users read", None)
-    started = time.monotonic()
     with logged_stage(logger, "Load from Directory"):
-        try:
-            # Closed here, not when collected: a source may hold a child process or connections.
-            async with aclosing(job.directory.users(job.selection)) as users:  # type: ignore[type-var]
-                async for user in users:
-                    await feed.send(planner.add_directory_user(user))
-                    counter.advance()
-        except (OSError, UsersyncError) as error:
-            raise ReadError(f"reading the directory failed: {error}") from None
-        await feed.send(planner.directory_done())
-        counter.finish()
-    feed.durations["directory_read"] = time.monotonic() - started
+        await _feed_planner(feed, "directory", job.directory.users(job.selection), job.planner.add_directory_user,
+                            job.planner.directory_done, progress="directory users read", failure="reading the directory")
 
 
 async def _read_adobe(job: SyncJob, client: UmapiClient, feed: _Feed) -> None:
-    planner = job.planner
-    counter = feed.progress("Adobe users read", None)
+    await _feed_planner(feed, "adobe", _adobe_users(job, client), job.planner.add_adobe_user, job.planner.adobe_done,
+                        progress="Adobe users read", failure="reading the Adobe users")
+
+
+async def _feed_planner(feed: _Feed, side: str, users: AsyncIterator[T], add: Callable[[T], list[UserCommand]],
+                        done: Callable[[], list[UserCommand]], *, progress: str, failure: str) -> None:
+    """Hands one side's users to the planner as they arrive and sends what it plans at once.
+    The stream is closed here, not when collected: a source may hold a child process or connections."""
+    counter = feed.progress(progress, None)
     started = time.monotonic()
     try:
-        async for user in _adobe_users(job, client):
-            await feed.send(planner.add_adobe_user(user))
-            counter.advance()
+        async with aclosing(users) as stream:  # type: ignore[type-var]
+            async for user in stream:
+                await feed.send(add(user))
+                counter.advance()
     except (OSError, UsersyncError) as error:
-        raise ReadError(f"reading the Adobe users failed: {error}") from None
-    await feed.send(planner.adobe_done())
+        raise ReadError(f"{failure} failed: {error}") from None
+    await feed.send(done())
     counter.finish()
-    feed.durations["adobe_read"] = time.monotonic() - started
+    feed.durations[f"{side}_read"] = time.monotonic() - started
 
 
 async def _adobe_users(job: SyncJob, client: UmapiClient) -> AsyncIterator[AdobeUser]:

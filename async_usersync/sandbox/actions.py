@@ -372,12 +372,7 @@ def _run_add(state: OrgState, entry: _Entry, args: dict[str, list[str]]) -> Prob
     groups, problem = _named_groups(state, args)
     if problem is not None:
         return problem
-    if entry.user is None:
-        return _missing_user(entry)
-    if not entry.dry_run:
-        for group in groups:
-            state.join(entry.user, group)
-    return None
+    return _change_membership(entry, groups, state.join)
 
 
 def _run_remove(state: OrgState, entry: _Entry, args: dict[str, list[str]] | str) -> Problem | None:
@@ -390,11 +385,16 @@ def _run_remove(state: OrgState, entry: _Entry, args: dict[str, list[str]] | str
         groups, problem = _named_groups(state, args)  # type: ignore[arg-type]
         if problem is not None:
             return problem
+    return _change_membership(entry, groups, state.leave)
+
+
+def _change_membership(entry: _Entry, groups: list[Group], change: Callable[[dict[str, Any], Group], None]) -> Problem | None:
+    """Joins or leaves ``groups``; in test mode only checks that the user exists."""
     if entry.user is None:
         return _missing_user(entry)
     if not entry.dry_run:
         for group in groups:
-            state.leave(entry.user, group)
+            change(entry.user, group)
     return None
 
 
