@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from async_usersync.records import CommandError, CommandResult, CreateUser, IdentityType, UserCommand
+from async_usersync.records import CommandResult, CreateUser, IdentityType, UserCommand
 from async_usersync.umapi import UmapiClient
 from async_usersync.umapi.entries import RequestIds, command_entries, step_name
 from tests.umapi.conftest import client_settings

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from async_usersync.records import IdentityType
-from async_usersync.sandbox import SandboxConfig
 from async_usersync.umapi import UmapiClient, UmapiError
 from tests.umapi.conftest import TIME_SCALE, client_settings
 

@@ -8,7 +8,6 @@ import re
 import pytest
 
 from async_usersync.records import CommandResult, CreateUser, IdentityType, UserCommand
-from async_usersync.sandbox import SandboxConfig
 from async_usersync.umapi import RateLimits, UmapiClient
 from async_usersync.umapi.transport import parse_retry_after
 from tests.umapi.conftest import client_settings

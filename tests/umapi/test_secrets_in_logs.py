@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from async_usersync.logs.redact import forget_secrets
 from async_usersync.logs.settings import LogSettings
 from async_usersync.logs.stream import streaming_logs
-from async_usersync.records import CreateUser, IdentityType, UserCommand
+from async_usersync.records import UserCommand
 from async_usersync.umapi import UmapiClient
 from tests.umapi.conftest import client_settings
 
