@@ -280,7 +280,7 @@ async def compare_limiters(waiters: int, limit: int, window: float, seconds: flo
     """Many waiters on asyncio-throttle and on the client's bucket: CPU per second, and the pace held."""
     from asyncio_throttle import Throttler
 
-    from async_usersync.umapi.throttle import AdaptiveBucket
+    from async_usersync.umapi.throttle import AdaptiveBucket, most_in_any_window
 
     async def drive(acquire: Any) -> tuple[float, list[float]]:
         releases: list[float] = []
@@ -310,18 +310,9 @@ async def compare_limiters(waiters: int, limit: int, window: float, seconds: flo
     for name, acquire in (("asyncio-throttle", Throttler(rate_limit=limit, period=window).acquire),
                           ("AdaptiveBucket", bucket_acquire)):
         cpu, releases = await drive(acquire)
-        most = max_in_window(releases, window)
+        most = most_in_any_window(releases, window)
         print(f"{name:<18} {cpu / seconds:9.3f}   {len(releases) / (seconds / window * limit):16.3f}   {most:>6} "
               f"(limit {limit})")
-
-
-def max_in_window(times: list[float], window: float) -> int:
-    most, start = 0, 0
-    for end, moment in enumerate(times):
-        while moment - times[start] >= window:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
 
 
 def main() -> None:

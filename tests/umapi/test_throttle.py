@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from async_usersync.umapi.throttle import AdaptiveBucket
+from async_usersync.umapi.throttle import AdaptiveBucket, most_in_any_window
 
 
 async def release_times(bucket: AdaptiveBucket, count: int, waiters: int = 20) -> list[float]:
@@ -27,15 +27,6 @@ async def release_times(bucket: AdaptiveBucket, count: int, waiters: int = 20) -
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     return released[:count]
-
-
-def most_in_any_window(times: list[float], window: float) -> int:
-    most, start = 0, 0
-    for end, moment in enumerate(times):
-        while moment - times[start] >= window:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
 
 
 async def test_no_window_ever_holds_more_than_the_limit():
