@@ -70,13 +70,22 @@ class SyncConfig:
         return _parse_file(self.adobe.umapi_file, self.encoding, lambda section: UmapiSettings.from_config(section, ssl_cert_verify))
 
     def ldap_settings(self) -> Any:
+        """connector-ldap.yml. Raises ConfigError (naming the file and key) when ``additional_groups``
+        rules are set and ``dynamic_group_member_attribute`` is not, as User Sync does."""
         from async_usersync.sources.ldap_settings import LdapSettings
 
         file = self.directory.connector_files.get("ldap")
         if file is None:
             raise ConfigError("the ldap connector is selected but directory_users.connectors has no 'ldap' file",
                               file=self.file, key="directory_users.connectors.ldap")
-        return _parse_file(file, self.encoding, LdapSettings.from_config)
+        settings = _parse_file(file, self.encoding, LdapSettings.from_config)
+        if self.directory.mapping.additional and not settings.dynamic_group_member_attribute:
+            # As User Sync: without it the rules never see a group, and --process-groups would
+            # then remove every membership they manage.
+            raise ConfigError("directory_users.additional_groups needs the LDAP connector to read each user's groups: "
+                              "set dynamic_group_member_attribute (memberOf on Active Directory)",
+                              file=file, key="dynamic_group_member_attribute")
+        return settings
 
     def csv_settings(self, data_file: Path | None) -> Any:
         """The CSV connector: its config file is optional (User Sync's defaults apply without one)."""

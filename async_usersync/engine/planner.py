@@ -88,7 +88,10 @@ class SyncPlanner:
         self._group_changes = lru_cache(maxsize=_CACHE_SIZE)(self._compute_group_changes)
         self._excluded_by_groups = lru_cache(maxsize=_CACHE_SIZE)(rules.exclusions.excludes_groups)
         self._mapped_groups_of = lru_cache(maxsize=_CACHE_SIZE)(self._compute_mapped_groups)
-        self._mapped = lru_cache(maxsize=_CACHE_SIZE)(rules.mapping.is_mapped)
+        self._mapped = lru_cache(maxsize=_CACHE_SIZE)(self._is_managed)
+        self.missing_directory_groups: list[str] = []
+        """Mapped directory groups the directory does not have (``hold_missing_group``)."""
+        self._held_targets: set[str] = set()
         self._static_targets = {fold(name): name for name in rules.mapping.static_targets}
         self._push = rules.strategy is Strategy.PUSH
         self._update_user_info = rules.update_user_info
@@ -184,6 +187,18 @@ class SyncPlanner:
         commands = [command for user in candidates if (command := self._adobe_only_command(user)) is not None]
         self.counters.adobe_only_processed = len(commands)
         return commands
+
+    def hold_missing_group(self, directory_group: str) -> None:
+        """A mapped directory group the directory does not have (renamed or deleted): its Adobe
+        groups are removed from nobody in this run. Call before the first directory user; the
+        pipeline then holds back the Adobe-only actions and ends the run as a failed read."""
+        self.missing_directory_groups.append(directory_group)
+        targets = self.rules.mapping.targets_by_directory_group.get(fold(directory_group), ())
+        self._held_targets.update(fold(target) for target in targets)
+        self._static_targets = {folded: name for folded, name in self._static_targets.items()
+                                if folded not in self._held_targets}
+        for cache in (self._mapped, self._group_changes, self._mapped_groups_of):
+            cache.cache_clear()
 
     def take_messages(self) -> list[Message]:
         """The messages collected since the last call, for logging as the run goes."""
@@ -287,6 +302,10 @@ class SyncPlanner:
             self.counters.adobe_users_excluded += 1
         elif self._keep_adobe_only:
             self.adobe_only_users.append(user)
+
+    def _is_managed(self, folded_group: str) -> bool:
+        """Whether a (folded) Adobe group may be removed: mapped, and not held by a missing group."""
+        return folded_group not in self._held_targets and self.rules.mapping.is_mapped(folded_group)
 
     def _compute_mapped_groups(self, adobe_groups: frozenset[str]) -> tuple[str, ...]:
         return tuple(sorted(group for group in adobe_groups if self._mapped(fold(group))))

@@ -134,6 +134,7 @@ async def run_sync(job: SyncJob, progress: ProgressFactory = silent_progress,
                         await _plan_listed_users(job, feed)
                     else:
                         await _inspect_both_sides(job, client, feed)
+                        _check_mapped_groups_found(planner)
                         await feed.send(planner.finish())
                         if job.write_file is not None:
                             written = write_adobe_only_users(job.write_file, planner.adobe_only_users)
@@ -197,10 +198,23 @@ async def _inspect_both_sides(job: SyncJob, client: UmapiClient, feed: _Feed) ->
         await feed.send(job.planner.adobe_done())
 
 
+def _check_mapped_groups_found(planner: SyncPlanner) -> None:
+    """A selected or mapped group the directory lacks makes the directory's picture partial: its
+    members look gone. Their Adobe groups were already kept (``hold_missing_group``); this ends the run as a
+    failed read, before any Adobe-only action (a deliberate difference: User Sync only warns)."""
+    missing = planner.missing_directory_groups
+    if missing:
+        names = ", ".join(f"'{name}'" for name in missing)
+        raise ReadError(f"the directory group(s) {names} were not found in the directory (renamed or "
+                        f"deleted?); their Adobe groups were removed from nobody. Fix directory_users.groups "
+                        f"or the directory")
+
+
 async def _read_directory(job: SyncJob, feed: _Feed) -> None:
     assert job.directory is not None
     with logged_stage(logger, "Load from Directory"):
-        await _feed_planner(feed, "directory", job.directory.users(job.selection), job.planner.add_directory_user,
+        users = job.directory.users(job.selection, job.planner.hold_missing_group)
+        await _feed_planner(feed, "directory", users, job.planner.add_directory_user,
                             job.planner.directory_done, progress="directory users read", failure="reading the directory")
 
 

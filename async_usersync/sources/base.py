@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Literal, Mapping, Protocol
+from typing import Any, AsyncIterator, Callable, Literal, Mapping, Protocol
 
 from async_usersync.records import DirectoryUser, IdentityType
 
@@ -28,9 +28,15 @@ class UserSelection:
             raise ValueError(f"unknown user selection {self.kind!r} (expected all, mapped or group)")
 
 
+MissingGroupHandler = Callable[[str], None]
+"""Told the name of each selected group the directory does not have, before the first user comes."""
+
+
 class DirectorySource(Protocol):
-    def users(self, selection: UserSelection) -> AsyncIterator[DirectoryUser]:
-        """Streams the selected users, each one once, with all its selected groups."""
+    def users(self, selection: UserSelection, on_missing_group: MissingGroupHandler | None = None
+              ) -> AsyncIterator[DirectoryUser]:
+        """Streams the selected users, each one once, with all its selected groups. A selected
+        group the directory does not have is logged and, before any user, given to ``on_missing_group``."""
         ...
 
 

@@ -20,7 +20,7 @@ import aiofiles
 from async_usersync.config.section import ConfigSection, text_encoding
 from async_usersync.errors import ConfigError, ReadError
 from async_usersync.records import DirectoryUser, IdentityType
-from async_usersync.sources.base import UserSelection, build_user, parse_identity_type
+from async_usersync.sources.base import LOG, MissingGroupHandler, UserSelection, build_user, parse_identity_type
 
 Row = dict[str, str]
 CHUNK_BYTES = 1 << 16
@@ -74,9 +74,18 @@ class CsvSource:
         self.path = settings.file_path
         self.identity_type = settings.user_identity_type or default_identity_type
 
-    async def users(self, selection: UserSelection) -> AsyncIterator[DirectoryUser]:
-        """All rows' users, or (mapped/group) those in one of the selection's groups."""
-        repeated = await self._repeated_emails()
+    async def users(self, selection: UserSelection, on_missing_group: MissingGroupHandler | None = None
+                    ) -> AsyncIterator[DirectoryUser]:
+        """All rows' users, or (mapped/group) those in one of the selection's groups.
+
+        A file has no group objects, so a selected group that no row names is an empty group, not
+        a missing one: it is logged as a warning and never given to ``on_missing_group`` (else a
+        group that really emptied could never lose its Adobe groups). The run history guard holds
+        back the removals of a mapped group that had members in the last successful run."""
+        repeated, groups_named = await self._first_pass()
+        for name in selection.groups:
+            if name not in groups_named:
+                LOG.warning("No row of the CSV file %s names the group %s", self.path, name)
         held: dict[str, DirectoryUser] = {}
         wanted = set(selection.groups)
         async with aclosing(self._rows()) as stream:
@@ -95,17 +104,20 @@ class CsvSource:
             if selection.kind == "all" or user.groups & wanted:
                 yield user
 
-    async def _repeated_emails(self) -> set[str]:
+    async def _first_pass(self) -> tuple[set[str], set[str]]:
+        """The repeated emails (folded) and every group name the rows give."""
         seen: set[str] = set()
         repeated: set[str] = set()
-        email_column = self.settings.email_column_name
+        groups: set[str] = set()
+        email_column, groups_column = self.settings.email_column_name, self.settings.groups_column_name
         async with aclosing(self._rows()) as stream:
             async for _, row in stream:
                 key = (row.get(email_column) or "").strip().casefold()
                 if key in seen:
                     repeated.add(key)
                 seen.add(key)
-        return repeated
+                groups.update(_group_names(row.get(groups_column)))
+        return repeated, groups
 
     def _to_user(self, line: int, row: Row) -> DirectoryUser | None:
         settings = self.settings
@@ -113,7 +125,7 @@ class CsvSource:
         identity_type = parse_identity_type(where, row.get(settings.identity_type_column_name), self.identity_type)
         if identity_type is None:
             return None
-        groups = frozenset(name.strip() for name in (row.get(settings.groups_column_name) or "").split(",") if name.strip())
+        groups = frozenset(_group_names(row.get(settings.groups_column_name)))
         return build_user(
             where, identity_type=identity_type, email=row.get(settings.email_column_name),
             username=row.get(settings.username_column_name), domain=row.get(settings.domain_column_name),
@@ -191,6 +203,10 @@ class CsvSource:
             raise ReadError(f"the CSV file {self.path} does not exist") from None
         except OSError as error:
             raise ReadError(f"the CSV file {self.path} cannot be read: {error.strerror or error}") from None
+
+
+def _group_names(cell: str | None) -> list[str]:
+    return [name.strip() for name in (cell or "").split(",") if name.strip()]
 
 
 def _cell(row: Row, column: str) -> str | None:

@@ -25,7 +25,7 @@ from bonsai import LDAPSearchScope
 
 from async_usersync.errors import ReadError
 from async_usersync.records import DirectoryUser, IdentityType
-from async_usersync.sources.base import LOG, UserSelection, build_user, parse_identity_type
+from async_usersync.sources.base import LOG, MissingGroupHandler, UserSelection, build_user, parse_identity_type
 from async_usersync.sources.ldap_connection import (
     ConnectionPlan, ConnectionPool, LdapConnection, PagedSearch, stream_pages,
 )
@@ -82,10 +82,15 @@ class LdapSource:
     def _keyed(self, template: AttributeTemplate | None) -> AttributeTemplate | None:
         return template.keyed_by(self._spelling) if template is not None else None
 
-    async def users(self, selection: UserSelection) -> AsyncIterator[DirectoryUser]:
+    async def users(self, selection: UserSelection, on_missing_group: MissingGroupHandler | None = None
+                    ) -> AsyncIterator[DirectoryUser]:
         async with self._pool() as pool:
             await self._check_base_dn(pool)
             groups = await self._resolve_groups(pool, selection.groups)
+            if on_missing_group is not None:
+                for name in selection.groups:
+                    if name not in groups:
+                        on_missing_group(name)
             if self.settings.two_steps_lookup is not None:
                 pages = self._two_steps_users(pool, selection, groups, self.settings.two_steps_lookup)
             elif selection.kind == "all":
@@ -183,7 +188,8 @@ class LdapSource:
     # Groups.
 
     async def _resolve_groups(self, pool: ConnectionPool, names: tuple[str, ...]) -> dict[str, str]:
-        """Group name -> DN, in the order given. A group that is not found is a warning, as in User Sync."""
+        """Group name -> DN, in the order given. A group that is not found is left out with a warning
+        (``users`` then reports it to ``on_missing_group``)."""
         async def resolve(name: str) -> tuple[str, str | None]:
             group_filter = self.settings.group_filter_format.format(group=escape_filter_value(name))
             async with pool.connection() as connection:
