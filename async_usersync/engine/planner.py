@@ -81,6 +81,11 @@ class SyncPlanner:
         self._waiting_directory: dict[str, DirectoryUser] = {}
         self._waiting_adobe: dict[str, AdobeUser] = {}
         self._waiting_excluded: dict[str, AdobeUser] = {}
+        self._unmatched_by_username: dict[str, AdobeUser] = {}
+        """Non-excluded Adobe users with a non-email username not matched (yet), by folded username:
+        a directory user with that username in another domain must not replace one of them."""
+        self._username_conflicts: set[str] = set()
+        """Folded usernames held this run: nothing created, nothing removed (``_username_conflict``)."""
         self._directory_done = False
         self._adobe_done = False
         self._finished = False
@@ -121,6 +126,8 @@ class SyncPlanner:
         keys = match_keys(user)
         adobe_user = _take(self._waiting_adobe, keys) if self._waiting_adobe else None
         if adobe_user is not None:
+            if self._unmatched_by_username and self._unmatched_by_username.get(fold(adobe_user.username)) is adobe_user:
+                del self._unmatched_by_username[fold(adobe_user.username)]
             return self._pair(user, adobe_user)
         if self._waiting_excluded and _take(self._waiting_excluded, keys) is not None:
             return []
@@ -142,6 +149,8 @@ class SyncPlanner:
         directory_user = _take(self._waiting_directory, keys) if self._waiting_directory else None
         if directory_user is not None:
             return [] if excluded else self._pair(directory_user, user)
+        if not excluded and "@" not in user.username:
+            self._unmatched_by_username.setdefault(fold(user.username), user)
         if self._directory_done:
             if not excluded:
                 self._add_adobe_only(user)
@@ -176,6 +185,8 @@ class SyncPlanner:
             return []
         self.counters.adobe_only_label = ADOBE_ONLY_LABELS.get(rules.adobe_only_action, GROUPS_PROCESSED_LABEL)
         candidates = self.adobe_only_users
+        if self._username_conflicts:
+            candidates = [user for user in candidates if fold(user.username) not in self._username_conflicts]
         if rules.limit.group_removals_only:
             candidates = [user for user in candidates if self._mapped_groups_of(user.groups)]
         considered = self.counters.adobe_users_read - self.counters.adobe_users_excluded
@@ -268,6 +279,8 @@ class SyncPlanner:
         return changes
 
     def _create(self, user: DirectoryUser) -> list[UserCommand]:
+        if self._unmatched_by_username and "@" not in user.username and self._username_conflict(user):
+            return []
         rules = self.rules
         desired, _ = self._group_facts(user.groups)
         if rules.exclude_unmapped_users and not desired:
@@ -296,6 +309,21 @@ class SyncPlanner:
         _fill_command(command, user=root, domain=domain, use_adobe_id=user.identity_type is _ADOBE_ID,
                       create=create, remove_groups=remove_groups, add_groups=add_groups, key=user_key(user))
         return [command]
+
+    def _username_conflict(self, user: DirectoryUser) -> bool:
+        """Whether an Adobe user no directory user matched has this new user's (non-email) username
+        in another domain (e.g. its email moved to ``mail.school.example``). Creating one and
+        removing the other would cost the person their account and its content, so neither is
+        done this run and a warning names both and the settings that decide it."""
+        adobe_user = self._unmatched_by_username.get(fold(user.username))
+        if adobe_user is None or fold(adobe_user.domain or "") == fold(user.domain or ""):
+            return False
+        self._username_conflicts.add(fold(user.username))
+        self._warn(f"Directory user with user key {user_key(user)} and Adobe user with user key {user_key(adobe_user)} "
+                   f"share the username {user.username} in different domains: neither is created nor removed in "
+                   f"this run. If they are one person, give the directory user the domain "
+                   f"{adobe_user.domain} (user_domain_format in connector-ldap.yml, or a domain column in the CSV)")
+        return True
 
     def _add_adobe_only(self, user: AdobeUser) -> None:
         if self.rules.adobe_only_action is AdobeOnlyAction.EXCLUDE:

@@ -3,6 +3,15 @@ the real command). See conftest.py for the directory and the starting org."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from async_usersync.sandbox import SandboxServer
+from async_usersync.sources.local_slapd import LocalSlapd, start_slapd
+from async_usersync.sources.testdata import group_ldif, people_ou_ldif, user_ldif
+
 from tests.e2e.conftest import MAPPING, Setup, email
 
 REMOVE_ALL = ("--users", "mapped", "--process-groups", "--adobe-only-user-action", "remove")
@@ -36,3 +45,54 @@ async def test_additional_groups_without_dynamic_group_member_attribute_stop_at_
     assert "Traceback" not in run.err
     assert await setup.users() == before
     assert await setup.requests("users") == 0
+
+
+SCHOOL_DN = "dc=school,dc=example"
+
+
+@pytest.fixture(scope="module")
+def school_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSlapd]:
+    """A directory whose users log in by username: B7700123's email has moved to mail.school.example."""
+    server = start_slapd(tmp_path_factory.mktemp("school-slapd"), SCHOOL_DN)
+    try:
+        server.add_ldif("".join([
+            people_ou_ldif(SCHOOL_DN),
+            user_ldif(SCHOOL_DN, "B7700123", "Ann", "Student", "a.student@mail.school.example", "US"),
+            user_ldif(SCHOOL_DN, "B7700124", "Ben", "Student", "b.student@school.example", "US"),
+            people_ou_ldif(SCHOOL_DN, "groups"),
+            group_ldif(SCHOOL_DN, "Sales", [f"uid=B7700123,ou=people,{SCHOOL_DN}", f"uid=B7700124,ou=people,{SCHOOL_DN}"]),
+        ]))
+        yield server
+    finally:
+        server.stop()
+
+
+async def test_a_username_whose_email_moved_domain_is_neither_replaced_nor_removed(
+        tmp_path: Path, school_directory: LocalSlapd, org: SandboxServer) -> None:
+    org.state.add_user({"email": "a.student@school.example", "username": "B7700123", "domain": "school.example",
+                        "type": "federatedID", "firstname": "Ann", "lastname": "Student", "country": "US",
+                        "groups": ["Sales Team"]})
+    setup = Setup(tmp_path, school_directory, org)
+    setup.write(main=main_config([{"directory_group": "Sales", "adobe_groups": ["Sales Team"]}]),
+                ldap={"user_username_format": "{uid}"})
+    run = await setup.sync(*REMOVE_ALL)
+    assert run.code == 0, run.out + run.err
+    (warning,) = [line for line in run.out.splitlines() if "share the username B7700123" in line]
+    assert "WARNING" in warning
+    assert "federatedID,b7700123,mail.school.example,a.student@mail.school.example" in warning
+    assert "federatedID,b7700123,school.example,a.student@school.example" in warning
+    assert "user_domain_format" in warning
+    users = await setup.users()
+    assert users["a.student@school.example"] == ["Sales Team"]  # kept, with its groups
+    assert "a.student@mail.school.example" not in users  # no second account
+    assert users["b.student@school.example"] == ["Sales Team"]  # the rest still goes out
+    assert email("gone1") not in users  # and real Adobe-only users still leave
+
+    # Told which domain the directory's usernames are in, the run finds the account again.
+    setup.write(main=main_config([{"directory_group": "Sales", "adobe_groups": ["Sales Team"]}]),
+                ldap={"user_username_format": "{uid}", "user_domain_format": "school.example"})
+    fixed = await setup.sync(*REMOVE_ALL, "--update-user-info", "--adobe-only-user-action", "preserve")
+    assert fixed.code == 0, fixed.out + fixed.err
+    assert "share the username" not in fixed.out
+    users = await setup.users()
+    assert users["a.student@mail.school.example"] == ["Sales Team"] and "a.student@school.example" not in users
