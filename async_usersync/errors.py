@@ -18,6 +18,8 @@ class ExitCode(IntEnum):
     READ_FAILED = 3
     COMMANDS_FAILED = 4
     REFUSED_START = 5
+    REMOVALS_HELD = 6
+    """The run history guard held back the removals (the picture shrank since the last success)."""
     INTERRUPTED = 130
 
 

@@ -77,6 +77,7 @@ def sync(
     lock_file: Path | None = typer.Option(None, "--lock-file", help="The run lock (default: next to the main configuration file)."),
     min_interval: str | None = typer.Option(None, "--min-interval", help="Shortest time between two successful runs, e.g. 2h or 90m (default 2h; a run sooner only warns, unless --refuse-too-soon)."),
     refuse_too_soon: bool = typer.Option(False, "--refuse-too-soon", help="Exit with code 5 instead of only warning when the last run is more recent than --min-interval."),
+    accept_shrink: bool = typer.Option(False, "--accept-shrink", help="For this run only, let removals go ahead although what was read shrank since the last successful run (see limits.max_shrink)."),
 ) -> None:
     """Sync the directory into the Adobe org."""
     from async_usersync.pipeline.command import CommandLine, run_sync_command
@@ -103,6 +104,7 @@ def sync(
         lock_file=lock_file,
         min_interval=min_interval,
         refuse_too_soon=refuse_too_soon,
+        accept_shrink=accept_shrink,
         arguments=tuple(sys.argv[1:]),
     )
     code = run_sync_command(command_line)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from async_usersync.config.section import ConfigSection, load_yaml, resolve_path
+from async_usersync.engine.history import DEFAULT_MAX_SHRINK
 from async_usersync.engine.rules import (
     DEFAULT_UPDATE_ATTRIBUTES,
     UPDATABLE_ATTRIBUTES,
@@ -63,6 +64,8 @@ class SyncConfig:
     limit: AdobeOnlyLimit
     logging_section: ConfigSection
     invocation_defaults: ConfigSection
+    max_shrink: float = DEFAULT_MAX_SHRINK
+    """``limits.max_shrink`` as a share (0.2 for 20 %): see ``engine.history``."""
 
     def umapi_settings(self, ssl_cert_verify: bool = True) -> "UmapiSettings":
         from async_usersync.umapi.settings import UmapiSettings
@@ -112,12 +115,15 @@ def load_sync_config(file: str | Path, encoding: str = "utf8") -> SyncConfig:
                                    "(adobe_users, directory_users, limits)")
     if "post_sync" in root.data:
         raise root.error("post_sync", f"Sign Sync (post_sync) {UNSUPPORTED}")
+    limits = root.section("limits", required=True)
+    max_shrink = _max_shrink(limits)
     config = SyncConfig(
         file=root.file,
         encoding=encoding,
         directory=_directory(root.section("directory_users", required=True)),
         adobe=_adobe(root.section("adobe_users", required=True)),
-        limit=_limit(root.section("limits", required=True)),
+        limit=_limit(limits),
+        max_shrink=max_shrink,
         logging_section=root.section("logging"),
         invocation_defaults=root.section("invocation_defaults"),
     )
@@ -280,6 +286,22 @@ def _update_attributes(section: ConfigSection) -> frozenset[str]:
 
 
 # --- limits ----------------------------------------------------------------------------------------
+
+def _max_shrink(section: ConfigSection) -> float:
+    """``limits.max_shrink``: a share (``0.2``) or a percentage (``'20%'``); default 20 %."""
+    value = section.get("max_shrink")
+    if value is None:
+        return DEFAULT_MAX_SHRINK
+    text = str(value).strip()
+    percent = re.fullmatch(r"(\d+(?:\.\d+)?)\s*%", text)
+    share = float(percent.group(1)) / 100 if percent else None
+    if share is None and not isinstance(value, bool) and re.fullmatch(r"\d+(?:\.\d+)?", text):
+        share = float(text)
+    if share is None or share > 1:
+        raise section.error("max_shrink", f"expected a share from 0 to 1 (such as 0.2) or a percentage up to 100% "
+                                          f"(such as '20%'), got {value!r}")
+    return share
+
 
 def _limit(section: ConfigSection) -> AdobeOnlyLimit:
     value = section.require("max_adobe_only_users")

@@ -97,6 +97,11 @@ class SyncPlanner:
         self.missing_directory_groups: list[str] = []
         """Mapped directory groups the directory does not have (``hold_missing_group``)."""
         self._held_targets: set[str] = set()
+        self._group_set_counts: dict[frozenset[str], int] = {}
+        """Directory users read per group set (few distinct sets: cheap to count, summed in ``group_members``)."""
+        self._deferred_removals: list[tuple[AdobeUser, tuple[str, ...], bool]] | None = None
+        """With ``defer_group_removals``: (matched Adobe user, mapped groups to remove, whether its
+        other changes were already sent and counted)."""
         self._static_targets = {fold(name): name for name in rules.mapping.static_targets}
         self._push = rules.strategy is Strategy.PUSH
         self._update_user_info = rules.update_user_info
@@ -113,6 +118,8 @@ class SyncPlanner:
         if self._directory_done:
             raise RuntimeError("add_directory_user() after directory_done()")
         self.counters.directory_users_read += 1
+        group_set_counts = self._group_set_counts
+        group_set_counts[user.groups] = group_set_counts.get(user.groups, 0) + 1
         if not user.email:
             self._warn(f"Skipping directory user {user.username!r}: no email address")
             return []
@@ -211,6 +218,39 @@ class SyncPlanner:
         for cache in (self._mapped, self._group_changes, self._mapped_groups_of):
             cache.cache_clear()
 
+    def defer_group_removals(self) -> None:
+        """From now on the removal of mapped groups from matched users waits for
+        ``release_group_removals`` (the run history guard decides at the end whether they go);
+        their other changes still come at once. Call before the reads."""
+        self._deferred_removals = []
+
+    @property
+    def deferred_removal_count(self) -> int:
+        """Matched users whose mapped-group removals are waiting."""
+        return len(self._deferred_removals or ())
+
+    def release_group_removals(self) -> list[UserCommand]:
+        """The waiting mapped-group removals, one command per user. Call after both reads."""
+        commands = []
+        for adobe_user, remove_groups, counted in self._deferred_removals or ():
+            if not counted:
+                self.counters.adobe_users_updated += 1
+            root, domain = command_root(adobe_user)
+            commands.append(UserCommand(user=root, domain=domain, use_adobe_id=adobe_user.identity_type is _ADOBE_ID,
+                                        remove_groups=remove_groups, key=user_key(adobe_user)))
+        self._deferred_removals = []
+        return commands
+
+    def group_members(self) -> dict[str, int]:
+        """Directory users read per mapped directory group (folded name; 0 for a group nobody is in)."""
+        members = dict.fromkeys(self.rules.mapping.targets_by_directory_group, 0)
+        for groups, count in self._group_set_counts.items():
+            for group in groups:
+                folded = fold(group)
+                if folded in members:
+                    members[folded] += count
+        return members
+
     def take_messages(self) -> list[Message]:
         """The messages collected since the last call, for logging as the run goes."""
         messages, self.messages = self.messages, []
@@ -241,6 +281,12 @@ class SyncPlanner:
                                      if self._process_groups else ((), ()))
         if not (update or add_groups or remove_groups):
             return []
+        if remove_groups and self._deferred_removals is not None:
+            other_changes = bool(update or add_groups)
+            self._deferred_removals.append((adobe_user, remove_groups, other_changes))
+            if not other_changes:
+                return []
+            remove_groups = ()
         self.counters.adobe_users_updated += 1
         root, domain = command_root(adobe_user)
         command = _blank_command(UserCommand)

@@ -1,7 +1,7 @@
-"""The ``sync`` command from start to exit code: config and options, logs, run lock and schedule
-guard, the pipeline, the Action Summary. Every error a user can cause ends in one clear message
-and its exit code (README: 2 config, 3 read failed, 4 commands failed, 5 refused start), never a
-traceback.
+"""The ``sync`` command from start to exit code: config and options, logs, run lock, schedule
+guard and run history, the pipeline, the Action Summary. Every error a user can cause ends in one
+clear message and its exit code (README: 2 config, 3 read failed, 4 commands failed, 5 refused
+start, 6 removals held back), never a traceback.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import re
 import sys
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Mapping
@@ -21,11 +21,13 @@ from typing import Any, Mapping
 from async_usersync import __version__
 from async_usersync.config import RunSettings, load_run_settings, write_example_config
 from async_usersync.engine import Strategy, SyncPlanner, render_action_summary
+from async_usersync.engine.history import RemovalGuard
 from async_usersync.errors import ConfigError, ExitCode, UsersyncError
 from async_usersync.logs import LogStream, streaming_logs
 from async_usersync.logs.separators import run_title, stage_line, total_time
 from async_usersync.logs.summary import RunSummary
 from async_usersync.pipeline.adobe_only_file import read_adobe_only_users
+from async_usersync.pipeline.history import RunHistory, default_history_path, history_scope
 from async_usersync.pipeline.reports import summary_counters, write_reports
 from async_usersync.pipeline.run import RunResult, SyncJob, run_sync
 from async_usersync.pipeline.runlock import RunLock, default_lock_path
@@ -51,6 +53,8 @@ class CommandLine:
     lock_file: Path | None = None
     min_interval: str | None = None
     refuse_too_soon: bool = False
+    accept_shrink: bool = False
+    """Accept, for this run, a picture that shrank since the last successful run (``engine.history``)."""
     arguments: tuple[str, ...] = ()
     """The raw arguments, for the log's ``Command line arguments`` block."""
 
@@ -139,12 +143,19 @@ async def _logged_run(command_line: CommandLine, settings: RunSettings, job: Syn
     try:
         with RunLock(command_line.lock_file or default_lock_path(settings.config.file)):
             guard.check()
+            history = _run_history(settings, job)
+            if history is not None:
+                job = replace(job, removal_guard=RemovalGuard(history.last_picture(), settings.config.max_shrink,
+                                                              command_line.accept_shrink))
             result = await run_sync(job, stream.progress)
             if result.read_failure is not None:
                 logger.critical("%s; no Adobe-only user was touched", result.read_failure)
             code = result.exit_code
             if code is ExitCode.OK and not options.test_mode:
                 guard.record_success(run_id)
+            if (history is not None and result.picture is not None and not options.test_mode
+                    and code in (ExitCode.OK, ExitCode.COMMANDS_FAILED)):
+                history.record(result.picture, run_id)
     except UsersyncError as error:
         logger.critical("%s", error)
         code = error.exit_code
@@ -174,6 +185,14 @@ async def _logged_run(command_line: CommandLine, settings: RunSettings, job: Syn
     except (OSError, UsersyncError) as error:
         logger.error("Cannot write the run's summary or metrics: %s", error)
     return code
+
+
+def _run_history(settings: RunSettings, job: SyncJob) -> RunHistory | None:
+    """The run history of this config file, when the guard applies: both sides are read (not push,
+    not an Adobe-only user list)."""
+    if job.push or job.listed_adobe_only_users is not None:
+        return None
+    return RunHistory(default_history_path(settings.config.file), history_scope(settings.options))
 
 
 def _schedule_guard(command_line: CommandLine) -> ScheduleGuard:

@@ -4,7 +4,9 @@
    (synchronous, fast) planner inline; every command the planner yields goes straight into the
    client's action sink, so creates and group moves are on the wire while the reads go on;
 2. Adobe-only users: ``planner.finish()`` runs only once both reads completed, so a failed read
-   can never turn into a removal;
+   can never turn into a removal; with a run history, the removal of mapped groups from matched
+   users waits here too, and both go only if nothing shrank too much since the last successful
+   run (``engine.history``);
 3. apply: the sink drains, and the run reports what landed.
 
 Push strategy never reads Adobe users; ``--adobe-only-user-list`` reads neither side.
@@ -17,12 +19,13 @@ import gc
 import logging
 import time
 from contextlib import aclosing, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Iterable, Iterator, TypeVar
 
 from async_usersync.engine import SyncPlanner
-from async_usersync.engine.rules import missing_user_groups
+from async_usersync.engine.history import RemovalGuard, RunPicture
+from async_usersync.engine.rules import AdobeOnlyAction, fold, missing_user_groups
 from async_usersync.errors import ExitCode, ReadError, UsersyncError
 from async_usersync.logs.progress import Progress
 from async_usersync.logs.separators import logged_stage
@@ -59,6 +62,8 @@ class SyncJob:
     """Mapped user groups to create when missing (``auto_create`` with ``--process-groups``)."""
     listed_adobe_only_users: tuple[AdobeUser, ...] | None = None
     write_file: Path | None = None
+    removal_guard: RemovalGuard | None = None
+    """The run history guard (None: not applied, as with push or an Adobe-only user list)."""
 
 
 @dataclass(frozen=True)
@@ -71,11 +76,18 @@ class RunResult:
     """Seconds per phase: ``directory_read``, ``adobe_read``, ``actions_sent`` (the whole UMAPI stage)."""
     throttle: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per API family: 429s received, seconds paused, requests attempted and retried."""
+    picture: RunPicture | None = None
+    """For the run history: what both reads saw, the Adobe side as this run left it (None when a
+    read failed, the removals were held back or the guard is off)."""
+    held: tuple[str, ...] = ()
+    """Why the removal guard held back the removals (exit 6)."""
 
     @property
     def exit_code(self) -> ExitCode:
         if self.read_failure is not None:
             return ExitCode.READ_FAILED
+        if self.held:
+            return ExitCode.REMOVALS_HELD
         return ExitCode.COMMANDS_FAILED if self.totals.failed else ExitCode.OK
 
 
@@ -123,6 +135,10 @@ async def run_sync(job: SyncJob, progress: ProgressFactory = silent_progress,
     planner = job.planner
     feed = _Feed(planner, progress)
     read_failure: ReadError | None = None
+    picture: RunPicture | None = None
+    held: tuple[str, ...] = ()
+    if job.removal_guard is not None and job.removal_guard.previous is not None:
+        planner.defer_group_removals()
     started = time.monotonic()
     async with client_type(job.umapi, test_mode=job.test_mode) as client:
         with logged_stage(logger, "Push to UMAPI" if job.push else "Sync with UMAPI"), _full_collections_deferred():
@@ -135,10 +151,15 @@ async def run_sync(job: SyncJob, progress: ProgressFactory = silent_progress,
                     else:
                         await _inspect_both_sides(job, client, feed)
                         _check_mapped_groups_found(planner)
-                        await feed.send(planner.finish())
-                        if job.write_file is not None:
-                            written = write_adobe_only_users(job.write_file, planner.adobe_only_users)
-                            logger.info("Wrote %d Adobe-only users to %s", written, job.write_file)
+                        if job.removal_guard is not None:
+                            picture = _picture(job)
+                            held = _removals_held(job.removal_guard, picture, planner)
+                        if not held:
+                            await feed.send(planner.release_group_removals())
+                            await feed.send(planner.finish())
+                            if job.write_file is not None:
+                                written = write_adobe_only_users(job.write_file, planner.adobe_only_users)
+                                logger.info("Wrote %d Adobe-only users to %s", written, job.write_file)
                 except ReadError as error:
                     read_failure = error
                 feed.log_messages()
@@ -149,7 +170,44 @@ async def run_sync(job: SyncJob, progress: ProgressFactory = silent_progress,
                              "attempts": transport.counters[family].attempts, "retries": transport.counters[family].retries}
                     for family, bucket in transport.throttles.items()}
     durations = feed.durations | {"actions_sent": time.monotonic() - started}
-    return RunResult(feed.sink.totals, read_failure, durations, throttle)
+    recorded = _org_after(job, picture) if picture is not None and read_failure is None and not held else None
+    return RunResult(feed.sink.totals, read_failure, durations, throttle, recorded, held)
+
+
+def _picture(job: SyncJob) -> RunPicture:
+    """What this run read, group names as the config spells them."""
+    counters = job.planner.counters
+    spelling = {fold(name): name for name in job.selection.groups}
+    members = {spelling.get(folded, folded): count for folded, count in job.planner.group_members().items()}
+    return RunPicture(counters.directory_users_read, counters.adobe_users_read, members)
+
+
+def _org_after(job: SyncJob, picture: RunPicture) -> RunPicture:
+    """The picture the next run should find: the Adobe users read, plus those this run created,
+    less those it removed from the org (else a run's own removals would look like a shrink)."""
+    counters = job.planner.counters
+    removed = counters.adobe_only_processed if job.planner.rules.adobe_only_action in (
+        AdobeOnlyAction.REMOVE, AdobeOnlyAction.DELETE) else 0
+    return replace(picture, adobe_users=picture.adobe_users + counters.adobe_users_created - removed)
+
+
+def _removals_held(guard: RemovalGuard, picture: RunPicture, planner: SyncPlanner) -> tuple[str, ...]:
+    """Compares with the last successful run: what shrank is logged (CRITICAL when the removals are
+    held back, WARNING when ``--accept-shrink`` accepts it); returns the reasons for holding."""
+    findings = guard.shrinkage(picture)
+    if not findings:
+        return ()
+    level = logging.WARNING if guard.accept else logging.CRITICAL
+    for finding in findings:
+        logger.log(level, "Run history: %s", finding)
+    if guard.accept:
+        logger.warning("The shrink is accepted for this run (--accept-shrink): removals go ahead, and this run's "
+                       "picture is what the next run compares with")
+        return ()
+    logger.critical("Holding back the removals: no Adobe-only action (%d Adobe-only users) and no mapped-group removal "
+                    "(%d matched users keep them) in this run; the other changes went out. If the change is real, "
+                    "run once with --accept-shrink", len(planner.adobe_only_users), planner.deferred_removal_count)
+    return tuple(findings)
 
 
 @contextmanager

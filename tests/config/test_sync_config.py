@@ -82,6 +82,9 @@ def test_the_full_example_config_loads_and_its_connector_files_parse(tmp_path: P
     ({"limits": {"max_adobe_only_users": "ten"}}, "limits.max_adobe_only_users", "expected a whole number or a percentage"),
     ({"limits": {"max_adobe_only_users": "150%"}}, "limits.max_adobe_only_users", "at most 100%"),
     ({"limits": {"max_adobe_only_users": 5, "max_strays": 3}}, "limits.max_strays", "unknown key"),
+    ({"limits": {"max_adobe_only_users": 5, "max_shrink": 20}}, "limits.max_shrink", "a share from 0 to 1"),
+    ({"limits": {"max_adobe_only_users": 5, "max_shrink": "120%"}}, "limits.max_shrink", "a percentage up to 100%"),
+    ({"limits": {"max_adobe_only_users": 5, "max_shrink": "a fifth"}}, "limits.max_shrink", "such as '20%'"),
     ({"colour": "blue"}, "colour", "unknown key"),
     ({"dashboard": {"owning": "x"}}, "dashboard", "User Sync 1.x section"),
     ({"post_sync": {"modules": ["sign_sync"]}}, "post_sync", "Sign Sync (post_sync) is not supported"),
@@ -157,3 +160,9 @@ def test_a_connector_file_with_an_unknown_key_is_refused_naming_that_file(tmp_pa
     with pytest.raises(ConfigError) as caught:
         config.umapi_settings()
     assert (caught.value.file, caught.value.key) == (str(tmp_path / "connector-umapi.yml"), "proxy")
+
+
+@pytest.mark.parametrize("value, share", [(None, 0.2), ("35%", 0.35), (0.35, 0.35), ("0.5", 0.5), (1, 1.0), ("0%", 0.0)])
+def test_max_shrink_is_a_share_or_a_percentage(tmp_path: Path, value: object, share: float) -> None:
+    limits = {"max_adobe_only_users": 10} | ({} if value is None else {"max_shrink": value})
+    assert load_sync_config(write_config(tmp_path, limits=limits)).max_shrink == pytest.approx(share)

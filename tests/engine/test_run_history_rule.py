@@ -1,0 +1,49 @@
+"""The removal guard's comparison and the planner's part in it (deferred mapped-group removals,
+members per mapped group)."""
+
+from __future__ import annotations
+
+from async_usersync.engine import AdobeOnlyAction, SyncPlanner
+from async_usersync.engine.history import RemovalGuard, RunPicture
+
+from tests.engine.helpers import adobe_user, directory_user, rules
+
+LAST = RunPicture(directory_users=100, adobe_users=200, group_members={"Sales": 10, "Engineering": 5, "Old": 3})
+
+
+def test_nothing_is_held_without_history_or_within_max_shrink() -> None:
+    assert RemovalGuard(None).shrinkage(RunPicture(0, 0, {"Sales": 0})) == []
+    assert RemovalGuard(LAST).shrinkage(RunPicture(80, 160, {"Sales": 1, "Engineering": 5})) == []
+
+
+def test_an_emptied_group_or_a_side_beyond_max_shrink_is_named_from_and_to() -> None:
+    found = RemovalGuard(LAST, max_shrink=0.1).shrinkage(RunPicture(89, 150, {"Sales": 0, "Engineering": 5}))
+    assert found == [
+        "the mapped directory group 'Sales' had 10 member(s) in the last successful run and has none now",
+        "directory users read shrank from 100 to 89 (-11%), more than limits.max_shrink (10%) since the last successful run",
+        "Adobe users read shrank from 200 to 150 (-25%), more than limits.max_shrink (10%) since the last successful run",
+    ]  # 'Old' is no longer mapped: not compared
+
+
+def test_deferred_group_removals_wait_for_release_and_count_once() -> None:
+    planner = SyncPlanner(rules(process_groups=True, adobe_only_action=AdobeOnlyAction.REMOVE))
+    planner.defer_group_removals()
+    planner.add_adobe_user(adobe_user("ann@example.com", ["Sales Profile"]))
+    planner.add_adobe_user(adobe_user("bo@example.com", ["Sales Profile"]))
+    assert planner.add_directory_user(directory_user("ann@example.com", [])) == []  # only a removal: it waits
+    (bo,) = planner.add_directory_user(directory_user("bo@example.com", ["Engineering"]))
+    assert (bo.add_groups, bo.remove_groups) == (("All Staff", "Eng Profile"), ())
+    planner.directory_done()
+    planner.adobe_done()
+    assert planner.deferred_removal_count == 2 and planner.counters.adobe_users_updated == 1
+    released = planner.release_group_removals()
+    assert [(command.user, command.remove_groups) for command in released] == [
+        ("ann@example.com", ("Sales Profile",)), ("bo@example.com", ("Sales Profile",))]
+    assert planner.counters.adobe_users_updated == 2 and planner.release_group_removals() == []
+
+
+def test_members_are_counted_per_mapped_directory_group() -> None:
+    planner = SyncPlanner(rules())
+    for email, groups in (("a@x.org", ["Sales"]), ("b@x.org", ["Sales", "ENGINEERING"]), ("c@x.org", ["Other"])):
+        planner.add_directory_user(directory_user(email, groups))
+    assert planner.group_members() == {"engineering": 1, "sales": 2}
