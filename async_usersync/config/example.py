@@ -58,6 +58,9 @@ limits:
   max_adobe_only_users: 200
   # Count (and act on) only Adobe-only users that still hold mapped groups.
   group_removals_only: false
+  # Hold back every removal (exit code 6) when a side read this many fewer users than the last
+  # successful run, or a mapped group that had members has none; --accept-shrink accepts it once.
+  max_shrink: 20%
 
 logging:
   log_to_file: true

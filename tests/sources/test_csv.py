@@ -118,3 +118,14 @@ async def test_a_large_file_streams_across_chunks(tmp_path: Path) -> None:
     users = await collect(csv_source(tmp_path, "email,firstname,groups\r\n" + rows).users(UserSelection("group", ("G1",))))
     assert len(users) == len([number for number in range(20000) if number % 3 == 1])
     assert users["user19999@example.org"].firstname == "Given19999"
+
+
+async def test_a_selected_group_no_row_names_is_an_empty_group_with_a_warning(tmp_path: Path, caplog) -> None:
+    caplog.set_level(logging.WARNING, "async_usersync.sources")
+    missing: list[str] = []
+    content = "email,groups\nann@example.org,Sales\n"
+    users = await collect(csv_source(tmp_path, content).users(UserSelection("mapped", ("Sales", "Design")), missing.append))
+    assert list(users) == ["ann@example.org"]
+    assert "No row of the CSV file" in caplog.text and "names the group Design" in caplog.text
+    assert "group Sales" not in caplog.text
+    assert missing == []  # a file cannot tell an emptied group from a missing one: the run history guard decides

@@ -189,3 +189,10 @@ def test_the_child_is_the_default_and_the_variable_opts_out(monkeypatch, value: 
     else:
         monkeypatch.setenv(IN_PROCESS_VARIABLE, value)
     assert ldap_in_child_process() is in_child
+
+
+async def test_a_missing_group_in_the_child_reaches_the_parents_handler(tmp_path: Path, slapd: LocalSlapd) -> None:
+    missing: list[str] = []
+    users = await collect(LdapProcessSource(settings(tmp_path, slapd), IdentityType.FEDERATED_ID).users(
+        UserSelection("group", ("Sales", "Renamed Team")), missing.append))
+    assert set(users) == {"alice@example.org", "bob@example.org"} and missing == ["Renamed Team"]

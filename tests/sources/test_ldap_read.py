@@ -105,9 +105,12 @@ async def test_two_steps_lookup_of_a_large_group_and_all(tmp_path: Path, slapd: 
 
 async def test_missing_groups_warn_and_posix_groups_resolve(tmp_path: Path, slapd: LocalSlapd, caplog) -> None:
     caplog.set_level(logging.WARNING, "async_usersync.sources")
-    users = await collect(source(tmp_path, slapd).users(UserSelection("group", ("Nobody\x00*", "posix-team", "Sales"))))
+    missing: list[str] = []
+    selection = UserSelection("group", ("Nobody\x00*", "posix-team", "Sales"))
+    users = await collect(source(tmp_path, slapd).users(selection, missing.append))
     assert set(users) == {"alice@example.org", "bob@example.org"}
     assert "No group found for: Nobody" in caplog.text
+    assert missing == ["Nobody\x00*"]
     assert "posix-team" not in caplog.text
 
 
