@@ -99,9 +99,8 @@ class SyncPlanner:
         self._held_targets: set[str] = set()
         self._group_set_counts: dict[frozenset[str], int] = {}
         """Directory users read per group set (few distinct sets: cheap to count, summed in ``group_members``)."""
-        self._deferred_removals: list[tuple[AdobeUser, tuple[str, ...], bool]] | None = None
-        """With ``defer_group_removals``: (matched Adobe user, mapped groups to remove, whether its
-        other changes were already sent and counted)."""
+        self._deferred_commands: list[UserCommand] | None = None
+        """With ``defer_group_removals``: the matched users' commands that remove mapped groups."""
         self._static_targets = {fold(name): name for name in rules.mapping.static_targets}
         self._push = rules.strategy is Strategy.PUSH
         self._update_user_info = rules.update_user_info
@@ -219,27 +218,33 @@ class SyncPlanner:
             cache.cache_clear()
 
     def defer_group_removals(self) -> None:
-        """From now on the removal of mapped groups from matched users waits for
-        ``release_group_removals`` (the run history guard decides at the end whether they go);
-        their other changes still come at once. Call before the reads."""
-        self._deferred_removals = []
+        """From now on a matched user's command that removes mapped groups waits, whole, until the
+        run history guard has decided: ``release_group_removals`` when the removals may go,
+        ``hold_group_removals`` when not. Call before the reads. (Whole, not split: splitting
+        doubled the commands and the planner's CPU on a busy million-user run.)"""
+        self._deferred_commands = []
 
     @property
     def deferred_removal_count(self) -> int:
         """Matched users whose mapped-group removals are waiting."""
-        return len(self._deferred_removals or ())
+        return len(self._deferred_commands or ())
 
     def release_group_removals(self) -> list[UserCommand]:
-        """The waiting mapped-group removals, one command per user. Call after both reads."""
-        commands = []
-        for adobe_user, remove_groups, counted in self._deferred_removals or ():
-            if not counted:
-                self.counters.adobe_users_updated += 1
-            root, domain = command_root(adobe_user)
-            commands.append(UserCommand(user=root, domain=domain, use_adobe_id=adobe_user.identity_type is _ADOBE_ID,
-                                        remove_groups=remove_groups, key=user_key(adobe_user)))
-        self._deferred_removals = []
+        """The waiting commands, as planned. Call after both reads."""
+        commands, self._deferred_commands = self._deferred_commands or [], []
         return commands
+
+    def hold_group_removals(self) -> list[UserCommand]:
+        """The waiting commands without their group removals: the users' other changes still go."""
+        kept = []
+        for command in self._deferred_commands or ():
+            if command.update or command.add_groups:
+                kept.append(UserCommand(user=command.user, domain=command.domain, use_adobe_id=command.use_adobe_id,
+                                        update=command.update, add_groups=command.add_groups, key=command.key))
+            else:
+                self.counters.adobe_users_updated -= 1
+        self._deferred_commands = []
+        return kept
 
     def group_members(self) -> dict[str, int]:
         """Directory users read per mapped directory group (folded name; 0 for a group nobody is in)."""
@@ -281,17 +286,14 @@ class SyncPlanner:
                                      if self._process_groups else ((), ()))
         if not (update or add_groups or remove_groups):
             return []
-        if remove_groups and self._deferred_removals is not None:
-            other_changes = bool(update or add_groups)
-            self._deferred_removals.append((adobe_user, remove_groups, other_changes))
-            if not other_changes:
-                return []
-            remove_groups = ()
         self.counters.adobe_users_updated += 1
         root, domain = command_root(adobe_user)
         command = _blank_command(UserCommand)
         _fill_command(command, user=root, domain=domain, use_adobe_id=adobe_user.identity_type is _ADOBE_ID,
                       update=update, remove_groups=remove_groups, add_groups=add_groups, key=user_key(adobe_user))
+        if remove_groups and self._deferred_commands is not None:
+            self._deferred_commands.append(command)
+            return []
         return [command]
 
     def _compute_group_changes(self, directory_groups: frozenset[str], adobe_groups: frozenset[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -154,7 +154,9 @@ async def run_sync(job: SyncJob, progress: ProgressFactory = silent_progress,
                         if job.removal_guard is not None:
                             picture = _picture(job)
                             held = _removals_held(job.removal_guard, picture, planner)
-                        if not held:
+                        if held:
+                            await feed.send(planner.hold_group_removals())
+                        else:
                             await feed.send(planner.release_group_removals())
                             await feed.send(planner.finish())
                             if job.write_file is not None:
@@ -184,10 +186,12 @@ def _picture(job: SyncJob) -> RunPicture:
 
 def _org_after(job: SyncJob, picture: RunPicture) -> RunPicture:
     """The picture the next run should find: the Adobe users read, plus those this run created,
-    less those it removed from the org (else a run's own removals would look like a shrink)."""
+    less those it removed from the org, or (when only some groups' members are read) from those
+    groups; else a run's own removals would look like a shrink to the next one."""
     counters = job.planner.counters
-    removed = counters.adobe_only_processed if job.planner.rules.adobe_only_action in (
-        AdobeOnlyAction.REMOVE, AdobeOnlyAction.DELETE) else 0
+    leave_read = job.adobe_groups_to_read is not None or job.planner.rules.adobe_only_action in (
+        AdobeOnlyAction.REMOVE, AdobeOnlyAction.DELETE)
+    removed = counters.adobe_only_processed if leave_read else 0
     return replace(picture, adobe_users=picture.adobe_users + counters.adobe_users_created - removed)
 
 

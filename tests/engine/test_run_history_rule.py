@@ -25,21 +25,32 @@ def test_an_emptied_group_or_a_side_beyond_max_shrink_is_named_from_and_to() -> 
     ]  # 'Old' is no longer mapped: not compared
 
 
-def test_deferred_group_removals_wait_for_release_and_count_once() -> None:
+def deferring_planner() -> SyncPlanner:
+    """Ann only loses a group, Bo loses one and gains two: both commands wait for the guard."""
     planner = SyncPlanner(rules(process_groups=True, adobe_only_action=AdobeOnlyAction.REMOVE))
     planner.defer_group_removals()
     planner.add_adobe_user(adobe_user("ann@example.com", ["Sales Profile"]))
     planner.add_adobe_user(adobe_user("bo@example.com", ["Sales Profile"]))
-    assert planner.add_directory_user(directory_user("ann@example.com", [])) == []  # only a removal: it waits
-    (bo,) = planner.add_directory_user(directory_user("bo@example.com", ["Engineering"]))
-    assert (bo.add_groups, bo.remove_groups) == (("All Staff", "Eng Profile"), ())
+    assert planner.add_directory_user(directory_user("ann@example.com", [])) == []
+    assert planner.add_directory_user(directory_user("bo@example.com", ["Engineering"])) == []
     planner.directory_done()
     planner.adobe_done()
-    assert planner.deferred_removal_count == 2 and planner.counters.adobe_users_updated == 1
-    released = planner.release_group_removals()
-    assert [(command.user, command.remove_groups) for command in released] == [
-        ("ann@example.com", ("Sales Profile",)), ("bo@example.com", ("Sales Profile",))]
-    assert planner.counters.adobe_users_updated == 2 and planner.release_group_removals() == []
+    assert planner.deferred_removal_count == 2 and planner.counters.adobe_users_updated == 2
+    return planner
+
+
+def test_deferred_commands_go_whole_when_released() -> None:
+    planner = deferring_planner()
+    assert [(command.user, command.add_groups, command.remove_groups) for command in planner.release_group_removals()] == [
+        ("ann@example.com", (), ("Sales Profile",)), ("bo@example.com", ("All Staff", "Eng Profile"), ("Sales Profile",))]
+    assert planner.release_group_removals() == [] and planner.counters.adobe_users_updated == 2
+
+
+def test_held_commands_keep_only_their_other_changes() -> None:
+    planner = deferring_planner()
+    assert [(command.user, command.add_groups, command.remove_groups) for command in planner.hold_group_removals()] == [
+        ("bo@example.com", ("All Staff", "Eng Profile"), ())]
+    assert planner.counters.adobe_users_updated == 1 and planner.deferred_removal_count == 0
 
 
 def test_members_are_counted_per_mapped_directory_group() -> None:
