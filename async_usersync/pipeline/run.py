@@ -164,6 +164,7 @@ async def run_sync(job: SyncJob, progress: ProgressFactory = silent_progress,
                                 logger.info("Wrote %d Adobe-only users to %s", written, job.write_file)
                 except ReadError as error:
                     read_failure = error
+                    await feed.send(planner.hold_group_removals())  # the waiting users' other changes
                 feed.log_messages()
                 feed.planning_done()
             feed.applied.finish()
