@@ -10,7 +10,9 @@ Cases:
   changes, 5% are new, 4% are Adobe-only (removed), so about a million commands come out;
 * ``interleaved, settled``: a second run, every pair matches with nothing to change;
 * ``directory first``: the whole directory arrives before any Adobe user (the most memory the
-  planner can need: every directory user waits).
+  planner can need: every directory user waits);
+* ``busy, with history``: the busy case in a run that has a run history, so every command that
+  removes mapped groups (92% of the pairs here) waits for the removal guard until both reads end.
 
 Run: ``.venv/bin/python benchmarks/engine_planner.py [N]`` (default 1,000,000).
 """
@@ -29,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from async_usersync.engine import AdobeOnlyAction, AdobeOnlyLimit, GroupMapping, SyncPlanner, SyncRules  # noqa: E402
 from async_usersync.records import AdobeUser, DirectoryUser, IdentityType  # noqa: E402
 
-CASES = {"interleaved, busy": (0.05, True), "interleaved, settled": (0.05, False), "directory first": (1.0, True)}
+CASES = {"interleaved, busy": (0.05, True, False), "interleaved, settled": (0.05, False, False),
+         "directory first": (1.0, True, False), "busy, with history": (0.05, True, True)}
 GROUP_COUNT = 20
 GROUP_SETS = 200
 
@@ -52,8 +55,14 @@ class Stub:
     def finish(self) -> list:
         return []
 
+    def defer_group_removals(self) -> None:
+        pass
 
-def measure(count: int, lag_share: float, busy: bool, real: bool) -> tuple[float, float, int]:
+    def release_group_removals(self) -> list:
+        return []
+
+
+def measure(count: int, lag_share: float, busy: bool, history: bool, real: bool) -> tuple[float, float, int]:
     """(CPU seconds, peak RSS in MB, commands) of one run in this process."""
     directory_groups = [sys.intern(f"Group {index}") for index in range(GROUP_COUNT)]
     adobe_groups = [sys.intern(f"Profile {index}") for index in range(GROUP_COUNT)]
@@ -78,6 +87,8 @@ def measure(count: int, lag_share: float, busy: bool, real: bool) -> tuple[float
     rules = SyncRules(mapping=mapping, process_groups=True, update_user_info=True,
                       adobe_only_action=AdobeOnlyAction.REMOVE, limit=AdobeOnlyLimit(count=None, percent=20))
     planner = SyncPlanner(rules) if real else Stub()
+    if history:
+        planner.defer_group_removals()
     lag = int(count * lag_share)
     commands = 0
     started = time.process_time()
@@ -91,7 +102,7 @@ def measure(count: int, lag_share: float, busy: bool, real: bool) -> tuple[float
             commands += len(planner.add_adobe_user(adobe_user(number)))
         if step == count - 1:
             commands += len(planner.directory_done())
-    commands += len(planner.adobe_done()) + len(planner.finish())
+    commands += len(planner.adobe_done()) + len(planner.release_group_removals()) + len(planner.finish())
     cpu = time.process_time() - started
     return cpu, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, commands
 
@@ -100,10 +111,11 @@ def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
     print(f"{count:,} directory users and {count:,} Adobe users; CPU seconds and peak RSS per process")
     print(f"{'case':<22} {'records only':>22} {'planner':>22} {'planner CPU':>12} {'ratio':>6} {'commands':>10}")
-    for name, (lag_share, busy) in CASES.items():
+    for name, (lag_share, busy, history) in CASES.items():
         figures = []
         for real in (False, True):
-            output = subprocess.run([sys.executable, __file__, "--one", str(count), str(lag_share), str(int(busy)), str(int(real))],
+            arguments = [str(count), str(lag_share), str(int(busy)), str(int(history)), str(int(real))]
+            output = subprocess.run([sys.executable, __file__, "--one", *arguments],
                                     check=True, capture_output=True, text=True).stdout.split()
             figures.append((float(output[0]), float(output[1]), int(output[2])))
         (stub_cpu, stub_rss, _), (cpu, rss, commands) = figures
@@ -113,7 +125,8 @@ def main() -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--one"]:
-        cpu, rss, commands = measure(int(sys.argv[2]), float(sys.argv[3]), sys.argv[4] == "1", sys.argv[5] == "1")
+        cpu, rss, commands = measure(int(sys.argv[2]), float(sys.argv[3]), sys.argv[4] == "1", sys.argv[5] == "1",
+                                     sys.argv[6] == "1")
         print(cpu, rss, commands)
     else:
         main()
