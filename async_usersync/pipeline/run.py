@@ -153,7 +153,9 @@ async def run_sync(job: SyncJob, progress: ProgressFactory = silent_progress,
                         _check_mapped_groups_found(planner)
                         if job.removal_guard is not None:
                             picture = _picture(job)
-                            held = _removals_held(job.removal_guard, picture, planner)
+                            held, keep_reference = _removals_held(job.removal_guard, picture, planner)
+                            if keep_reference:
+                                picture = None
                         if held:
                             await feed.send(planner.hold_group_removals())
                         else:
@@ -196,23 +198,30 @@ def _org_after(job: SyncJob, picture: RunPicture) -> RunPicture:
     return replace(picture, adobe_users=picture.adobe_users + counters.adobe_users_created - removed)
 
 
-def _removals_held(guard: RemovalGuard, picture: RunPicture, planner: SyncPlanner) -> tuple[str, ...]:
+def _removals_held(guard: RemovalGuard, picture: RunPicture, planner: SyncPlanner) -> tuple[tuple[str, ...], bool]:
     """Compares with the last successful run: what shrank is logged (CRITICAL when the removals are
-    held back, WARNING when ``--accept-shrink`` accepts it); returns the reasons for holding."""
+    held back, WARNING when ``--accept-shrink`` accepts it or the run removes nothing anyway).
+    Returns the reasons for holding, and whether the last picture must stay the reference (a run
+    that removes nothing cannot accept a shrink for the runs that do)."""
     findings = guard.shrinkage(picture)
     if not findings:
-        return ()
-    level = logging.WARNING if guard.accept else logging.CRITICAL
+        return (), False
+    removes = planner.rules.process_groups or planner.rules.manages_adobe_only_users
+    level = logging.WARNING if guard.accept or not removes else logging.CRITICAL
     for finding in findings:
         logger.log(level, "Run history: %s", finding)
     if guard.accept:
         logger.warning("The shrink is accepted for this run (--accept-shrink): removals go ahead, and this run's "
                        "picture is what the next run compares with")
-        return ()
+        return (), False
+    if not removes:
+        logger.warning("This run removes nothing, so nothing is held back; the next run that removes compares with "
+                       "the last successful run's picture, not this one")
+        return (), True
     logger.critical("Holding back the removals: no Adobe-only action (%d Adobe-only users) and no mapped-group removal "
                     "(%d matched users keep them) in this run; the other changes went out. If the change is real, "
                     "run once with --accept-shrink", len(planner.adobe_only_users), planner.deferred_removal_count)
-    return tuple(findings)
+    return tuple(findings), False
 
 
 @contextmanager

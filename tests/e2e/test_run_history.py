@@ -59,6 +59,10 @@ async def test_a_shrunk_directory_holds_back_until_accepted_once(setup: Setup) -
     first = await setup.sync("--users", "all")
     assert first.code == 0, first.out + first.err
     setup.write(ldap=without("alice", "erin"))
+    quiet = await setup.sync("--users", "all")  # removes nothing: warns, holds nothing, moves no reference
+    assert quiet.code == 0, quiet.out + quiet.err
+    assert "WARNING" in quiet.out and "directory users read shrank from 6 to 4" in quiet.out
+    assert "This run removes nothing" in quiet.out and critical_lines(quiet.out) == []
     for _ in range(2):  # a held run is not a success: the next run still compares with the first
         run = await setup.sync(*REMOVE_ALL)
         assert run.code == 6, run.out + run.err
