@@ -103,3 +103,22 @@ async def test_a_shrunk_adobe_read_holds_back_the_removals(setup: Setup) -> None
     assert users[email("bob")] == ["Eng Team", "Photoshop", "Sales Team"]  # additions still go out
     assert users[email("dave")] == ["Eng Team", "Photoshop"]
     assert run.summary()["Number of UMAPI actions sent (total, success, error)"] == "(2, 2, 0)"
+
+
+async def test_a_csv_group_no_row_names_any_more_is_an_emptied_group(setup: Setup) -> None:
+    users_file = setup.folder / "users.csv"
+    rows = [f"{email(name)},{name.title()},Tester,US,{groups}" for name, groups in
+            (("alice", "Sales"), ("bob", '"Sales,Engineering"'), ("carol", "Engineering"), ("dave", "Engineering"))]
+    users_file.write_text("email,firstname,lastname,country,groups\n" + "\n".join(rows) + "\n")
+    first = await setup.sync("--users", "file", str(users_file))
+    assert first.code == 0, first.out + first.err
+    # The export lost its Sales column values (the users are all still there).
+    users_file.write_text(users_file.read_text().replace('"Sales,Engineering"', "Engineering").replace(",Sales\n", ",\n"))
+    run = await setup.sync("--users", "file", str(users_file), "--process-groups", "--adobe-only-user-action", "remove")
+    assert run.code == 6, run.out + run.err
+    assert "No row of the CSV file" in run.out and "names the group Sales" in run.out
+    assert ("Run history: the mapped directory group 'Sales' had 2 member(s) in the last successful run and has none now"
+            in critical_lines(run.out))
+    users = await setup.users()
+    assert users[email("alice")] == ["Sales Team"] and "Sales Team" in users[email("bob")]
+    assert email("gone1") in users
