@@ -1,7 +1,8 @@
 """The ``async-usersync`` command line. ``sync`` is the default command, as in User Sync:
 ``async-usersync --users mapped`` means ``async-usersync sync --users mapped``.
 
-Each command lives in its own module; this one only assembles them.
+Each command lives in its own module; this one only assembles them. ``-h`` is ``--help`` everywhere,
+``init`` is ``example-config``, and User Sync's other commands are answered (``user_sync_commands``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import sys
 import typer
 
 from async_usersync import __version__
-from async_usersync.cli import credentials, sandbox, sync
+from async_usersync.cli import credentials, sandbox, sync, user_sync_commands
 
 app = typer.Typer(
     name="async-usersync",
@@ -19,11 +20,14 @@ app = typer.Typer(
     no_args_is_help=False,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.command("sync")(sync.sync)
 app.command("example-config")(sync.example_config)
+app.command("init", help="The same as example-config (User Sync's init also wrote run scripts).")(sync.example_config)
 app.command("sandbox")(sandbox.sandbox)
 app.add_typer(credentials.app, name="credentials")
+user_sync_commands.register(app)
 
 
 def _version(value: bool) -> None:

@@ -28,9 +28,11 @@ _MULTI_TOKEN_OPTIONS: dict[str, frozenset[str]] = {
 def join_multi_token_options(argv: list[str]) -> list[str]:
     """Folds ``sync --users group A,B`` into ``sync --users group:A,B`` (and likewise for the other
     multi-token options); other commands' lines are returned as they are. Like User Sync, every
-    token up to the next ``-``-prefixed one belongs to the option; group tokens are joined with commas."""
+    token up to the next ``-``-prefixed one belongs to the option, also after the equals form
+    (``--users=group A,B``); group tokens are joined with commas."""
     if not argv or argv[0] != "sync":
         return argv
+    argv = [part for token in argv for part in _split_equals_form(token)]
     joined: list[str] = []
     position = 0
     while position < len(argv):
@@ -48,6 +50,12 @@ def join_multi_token_options(argv: list[str]) -> list[str]:
             position += 1
         joined.append(f"{keyword}:{','.join(extra)}" if extra else keyword)
     return joined
+
+
+def _split_equals_form(token: str) -> list[str]:
+    """``--users=group`` -> ``["--users", "group"]`` for the multi-token options; other tokens as they are."""
+    name, equals, value = token.partition("=")
+    return [name, value] if equals and name in _MULTI_TOKEN_OPTIONS else [token]
 
 
 def split_option_value(value: str) -> list[str]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 from async_usersync.config.options import SyncOptions, merge_options
+from async_usersync.config.section import text_encoding
 from async_usersync.config.sync_config import SyncConfig, load_sync_config
 from async_usersync.engine.rules import Strategy, SyncRules, fold
 from async_usersync.errors import ConfigError
@@ -33,7 +34,12 @@ class RunSettings:
 
 def load_run_settings(config_file: str | Path, given: Mapping[str, Any], encoding: str = "utf8") -> RunSettings:
     """Reads user-sync-config.yml, merges its invocation_defaults with ``given`` (command-line values
-    by invocation_defaults name; see ``merge_options``) and checks that they fit together."""
+    by invocation_defaults name; see ``merge_options``) and checks that they fit together.
+    ``encoding`` is ``--config-file-encoding``: an unknown codec is a ConfigError naming it."""
+    try:
+        text_encoding(encoding)
+    except ValueError as error:
+        raise ConfigError(f"option --config-file-encoding: {error} (for example utf8, utf-16 or cp1252)") from None
     config = load_sync_config(config_file, encoding)
     options = merge_options(config.invocation_defaults, given)
     directory = config.directory

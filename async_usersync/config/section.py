@@ -142,11 +142,14 @@ class ConfigSection:
 
 
 def text_encoding(name: object) -> str:
-    """A ``kind`` for keys naming a text encoding (``string_encoding``): refuses unknown names."""
+    """A ``kind`` for keys naming a text encoding (``string_encoding``): refuses unknown names and
+    codecs that do not turn bytes into text (``hex``, ``rot13``)."""
     try:
-        codecs.lookup(str(name))
+        info = codecs.lookup(str(name))
     except LookupError:
         raise ValueError(f"unknown encoding '{name}'") from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise ValueError(f"'{name}' is not a text encoding")
     return str(name)
 
 

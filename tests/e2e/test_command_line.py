@@ -21,6 +21,14 @@ from async_usersync.records import AdobeUser, IdentityType
         (["sync", "--connector", "csv", "users.csv", "--users", "all"], ["sync", "--connector", "csv:users.csv", "--users", "all"]),
         (["sync", "--adobe-users", "group", "Design Team"], ["sync", "--adobe-users", "group:Design Team"]),
         (["sandbox", "--users", "3000"], ["sandbox", "--users", "3000"]),
+        # the equals form takes the following tokens as well, as User Sync's multi-token options do
+        (["sync", "--users=group", "A,B", "-t"], ["sync", "--users", "group:A,B", "-t"]),
+        (["sync", "--users=group:A,B"], ["sync", "--users", "group:A,B"]),
+        (["sync", "--users=mapped", "--process-groups"], ["sync", "--users", "mapped", "--process-groups"]),
+        (["sync", "--adobe-only-user-action=write-file", "out.csv"], ["sync", "--adobe-only-user-action", "write-file:out.csv"]),
+        (["sync", "--connector=csv", "users.csv"], ["sync", "--connector", "csv:users.csv"]),
+        (["sync", "--adobe-users=group", "Design Team"], ["sync", "--adobe-users", "group:Design Team"]),
+        (["sync", "--user-filter=a=b"], ["sync", "--user-filter=a=b"]),
     ],
 )
 def test_two_token_options_become_one_value(argv: list[str], expected: list[str]) -> None:
