@@ -9,6 +9,9 @@
   a relative path is taken against the config file (suits systemd credentials and Docker secrets).
 
 Every secret read is registered with the log redactor, and no error message ever holds a value.
+Both keys must be text as written: a value YAML reads as something else (``0123456`` is the octal
+number 42798, ``yes`` is true, ``12:30`` is 750 and ``2024-01-01`` a date) is refused, because
+turning it back into text would not give what was typed.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+from datetime import date, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Callable, TypeVar
@@ -35,8 +39,8 @@ def read_secret(section: ConfigSection, name: str, keyring_user: str | None, req
     Error messages name the key and where the secret was looked for, never the value.
     """
     secure_key = f"secure_{name}_key"
-    plain = section.get(name, kind=str)
-    reference = section.get(secure_key, kind=str)
+    plain = _written_text(section, name)
+    reference = _written_text(section, secure_key)
     if plain is not None and reference is not None:
         raise section.error(name, f"give either '{name}' or '{secure_key}', not both")
     if plain is not None:
@@ -50,6 +54,24 @@ def read_secret(section: ConfigSection, name: str, keyring_user: str | None, req
     except ConfigError as error:
         raise section.error(secure_key, str(error)) from None
     return _registered(section, name, value)
+
+
+_YAML_READINGS: tuple[tuple[type | tuple[type, ...], str], ...] = (
+    (bool, "true or false (YAML reads yes, no, on and off so)"),
+    ((int, float), "a number (YAML reads a leading 0 as octal and 12:30 as minutes)"),
+    ((date, datetime), "a date or time"),
+)
+
+
+def _written_text(section: ConfigSection, key: str) -> str | None:
+    """The text at ``key`` (None when absent), refusing a value YAML has read as another type. The
+    error names the file and key and says to quote the value; it never shows the value."""
+    value = section.get(key)
+    for kinds, reading in _YAML_READINGS:
+        if isinstance(value, kinds):
+            raise section.error(key, f"YAML reads this value as {reading}, which would change the secret; "
+                                     f"put it in quotes: {key}: '...'")
+    return None if value is None else section.get(key, kind=str)
 
 
 def _registered(section: ConfigSection, name: str, value: str) -> str:

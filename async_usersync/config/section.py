@@ -2,7 +2,9 @@
 
 Every part of the pipeline parses its own settings through a ``ConfigSection`` so that
 errors always name the file and the full key, and ``finish()`` can refuse keys nobody read
-(User Sync treats an unknown key as an error, and so do we).
+(User Sync treats an unknown key as an error, and so do we). A key that is read but deserves a
+warning (deprecated, or overridden) gets one through ``warn()``: the run logs these ``notes``
+once its log is open.
 """
 
 from __future__ import annotations
@@ -45,10 +47,12 @@ def load_yaml(file: str | Path, encoding: str = "utf8") -> "ConfigSection":
 class ConfigSection:
     """A mapping read from ``file`` at the dotted position ``prefix``."""
 
-    def __init__(self, data: Mapping[str, Any], file: Path, prefix: str = "") -> None:
+    def __init__(self, data: Mapping[str, Any], file: Path, prefix: str = "", notes: list[str] | None = None) -> None:
         self.data = data
         self.file = file
         self.prefix = prefix
+        self.notes: list[str] = [] if notes is None else notes
+        """Warnings about this file's keys, shared by all sections of the file."""
         self._read: set[str] = set()
 
     def full_key(self, key: str) -> str:
@@ -56,6 +60,10 @@ class ConfigSection:
 
     def error(self, key: str, message: str) -> ConfigError:
         return ConfigError(message, file=self.file, key=self.full_key(key))
+
+    def warn(self, key: str, message: str) -> None:
+        """Notes a warning about ``key``, worded as errors are (file and key first)."""
+        self.notes.append(str(self.error(key, message)))
 
     def __contains__(self, key: str) -> bool:
         return key in self.data and self.data[key] is not None
@@ -84,7 +92,7 @@ class ConfigSection:
             value = {}
         if not isinstance(value, Mapping):
             raise self.error(key, "must be a mapping of keys to values")
-        return ConfigSection(value, self.file, self.full_key(key))
+        return ConfigSection(value, self.file, self.full_key(key), self.notes)
 
     def path(self, key: str, default: str | None = None, required: bool = False) -> Path | None:
         """A file path, resolved against the folder of the file that names it."""

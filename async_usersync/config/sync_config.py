@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
@@ -66,11 +66,24 @@ class SyncConfig:
     invocation_defaults: ConfigSection
     max_shrink: float = DEFAULT_MAX_SHRINK
     """``limits.max_shrink`` as a share (0.2 for 20 %): see ``engine.history``."""
+    notes: list[str] = field(default_factory=list)
+    """Warnings about keys of the files read so far (``ConfigSection.warn``), for the run's log."""
 
     def umapi_settings(self, ssl_cert_verify: bool = True) -> "UmapiSettings":
+        """connector-umapi.yml. Keys User Sync only warns about are noted here (the UMAPI settings
+        accept them): ``uses_business_id`` is deprecated, and a top-level ``ssl_verify`` is never
+        read (User Sync reads ``server.ssl_verify`` only, and so do we)."""
         from async_usersync.umapi.settings import UmapiSettings
 
-        return _parse_file(self.adobe.umapi_file, self.encoding, lambda section: UmapiSettings.from_config(section, ssl_cert_verify))
+        def parse(section: ConfigSection) -> UmapiSettings:
+            if "uses_business_id" in section.data:
+                section.warn("uses_business_id", "is deprecated and has no effect; remove it")
+            if "ssl_verify" in section.data:
+                section.warn("ssl_verify", "is not read at the top level; only server.ssl_verify is "
+                                           "(or invocation_defaults.ssl_cert_verify)")
+            return UmapiSettings.from_config(section, ssl_cert_verify)
+
+        return self._parse_file(self.adobe.umapi_file, parse)
 
     def ldap_settings(self) -> Any:
         """connector-ldap.yml. Raises ConfigError (naming the file and key) when ``additional_groups``
@@ -81,7 +94,7 @@ class SyncConfig:
         if file is None:
             raise ConfigError("the ldap connector is selected but directory_users.connectors has no 'ldap' file",
                               file=self.file, key="directory_users.connectors.ldap")
-        settings = _parse_file(file, self.encoding, LdapSettings.from_config)
+        settings = self._parse_file(file, LdapSettings.from_config)
         if self.directory.mapping.additional and not settings.dynamic_group_member_attribute:
             # As User Sync: without it the rules never see a group, and --process-groups would
             # then remove every membership they manage.
@@ -91,19 +104,33 @@ class SyncConfig:
         return settings
 
     def csv_settings(self, data_file: Path | None) -> Any:
-        """The CSV connector: its config file is optional (User Sync's defaults apply without one)."""
+        """The CSV connector: its config file is optional (User Sync's defaults apply without one).
+        ``data_file`` (``--users file F`` or ``--connector csv F``) is read instead of the file's
+        ``file_path``, which then gets a warning; without it ``file_path`` is read."""
         from async_usersync.sources.csv import CsvSettings
+
+        def parse(section: ConfigSection) -> Any:
+            if data_file is not None and "file_path" in section:
+                section.warn("file_path", f"not read: the command line names {data_file}, which is read instead")
+            return CsvSettings.from_config(section, data_file)
 
         file = self.directory.connector_files.get("csv")
         if file is None:
-            section = ConfigSection({}, self.file, "directory_users.connectors.csv")
-            return CsvSettings.from_config(section, data_file)
-        return _parse_file(file, self.encoding, lambda section: CsvSettings.from_config(section, data_file))
+            return parse(ConfigSection({}, self.file, "directory_users.connectors.csv"))
+        return self._parse_file(file, parse)
 
     def log_settings(self) -> "LogSettings":
         from async_usersync.logs.settings import LogSettings
 
         return LogSettings.from_config(self.logging_section)
+
+    def _parse_file(self, file: Path, parse: Callable[[ConfigSection], Any]) -> Any:
+        """``parse(file's top section)``, refusing keys it did not read; its warnings join ``notes``."""
+        section = load_yaml(file, self.encoding)
+        settings = parse(section)
+        section.finish()
+        self.notes.extend(section.notes)
+        return settings
 
 
 def load_sync_config(file: str | Path, encoding: str = "utf8") -> SyncConfig:
@@ -126,16 +153,10 @@ def load_sync_config(file: str | Path, encoding: str = "utf8") -> SyncConfig:
         max_shrink=max_shrink,
         logging_section=root.section("logging"),
         invocation_defaults=root.section("invocation_defaults"),
+        notes=root.notes,
     )
     root.finish()
     return config
-
-
-def _parse_file(file: Path, encoding: str, parse: Callable[[ConfigSection], Any]) -> Any:
-    section = load_yaml(file, encoding)
-    settings = parse(section)
-    section.finish()
-    return settings
 
 
 # --- directory_users -------------------------------------------------------------------------------

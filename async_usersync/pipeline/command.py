@@ -102,8 +102,6 @@ def build_job(settings: RunSettings) -> SyncJob:
     if options.adobe_only_user_list is not None:
         listed = tuple(read_adobe_only_users(options.adobe_only_user_list, identity_type))
     elif options.connector == "csv":
-        if options.csv_file is None:
-            raise ConfigError("the csv connector needs a file: '--connector csv users.csv' or '--users file users.csv'")
         directory = CsvSource(config.csv_settings(options.csv_file), identity_type)
     else:
         ldap_source = LdapProcessSource if ldap_in_child_process() else LdapSource
@@ -136,7 +134,7 @@ async def _logged_run(command_line: CommandLine, settings: RunSettings, job: Syn
     logger.info("async-usersync %s - Python %s - %s %s", __version__, platform.python_version(), platform.system(), platform.release())
     logger.info("------- Command line arguments -------")
     logger.info("%s", " ".join(command_line.arguments) or "(none)")
-    for note in options.notes:
+    for note in (*options.notes, *settings.config.notes):
         logger.warning("%s", note)
     code = ExitCode.OK
     result: RunResult | None = None

@@ -93,6 +93,11 @@ class LdapSettings:
         if method != "anonymous" and method not in SASL_MECHANISMS:
             known = ", ".join(["anonymous", *SASL_MECHANISMS])
             raise section.error("authentication_method", f"unknown method '{method}' (expected one of {known})")
+        if method == "anonymous":  # as User Sync: credentials with an anonymous bind are an error
+            for key in ("username", "password", "secure_password_key"):
+                if key in section:
+                    raise section.error(key, "is not allowed with 'authentication_method: anonymous', which binds "
+                                             "without credentials; remove it, or set authentication_method: simple")
         if username is None and method not in _NEEDS_NO_USERNAME:
             method = "anonymous"  # as User Sync: no username means an anonymous bind
         if method == "anonymous":

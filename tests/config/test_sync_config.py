@@ -70,6 +70,7 @@ def test_the_full_example_config_loads_and_its_connector_files_parse(tmp_path: P
                           ("async_usersync.sources.csv", lambda: config.csv_settings(tmp_path / "users.csv"))):
         if importlib.util.find_spec(module) is not None:
             assert parse() is not None
+    assert config.notes == []  # loads unchanged: not even a warning
     for file in written:
         assert isinstance(yaml.safe_load(file.read_text()), dict)
     with pytest.raises(ConfigError, match="already exists"):

@@ -154,3 +154,32 @@ async def test_no_secret_reaches_any_log_output_at_debug(tmp_path: Path, monkeyp
         for secret in secrets:
             for line in secret.splitlines():
                 assert line not in text, (name, line)
+
+
+@pytest.mark.parametrize(("file", "name", "key"), [
+    ("connector-umapi.yml", "client_secret", "client_secret"),
+    ("connector-umapi.yml", "client_id", "client_id"),
+    ("connector-umapi.yml", "api_key", "api_key"),
+    ("connector-umapi.yml", "client_secret", "secure_client_secret_key"),
+    ("connector-ldap.yml", "password", "password"),
+    ("connector-ldap.yml", "password", "secure_password_key"),
+])
+@pytest.mark.parametrize(("written", "reading"), [
+    ("0123456", "a number (YAML reads a leading 0 as octal and 12:30 as minutes)"),  # 42798
+    ("12:30", "a number (YAML reads a leading 0 as octal and 12:30 as minutes)"),  # 750
+    ("1.50", "a number (YAML reads a leading 0 as octal and 12:30 as minutes)"),
+    ("yes", "true or false (YAML reads yes, no, on and off so)"),
+    ("Off", "true or false (YAML reads yes, no, on and off so)"),
+    ("2024-01-01", "a date or time"),
+])
+def test_a_secret_yaml_reads_as_another_type_is_refused_whatever_its_key(
+        tmp_path: Path, file: str, name: str, key: str, written: str, reading: str) -> None:
+    config = tmp_path / file
+    config.write_text(f"{key}: {written}\n")
+    with pytest.raises(ConfigError) as refused:
+        read_secret(load_yaml(config), name, "org@AdobeOrg")
+    assert str(refused.value) == (f"in {config}, key '{key}': YAML reads this value as {reading}, which would "
+                                  f"change the secret; put it in quotes: {key}: '...'")
+    config.write_text(f"{key}: '{written}'\n")  # quoted, it is the text as typed
+    if not key.startswith("secure_"):
+        assert read_secret(load_yaml(config), name, "org@AdobeOrg") == written
