@@ -1,9 +1,11 @@
 """POST /action/{orgId}: validates and runs command entries against the org, as UMAPI does.
 
 Each entry is checked whole first (shape, step names, argument types, list lengths, create first,
-removeFromOrg last); an entry with such errors runs no step. Then its steps run in order and the
-first step that fails stops the entry (earlier steps stay done). In test mode nothing changes and
-steps on users or user groups that do not exist count as successes, as UMAPI's testOnly does.
+removeFromOrg last); an entry with such errors runs no step. Then all its steps run in order: a step
+that fails is reported with its position and the entry goes on with the next one (so a failed
+create is followed by its add step failing on a user who does not exist), and the entry counts as
+not completed. Only ``deleteUserGroup`` ends an entry early. In test mode nothing changes and steps
+on users or user groups that do not exist count as successes, as UMAPI's testOnly does.
 """
 
 from __future__ import annotations
@@ -130,18 +132,23 @@ def _run_entry(state: OrgState, entry: _Entry, raw: Any, config: SandboxConfig) 
     else:
         entry.group = state.groups.get(entry.root.lower())
         runners = _GROUP_STEP_RUNNERS
+    completed = True
     for position, step in enumerate(steps):
         (name, args), = step.items()
         if type(args) is dict and "product" in args:
             entry.report(position, ("warning.command.deprecated", "'product' command is deprecated. Please use productConfiguration."), warning=True)
         problem = runners[name](state, entry, args)
         if problem is not None:
+            # UMAPI does not stop an entry at a failed step: it runs the later steps and reports each
+            # one that fails too. Evidence: User Sync's issue 462, where a maintainer explains an add
+            # step's "error.user.not_found" as following the failure of the create step before it.
             entry.report(position, problem)
-            return False
+            completed = False
+            continue
         entry.steps_applied += 1
         if name == "deleteUserGroup":
             break
-    return True
+    return completed
 
 
 def _check_entry_shape(raw: Any, config: SandboxConfig) -> Problem | None:
@@ -292,6 +299,12 @@ def _missing_user(entry: _Entry) -> Problem | None:
     return None if entry.dry_run else ("error.user.nonexistent", f"User Id does not exist: {entry.root}")
 
 
+def _no_member(entry: _Entry) -> Problem | None:
+    """The error for adding or removing groups of a user who does not exist (as UMAPI answers it in
+    User Sync's issue 462); none in test mode."""
+    return None if entry.dry_run else ("error.user.not_found", "No valid users were found in the request")
+
+
 def _run_create(kind: str) -> Callable[[OrgState, _Entry, dict[str, Any]], Problem | None]:
     def run(state: OrgState, entry: _Entry, args: dict[str, Any]) -> Problem | None:
         email: str = args["email"]
@@ -391,7 +404,7 @@ def _run_remove(state: OrgState, entry: _Entry, args: dict[str, list[str]] | str
 def _change_membership(entry: _Entry, groups: list[Group], change: Callable[[dict[str, Any], Group], None]) -> Problem | None:
     """Joins or leaves ``groups``; in test mode only checks that the user exists."""
     if entry.user is None:
-        return _missing_user(entry)
+        return _no_member(entry)
     if not entry.dry_run:
         for group in groups:
             change(entry.user, group)

@@ -83,20 +83,38 @@ async def test_remove_from_org_always_succeeds(caller: SandboxCaller, sandbox: S
     assert all(member in sandbox.state.users for member in sandbox.state.groups[GROUP.lower()].members)
 
 
-async def test_steps_stop_at_the_first_failure_and_earlier_steps_stay(caller: SandboxCaller, sandbox: SandboxServer) -> None:
+async def test_a_failed_step_is_reported_and_the_entry_goes_on_with_its_later_steps(caller: SandboxCaller, sandbox: SandboxServer) -> None:
+    """As UMAPI does (User Sync's issue 462): each failed step is reported, the others land."""
     body = await act(caller, [
-        federated("partial@example.com", {"add": {"group": ["No Such Group"]}}, {"update": {"firstname": "Never"}}, requestID="r-1"),
+        federated("partial@example.com", {"add": {"group": ["No Such Group"]}}, {"update": {"firstname": "Later"}},
+                  {"add": {"group": [GROUP]}}, requestID="r-1"),
         federated("fine@example.com"),
     ])
     assert body["result"] == "partial" and (body["completed"], body["notCompleted"]) == (1, 1)
     assert body["errors"] == [{"index": 0, "step": 1, "requestID": "r-1", "user": "partial@example.com",
                                "errorCode": "error.group.not_found", "message": "Group No Such Group was not found"}]
-    assert sandbox.state.find_user("partial@example.com")["firstname"] == "Fed"
+    user = sandbox.state.find_user("partial@example.com")
+    assert (user["firstname"], user["groups"]) == ("Later", [GROUP])
+
+
+async def test_after_a_failed_create_each_later_step_fails_on_the_missing_user(caller: SandboxCaller, sandbox: SandboxServer) -> None:
+    """Issue 462 of User Sync: the create fails, then its add step fails with error.user.not_found."""
+    no_country = {"createFederatedID": {"email": "new@example.com", "firstname": "N", "lastname": "U"}}
+    body = await act(caller, [{"user": "new@example.com", "requestID": "r-2",
+                               "do": [no_country, {"add": {"group": [GROUP]}}, {"update": {"firstname": "X"}}]}])
+    assert (body["result"], body["completed"], body["notCompleted"]) == ("error", 0, 1)
+    assert [(error["step"], error["errorCode"], error["message"]) for error in body["errors"]] == [
+        (0, "error.user.command.missing.arguments", "country is required for a Federated ID"),
+        (1, "error.user.not_found", "No valid users were found in the request"),
+        (2, "error.user.nonexistent", "User Id does not exist: new@example.com"),
+    ]
+    assert all(error["requestID"] == "r-2" and error["index"] == 0 for error in body["errors"])
+    assert sandbox.state.find_user("new@example.com") is None
 
 
 async def test_steps_on_a_missing_user_fail(caller: SandboxCaller) -> None:
     body = await act(caller, [{"user": "ghost@example.com", "do": [{"add": {"group": [GROUP]}}]}])
-    assert body["errors"][0]["errorCode"] == "error.user.nonexistent"
+    assert body["errors"][0]["errorCode"] == "error.user.not_found"
 
 
 async def test_user_group_commands(caller: SandboxCaller, sandbox: SandboxServer) -> None:

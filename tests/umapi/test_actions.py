@@ -171,3 +171,26 @@ async def test_each_url_is_parsed_once_and_the_headers_built_once_per_token(sand
     assert sink.totals.requests == 4
     assert (urls.misses, urls.hits) == (1, 3)
     assert set(headers) == {"Authorization", "X-Api-Key", "Accept", "Content-Type"}
+
+
+async def test_every_failed_step_of_a_command_comes_back_in_its_one_result(sandbox):
+    """UMAPI runs an entry's steps after a failed one and reports each failure (User Sync's issue 462):
+    a create refused at the server, then its two add steps on the user it did not make. The command
+    is reported once, failed, with the three errors in step order."""
+    names = [f"Crew {number:02d}" for number in range(12)]
+    refused = create("no-country@example.com", *names, country="")
+    results: list[CommandResult] = []
+    async with UmapiClient(client_settings(sandbox)) as client:
+        await make_groups(client, names)
+        async with client.action_sink(results.append) as sink:
+            await sink.send(refused)
+            await sink.send(create("fine@example.com", *names))
+        totals = sink.totals
+    assert [(result.command.user, result.ok) for result in results] == [("no-country@example.com", False),
+                                                                         ("fine@example.com", True)]
+    assert [(error.step, error.code) for error in results[0].errors] == [
+        ("createFederatedID", "error.user.command.missing.arguments"),
+        ("add", "error.user.not_found"), ("add", "error.user.not_found")]
+    assert (totals.sent, totals.completed, totals.failed) == (2, 1, 1)
+    assert totals.failures == {"error.user.command.missing.arguments": 1, "error.user.not_found": 2}
+    assert sandbox.state.find_user("no-country@example.com") is None
