@@ -29,11 +29,16 @@ async def test_csv_file_path_is_read_without_a_file_on_the_command_line_and_warn
     listed.write_text(f"email,firstname,lastname,country,groups\n{email('zed')},Zed,Tester,US,Sales\n")
     given = setup.folder / "given.csv"
     given.write_text(f"email,firstname,lastname,country,groups\n{email('yan')},Yan,Tester,US,Sales\n")
-    (setup.folder / "connector-csv.yml").write_text("file_path: listed.csv\n")
+    (setup.folder / "connector-csv.yml").write_text("delimiter: ','\n")
     edit_yaml(setup, "user-sync-config.yml", directory_users={
         "user_identity_type": "federatedID", "connectors": {"ldap": "connector-ldap.yml", "csv": "connector-csv.yml"},
         "groups": [{"directory_group": "Sales", "adobe_groups": ["Sales Team"]}]})
+    run = await setup.sync("--connector", "csv", "--process-groups")
+    assert run.code == 2
+    assert run.err == ("async-usersync: error: no CSV file given: set file_path in connector-csv.yml or use "
+                       "--users file FILE\n")
 
+    (setup.folder / "connector-csv.yml").write_text("file_path: listed.csv\n")
     run = await setup.sync("--connector", "csv", "--process-groups")
     assert run.code == 0, run.err
     assert "key 'file_path'" not in run.out
