@@ -69,6 +69,23 @@ class DirectoryUser:
 _DIRECTORY_USER_SETTERS = _slot_setters(DirectoryUser)
 
 
+@dataclass(frozen=True, slots=True)
+class UnreadableDirectoryUser:
+    """A person the directory returned whose record could not be built: an attribute did not
+    decode, or a value (such as the identity type) is unusable. Only what identifies the person
+    is kept, so the engine can recognise their Adobe account: it gets no change this run and is
+    never taken for Adobe-only. Sources yield it in the same stream as ``DirectoryUser``."""
+
+    where: str
+    """Which entry: ``with DN '...'`` or ``at line N of FILE``."""
+    problem: str
+    """What could not be read, naming the attribute or column."""
+    email: str
+    username: str
+    """The email when the directory gives no separate username (as for ``DirectoryUser``)."""
+    domain: str | None
+
+
 @dataclass(frozen=True, slots=True, init=False)
 class AdobeUser:
     """One user of the Adobe org, as UMAPI lists it."""
@@ -178,3 +195,7 @@ class CommandResult:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+
+DirectoryRecord = DirectoryUser | UnreadableDirectoryUser
+"""What a directory source yields for each person it returns."""

@@ -9,6 +9,8 @@ they are certain.
 * An Adobe user no directory user matched is Adobe-only once the directory read is done; what
   happens to Adobe-only users is decided only in ``finish()``, which the pipeline calls only when
   both reads succeeded, so a failed read can never remove anyone.
+* A directory user whose record could not be built (``UnreadableDirectoryUser``) protects the
+  Adobe user it matches: no command for either, and never Adobe-only.
 
 Nothing here logs or does I/O: warnings and the CRITICAL limit message are collected in
 ``messages`` as (logging level, text) for the pipeline to log.
@@ -22,10 +24,12 @@ from typing import Any, Iterable, Mapping, TypeVar
 
 from async_usersync.engine.rules import AdobeOnlyAction, Strategy, SyncRules, fold
 from async_usersync.engine.summary import ADOBE_ONLY_LABELS, GROUPS_PROCESSED_LABEL, SummaryCounters
-from async_usersync.records import AdobeUser, CreateUser, DirectoryUser, IdentityType, UserCommand
+from async_usersync.records import (
+    AdobeUser, CreateUser, DirectoryRecord, DirectoryUser, IdentityType, UnreadableDirectoryUser, UserCommand,
+)
 
 Message = tuple[int, str]
-AnyUser = TypeVar("AnyUser", DirectoryUser, AdobeUser)
+AnyUser = TypeVar("AnyUser", DirectoryRecord, AdobeUser)
 _CACHE_SIZE = 65536
 """Entries of each per-group-set cache: users share few distinct group sets, so this bounds memory
 without losing hits."""
@@ -48,7 +52,7 @@ def user_key(user: DirectoryUser | AdobeUser) -> str:
     return _TYPE_NAMES[user.identity_type] + f"{username},{domain},{user.email}".lower()
 
 
-def match_keys(user: DirectoryUser | AdobeUser) -> tuple[str, ...]:
+def match_keys(user: DirectoryRecord | AdobeUser) -> tuple[str, ...]:
     """The keys a user is found by: the email, and the username (qualified by the domain when it
     is not an email address), folded."""
     email, username = user.email, user.username
@@ -101,10 +105,12 @@ class SyncPlanner:
 
     # --- the streaming interface -------------------------------------------------------------
 
-    def add_directory_user(self, user: DirectoryUser) -> list[UserCommand]:
+    def add_directory_user(self, user: DirectoryRecord) -> list[UserCommand]:
         if self._directory_done:
             raise RuntimeError("add_directory_user() after directory_done()")
         self.counters.directory_users_read += 1
+        if type(user) is UnreadableDirectoryUser:
+            return self._protect(user)
         if not user.email:
             self._warn(f"Skipping directory user {user.username!r}: no email address")
             return []
@@ -138,7 +144,7 @@ class SyncPlanner:
         keys = match_keys(user)
         directory_user = _take(self._waiting_directory, keys) if self._waiting_directory else None
         if directory_user is not None:
-            return [] if excluded else self._pair(directory_user, user)
+            return [] if excluded or type(directory_user) is UnreadableDirectoryUser else self._pair(directory_user, user)
         if self._directory_done:
             if not excluded:
                 self._add_adobe_only(user)
@@ -159,7 +165,8 @@ class SyncPlanner:
     def adobe_done(self) -> list[UserCommand]:
         """Creates every selected directory user no Adobe user matched (and, from now on, at once)."""
         self._adobe_done = True
-        commands = [command for user in _unique(self._waiting_directory.values()) for command in self._create(user)]
+        commands = [command for user in _unique(self._waiting_directory.values()) if type(user) is DirectoryUser
+                    for command in self._create(user)]
         self._waiting_directory.clear()
         return commands
 
@@ -281,6 +288,21 @@ class SyncPlanner:
         _fill_command(command, user=root, domain=domain, use_adobe_id=user.identity_type is _ADOBE_ID,
                       create=create, remove_groups=remove_groups, add_groups=add_groups, key=user_key(user))
         return [command]
+
+    def _protect(self, user: UnreadableDirectoryUser) -> list[UserCommand]:
+        """A person the directory returned but whose record could not be built: the Adobe user
+        found by the keys that could be read gets no change this run and is never Adobe-only;
+        nothing is created."""
+        self.messages.append((logging.ERROR, f"Directory user {user.where} cannot be read ({user.problem}): "
+                                             f"no change for them this run; their Adobe account keeps everything it has"))
+        keys = match_keys(user)
+        if self._waiting_adobe and _take(self._waiting_adobe, keys) is not None:
+            return []
+        if self._waiting_excluded and _take(self._waiting_excluded, keys) is not None:
+            return []
+        if not self._adobe_done:
+            _put(self._waiting_directory, user, keys)
+        return []
 
     def _add_adobe_only(self, user: AdobeUser) -> None:
         if self.rules.adobe_only_action is AdobeOnlyAction.EXCLUDE:
