@@ -9,6 +9,10 @@ they are certain.
 * An Adobe user no directory user matched is Adobe-only once the directory read is done; what
   happens to Adobe-only users is decided only in ``finish()``, which the pipeline calls only when
   both reads succeeded, so a failed read can never remove anyone.
+* Removals wait for the whole directory: while it is read, a matched pair's command that removes
+  groups is held, and a second entry with the same email or username merges its groups into the
+  first (held commands are redone, sent ones get the missing groups), so the outcome does not
+  depend on the order of the reads.
 * A directory user whose record could not be built (``UnreadableDirectoryUser``) protects the
   Adobe user it matches: no command for either, and never Adobe-only.
 
@@ -19,6 +23,7 @@ Nothing here logs or does I/O: warnings and the CRITICAL limit message are colle
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any, Iterable, Mapping, TypeVar
 
@@ -29,6 +34,10 @@ from async_usersync.records import (
 )
 
 Message = tuple[int, str]
+_Match = tuple[frozenset[str], "frozenset[str] | None", str, "str | None", bool, str]
+"""A directory user matched or created while the directory is read: its directory groups, the
+Adobe user's groups (None: nothing is managed for it), the command root, domain and whether it is
+an Adobe ID, and where the first entry came from."""
 AnyUser = TypeVar("AnyUser", DirectoryRecord, AdobeUser)
 _CACHE_SIZE = 65536
 """Entries of each per-group-set cache: users share few distinct group sets, so this bounds memory
@@ -85,6 +94,12 @@ class SyncPlanner:
         self._waiting_directory: dict[str, DirectoryUser] = {}
         self._waiting_adobe: dict[str, AdobeUser] = {}
         self._waiting_excluded: dict[str, AdobeUser] = {}
+        self._matched: dict[str, _Match] = {}
+        """While the directory is read: match key -> the user matched or created under it, so that
+        a later entry with the same email or username merges into it instead of being a new user."""
+        self._held: dict[str, UserCommand] = {}
+        """While the directory is read: the command of each matched user that removes groups, by
+        entry root. A later entry with the same email may still want those groups."""
         self._directory_done = False
         self._adobe_done = False
         self._finished = False
@@ -122,15 +137,20 @@ class SyncPlanner:
         if self._push:
             return self._create(user)
         keys = match_keys(user)
+        if self._matched:
+            earlier = _find(self._matched, keys)
+            if earlier is not None:
+                return self._merge_into_match(user, keys, earlier)
         adobe_user = _take(self._waiting_adobe, keys) if self._waiting_adobe else None
         if adobe_user is not None:
-            return self._pair(user, adobe_user)
+            return self._pair(user, adobe_user, keys)
         if self._waiting_excluded and _take(self._waiting_excluded, keys) is not None:
+            _index(self._matched, keys, _unmanaged(user))
             return []
         if self._adobe_done:
-            return self._create(user)
+            return self._create_while_reading(user, keys)
         if not _put(self._waiting_directory, user, keys):
-            self._warn(f"Ignoring directory user with user key {user_key(user)}: another directory user has the same email or username")
+            self._merge_into_waiting(user, keys)
         return []
 
     def add_adobe_user(self, user: AdobeUser) -> list[UserCommand]:
@@ -144,7 +164,11 @@ class SyncPlanner:
         keys = match_keys(user)
         directory_user = _take(self._waiting_directory, keys) if self._waiting_directory else None
         if directory_user is not None:
-            return [] if excluded or type(directory_user) is UnreadableDirectoryUser else self._pair(directory_user, user)
+            if excluded or type(directory_user) is UnreadableDirectoryUser:
+                if not self._directory_done:
+                    _index(self._matched, match_keys(directory_user), _unmanaged(directory_user))
+                return []
+            return self._pair(directory_user, user)
         if self._directory_done:
             if not excluded:
                 self._add_adobe_only(user)
@@ -154,19 +178,23 @@ class SyncPlanner:
         return []
 
     def directory_done(self) -> list[UserCommand]:
-        """From now on an Adobe user that matches nothing is Adobe-only."""
+        """From now on an Adobe user that matches nothing is Adobe-only. Returns the commands held
+        back because they remove groups: each directory user's groups are complete now."""
         self._directory_done = True
         for user in _unique(self._waiting_adobe.values()):
             self._add_adobe_only(user)
         self._waiting_adobe.clear()
         self._waiting_excluded.clear()
-        return []
+        held = list(self._held.values())
+        self._held.clear()
+        self._matched.clear()
+        return held
 
     def adobe_done(self) -> list[UserCommand]:
         """Creates every selected directory user no Adobe user matched (and, from now on, at once)."""
         self._adobe_done = True
         commands = [command for user in _unique(self._waiting_directory.values()) if type(user) is DirectoryUser
-                    for command in self._create(user)]
+                    for command in self._create_while_reading(user, match_keys(user))]
         self._waiting_directory.clear()
         return commands
 
@@ -216,18 +244,89 @@ class SyncPlanner:
         wanted = self.rules.directory_group_filter
         return desired, wanted is None or not wanted.isdisjoint(folded_groups)
 
-    def _pair(self, directory_user: DirectoryUser, adobe_user: AdobeUser) -> list[UserCommand]:
+    def _pair(self, directory_user: DirectoryUser, adobe_user: AdobeUser, keys: tuple[str, ...] | None = None) -> list[UserCommand]:
+        """The update and group changes of a matched pair. While the directory is still read, the
+        pair is remembered under the directory user's ``keys``, and a command that removes groups
+        is held until ``directory_done()``."""
         update = self._attribute_changes(directory_user, adobe_user) if self._update_user_info else {}
         add_groups, remove_groups = (self._group_changes(directory_user.groups, adobe_user.groups)
                                      if self._process_groups else ((), ()))
-        if not (update or add_groups or remove_groups):
+        reading = not self._directory_done
+        if not (update or add_groups or remove_groups or reading):
             return []
-        self.counters.adobe_users_updated += 1
         root, domain = command_root(adobe_user)
+        use_adobe_id = adobe_user.identity_type is _ADOBE_ID
+        if reading:
+            _index(self._matched, keys or match_keys(directory_user),
+                   (directory_user.groups, adobe_user.groups, root, domain, use_adobe_id, directory_user.origin))
+            if not (update or add_groups or remove_groups):
+                return []
+        self.counters.adobe_users_updated += 1
         command = _blank_command(UserCommand)
-        _fill_command(command, user=root, domain=domain, use_adobe_id=adobe_user.identity_type is _ADOBE_ID,
+        _fill_command(command, user=root, domain=domain, use_adobe_id=use_adobe_id,
                       update=update, remove_groups=remove_groups, add_groups=add_groups, key=user_key(adobe_user))
+        if remove_groups and reading:
+            self._held[root] = command
+            return []
         return [command]
+
+    def _create_while_reading(self, user: DirectoryUser, keys: tuple[str, ...]) -> list[UserCommand]:
+        """``_create``, remembering the new user while the directory is read (see ``_pair``)."""
+        commands = self._create(user)
+        if not self._directory_done:
+            if commands:
+                (command,) = commands
+                _index(self._matched, keys, (user.groups, frozenset(command.add_groups), command.user, command.domain,
+                                             command.use_adobe_id, user.origin))
+            else:
+                _index(self._matched, keys, _unmanaged(user))
+        return commands
+
+    def _merge_into_match(self, user: DirectoryUser, keys: tuple[str, ...], earlier: _Match) -> list[UserCommand]:
+        """A second entry for a user already matched or created this run: as in User Sync, one user
+        with the groups of both (the first entry gives the other values). A held command is redone
+        with all the groups; one already sent gets the groups it lacked."""
+        groups, adobe_groups, root, domain, use_adobe_id, origin = earlier
+        self._warn_duplicate(origin, user)
+        merged = groups | user.groups
+        if adobe_groups is None or merged == groups:
+            return []
+        _index(self._matched, keys, (merged, adobe_groups, root, domain, use_adobe_id, origin))
+        if not self._process_groups:
+            return []
+        add_groups, remove_groups = self._group_changes(merged, adobe_groups)
+        held = self._held.get(root)
+        if held is not None:
+            redone = replace(held, add_groups=add_groups, remove_groups=remove_groups)
+            if redone.is_empty:
+                del self._held[root]
+                self.counters.adobe_users_updated -= 1
+            else:
+                self._held[root] = redone
+            return []
+        already_added = self._group_changes(groups, adobe_groups)[0]
+        missing = tuple(name for name in add_groups if name not in already_added)
+        if not missing:
+            return []
+        return [UserCommand(user=root, domain=domain, use_adobe_id=use_adobe_id, add_groups=missing, key=user_key(user))]
+
+    def _merge_into_waiting(self, user: DirectoryRecord, keys: tuple[str, ...]) -> None:
+        """A second entry for a user still waiting for its Adobe match: one user with the groups of
+        both; when either could not be read, the user is unreadable (and protected)."""
+        earlier = next(self._waiting_directory[key] for key in keys if key in self._waiting_directory)
+        self._warn_duplicate(earlier.where if type(earlier) is UnreadableDirectoryUser else earlier.origin, user)
+        if type(earlier) is UnreadableDirectoryUser:
+            return
+        merged: DirectoryRecord = user if type(user) is UnreadableDirectoryUser else replace(
+            earlier, groups=earlier.groups | user.groups)
+        for key in match_keys(earlier):
+            if self._waiting_directory.get(key) is earlier:
+                self._waiting_directory[key] = merged
+
+    def _warn_duplicate(self, earlier_origin: str, user: DirectoryRecord) -> None:
+        origin = user.where if type(user) is UnreadableDirectoryUser else user.origin
+        self._warn(f"Directory entries {earlier_origin!r} and {origin!r} have the same email or username "
+                   f"({user.email}): they are taken as one user, with the groups of both")
 
     def _compute_group_changes(self, directory_groups: frozenset[str], adobe_groups: frozenset[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """Groups to add (desired - current) and to remove ((current - desired) & mapped), ignoring case."""
@@ -296,12 +395,18 @@ class SyncPlanner:
         self.messages.append((logging.ERROR, f"Directory user {user.where} cannot be read ({user.problem}): "
                                              f"no change for them this run; their Adobe account keeps everything it has"))
         keys = match_keys(user)
-        if self._waiting_adobe and _take(self._waiting_adobe, keys) is not None:
+        earlier = _find(self._matched, keys) if self._matched else None
+        if earlier is not None:  # an entry with the same email was matched: its held command goes too
+            self._warn_duplicate(earlier[5], user)
+            self._held.pop(earlier[2], None)
+        elif ((self._waiting_adobe and _take(self._waiting_adobe, keys) is not None)
+              or (self._waiting_excluded and _take(self._waiting_excluded, keys) is not None)):
+            pass
+        elif not self._adobe_done:
+            if not _put(self._waiting_directory, user, keys):
+                self._merge_into_waiting(user, keys)
             return []
-        if self._waiting_excluded and _take(self._waiting_excluded, keys) is not None:
-            return []
-        if not self._adobe_done:
-            _put(self._waiting_directory, user, keys)
+        _index(self._matched, keys, (frozenset(), None, "", None, False, user.where))
         return []
 
     def _add_adobe_only(self, user: AdobeUser) -> None:
@@ -351,6 +456,24 @@ def _take(index: dict[str, AnyUser], keys: tuple[str, ...]) -> AnyUser | None:
                     index.pop(found_key, None)
             return found
     return None
+
+
+def _find(index: dict[str, _Match], keys: tuple[str, ...]) -> _Match | None:
+    for key in keys:
+        found = index.get(key)
+        if found is not None:
+            return found
+    return None
+
+
+def _index(index: dict[str, _Match], keys: tuple[str, ...], match: _Match) -> None:
+    for key in keys:
+        index[key] = match
+
+
+def _unmanaged(user: DirectoryRecord) -> _Match:
+    """The match of a user this run changes nothing for (its Adobe user is excluded, or it could not be read)."""
+    return (frozenset(), None, "", None, False, user.where if type(user) is UnreadableDirectoryUser else user.origin)
 
 
 def _put(index: dict[str, AnyUser], user: AnyUser, keys: tuple[str, ...]) -> bool:

@@ -110,13 +110,14 @@ class CsvSource:
     def _to_user(self, line: int, row: Row) -> DirectoryRecord | None:
         settings = self.settings
         groups = frozenset(name.strip() for name in (row.get(settings.groups_column_name) or "").split(",") if name.strip())
+        origin = f"line {line} of {self.path}"
         return build_user(
-            f"at line {line} of {self.path}", identity_text=row.get(settings.identity_type_column_name),
+            f"at {origin}", identity_text=row.get(settings.identity_type_column_name),
             identity_field=f"column '{settings.identity_type_column_name}'", default_identity_type=self.identity_type,
             email=row.get(settings.email_column_name), username=row.get(settings.username_column_name),
             domain=row.get(settings.domain_column_name), firstname=_cell(row, settings.first_name_column_name),
             lastname=_cell(row, settings.last_name_column_name), country=row.get(settings.country_column_name),
-            groups=groups, source_attributes=row,
+            groups=groups, source_attributes=row, origin=origin,
         )
 
     async def _rows(self) -> AsyncIterator[tuple[int, Row]]:

@@ -417,7 +417,7 @@ class LdapSource:
             where, identity_text=identity_text, identity_field=f"user_identity_type_format '{self._identity_type_text}'",
             default_identity_type=self.identity_type, email=email, username=username, domain=domain,
             firstname=firstname, lastname=lastname, country=country,
-            groups=frozenset(groups) if groups else NO_GROUPS, source_attributes=values, problem=problem,
+            groups=frozenset(groups) if groups else NO_GROUPS, source_attributes=values, origin=dn, problem=problem,
         )
 
 

@@ -110,7 +110,7 @@ class LdapProcessSource:
                         groups = shared_groups.get(row[7])
                         if groups is None:
                             groups = shared_groups[row[7]] = frozenset(sys.intern(name) for name in row[7])
-                        yield DirectoryUser(row[0], row[1], row[2], row[3], row[4], row[5], row[6], groups, row[8])
+                        yield DirectoryUser(row[0], row[1], row[2], row[3], row[4], row[5], row[6], groups, row[8], row[9])
                 elif kind == "unreadable":
                     yield frame[1]
                 elif kind == "log":
@@ -192,7 +192,7 @@ async def _send_users(request: _Request, writer: _FrameWriter) -> None:
             writer.send(("unreadable", user))
             continue
         batch.append((user.identity_type, user.username, user.domain, user.email, user.firstname,
-                      user.lastname, user.country, user.groups, user.source_attributes))
+                      user.lastname, user.country, user.groups, user.source_attributes, user.origin))
         if len(batch) >= BATCH_SIZE:
             writer.send(("users", batch))
             batch = []
