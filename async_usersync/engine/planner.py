@@ -25,7 +25,8 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from functools import lru_cache
-from typing import Any, Iterable, Mapping, TypeVar
+from types import MappingProxyType
+from typing import Any, Iterable, Iterator, Mapping, TypeVar
 
 from async_usersync.engine.rules import AdobeOnlyAction, Strategy, SyncRules, fold
 from async_usersync.engine.summary import ADOBE_ONLY_LABELS, GROUPS_PROCESSED_LABEL, SummaryCounters
@@ -34,10 +35,15 @@ from async_usersync.records import (
 )
 
 Message = tuple[int, str]
-_Match = tuple[frozenset[str], "frozenset[str] | None", str, "str | None", bool, str]
-"""A directory user matched or created while the directory is read: its directory groups, the
-Adobe user's groups (None: nothing is managed for it), the command root, domain and whether it is
-an Adobe ID, and where the first entry came from."""
+_Match = tuple[int, int, str, bool, int]
+"""A directory user matched or created while the directory is read: the numbers of its directory
+groups and of the Adobe user's groups (-1: nothing is managed for it), where the first entry came
+from, whether the Adobe user is an Adobe ID, and the index of its held command (-1: none)."""
+_Held = tuple[str, "str | None", bool, "Mapping[str, str] | None", tuple[str, ...], tuple[str, ...], str]
+"""A held command's parts: root, domain, use_adobe_id, update (None: none), groups to add and to
+remove, user key. Plain values, so the garbage collector stops tracking it."""
+_NO_UPDATE: Mapping[str, str] = MappingProxyType({})
+"""The update of a command that changes no attribute: one shared, read-only empty mapping."""
 AnyUser = TypeVar("AnyUser", DirectoryRecord, AdobeUser)
 _CACHE_SIZE = 65536
 """Entries of each per-group-set cache: users share few distinct group sets, so this bounds memory
@@ -91,15 +97,19 @@ class SyncPlanner:
         self.adobe_only_users: list[AdobeUser] = []
         """The non-excluded Adobe-only users (the rows ``write-file`` writes), complete after both
         reads; kept only when they are written or acted on."""
-        self._waiting_directory: dict[str, DirectoryUser] = {}
+        self._waiting_directory: dict[str, DirectoryRecord] = {}
         self._waiting_adobe: dict[str, AdobeUser] = {}
         self._waiting_excluded: dict[str, AdobeUser] = {}
         self._matched: dict[str, _Match] = {}
         """While the directory is read: match key -> the user matched or created under it, so that
         a later entry with the same email or username merges into it instead of being a new user."""
-        self._held: dict[str, UserCommand] = {}
-        """While the directory is read: the command of each matched user that removes groups, by
-        entry root. A later entry with the same email may still want those groups."""
+        self._held: list[_Held | None] = []
+        """While the directory is read: the commands of matched users that remove groups (None:
+        dropped). A later entry with the same email may still want those groups."""
+        self._group_set_ids: dict[frozenset[str], int] = {}
+        self._group_sets: list[frozenset[str]] = []
+        """The group sets ``_matched`` refers to by number: its entries then hold no container, and
+        the garbage collector stops tracking them."""
         self._directory_done = False
         self._adobe_done = False
         self._finished = False
@@ -137,10 +147,12 @@ class SyncPlanner:
         if self._push:
             return self._create(user)
         keys = match_keys(user)
-        if self._matched:
-            earlier = _find(self._matched, keys)
-            if earlier is not None:
-                return self._merge_into_match(user, keys, earlier)
+        matched = self._matched
+        if matched:
+            for key in keys:
+                earlier = matched.get(key)
+                if earlier is not None:
+                    return self._merge_into_match(user, keys, earlier)
         adobe_user = _take(self._waiting_adobe, keys) if self._waiting_adobe else None
         if adobe_user is not None:
             return self._pair(user, adobe_user, keys)
@@ -168,7 +180,7 @@ class SyncPlanner:
                 if not self._directory_done:
                     _index(self._matched, match_keys(directory_user), _unmanaged(directory_user))
                 return []
-            return self._pair(directory_user, user)
+            return self._pair(directory_user, user, keys)
         if self._directory_done:
             if not excluded:
                 self._add_adobe_only(user)
@@ -177,18 +189,20 @@ class SyncPlanner:
             self._warn(f"Ignoring Adobe user with user key {user_key(user)}: listed twice")
         return []
 
-    def directory_done(self) -> list[UserCommand]:
-        """From now on an Adobe user that matches nothing is Adobe-only. Returns the commands held
-        back because they remove groups: each directory user's groups are complete now."""
+    def directory_done(self) -> Iterator[UserCommand]:
+        """From now on an Adobe user that matches nothing is Adobe-only. Yields the commands held
+        back because they remove groups (each directory user's groups are complete now), built one
+        at a time as they are taken, so a million of them never exist at once."""
         self._directory_done = True
         for user in _unique(self._waiting_adobe.values()):
             self._add_adobe_only(user)
         self._waiting_adobe.clear()
         self._waiting_excluded.clear()
-        held = list(self._held.values())
-        self._held.clear()
-        self._matched.clear()
-        return held
+        held, self._held = self._held, []
+        self._matched = {}
+        self._group_set_ids = {}
+        self._group_sets = []
+        return (_held_command(*parts) for parts in held if parts is not None)
 
     def adobe_done(self) -> list[UserCommand]:
         """Creates every selected directory user no Adobe user matched (and, from now on, at once)."""
@@ -244,31 +258,50 @@ class SyncPlanner:
         wanted = self.rules.directory_group_filter
         return desired, wanted is None or not wanted.isdisjoint(folded_groups)
 
-    def _pair(self, directory_user: DirectoryUser, adobe_user: AdobeUser, keys: tuple[str, ...] | None = None) -> list[UserCommand]:
+    def _pair(self, directory_user: DirectoryUser, adobe_user: AdobeUser, keys: tuple[str, ...]) -> list[UserCommand]:
         """The update and group changes of a matched pair. While the directory is still read, the
-        pair is remembered under the directory user's ``keys``, and a command that removes groups
-        is held until ``directory_done()``."""
-        update = self._attribute_changes(directory_user, adobe_user) if self._update_user_info else {}
+        pair is remembered under ``keys`` (either user's), and a command that removes groups is
+        held until ``directory_done()``."""
+        update = self._attribute_changes(directory_user, adobe_user) if self._update_user_info else _NO_UPDATE
         add_groups, remove_groups = (self._group_changes(directory_user.groups, adobe_user.groups)
                                      if self._process_groups else ((), ()))
-        reading = not self._directory_done
-        if not (update or add_groups or remove_groups or reading):
-            return []
-        root, domain = command_root(adobe_user)
         use_adobe_id = adobe_user.identity_type is _ADOBE_ID
+        reading = not self._directory_done
+        commands: list[UserCommand] = []
+        held = -1
+        if update or add_groups or remove_groups:
+            self.counters.adobe_users_updated += 1
+            root, domain = command_root(adobe_user)
+            if remove_groups and reading:
+                held = len(self._held)
+                self._held.append((root, domain, use_adobe_id, update or None, add_groups, remove_groups, user_key(adobe_user)))
+            else:
+                command = _blank_command(UserCommand)
+                _fill_command(command, user=root, domain=domain, use_adobe_id=use_adobe_id,
+                              update=update, remove_groups=remove_groups, add_groups=add_groups, key=user_key(adobe_user))
+                commands.append(command)
         if reading:
-            _index(self._matched, keys or match_keys(directory_user),
-                   (directory_user.groups, adobe_user.groups, root, domain, use_adobe_id, directory_user.origin))
-            if not (update or add_groups or remove_groups):
-                return []
-        self.counters.adobe_users_updated += 1
-        command = _blank_command(UserCommand)
-        _fill_command(command, user=root, domain=domain, use_adobe_id=use_adobe_id,
-                      update=update, remove_groups=remove_groups, add_groups=add_groups, key=user_key(adobe_user))
-        if remove_groups and reading:
-            self._held[root] = command
-            return []
-        return [command]
+            ids = self._group_set_ids
+            directory_groups, adobe_groups = directory_user.groups, adobe_user.groups
+            directory_id = ids.get(directory_groups)
+            if directory_id is None:
+                directory_id = self._group_set_id(directory_groups)
+            adobe_id = ids.get(adobe_groups)
+            if adobe_id is None:
+                adobe_id = self._group_set_id(adobe_groups)
+            match = (directory_id, adobe_id, directory_user.origin, use_adobe_id, held)
+            matched = self._matched
+            for key in keys:
+                matched[key] = match
+        return commands
+
+    def _group_set_id(self, groups: frozenset[str]) -> int:
+        """The number of a group set in ``_group_sets``, added if new."""
+        number = self._group_set_ids.get(groups)
+        if number is None:
+            number = self._group_set_ids[groups] = len(self._group_sets)
+            self._group_sets.append(groups)
+        return number
 
     def _create_while_reading(self, user: DirectoryUser, keys: tuple[str, ...]) -> list[UserCommand]:
         """``_create``, remembering the new user while the directory is read (see ``_pair``)."""
@@ -276,8 +309,8 @@ class SyncPlanner:
         if not self._directory_done:
             if commands:
                 (command,) = commands
-                _index(self._matched, keys, (user.groups, frozenset(command.add_groups), command.user, command.domain,
-                                             command.use_adobe_id, user.origin))
+                _index(self._matched, keys, (self._group_set_id(user.groups), self._group_set_id(frozenset(command.add_groups)),
+                                             user.origin, command.use_adobe_id, -1))
             else:
                 _index(self._matched, keys, _unmanaged(user))
         return commands
@@ -286,28 +319,31 @@ class SyncPlanner:
         """A second entry for a user already matched or created this run: as in User Sync, one user
         with the groups of both (the first entry gives the other values). A held command is redone
         with all the groups; one already sent gets the groups it lacked."""
-        groups, adobe_groups, root, domain, use_adobe_id, origin = earlier
+        directory_id, adobe_id, origin, use_adobe_id, held = earlier
         self._warn_duplicate(origin, user)
+        groups = self._group_sets[directory_id] if directory_id >= 0 else frozenset()
         merged = groups | user.groups
-        if adobe_groups is None or merged == groups:
+        if adobe_id < 0 or merged == groups:
             return []
-        _index(self._matched, keys, (merged, adobe_groups, root, domain, use_adobe_id, origin))
+        _index(self._matched, keys, (self._group_set_id(merged), adobe_id, origin, use_adobe_id, held))
         if not self._process_groups:
             return []
+        adobe_groups = self._group_sets[adobe_id]
         add_groups, remove_groups = self._group_changes(merged, adobe_groups)
-        held = self._held.get(root)
-        if held is not None:
-            redone = replace(held, add_groups=add_groups, remove_groups=remove_groups)
-            if redone.is_empty:
-                del self._held[root]
-                self.counters.adobe_users_updated -= 1
-            else:
-                self._held[root] = redone
+        if held >= 0:
+            command = self._held[held]
+            if command is not None:
+                root, domain, _, update, _, _, key = command
+                redone = (root, domain, use_adobe_id, update, add_groups, remove_groups, key)
+                if not (update or add_groups or remove_groups):
+                    self.counters.adobe_users_updated -= 1
+                self._held[held] = redone if update or add_groups or remove_groups else None
             return []
         already_added = self._group_changes(groups, adobe_groups)[0]
         missing = tuple(name for name in add_groups if name not in already_added)
         if not missing:
             return []
+        root, domain = command_root(user)  # the same person: UMAPI finds the email (or username) ignoring case
         return [UserCommand(user=root, domain=domain, use_adobe_id=use_adobe_id, add_groups=missing, key=user_key(user))]
 
     def _merge_into_waiting(self, user: DirectoryRecord, keys: tuple[str, ...]) -> None:
@@ -336,13 +372,13 @@ class SyncPlanner:
         remove = tuple(sorted(name for folded, name in current.items() if folded not in desired and self._mapped(folded)))
         return add, remove
 
-    def _attribute_changes(self, directory_user: DirectoryUser, adobe_user: AdobeUser) -> dict[str, str]:
+    def _attribute_changes(self, directory_user: DirectoryUser, adobe_user: AdobeUser) -> Mapping[str, str]:
         """Attributes the directory has changed, limited to ``update_attributes`` (Adobe IDs belong
         to their owners and are never updated)."""
         if adobe_user.identity_type is _ADOBE_ID or (
                 directory_user.email == adobe_user.email and directory_user.firstname == adobe_user.firstname
                 and directory_user.lastname == adobe_user.lastname and directory_user.username == adobe_user.username):
-            return {}
+            return _NO_UPDATE
         differences = [(attribute, wanted) for attribute, wanted, current in (
             ("email", directory_user.email, adobe_user.email),
             ("firstname", directory_user.firstname, adobe_user.firstname),
@@ -397,8 +433,9 @@ class SyncPlanner:
         keys = match_keys(user)
         earlier = _find(self._matched, keys) if self._matched else None
         if earlier is not None:  # an entry with the same email was matched: its held command goes too
-            self._warn_duplicate(earlier[5], user)
-            self._held.pop(earlier[2], None)
+            self._warn_duplicate(earlier[2], user)
+            if earlier[4] >= 0:
+                self._held[earlier[4]] = None
         elif ((self._waiting_adobe and _take(self._waiting_adobe, keys) is not None)
               or (self._waiting_excluded and _take(self._waiting_excluded, keys) is not None)):
             pass
@@ -406,7 +443,7 @@ class SyncPlanner:
             if not _put(self._waiting_directory, user, keys):
                 self._merge_into_waiting(user, keys)
             return []
-        _index(self._matched, keys, (frozenset(), None, "", None, False, user.where))
+        _index(self._matched, keys, (-1, -1, user.where, False, -1))
         return []
 
     def _add_adobe_only(self, user: AdobeUser) -> None:
@@ -458,6 +495,12 @@ def _take(index: dict[str, AnyUser], keys: tuple[str, ...]) -> AnyUser | None:
     return None
 
 
+def _held_command(root: str, domain: str | None, use_adobe_id: bool, update: Mapping[str, str] | None,
+                  add_groups: tuple[str, ...], remove_groups: tuple[str, ...], key: str) -> UserCommand:
+    return UserCommand(user=root, domain=domain, use_adobe_id=use_adobe_id, update=update or _NO_UPDATE,
+                       add_groups=add_groups, remove_groups=remove_groups, key=key)
+
+
 def _find(index: dict[str, _Match], keys: tuple[str, ...]) -> _Match | None:
     for key in keys:
         found = index.get(key)
@@ -473,7 +516,7 @@ def _index(index: dict[str, _Match], keys: tuple[str, ...], match: _Match) -> No
 
 def _unmanaged(user: DirectoryRecord) -> _Match:
     """The match of a user this run changes nothing for (its Adobe user is excluded, or it could not be read)."""
-    return (frozenset(), None, "", None, False, user.where if type(user) is UnreadableDirectoryUser else user.origin)
+    return (-1, -1, user.where if type(user) is UnreadableDirectoryUser else user.origin, False, -1)
 
 
 def _put(index: dict[str, AnyUser], user: AnyUser, keys: tuple[str, ...]) -> bool:

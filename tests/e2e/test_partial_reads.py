@@ -1,4 +1,4 @@
-"""A wrong or partial picture of the directory never becomes a removal (issue 10, paths 1-3):
+"""A wrong or partial picture of the directory never becomes a removal (issue 10, paths 1-3 and 7):
 real runs of ``async-usersync`` against slapd and the sandbox, each checking the org's final state.
 
 The org is conftest's ``starting_org()`` plus zoe (``Sales Team`` and the unmapped ``Other Team``).
@@ -43,7 +43,7 @@ def directory_with(tmp_path: Path) -> Iterator[Callable[..., LocalSlapd]]:
     added with ManageDsaIT, as a referral entry needs)."""
     servers: list[LocalSlapd] = []
 
-    def start(more_sales: tuple[tuple[str, str, str], ...] = (), referrals: str = "") -> LocalSlapd:
+    def start(more_sales: tuple[tuple[str, ...], ...] = (), referrals: str = "") -> LocalSlapd:
         server = start_slapd(tmp_path / f"slapd{len(servers)}", BASE_DN)
         servers.append(server)
         server.add_ldif(directory_ldif(more_sales))
@@ -141,3 +141,29 @@ async def test_an_empty_users_file_is_a_failed_read(setup: Setup) -> None:
     assert run.code == 3, run.out + run.err
     assert f"the CSV file {users_file} is empty" in run.out
     assert await setup.users() == before
+
+
+@pytest.mark.parametrize("in_process", ["0", "1"])
+async def test_two_entries_with_one_email_are_one_user_with_both_groups(
+        tmp_path: Path, org: SandboxServer, directory_with: Callable[..., LocalSlapd], monkeypatch,
+        in_process: str) -> None:
+    """carol (in Adobe: Sales Team, Eng Team, Photoshop, Other Team) is in Engineering; a second
+    entry with her email is in Sales: she keeps every group, and nothing flaps."""
+    monkeypatch.setenv("ASYNC_USERSYNC_LDAP_IN_PROCESS", in_process)
+    directory = directory_with(more_sales=(("carol2", "Carol", "Tester", email("carol")),))
+    setup = Setup(tmp_path, directory, org)
+    setup.write()
+    run = await setup.sync("--users", "mapped", "--process-groups")
+    assert run.code == 0, run.out + run.err
+    users = await setup.users()
+    assert users[email("carol")] == ["Eng Team", "Other Team", "Photoshop", "Sales Team"]
+    assert "carol" not in "".join(line for line in run.out.splitlines() if "user key" in line)  # no flap, no create
+    assert (f"Directory entries 'uid=carol,ou=people,{BASE_DN}' and 'uid=carol2,ou=people,{BASE_DN}' have the same "
+            f"email or username" in run.out or f"Directory entries 'uid=carol2,ou=people,{BASE_DN}' and "
+            f"'uid=carol,ou=people,{BASE_DN}' have the same email or username" in run.out)
+
+    posts = await setup.requests("action")
+    again = await setup.sync("--users", "mapped", "--process-groups")
+    assert again.code == 0, again.out + again.err
+    assert again.summary()["Number of UMAPI actions sent (total, success, error)"] == "(0, 0, 0)"
+    assert await setup.requests("action") == posts

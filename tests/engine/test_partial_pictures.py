@@ -34,11 +34,11 @@ def test_an_unreadable_user_gets_nothing_and_is_never_adobe_only(order: str) -> 
         commands += planner.add_directory_user(user)
     commands += planner.add_directory_user(directory_user("new@example.com", ["Sales"]))
     if order == "directory done first":
-        commands += planner.directory_done()
+        commands += list(planner.directory_done())
     if order in ("directory first", "directory done first"):
         commands += planner.add_adobe_user(ann) + planner.add_adobe_user(ben)
     if order != "directory done first":
-        commands += planner.directory_done()
+        commands += list(planner.directory_done())
     if order != "adobe done first":
         commands += planner.adobe_done()
     commands += planner.finish()

@@ -20,7 +20,7 @@ def test_a_matched_pair_yields_its_command_as_soon_as_the_second_half_arrives(di
     assert first(users[0]) == []
     (command,) = second(users[1])
     assert (command.add_groups, command.remove_groups) == (("All Staff", "Sales Profile"), ())
-    assert planner.directory_done() == [] and planner.adobe_done() == [] and planner.finish() == []
+    assert list(planner.directory_done()) == [] and planner.adobe_done() == [] and planner.finish() == []
 
 
 @pytest.mark.parametrize("directory_first", [True, False])
@@ -43,14 +43,14 @@ def test_creates_wait_for_the_end_of_the_adobe_read_then_come_at_once() -> None:
     assert late.create is not None
     # other@ could still be matched by a directory user until the directory read is done
     assert planner.add_directory_user(directory_user("OTHER@example.com")) == []
-    assert planner.directory_done() == []
+    assert list(planner.directory_done()) == []
     assert planner.finish() == []
 
 
 def test_adobe_only_users_are_acted_on_only_in_finish_and_finish_needs_both_reads() -> None:
     planner = SyncPlanner(GROUP_RULES)
     assert planner.add_adobe_user(adobe_user("gone@example.com")) == []
-    assert planner.directory_done() == []
+    assert list(planner.directory_done()) == []
     assert planner.add_adobe_user(adobe_user("gone2@example.com")) == []
     with pytest.raises(RuntimeError):
         planner.finish()  # the Adobe read has not completed: nobody may be removed
