@@ -2,17 +2,19 @@
 they are certain.
 
 * A directory user and an Adobe user match when their email or username agree, ignoring case.
-  A matched pair yields its update and group commands at once, whichever side came first, and
-  both are dropped from memory.
+  A matched pair yields its update and group commands at once, whichever side came first (a
+  command that removes groups waits for the whole directory, see below), and both users are
+  dropped from memory.
 * A directory user no Adobe user matched is created once the Adobe read is done (at once if it
   arrives after that).
 * An Adobe user no directory user matched is Adobe-only once the directory read is done; what
   happens to Adobe-only users is decided only in ``finish()``, which the pipeline calls only when
   both reads succeeded, so a failed read can never remove anyone.
 * Removals wait for the whole directory: while it is read, a matched pair's command that removes
-  groups is held, and a second entry with the same email or username merges its groups into the
-  first (held commands are redone, sent ones get the missing groups), so the outcome does not
-  depend on the order of the reads.
+  groups is held (``directory_done()`` yields it), and each matched or created user is remembered
+  by its match keys (a few numbers and its origin), so a second entry with the same email or
+  username merges its groups into the first (held commands are redone, sent ones get the missing
+  groups): the outcome does not depend on the order of the reads.
 * A directory user whose record could not be built (``UnreadableDirectoryUser``) protects the
   Adobe user it matches: no command for either, and never Adobe-only.
 
