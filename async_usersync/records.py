@@ -48,13 +48,15 @@ class DirectoryUser:
     groups: frozenset[str]
     """Directory groups the user is selected through or directly belongs to (names, not DNs)."""
     source_attributes: Mapping[str, Any] = field(default_factory=dict)
+    origin: str = ""
+    """Which entry this is, for messages: its DN, or ``line N of FILE``."""
 
     def __init__(self, identity_type: IdentityType, username: str, domain: str | None, email: str, firstname: str | None,
                  lastname: str | None, country: str | None, groups: frozenset[str],
-                 source_attributes: Mapping[str, Any] | None = None) -> None:
+                 source_attributes: Mapping[str, Any] | None = None, origin: str = "") -> None:
         """``source_attributes=None`` stands for a new empty dict (the field's default)."""
         (set_identity_type, set_username, set_domain, set_email, set_firstname, set_lastname, set_country, set_groups,
-         set_source_attributes) = _DIRECTORY_USER_SETTERS
+         set_source_attributes, set_origin) = _DIRECTORY_USER_SETTERS
         set_identity_type(self, identity_type)
         set_username(self, username)
         set_domain(self, domain)
@@ -64,9 +66,27 @@ class DirectoryUser:
         set_country(self, country)
         set_groups(self, groups)
         set_source_attributes(self, {} if source_attributes is None else source_attributes)
+        set_origin(self, origin)
 
 
 _DIRECTORY_USER_SETTERS = _slot_setters(DirectoryUser)
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadableDirectoryUser:
+    """A person the directory returned whose record could not be built: an attribute did not
+    decode, or a value (such as the identity type) is unusable. Only what identifies the person
+    is kept, so the engine can recognise their Adobe account: it gets no change this run and is
+    never taken for Adobe-only. Sources yield it in the same stream as ``DirectoryUser``."""
+
+    where: str
+    """Which entry: ``with DN '...'`` or ``at line N of FILE``."""
+    problem: str
+    """What could not be read, naming the attribute or column."""
+    email: str
+    username: str
+    """The email when the directory gives no separate username (as for ``DirectoryUser``)."""
+    domain: str | None
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -178,3 +198,7 @@ class CommandResult:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+
+DirectoryRecord = DirectoryUser | UnreadableDirectoryUser
+"""What a directory source yields for each person it returns."""

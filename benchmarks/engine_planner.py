@@ -1,9 +1,12 @@
 """CPU and peak memory of the rule engine on a large org: N directory users and N Adobe users.
 
-Each case runs in its own process (so peak RSS is its own) twice, side by side: once feeding the
-users to a stub that does nothing (the cost of making the records, as the readers would) and
-once to the real ``SyncPlanner``. The planner's cost is the difference; the machine is shared, so
-compare the two columns of one run rather than seconds across runs.
+Each case runs in its own process (so peak RSS is its own), side by side: feeding the users to a
+stub that does nothing (the cost of making the records, as the readers would) and to the real
+``SyncPlanner``. The planner's cost is the difference; the machine is shared, so compare the
+columns of one run rather than seconds across runs. Each is measured twice: with Python's full
+garbage collections deferred, as a sync runs the planner (``pipeline.run``), and with the
+interpreter's defaults, where every full collection walks what the planner holds (the commands
+held back until the directory read is done, the users matched so far).
 
 Cases:
 * ``interleaved, busy``: the Adobe read trails the directory by 5% of N; most pairs need group
@@ -24,11 +27,13 @@ import resource
 import subprocess
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from async_usersync.engine import AdobeOnlyAction, AdobeOnlyLimit, GroupMapping, SyncPlanner, SyncRules  # noqa: E402
+from async_usersync.pipeline.run import _full_collections_deferred  # noqa: E402
 from async_usersync.records import AdobeUser, DirectoryUser, IdentityType  # noqa: E402
 
 CASES = {"interleaved, busy": (0.05, True, False), "interleaved, settled": (0.05, False, False),
@@ -63,7 +68,8 @@ class Stub:
 
 
 def measure(count: int, lag_share: float, busy: bool, history: bool, real: bool) -> tuple[float, float, int]:
-    """(CPU seconds, peak RSS in MB, commands) of one run in this process."""
+    """(CPU seconds, peak RSS in MB, commands) of one run in this process (under the garbage
+    collection settings it has)."""
     directory_groups = [sys.intern(f"Group {index}") for index in range(GROUP_COUNT)]
     adobe_groups = [sys.intern(f"Profile {index}") for index in range(GROUP_COUNT)]
     mapping = GroupMapping.from_pairs([(group, [adobe_groups[index]]) for index, group in enumerate(directory_groups)])
@@ -101,8 +107,8 @@ def measure(count: int, lag_share: float, busy: bool, history: bool, real: bool)
             number = adobe_step + 20 * count if busy and adobe_step % 25 == 0 else adobe_step  # 4% Adobe-only
             commands += len(planner.add_adobe_user(adobe_user(number)))
         if step == count - 1:
-            commands += len(planner.directory_done())
-    commands += len(planner.adobe_done()) + len(planner.release_group_removals()) + len(planner.finish())
+            commands += sum(1 for _ in planner.directory_done())  # a generator: commands one at a time
+    commands += len(planner.adobe_done()) + sum(1 for _ in planner.release_group_removals()) + len(planner.finish())
     cpu = time.process_time() - started
     return cpu, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, commands
 
@@ -110,23 +116,26 @@ def measure(count: int, lag_share: float, busy: bool, history: bool, real: bool)
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
     print(f"{count:,} directory users and {count:,} Adobe users; CPU seconds and peak RSS per process")
-    print(f"{'case':<22} {'records only':>22} {'planner':>22} {'planner CPU':>12} {'ratio':>6} {'commands':>10}")
-    for name, (lag_share, busy, history) in CASES.items():
-        figures = []
-        for real in (False, True):
-            arguments = [str(count), str(lag_share), str(int(busy)), str(int(history)), str(int(real))]
-            output = subprocess.run([sys.executable, __file__, "--one", *arguments],
-                                    check=True, capture_output=True, text=True).stdout.split()
-            figures.append((float(output[0]), float(output[1]), int(output[2])))
-        (stub_cpu, stub_rss, _), (cpu, rss, commands) = figures
-        print(f"{name:<22} {stub_cpu:>9.1f} s {stub_rss:>7.0f} MB {cpu:>9.1f} s {rss:>7.0f} MB "
-              f"{cpu - stub_cpu:>10.1f} s {cpu / stub_cpu:>5.1f}x {commands:>10,}")
+    for deferred in (True, False):
+        print("full collections deferred, as in a sync:" if deferred else "the interpreter's garbage collection defaults:")
+        print(f"{'case':<22} {'records only':>22} {'planner':>22} {'planner CPU':>12} {'ratio':>6} {'commands':>10}")
+        for name, (lag_share, busy, history) in CASES.items():
+            figures = []
+            for real in (False, True):
+                arguments = [str(count), str(lag_share), str(int(busy)), str(int(history)), str(int(real)), str(int(deferred))]
+                output = subprocess.run([sys.executable, __file__, "--one", *arguments],
+                                        check=True, capture_output=True, text=True).stdout.split()
+                figures.append((float(output[0]), float(output[1]), int(output[2])))
+            (stub_cpu, stub_rss, _), (cpu, rss, commands) = figures
+            print(f"{name:<22} {stub_cpu:>9.1f} s {stub_rss:>7.0f} MB {cpu:>9.1f} s {rss:>7.0f} MB "
+                  f"{cpu - stub_cpu:>10.1f} s {cpu / stub_cpu:>5.1f}x {commands:>10,}")
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--one"]:
-        cpu, rss, commands = measure(int(sys.argv[2]), float(sys.argv[3]), sys.argv[4] == "1", sys.argv[5] == "1",
-                                     sys.argv[6] == "1")
+        with _full_collections_deferred() if sys.argv[7] == "1" else nullcontext():
+            cpu, rss, commands = measure(int(sys.argv[2]), float(sys.argv[3]), sys.argv[4] == "1", sys.argv[5] == "1",
+                                         sys.argv[6] == "1")
         print(cpu, rss, commands)
     else:
         main()

@@ -307,8 +307,8 @@ class TimedPlanner(SyncPlanner):
     def add_adobe_user(self, user: Any) -> list[UserCommand]:
         return self._timed(super().add_adobe_user, user)
 
-    def directory_done(self) -> list[UserCommand]:
-        commands = self._timed(super().directory_done)
+    def directory_done(self) -> list[UserCommand]:  # type: ignore[override]
+        commands = self._timed(lambda: list(super(TimedPlanner, self).directory_done()))  # built here, so timed
         self._mark_reads()
         return commands
 

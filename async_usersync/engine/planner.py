@@ -2,13 +2,21 @@
 they are certain.
 
 * A directory user and an Adobe user match when their email or username agree, ignoring case.
-  A matched pair yields its update and group commands at once, whichever side came first, and
-  both are dropped from memory.
+  A matched pair yields its update and group commands at once, whichever side came first (a
+  command that removes groups waits for the whole directory, see below), and both users are
+  dropped from memory.
 * A directory user no Adobe user matched is created once the Adobe read is done (at once if it
   arrives after that).
 * An Adobe user no directory user matched is Adobe-only once the directory read is done; what
   happens to Adobe-only users is decided only in ``finish()``, which the pipeline calls only when
   both reads succeeded, so a failed read can never remove anyone.
+* Removals wait for the whole directory: while it is read, a matched pair's command that removes
+  groups is held (``directory_done()`` yields it), and each matched or created user is remembered
+  by its match keys (a few numbers and its origin), so a second entry with the same email or
+  username merges its groups into the first (held commands are redone, sent ones get the missing
+  groups): the outcome does not depend on the order of the reads.
+* A directory user whose record could not be built (``UnreadableDirectoryUser``) protects the
+  Adobe user it matches: no command for either, and never Adobe-only.
 
 Nothing here logs or does I/O: warnings and the CRITICAL limit message are collected in
 ``messages`` as (logging level, text) for the pipeline to log.
@@ -17,15 +25,28 @@ Nothing here logs or does I/O: warnings and the CRITICAL limit message are colle
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from functools import lru_cache
-from typing import Any, Iterable, Mapping, TypeVar
+from types import MappingProxyType
+from typing import Any, Iterable, Iterator, Mapping, TypeVar
 
 from async_usersync.engine.rules import AdobeOnlyAction, Strategy, SyncRules, fold
 from async_usersync.engine.summary import ADOBE_ONLY_LABELS, GROUPS_PROCESSED_LABEL, SummaryCounters
-from async_usersync.records import AdobeUser, CreateUser, DirectoryUser, IdentityType, UserCommand
+from async_usersync.records import (
+    AdobeUser, CreateUser, DirectoryRecord, DirectoryUser, IdentityType, UnreadableDirectoryUser, UserCommand,
+)
 
 Message = tuple[int, str]
-AnyUser = TypeVar("AnyUser", DirectoryUser, AdobeUser)
+_Match = tuple[int, int, str, bool, int]
+"""A directory user matched or created while the directory is read: the numbers of its directory
+groups and of the Adobe user's groups (-1: nothing is managed for it), where the first entry came
+from, whether the Adobe user is an Adobe ID, and the index of its held command (-1: none)."""
+_Held = tuple[str, "str | None", bool, "Mapping[str, str] | None", tuple[str, ...], tuple[str, ...], str]
+"""A held command's parts: root, domain, use_adobe_id, update (None: none), groups to add and to
+remove, user key. Plain values, so the garbage collector stops tracking it."""
+_NO_UPDATE: Mapping[str, str] = MappingProxyType({})
+"""The update of a command that changes no attribute: one shared, read-only empty mapping."""
+AnyUser = TypeVar("AnyUser", DirectoryRecord, AdobeUser)
 _CACHE_SIZE = 65536
 """Entries of each per-group-set cache: users share few distinct group sets, so this bounds memory
 without losing hits."""
@@ -48,7 +69,7 @@ def user_key(user: DirectoryUser | AdobeUser) -> str:
     return _TYPE_NAMES[user.identity_type] + f"{username},{domain},{user.email}".lower()
 
 
-def match_keys(user: DirectoryUser | AdobeUser) -> tuple[str, ...]:
+def match_keys(user: DirectoryRecord | AdobeUser) -> tuple[str, ...]:
     """The keys a user is found by: the email, and the username (qualified by the domain when it
     is not an email address), folded."""
     email, username = user.email, user.username
@@ -78,7 +99,7 @@ class SyncPlanner:
         self.adobe_only_users: list[AdobeUser] = []
         """The non-excluded Adobe-only users (the rows ``write-file`` writes), complete after both
         reads; kept only when they are written or acted on."""
-        self._waiting_directory: dict[str, DirectoryUser] = {}
+        self._waiting_directory: dict[str, DirectoryRecord] = {}
         self._waiting_adobe: dict[str, AdobeUser] = {}
         self._waiting_excluded: dict[str, AdobeUser] = {}
         self._unmatched_by_username: dict[str, AdobeUser] = {}
@@ -86,6 +107,17 @@ class SyncPlanner:
         a directory user with that username in another domain must not replace one of them."""
         self._username_conflicts: set[str] = set()
         """Folded usernames held this run: nothing created, nothing removed (``_username_conflict``)."""
+        self._matched: dict[str, _Match] = {}
+        """While the directory is read: match key -> the user matched or created under it, so that
+        a later entry with the same email or username merges into it instead of being a new user."""
+        self._held: list[_Held | None] = []
+        """The commands of matched users that remove groups (None: dropped), held while the
+        directory is read (a later entry with the same email may still want those groups) and,
+        with ``defer_group_removals``, until the run history guard has decided."""
+        self._group_set_ids: dict[frozenset[str], int] = {}
+        self._group_sets: list[frozenset[str]] = []
+        """The group sets ``_matched`` refers to by number: its entries then hold no container, and
+        the garbage collector stops tracking them."""
         self._directory_done = False
         self._adobe_done = False
         self._finished = False
@@ -99,8 +131,7 @@ class SyncPlanner:
         self._held_targets: set[str] = set()
         self._group_set_counts: dict[frozenset[str], int] = {}
         """Directory users read per group set (few distinct sets: cheap to count, summed in ``group_members``)."""
-        self._deferred_commands: list[UserCommand] | None = None
-        """With ``defer_group_removals``: the matched users' commands that remove mapped groups."""
+        self._removals_wait_for_guard = False
         self._static_targets = {fold(name): name for name in rules.mapping.static_targets}
         self._push = rules.strategy is Strategy.PUSH
         self._update_user_info = rules.update_user_info
@@ -113,10 +144,12 @@ class SyncPlanner:
 
     # --- the streaming interface -------------------------------------------------------------
 
-    def add_directory_user(self, user: DirectoryUser) -> list[UserCommand]:
+    def add_directory_user(self, user: DirectoryRecord) -> list[UserCommand]:
         if self._directory_done:
             raise RuntimeError("add_directory_user() after directory_done()")
         self.counters.directory_users_read += 1
+        if type(user) is UnreadableDirectoryUser:
+            return self._protect(user)
         group_set_counts = self._group_set_counts
         group_set_counts[user.groups] = group_set_counts.get(user.groups, 0) + 1
         if not user.email:
@@ -130,17 +163,24 @@ class SyncPlanner:
         if self._push:
             return self._create(user)
         keys = match_keys(user)
+        matched = self._matched
+        if matched:
+            for key in keys:
+                earlier = matched.get(key)
+                if earlier is not None:
+                    return self._merge_into_match(user, keys, earlier)
         adobe_user = _take(self._waiting_adobe, keys) if self._waiting_adobe else None
         if adobe_user is not None:
             if self._unmatched_by_username and self._unmatched_by_username.get(fold(adobe_user.username)) is adobe_user:
                 del self._unmatched_by_username[fold(adobe_user.username)]
-            return self._pair(user, adobe_user)
+            return self._pair(user, adobe_user, keys)
         if self._waiting_excluded and _take(self._waiting_excluded, keys) is not None:
+            _index(self._matched, keys, _unmanaged(user))
             return []
         if self._adobe_done:
-            return self._create(user)
+            return self._create_while_reading(user, keys)
         if not _put(self._waiting_directory, user, keys):
-            self._warn(f"Ignoring directory user with user key {user_key(user)}: another directory user has the same email or username")
+            self._merge_into_waiting(user, keys)
         return []
 
     def add_adobe_user(self, user: AdobeUser) -> list[UserCommand]:
@@ -154,7 +194,11 @@ class SyncPlanner:
         keys = match_keys(user)
         directory_user = _take(self._waiting_directory, keys) if self._waiting_directory else None
         if directory_user is not None:
-            return [] if excluded else self._pair(directory_user, user)
+            if excluded or type(directory_user) is UnreadableDirectoryUser:
+                if not self._directory_done:
+                    _index(self._matched, match_keys(directory_user), _unmanaged(directory_user))
+                return []
+            return self._pair(directory_user, user, keys)
         if not excluded and "@" not in user.username:
             self._unmatched_by_username.setdefault(fold(user.username), user)
         if self._directory_done:
@@ -165,19 +209,27 @@ class SyncPlanner:
             self._warn(f"Ignoring Adobe user with user key {user_key(user)}: listed twice")
         return []
 
-    def directory_done(self) -> list[UserCommand]:
-        """From now on an Adobe user that matches nothing is Adobe-only."""
+    def directory_done(self) -> Iterator[UserCommand]:
+        """From now on an Adobe user that matches nothing is Adobe-only. Yields the commands held
+        back because they remove groups (each directory user's groups are complete now), built one
+        at a time as they are taken, so a million of them never exist at once."""
         self._directory_done = True
         for user in _unique(self._waiting_adobe.values()):
             self._add_adobe_only(user)
         self._waiting_adobe.clear()
         self._waiting_excluded.clear()
-        return []
+        self._matched = {}
+        self._group_set_ids = {}
+        self._group_sets = []
+        if self._removals_wait_for_guard:
+            return iter(())
+        return self.release_group_removals()
 
     def adobe_done(self) -> list[UserCommand]:
         """Creates every selected directory user no Adobe user matched (and, from now on, at once)."""
         self._adobe_done = True
-        commands = [command for user in _unique(self._waiting_directory.values()) for command in self._create(user)]
+        commands = [command for user in _unique(self._waiting_directory.values()) if type(user) is DirectoryUser
+                    for command in self._create_while_reading(user, match_keys(user))]
         self._waiting_directory.clear()
         return commands
 
@@ -218,32 +270,36 @@ class SyncPlanner:
             cache.cache_clear()
 
     def defer_group_removals(self) -> None:
-        """From now on a matched user's command that removes mapped groups waits, whole, until the
+        """From now on a matched user's command that removes mapped groups is held, whole, until the
         run history guard has decided: ``release_group_removals`` when the removals may go,
         ``hold_group_removals`` when not. Call before the reads. (Whole, not split: splitting
         doubled the commands and the planner's CPU on a busy million-user run.)"""
-        self._deferred_commands = []
+        self._removals_wait_for_guard = True
 
     @property
     def deferred_removal_count(self) -> int:
-        """Matched users whose mapped-group removals are waiting."""
-        return len(self._deferred_commands or ())
+        """Matched users whose mapped-group removals are held."""
+        return sum(1 for parts in self._held if parts is not None)
 
-    def release_group_removals(self) -> list[UserCommand]:
-        """The waiting commands, as planned. Call after both reads."""
-        commands, self._deferred_commands = self._deferred_commands or [], []
-        return commands
+    def release_group_removals(self) -> Iterator[UserCommand]:
+        """The held commands, as planned, built one at a time as they are taken, so a million of
+        them never exist at once."""
+        held, self._held = self._held, []
+        return (_held_command(*parts) for parts in held if parts is not None)
 
     def hold_group_removals(self) -> list[UserCommand]:
-        """The waiting commands without their group removals: the users' other changes still go."""
+        """The held commands without their group removals: the users' other changes still go.
+        For a failed read or a run the history guard holds back."""
         kept = []
-        for command in self._deferred_commands or ():
-            if command.update or command.add_groups:
-                kept.append(UserCommand(user=command.user, domain=command.domain, use_adobe_id=command.use_adobe_id,
-                                        update=command.update, add_groups=command.add_groups, key=command.key))
+        for parts in self._held:
+            if parts is None:
+                continue
+            root, domain, use_adobe_id, update, add_groups, _, key = parts
+            if update or add_groups:
+                kept.append(_held_command(root, domain, use_adobe_id, update, add_groups, (), key))
             else:
                 self.counters.adobe_users_updated -= 1
-        self._deferred_commands = []
+        self._held = []
         return kept
 
     def group_members(self) -> dict[str, int]:
@@ -280,21 +336,111 @@ class SyncPlanner:
         wanted = self.rules.directory_group_filter
         return desired, wanted is None or not wanted.isdisjoint(folded_groups)
 
-    def _pair(self, directory_user: DirectoryUser, adobe_user: AdobeUser) -> list[UserCommand]:
-        update = self._attribute_changes(directory_user, adobe_user) if self._update_user_info else {}
+    def _pair(self, directory_user: DirectoryUser, adobe_user: AdobeUser, keys: tuple[str, ...]) -> list[UserCommand]:
+        """The update and group changes of a matched pair. While the directory is still read, the
+        pair is remembered under ``keys`` (either user's), and a command that removes groups is
+        held until ``directory_done()``."""
+        update = self._attribute_changes(directory_user, adobe_user) if self._update_user_info else _NO_UPDATE
         add_groups, remove_groups = (self._group_changes(directory_user.groups, adobe_user.groups)
                                      if self._process_groups else ((), ()))
-        if not (update or add_groups or remove_groups):
+        use_adobe_id = adobe_user.identity_type is _ADOBE_ID
+        reading = not self._directory_done
+        commands: list[UserCommand] = []
+        held = -1
+        if update or add_groups or remove_groups:
+            self.counters.adobe_users_updated += 1
+            root, domain = command_root(adobe_user)
+            if remove_groups and (reading or self._removals_wait_for_guard):
+                held = len(self._held)
+                self._held.append((root, domain, use_adobe_id, update or None, add_groups, remove_groups, user_key(adobe_user)))
+            else:
+                command = _blank_command(UserCommand)
+                _fill_command(command, user=root, domain=domain, use_adobe_id=use_adobe_id,
+                              update=update, remove_groups=remove_groups, add_groups=add_groups, key=user_key(adobe_user))
+                commands.append(command)
+        if reading:
+            ids = self._group_set_ids
+            directory_groups, adobe_groups = directory_user.groups, adobe_user.groups
+            directory_id = ids.get(directory_groups)
+            if directory_id is None:
+                directory_id = self._group_set_id(directory_groups)
+            adobe_id = ids.get(adobe_groups)
+            if adobe_id is None:
+                adobe_id = self._group_set_id(adobe_groups)
+            match = (directory_id, adobe_id, directory_user.origin, use_adobe_id, held)
+            matched = self._matched
+            for key in keys:
+                matched[key] = match
+        return commands
+
+    def _group_set_id(self, groups: frozenset[str]) -> int:
+        """The number of a group set in ``_group_sets``, added if new."""
+        number = self._group_set_ids.get(groups)
+        if number is None:
+            number = self._group_set_ids[groups] = len(self._group_sets)
+            self._group_sets.append(groups)
+        return number
+
+    def _create_while_reading(self, user: DirectoryUser, keys: tuple[str, ...]) -> list[UserCommand]:
+        """``_create``, remembering the new user while the directory is read (see ``_pair``)."""
+        commands = self._create(user)
+        if not self._directory_done:
+            if commands:
+                (command,) = commands
+                _index(self._matched, keys, (self._group_set_id(user.groups), self._group_set_id(frozenset(command.add_groups)),
+                                             user.origin, command.use_adobe_id, -1))
+            else:
+                _index(self._matched, keys, _unmanaged(user))
+        return commands
+
+    def _merge_into_match(self, user: DirectoryUser, keys: tuple[str, ...], earlier: _Match) -> list[UserCommand]:
+        """A second entry for a user already matched or created this run: as in User Sync, one user
+        with the groups of both (the first entry gives the other values). A held command is redone
+        with all the groups; one already sent gets the groups it lacked."""
+        directory_id, adobe_id, origin, use_adobe_id, held = earlier
+        self._warn_duplicate(origin, user)
+        groups = self._group_sets[directory_id] if directory_id >= 0 else frozenset()
+        merged = groups | user.groups
+        if adobe_id < 0 or merged == groups:
             return []
-        self.counters.adobe_users_updated += 1
-        root, domain = command_root(adobe_user)
-        command = _blank_command(UserCommand)
-        _fill_command(command, user=root, domain=domain, use_adobe_id=adobe_user.identity_type is _ADOBE_ID,
-                      update=update, remove_groups=remove_groups, add_groups=add_groups, key=user_key(adobe_user))
-        if remove_groups and self._deferred_commands is not None:
-            self._deferred_commands.append(command)
+        _index(self._matched, keys, (self._group_set_id(merged), adobe_id, origin, use_adobe_id, held))
+        if not self._process_groups:
             return []
-        return [command]
+        adobe_groups = self._group_sets[adobe_id]
+        add_groups, remove_groups = self._group_changes(merged, adobe_groups)
+        if held >= 0:
+            command = self._held[held]
+            if command is not None:
+                root, domain, _, update, _, _, key = command
+                redone = (root, domain, use_adobe_id, update, add_groups, remove_groups, key)
+                if not (update or add_groups or remove_groups):
+                    self.counters.adobe_users_updated -= 1
+                self._held[held] = redone if update or add_groups or remove_groups else None
+            return []
+        already_added = self._group_changes(groups, adobe_groups)[0]
+        missing = tuple(name for name in add_groups if name not in already_added)
+        if not missing:
+            return []
+        root, domain = command_root(user)  # the same person: UMAPI finds the email (or username) ignoring case
+        return [UserCommand(user=root, domain=domain, use_adobe_id=use_adobe_id, add_groups=missing, key=user_key(user))]
+
+    def _merge_into_waiting(self, user: DirectoryRecord, keys: tuple[str, ...]) -> None:
+        """A second entry for a user still waiting for its Adobe match: one user with the groups of
+        both; when either could not be read, the user is unreadable (and protected)."""
+        earlier = next(self._waiting_directory[key] for key in keys if key in self._waiting_directory)
+        self._warn_duplicate(earlier.where if type(earlier) is UnreadableDirectoryUser else earlier.origin, user)
+        if type(earlier) is UnreadableDirectoryUser:
+            return
+        merged: DirectoryRecord = user if type(user) is UnreadableDirectoryUser else replace(
+            earlier, groups=earlier.groups | user.groups)
+        for key in match_keys(earlier):
+            if self._waiting_directory.get(key) is earlier:
+                self._waiting_directory[key] = merged
+
+    def _warn_duplicate(self, earlier_origin: str, user: DirectoryRecord) -> None:
+        origin = user.where if type(user) is UnreadableDirectoryUser else user.origin
+        self._warn(f"Directory entries {earlier_origin!r} and {origin!r} have the same email or username "
+                   f"({user.email}): they are taken as one user, with the groups of both")
 
     def _compute_group_changes(self, directory_groups: frozenset[str], adobe_groups: frozenset[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """Groups to add (desired - current) and to remove ((current - desired) & mapped), ignoring case."""
@@ -304,13 +450,13 @@ class SyncPlanner:
         remove = tuple(sorted(name for folded, name in current.items() if folded not in desired and self._mapped(folded)))
         return add, remove
 
-    def _attribute_changes(self, directory_user: DirectoryUser, adobe_user: AdobeUser) -> dict[str, str]:
+    def _attribute_changes(self, directory_user: DirectoryUser, adobe_user: AdobeUser) -> Mapping[str, str]:
         """Attributes the directory has changed, limited to ``update_attributes`` (Adobe IDs belong
         to their owners and are never updated)."""
         if adobe_user.identity_type is _ADOBE_ID or (
                 directory_user.email == adobe_user.email and directory_user.firstname == adobe_user.firstname
                 and directory_user.lastname == adobe_user.lastname and directory_user.username == adobe_user.username):
-            return {}
+            return _NO_UPDATE
         differences = [(attribute, wanted) for attribute, wanted, current in (
             ("email", directory_user.email, adobe_user.email),
             ("firstname", directory_user.firstname, adobe_user.firstname),
@@ -373,6 +519,28 @@ class SyncPlanner:
                    f"{adobe_user.domain} (user_domain_format in connector-ldap.yml, or a domain column in the CSV)")
         return True
 
+    def _protect(self, user: UnreadableDirectoryUser) -> list[UserCommand]:
+        """A person the directory returned but whose record could not be built: the Adobe user
+        found by the keys that could be read gets no change this run and is never Adobe-only;
+        nothing is created."""
+        self.messages.append((logging.ERROR, f"Directory user {user.where} cannot be read ({user.problem}): "
+                                             f"no change for them this run; their Adobe account keeps everything it has"))
+        keys = match_keys(user)
+        earlier = _find(self._matched, keys) if self._matched else None
+        if earlier is not None:  # an entry with the same email was matched: its held command goes too
+            self._warn_duplicate(earlier[2], user)
+            if earlier[4] >= 0:
+                self._held[earlier[4]] = None
+        elif ((self._waiting_adobe and _take(self._waiting_adobe, keys) is not None)
+              or (self._waiting_excluded and _take(self._waiting_excluded, keys) is not None)):
+            pass
+        elif not self._adobe_done:
+            if not _put(self._waiting_directory, user, keys):
+                self._merge_into_waiting(user, keys)
+            return []
+        _index(self._matched, keys, (-1, -1, user.where, False, -1))
+        return []
+
     def _add_adobe_only(self, user: AdobeUser) -> None:
         if self.rules.adobe_only_action is AdobeOnlyAction.EXCLUDE:
             self.counters.adobe_users_excluded += 1
@@ -424,6 +592,30 @@ def _take(index: dict[str, AnyUser], keys: tuple[str, ...]) -> AnyUser | None:
                     index.pop(found_key, None)
             return found
     return None
+
+
+def _held_command(root: str, domain: str | None, use_adobe_id: bool, update: Mapping[str, str] | None,
+                  add_groups: tuple[str, ...], remove_groups: tuple[str, ...], key: str) -> UserCommand:
+    return UserCommand(user=root, domain=domain, use_adobe_id=use_adobe_id, update=update or _NO_UPDATE,
+                       add_groups=add_groups, remove_groups=remove_groups, key=key)
+
+
+def _find(index: dict[str, _Match], keys: tuple[str, ...]) -> _Match | None:
+    for key in keys:
+        found = index.get(key)
+        if found is not None:
+            return found
+    return None
+
+
+def _index(index: dict[str, _Match], keys: tuple[str, ...], match: _Match) -> None:
+    for key in keys:
+        index[key] = match
+
+
+def _unmanaged(user: DirectoryRecord) -> _Match:
+    """The match of a user this run changes nothing for (its Adobe user is excluded, or it could not be read)."""
+    return (-1, -1, user.where if type(user) is UnreadableDirectoryUser else user.origin, False, -1)
 
 
 def _put(index: dict[str, AnyUser], user: AnyUser, keys: tuple[str, ...]) -> bool:

@@ -296,7 +296,7 @@ async def _read_adobe(job: SyncJob, client: UmapiClient, feed: _Feed) -> None:
 
 
 async def _feed_planner(feed: _Feed, side: str, users: AsyncIterator[T], add: Callable[[T], list[UserCommand]],
-                        done: Callable[[], list[UserCommand]], *, progress: str, failure: str) -> None:
+                        done: Callable[[], Iterable[UserCommand]], *, progress: str, failure: str) -> None:
     """Hands one side's users to the planner as they arrive and sends what it plans at once.
     The stream is closed here, not when collected: a source may hold a child process or connections."""
     counter = feed.progress(progress, None)

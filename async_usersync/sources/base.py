@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable, Literal, Mapping, Protocol
 
-from async_usersync.records import DirectoryUser, IdentityType
+from async_usersync.records import DirectoryUser, IdentityType, UnreadableDirectoryUser
 
 LOG = logging.getLogger("async_usersync.sources")
 
@@ -34,18 +34,28 @@ MissingGroupHandler = Callable[[str], None]
 
 class DirectorySource(Protocol):
     def users(self, selection: UserSelection, on_missing_group: MissingGroupHandler | None = None
-              ) -> AsyncIterator[DirectoryUser]:
-        """Streams the selected users, each one once, with all its selected groups. A selected
-        group the directory does not have is logged and, before any user, given to ``on_missing_group``."""
+              ) -> AsyncIterator[DirectoryUser | UnreadableDirectoryUser]:
+        """Streams the selected users, each one once, with all its selected groups; an entry whose
+        record cannot be built comes as an ``UnreadableDirectoryUser``, whatever the selection. A
+        selected group the directory does not have is logged and, before any user, given to
+        ``on_missing_group``. Raises ReadError (at the end, after the users) when part of the
+        directory could not be read at all."""
         ...
 
 
-def build_user(where: str, *, identity_type: IdentityType, email: str | None, username: str | None,
-               domain: str | None, firstname: str | None, lastname: str | None, country: str | None,
-               groups: frozenset[str], source_attributes: Mapping[str, Any]) -> DirectoryUser | None:
-    """Applies User Sync's rules: an email with an '@' is required (else a warning naming
-    ``where`` and None); the username defaults to the email; a username that differs from the
-    email takes its domain from the email unless one is given; the country is upper-cased."""
+def build_user(where: str, *, identity_text: str | None, identity_field: str, default_identity_type: IdentityType,
+               email: str | None, username: str | None, domain: str | None, firstname: str | None,
+               lastname: str | None, country: str | None, groups: frozenset[str], source_attributes: Mapping[str, Any],
+               origin: str = "", problem: str | None = None) -> DirectoryUser | UnreadableDirectoryUser | None:
+    """Applies User Sync's rules to one entry's values.
+
+    An email with an '@' is required (else a warning naming ``where`` and None: as in User Sync,
+    such an entry is no user). The username defaults to the email; a username that differs from
+    the email takes its domain from the email unless one is given; the country is upper-cased; the
+    identity type is ``identity_text`` (read from ``identity_field``) or ``default_identity_type``.
+    When a value could not be read (``problem``, or an identity type that does not parse) the
+    result is an ``UnreadableDirectoryUser`` carrying only what identifies the person. ``origin``
+    (the DN, or the file and line) goes into the user for later messages."""
     email = email.strip() if email else None
     if not email or "@" not in email:
         LOG.warning("Skipping user %s: no valid email address (got %r)", where, email)
@@ -54,20 +64,17 @@ def build_user(where: str, *, identity_type: IdentityType, email: str | None, us
     domain = domain.strip() if domain and domain.strip() else None
     if domain is None and username != email:
         domain = email.rsplit("@", 1)[1]
+    identity_type = default_identity_type
+    if identity_text is not None and identity_text.strip():
+        try:
+            identity_type = IdentityType.parse(identity_text)
+        except ValueError as error:
+            problem = problem or f"{identity_field}: {error}"
+    if problem is not None:
+        return UnreadableDirectoryUser(where=where, problem=problem, email=email, username=username, domain=domain)
     return DirectoryUser(
         identity_type=identity_type, username=username, domain=domain, email=email,
         firstname=firstname or None, lastname=lastname or None,
         country=country.strip().upper() if country and country.strip() else None,
-        groups=groups, source_attributes=source_attributes,
+        groups=groups, source_attributes=source_attributes, origin=origin,
     )
-
-
-def parse_identity_type(where: str, text: str | None, fallback: IdentityType) -> IdentityType | None:
-    """A per-user identity type (None -> ``fallback``); a bad one is a warning and None."""
-    if text is None or not text.strip():
-        return fallback
-    try:
-        return IdentityType.parse(text)
-    except ValueError as error:
-        LOG.warning("Skipping user %s: %s", where, error)
-        return None

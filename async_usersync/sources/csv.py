@@ -1,7 +1,7 @@
 """The CSV directory source (connector-csv.yml), read as a stream with aiofiles.
 
 Rows that repeat an email (compared case-insensitively) are one user whose groups are merged;
-the first row gives the other values. To stream and still merge, the file is read twice: a
+the first row gives the other values. A file without even a header line is a failed read. To stream and still merge, the file is read twice: a
 first pass keeps only the set of repeated emails, the second yields every other user at once
 and the repeated ones, merged, at the end. Memory holds emails, not users.
 """
@@ -19,8 +19,8 @@ import aiofiles
 
 from async_usersync.config.section import ConfigSection, text_encoding
 from async_usersync.errors import ConfigError, ReadError
-from async_usersync.records import DirectoryUser, IdentityType
-from async_usersync.sources.base import LOG, MissingGroupHandler, UserSelection, build_user, parse_identity_type
+from async_usersync.records import DirectoryRecord, IdentityType, UnreadableDirectoryUser
+from async_usersync.sources.base import LOG, MissingGroupHandler, UserSelection, build_user
 
 Row = dict[str, str]
 CHUNK_BYTES = 1 << 16
@@ -75,8 +75,9 @@ class CsvSource:
         self.identity_type = settings.user_identity_type or default_identity_type
 
     async def users(self, selection: UserSelection, on_missing_group: MissingGroupHandler | None = None
-                    ) -> AsyncIterator[DirectoryUser]:
-        """All rows' users, or (mapped/group) those in one of the selection's groups.
+                    ) -> AsyncIterator[DirectoryRecord]:
+        """All rows' users, or (mapped/group) those in one of the selection's groups; a row that
+        cannot be built comes whatever the selection (as an UnreadableDirectoryUser).
 
         A file has no group objects, so a selected group that no row names is an empty group, not
         a missing one: it is logged as a warning and never given to ``on_missing_group`` (else a
@@ -86,7 +87,7 @@ class CsvSource:
         for name in selection.groups:
             if name not in groups_named:
                 LOG.warning("No row of the CSV file %s names the group %s", self.path, name)
-        held: dict[str, DirectoryUser] = {}
+        held: dict[str, DirectoryRecord] = {}
         wanted = set(selection.groups)
         async with aclosing(self._rows()) as stream:
             async for line, row in stream:
@@ -95,13 +96,12 @@ class CsvSource:
                     continue
                 key = user.email.casefold()
                 if key in repeated:
-                    first = held.get(key)
-                    held[key] = user if first is None else replace(first, groups=first.groups | user.groups)
+                    held[key] = _merged(held.get(key), user)
                     continue
-                if selection.kind == "all" or user.groups & wanted:
+                if isinstance(user, UnreadableDirectoryUser) or selection.kind == "all" or user.groups & wanted:
                     yield user
         for user in held.values():
-            if selection.kind == "all" or user.groups & wanted:
+            if isinstance(user, UnreadableDirectoryUser) or selection.kind == "all" or user.groups & wanted:
                 yield user
 
     async def _first_pass(self) -> tuple[set[str], set[str]]:
@@ -119,18 +119,17 @@ class CsvSource:
                 groups.update(_group_names(row.get(groups_column)))
         return repeated, groups
 
-    def _to_user(self, line: int, row: Row) -> DirectoryUser | None:
+    def _to_user(self, line: int, row: Row) -> DirectoryRecord | None:
         settings = self.settings
-        where = f"at line {line} of {self.path}"
-        identity_type = parse_identity_type(where, row.get(settings.identity_type_column_name), self.identity_type)
-        if identity_type is None:
-            return None
         groups = frozenset(_group_names(row.get(settings.groups_column_name)))
+        origin = f"line {line} of {self.path}"
         return build_user(
-            where, identity_type=identity_type, email=row.get(settings.email_column_name),
-            username=row.get(settings.username_column_name), domain=row.get(settings.domain_column_name),
-            firstname=_cell(row, settings.first_name_column_name), lastname=_cell(row, settings.last_name_column_name),
-            country=row.get(settings.country_column_name), groups=groups, source_attributes=row,
+            f"at {origin}", identity_text=row.get(settings.identity_type_column_name),
+            identity_field=f"column '{settings.identity_type_column_name}'", default_identity_type=self.identity_type,
+            email=row.get(settings.email_column_name), username=row.get(settings.username_column_name),
+            domain=row.get(settings.domain_column_name), firstname=_cell(row, settings.first_name_column_name),
+            lastname=_cell(row, settings.last_name_column_name), country=row.get(settings.country_column_name),
+            groups=groups, source_attributes=row, origin=origin,
         )
 
     async def _rows(self) -> AsyncIterator[tuple[int, Row]]:
@@ -147,6 +146,9 @@ class CsvSource:
                 if not any(cell.strip() for cell in cells):
                     continue
                 yield line, dict(zip(header, cells))
+        if header is None:
+            raise ReadError(f"the CSV file {self.path} is empty: it has no header line, so it cannot be told "
+                            "from a failed export")
 
     async def _records(self) -> AsyncIterator[tuple[int, list[str]]]:
         """CSV records with the line each starts on; a quoted cell may span lines."""
@@ -207,6 +209,16 @@ class CsvSource:
 
 def _group_names(cell: str | None) -> list[str]:
     return [name.strip() for name in (cell or "").split(",") if name.strip()]
+
+
+def _merged(first: DirectoryRecord | None, user: DirectoryRecord) -> DirectoryRecord:
+    """Two rows with one email: the first row's values with both rows' groups; a row that could
+    not be built makes the person unreadable."""
+    if first is None or isinstance(first, UnreadableDirectoryUser):
+        return user if first is None else first
+    if isinstance(user, UnreadableDirectoryUser):
+        return user
+    return replace(first, groups=first.groups | user.groups)
 
 
 def _cell(row: Row, column: str) -> str | None:

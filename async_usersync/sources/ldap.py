@@ -24,14 +24,15 @@ import bonsai
 from bonsai import LDAPSearchScope
 
 from async_usersync.errors import ReadError
-from async_usersync.records import DirectoryUser, IdentityType
-from async_usersync.sources.base import LOG, MissingGroupHandler, UserSelection, build_user, parse_identity_type
+from async_usersync.records import DirectoryRecord, DirectoryUser, IdentityType, UnreadableDirectoryUser
+from async_usersync.sources.base import LOG, MissingGroupHandler, UserSelection, build_user
 from async_usersync.sources.ldap_connection import (
     ConnectionPlan, ConnectionPool, LdapConnection, PagedSearch, stream_pages,
 )
 from async_usersync.sources.ldap_settings import SASL_MECHANISMS, LdapSettings, TwoStepsLookup
 from async_usersync.sources.ldap_values import (
-    AttributeTemplate, EntryValues, Value, escape_filter_value, dn_key, first_rdn_value, is_under, ranged_values,
+    AttributeTemplate, EntryValues, Value, escape_filter_value, dn_key, first_rdn_value, is_ad_partition, is_under,
+    ranged_values, referred_dn,
 )
 
 __all__ = ["LdapSettings", "LdapSource", "TwoStepsLookup"]
@@ -76,6 +77,10 @@ class LdapSource:
         self._surname_format = settings.user_surname_format.keyed_by(names)
         self._country_format = settings.user_country_code_format.keyed_by(names)
         self._identity_type_format = self._keyed(settings.user_identity_type_format)
+        self._identity_type_text = settings.user_identity_type_format.text if settings.user_identity_type_format else ""
+        self._gaps: list[str] = []
+        """Why the read is incomplete: entries that could not even be identified (appended from
+        the connections' worker threads)."""
         self._dynamic_group_key = (names[settings.dynamic_group_member_attribute.lower()]
                                    if settings.dynamic_group_member_attribute else None)
 
@@ -83,7 +88,8 @@ class LdapSource:
         return template.keyed_by(self._spelling) if template is not None else None
 
     async def users(self, selection: UserSelection, on_missing_group: MissingGroupHandler | None = None
-                    ) -> AsyncIterator[DirectoryUser]:
+                    ) -> AsyncIterator[DirectoryRecord]:
+        self._gaps.clear()
         async with self._pool() as pool:
             await self._check_base_dn(pool)
             groups = await self._resolve_groups(pool, selection.groups)
@@ -101,17 +107,48 @@ class LdapSource:
                 async for page in stream:
                     for user in page:
                         yield user
+            self._check_complete(pool.plan.references)
+
+    def _check_complete(self, references: set[str]) -> None:
+        """Logs every referral and search continuation reference with its URL, and raises
+        ReadError when the read missed users: a reference pointing under base_dn (unless
+        ``ignore_referrals``), or an entry that could not be identified. Active Directory's
+        references to its DomainDnsZones, ForestDnsZones and Configuration partitions, which it
+        returns for searches from the domain root, are expected and only logged."""
+        base_dn = self.settings.base_dn
+        missed = []
+        for url in sorted(references):
+            referred = referred_dn(url)
+            if is_ad_partition(referred):
+                LOG.info("Ignoring Active Directory's reference to its partition %s", url)
+            elif referred and not is_under(referred, base_dn):
+                LOG.warning("The LDAP server returned a reference to %s, outside base_dn '%s': not followed", url, base_dn)
+            elif self.settings.ignore_referrals:
+                LOG.warning("The LDAP server returned a reference to %s, under base_dn '%s': the entries there "
+                            "were not read (ignore_referrals: true)", url, base_dn)
+            else:
+                LOG.error("The LDAP server returned a reference to %s, under base_dn '%s': the entries there "
+                          "were not read", url, base_dn)
+                missed.append(url)
+        if missed:
+            raise ReadError(f"the directory read is incomplete: {len(missed)} referral(s) under base_dn '{base_dn}' "
+                            f"were not followed ({', '.join(missed)}), so their users look gone; read them through a "
+                            "base_dn on the server they point to, or set ignore_referrals: true in connector-ldap.yml "
+                            "if they hold no users to sync")
+        if self._gaps:
+            raise ReadError(f"the directory read is incomplete: {len(self._gaps)} entr{'y' if len(self._gaps) == 1 else 'ies'} "
+                            f"could not be identified ({'; '.join(self._gaps[:3])}{'; ...' if len(self._gaps) > 3 else ''})")
 
     # Users, a page (a list) at a time: one step through these generators per page, not per user.
 
-    async def _all_users(self, pool: ConnectionPool, groups: dict[str, str]) -> AsyncIterator[list[DirectoryUser]]:
+    async def _all_users(self, pool: ConnectionPool, groups: dict[str, str]) -> AsyncIterator[list[DirectoryRecord]]:
         membership = await self._membership(pool, groups)
         labels_of = membership.get if membership else None
         async with aclosing(self._stream(pool, self.settings.all_users_filter, labels_of)) as stream:
             async for page in stream:
                 yield page
 
-    async def _group_members(self, pool: ConnectionPool, groups: dict[str, str]) -> AsyncIterator[list[DirectoryUser]]:
+    async def _group_members(self, pool: ConnectionPool, groups: dict[str, str]) -> AsyncIterator[list[DirectoryRecord]]:
         membership = await self._membership(pool, groups) if len(groups) > 1 else {}
         seen: set[str] = set()
         for name, group_dn in groups.items():
@@ -122,7 +159,7 @@ class LdapSource:
                     yield page
 
     async def _two_steps_users(self, pool: ConnectionPool, selection: UserSelection, groups: dict[str, str],
-                               lookup: TwoStepsLookup) -> AsyncIterator[list[DirectoryUser]]:
+                               lookup: TwoStepsLookup) -> AsyncIterator[list[DirectoryRecord]]:
         members = await self._two_step_members(pool, groups, lookup)
         if selection.kind == "all":
             labels_of = {key: labels for key, (_, labels) in members.items()}
@@ -170,6 +207,7 @@ class LdapSource:
         if settings.ca_cert_file is not None:
             client.set_ca_cert(str(settings.ca_cert_file))
         client.set_auto_page_acquire(False)
+        client.set_ignore_referrals(False)  # a referral under base_dn means users we did not read
         # Raw bytes, decoded with string_encoding: bonsai would turn "0123" into 123 and "TRUE" into True.
         client.set_raw_attributes(self.attribute_names)
         return client
@@ -275,10 +313,10 @@ class LdapSource:
     # Entries to users.
 
     async def _stream(self, pool: ConnectionPool, filter_text: str, labels_of: Callable[[str], set[str] | None] | None,
-                      seen: set[str] | None = None) -> AsyncIterator[list[DirectoryUser]]:
+                      seen: set[str] | None = None) -> AsyncIterator[list[DirectoryRecord]]:
         """Streams one paged user search, page by page; ``labels_of(dn_key)`` gives the selected groups (None:
         there are none), ``seen`` the DNs already yielded by an earlier search."""
-        def to_users(page: list[bonsai.LDAPEntry]) -> list[DirectoryUser]:
+        def to_users(page: list[bonsai.LDAPEntry]) -> list[DirectoryRecord]:
             users = []
             for entry in page:
                 dn = str(entry.dn)
@@ -302,12 +340,12 @@ class LdapSource:
                 yield users
 
     async def _read_members(self, pool: ConnectionPool, members: dict[str, tuple[str, set[str]]]
-                            ) -> AsyncIterator[list[DirectoryUser]]:
+                            ) -> AsyncIterator[list[DirectoryRecord]]:
         """Reads each two-step member entry once, a chunk per worker call, chunks in parallel."""
         wanted = list(members.values())
         users_filter = self.settings.all_users_filter
 
-        def read_chunk(connection: LdapConnection, chunk: list[tuple[str, set[str]]]) -> list[DirectoryUser]:
+        def read_chunk(connection: LdapConnection, chunk: list[tuple[str, set[str]]]) -> list[DirectoryRecord]:
             users = []
             for dn, labels in chunk:
                 for entry in connection.search_entries(dn, LDAPSearchScope.BASE, users_filter, self.attribute_names):
@@ -316,7 +354,7 @@ class LdapSource:
                         users.append(user)
             return users
 
-        async def read(chunk: list[tuple[str, set[str]]]) -> list[DirectoryUser]:
+        async def read(chunk: list[tuple[str, set[str]]]) -> list[DirectoryRecord]:
             async with pool.connection() as connection:
                 return await connection.call(read_chunk, connection, chunk)
 
@@ -351,25 +389,30 @@ class LdapSource:
                 values[key] = tuple(_decoded(value, encoding) for value in raw)
         return values
 
-    def to_user(self, dn: str, values: EntryValues, labels: set[str]) -> DirectoryUser | None:
-        """Applies the user formats to one entry's values (which become its source_attributes);
-        a user-level problem is a warning naming the DN."""
+    def to_user(self, dn: str, values: EntryValues, labels: set[str]) -> DirectoryUser | UnreadableDirectoryUser | None:
+        """Applies the user formats to one entry's values (which become its source_attributes).
+        A value that does not decode makes the entry an UnreadableDirectoryUser naming the DN and
+        the attribute; when it is the email, username or domain, even that cannot be built, so the
+        entry is recorded as a gap in the read (``ReadError`` at its end) and None is returned."""
+        where = f"with DN '{dn}'"
+        encoding = self.settings.string_encoding
         try:
             email = self._email_format.render(values)
             username = self._username_format.render(values) if self._username_format else None
             domain = self._domain_format.render(values) if self._domain_format else None
+        except UnicodeError as error:
+            self._gaps.append(f"the entry {where} cannot be identified: {error} with string_encoding {encoding}")
+            LOG.error("The entry %s cannot be identified: %s with string_encoding %s", where, error, encoding)
+            return None
+        problem: str | None = None
+        firstname = lastname = country = identity_text = None
+        try:
             firstname = self._given_name_format.render(values)
             lastname = self._surname_format.render(values)
             country = self._country_format.render(values)
             identity_text = self._identity_type_format.render(values) if self._identity_type_format else None
         except UnicodeError as error:
-            LOG.warning("Skipping user with DN '%s': %s with string_encoding %s", dn, error,
-                        self.settings.string_encoding)
-            return None
-        identity_type = (self.identity_type if identity_text is None
-                         else parse_identity_type(f"with DN '{dn}'", identity_text, self.identity_type))
-        if identity_type is None:
-            return None
+            problem = f"{error} with string_encoding {encoding}"
         groups = labels
         if self._dynamic_group_key is not None:
             found = values.get(self._dynamic_group_key, ())
@@ -377,9 +420,10 @@ class LdapSource:
             groups.update(first_rdn_value(group_dn) for group_dn in (found if isinstance(found, tuple) else (found,))
                           if isinstance(group_dn, str))
         return build_user(
-            f"with DN '{dn}'", identity_type=identity_type, email=email, username=username,
-            domain=domain, firstname=firstname, lastname=lastname, country=country,
-            groups=frozenset(groups) if groups else NO_GROUPS, source_attributes=values,
+            where, identity_text=identity_text, identity_field=f"user_identity_type_format '{self._identity_type_text}'",
+            default_identity_type=self.identity_type, email=email, username=username, domain=domain,
+            firstname=firstname, lastname=lastname, country=country,
+            groups=frozenset(groups) if groups else NO_GROUPS, source_attributes=values, origin=dn, problem=problem,
         )
 
 

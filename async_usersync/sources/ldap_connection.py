@@ -25,12 +25,12 @@ import ssl
 import threading
 from concurrent.futures import Future
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import AsyncIterator, Callable, TypeVar
+from dataclasses import dataclass, field
+from typing import AsyncIterator, Callable, Iterable, TypeVar
 from urllib.parse import urlsplit
 
 import bonsai
-from bonsai import LDAPSearchScope
+from bonsai import LDAPReference, LDAPSearchScope
 from bonsai._bonsai import ldapconnection
 from bonsai.ldapconnection import BaseLDAPConnection
 
@@ -94,6 +94,9 @@ class ConnectionPlan:
     connect_timeout: float
     operation_timeout: float
     string_encoding: str
+    references: set[str] = field(default_factory=set)
+    """The URLs of every referral and search continuation reference the searches returned
+    (the client must not ignore them); filled from the worker threads, judged by the source."""
 
 
 class DaemonWorker:
@@ -186,7 +189,8 @@ class LdapConnection:
     def search_entries(self, base: str, scope: LDAPSearchScope, filter_text: str,
                        attributes: list[str]) -> list[bonsai.LDAPEntry]:
         """An unpaged search, as bonsai's entries."""
-        return self.raw.search(base, scope, filter_text, attributes, timeout=self.plan.operation_timeout)
+        return entries_only(self.raw.search(base, scope, filter_text, attributes, timeout=self.plan.operation_timeout),
+                            self.plan)
 
     def decode_all(self, entries: list[bonsai.LDAPEntry]) -> list[Entry]:
         """(DN, lower-cased name -> values) per entry; values that do not decode stay bytes."""
@@ -235,14 +239,26 @@ class PagedSearch:
         if not self._started:
             self._started = True
             if self.page_size <= 0:
-                return connection.search(*self.query, timeout=timeout)
+                return entries_only(connection.search(*self.query, timeout=timeout), owner.plan)
             result = connection.paged_search(*self.query, timeout=timeout, page_size=self.page_size)
         elif self._pending_message is None:
             return None
         else:
             result = connection.get_result(self._pending_message, timeout)
         self._pending_message = result.acquire_next_page() if self.page_size > 0 else None
-        return list(result)  # bonsai pops each entry off the front of its list: cheap at 1,000, O(n²) beyond
+        return entries_only(result, owner.plan)  # bonsai pops each entry off the front of its list: cheap at 1,000, O(n²) beyond
+
+
+def entries_only(results: Iterable[bonsai.LDAPEntry | LDAPReference], plan: ConnectionPlan) -> list[bonsai.LDAPEntry]:
+    """A search's entries. bonsai hands the search continuation references among them: their URLs
+    are added to ``plan.references`` instead."""
+    entries = []
+    for item in results:
+        if item.__class__ is LDAPReference:
+            plan.references.update(str(url) for url in item.references)
+        else:
+            entries.append(item)
+    return entries
 
 
 async def stream_pages(connection: LdapConnection, search: PagedSearch,

@@ -8,9 +8,9 @@ The exchange, between our own processes only:
 - parent -> child, on stdin: one pickled request (settings, selection, ...), then EOF. Never in
   argv or the environment, where ``ps`` and /proc would show the bind password.
 - child -> parent, on its stdout: frames of a 4-byte big-endian length and a pickled tuple:
-  ``("users", [row, ...])`` (a row is a DirectoryUser's fields as a tuple), ``("log", logger
-  name, level, message)``, ``("missing_group", name)`` (before any users), then a final ``("done",)``
-  or ``("error", class name, message)``.
+  ``("users", [row, ...])`` (a row is a DirectoryUser's fields as a tuple), ``("unreadable",
+  UnreadableDirectoryUser)``, ``("log", logger name, level, message)``, ``("missing_group", name)``
+  (before any users), then a final ``("done",)`` or ``("error", class name, message)``.
   The pipe gives backpressure: a child ahead of the parent blocks on a full pipe.
 - The child's stderr is read by the parent and logged (redacted), line by line: nothing the
   child prints reaches the terminal or the cron mail unfiltered.
@@ -34,7 +34,7 @@ from typing import Any, AsyncIterator, BinaryIO, Iterable
 
 from async_usersync.errors import ConfigError, ReadError, UsersyncError
 from async_usersync.logs.redact import redact, register_secret
-from async_usersync.records import DirectoryUser, IdentityType
+from async_usersync.records import DirectoryRecord, DirectoryUser, IdentityType, UnreadableDirectoryUser
 from async_usersync.sources.base import LOG, MissingGroupHandler, UserSelection
 from async_usersync.sources.ldap import LdapSource
 from async_usersync.sources.ldap_settings import LdapSettings
@@ -83,7 +83,7 @@ class LdapProcessSource:
         self.pool_size = pool_size
 
     async def users(self, selection: UserSelection, on_missing_group: MissingGroupHandler | None = None
-                    ) -> AsyncIterator[DirectoryUser]:
+                    ) -> AsyncIterator[DirectoryRecord]:
         request = _Request(self.settings, self.default_identity_type, self.extra_attributes, self.pool_size,
                            selection, logging.getLogger("async_usersync").getEffectiveLevel(), PIPE_BYTES)
         child = await asyncio.create_subprocess_exec(
@@ -111,7 +111,9 @@ class LdapProcessSource:
                         groups = shared_groups.get(row[7])
                         if groups is None:
                             groups = shared_groups[row[7]] = frozenset(sys.intern(name) for name in row[7])
-                        yield DirectoryUser(row[0], row[1], row[2], row[3], row[4], row[5], row[6], groups, row[8])
+                        yield DirectoryUser(row[0], row[1], row[2], row[3], row[4], row[5], row[6], groups, row[8], row[9])
+                elif kind == "unreadable":
+                    yield frame[1]
                 elif kind == "log":
                     logging.getLogger(frame[1]).log(frame[2], "%s", frame[3])
                 elif kind == "missing_group":
@@ -190,8 +192,11 @@ async def _send_users(request: _Request, writer: _FrameWriter) -> None:
                         extra_attributes=request.extra_attributes, pool_size=request.pool_size)
     batch: list[tuple[Any, ...]] = []
     async for user in source.users(request.selection, lambda name: writer.send(("missing_group", name))):
+        if user.__class__ is UnreadableDirectoryUser:
+            writer.send(("unreadable", user))
+            continue
         batch.append((user.identity_type, user.username, user.domain, user.email, user.firstname,
-                      user.lastname, user.country, user.groups, user.source_attributes))
+                      user.lastname, user.country, user.groups, user.source_attributes, user.origin))
         if len(batch) >= BATCH_SIZE:
             writer.send(("users", batch))
             batch = []

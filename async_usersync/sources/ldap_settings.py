@@ -5,6 +5,8 @@ Keys beyond User Sync's (all optional):
   tls_verify       false turns certificate verification off (default true, also for ldaps://)
   connect_timeout  seconds to connect and bind (default 30)
   search_timeout   seconds to wait for one page or one lookup (default 120)
+  ignore_referrals true lets a read with referrals under base_dn count as complete (default
+                   false: such a read fails, as the users behind them would look gone)
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class LdapSettings:
     user_identity_type_format: AttributeTemplate | None = None
     connect_timeout: float = 30.0
     search_timeout: float = 120.0
+    ignore_referrals: bool = False
 
     @property
     def uses_start_tls(self) -> bool:
@@ -141,6 +144,7 @@ class LdapSettings:
             user_identity_type_format=_template(section, "user_identity_type_format", None),
             connect_timeout=_positive(section, "connect_timeout", 30.0),
             search_timeout=_positive(section, "search_timeout", 120.0),
+            ignore_referrals=section.get("ignore_referrals", False, bool),
         )
         section.finish()
         return settings

@@ -9,6 +9,7 @@ import re
 import string
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
+from urllib.parse import unquote
 
 Attributes = Mapping[str, Sequence[str | bytes]]
 """An entry's attributes: lower-cased name -> values (bytes when not decodable)."""
@@ -155,3 +156,19 @@ def is_under(dn: str, base_dn: str) -> bool:
         return True
     entry, base = dn_key(dn), dn_key(base_dn)
     return entry == base or entry.endswith("," + base)
+
+
+_AD_PARTITIONS = ("dc=domaindnszones,", "dc=forestdnszones,", "cn=configuration,")
+
+
+def referred_dn(url: str) -> str:
+    """The DN an LDAP URL (RFC 4516) points to: ``ldap://host/ou=x,dc=y??sub`` -> ``ou=x,dc=y``
+    ("" when it names none)."""
+    rest = url.split("://", 1)[-1]
+    path = rest.partition("/")[2]
+    return unquote(path.partition("?")[0])
+
+
+def is_ad_partition(dn: str) -> bool:
+    """Active Directory's DomainDnsZones, ForestDnsZones and Configuration partitions."""
+    return dn_key(dn).startswith(_AD_PARTITIONS)

@@ -60,10 +60,11 @@ class LocalSlapd:
         return [match.groups() for line in self.log_file.read_text(errors="replace").splitlines()
                 if (match := pattern.search(line))]
 
-    def add_ldif(self, ldif: str) -> None:
-        """Adds entries online with ldapadd, so overlays (memberOf) see them."""
+    def add_ldif(self, ldif: str, manage_dsa_it: bool = False) -> None:
+        """Adds entries online with ldapadd, so overlays (memberOf) see them. ``manage_dsa_it``
+        sends the ManageDsaIT control, which adding a referral entry needs."""
         result = subprocess.run(
-            ["ldapadd", "-x", "-H", self.url, "-D", self.admin_dn, "-w", self.admin_password],
+            ["ldapadd", "-x", "-H", self.url, "-D", self.admin_dn, "-w", self.admin_password, *(["-M"] if manage_dsa_it else [])],
             input=ldif.encode("utf8"), capture_output=True,
         )
         if result.returncode != 0:

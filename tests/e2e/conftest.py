@@ -41,14 +41,18 @@ def email(name: str) -> str:
     return f"{name}@{DOMAIN}"
 
 
-def directory_ldif() -> str:
+def directory_ldif(more_sales: tuple[tuple[str, ...], ...] = ()) -> str:
+    """The directory above; ``more_sales`` adds (uid, given name, surname[, email]) people to Sales
+    (the email defaults to uid@e2e.test)."""
     def dn(uid: str) -> str:
         return f"uid={uid},ou=people,{BASE_DN}"
 
     people = [user_ldif(BASE_DN, uid, uid.title(), "Tester", email(uid), "US")
               for uid in ("alice", "bob", "carol", "dave", "erin", "frank")]
+    people += [user_ldif(BASE_DN, uid, given_name, surname, (mail or [email(uid)])[0], "US")
+               for uid, given_name, surname, *mail in more_sales]
     groups = [
-        group_ldif(BASE_DN, "Sales", [dn("alice"), dn("bob")]),
+        group_ldif(BASE_DN, "Sales", [dn("alice"), dn("bob"), *(dn(person[0]) for person in more_sales)]),
         group_ldif(BASE_DN, "Platform", [dn("dave")]),
         group_ldif(BASE_DN, "Engineering", [dn("bob"), dn("carol"), f"cn=Platform,{GROUPS_DN}"]),
         group_ldif(BASE_DN, "Marketing", [dn("frank")]),

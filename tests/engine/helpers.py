@@ -21,9 +21,10 @@ MAPPING = GroupMapping.from_pairs(
 
 def directory_user(email: str, groups: Iterable[str] = (), *, username: str | None = None, domain: str | None = None,
                    identity_type: IdentityType = FED, firstname: str | None = "Ann", lastname: str | None = "Lee",
-                   country: str | None = "US") -> DirectoryUser:
+                   country: str | None = "US", origin: str = "") -> DirectoryUser:
     return DirectoryUser(identity_type=identity_type, username=username or email, domain=domain or email.split("@")[-1],
-                         email=email, firstname=firstname, lastname=lastname, country=country, groups=frozenset(groups))
+                         email=email, firstname=firstname, lastname=lastname, country=country, groups=frozenset(groups),
+                         origin=origin)
 
 
 def adobe_user(email: str, groups: Iterable[str] = (), *, username: str | None = None, domain: str | None = None,

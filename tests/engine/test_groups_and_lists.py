@@ -43,7 +43,7 @@ def test_missing_user_groups_compares_ignoring_case_and_never_creates_role_group
 
 def test_an_adobe_only_user_list_is_acted_on_without_reading_either_side() -> None:
     planner = SyncPlanner(rules(adobe_only_action=AdobeOnlyAction.DELETE))
-    assert planner.directory_done() == []
+    assert list(planner.directory_done()) == []
     listed = [adobe_user("gone@example.com"), adobe_user("alee", username="alee", domain="corp.example.com")]
     for user in listed:
         assert planner.add_adobe_user(user) == []

@@ -231,7 +231,7 @@ def test_push_creates_every_selected_user_at_once_with_desired_and_undesired_map
         create=CreateUser(FED, "ann@example.com", "Ann", "Lee", "US", "updateIfAlreadyExists"),
         remove_groups=("Eng Profile",), add_groups=("All Staff", "Sales Profile"),
         key="federatedID,ann@example.com,,ann@example.com")]
-    assert planner.directory_done() == [] and planner.adobe_done() == [] and planner.finish() == []
+    assert list(planner.directory_done()) == [] and planner.adobe_done() == [] and planner.finish() == []
     assert planner.counters.adobe_users_created == 1
 
 

@@ -43,7 +43,7 @@ def test_deferred_commands_go_whole_when_released() -> None:
     planner = deferring_planner()
     assert [(command.user, command.add_groups, command.remove_groups) for command in planner.release_group_removals()] == [
         ("ann@example.com", (), ("Sales Profile",)), ("bo@example.com", ("All Staff", "Eng Profile"), ("Sales Profile",))]
-    assert planner.release_group_removals() == [] and planner.counters.adobe_users_updated == 2
+    assert list(planner.release_group_removals()) == [] and planner.counters.adobe_users_updated == 2
 
 
 def test_held_commands_keep_only_their_other_changes() -> None:

@@ -16,11 +16,22 @@ GROUP_RULES = rules(process_groups=True, adobe_only_action=AdobeOnlyAction.REMOV
 def test_a_matched_pair_yields_its_command_as_soon_as_the_second_half_arrives(directory_first: bool) -> None:
     planner = SyncPlanner(GROUP_RULES)
     first, second = (planner.add_directory_user, planner.add_adobe_user)[:: 1 if directory_first else -1]
-    users = (directory_user("ann@example.com", ["Sales"]), adobe_user("ann@example.com", ["Eng Profile"]))[:: 1 if directory_first else -1]
+    users = (directory_user("ann@example.com", ["Sales"]), adobe_user("ann@example.com", ["Other"]))[:: 1 if directory_first else -1]
     assert first(users[0]) == []
     (command,) = second(users[1])
+    assert (command.add_groups, command.remove_groups) == (("All Staff", "Sales Profile"), ())
+    assert list(planner.directory_done()) == [] and planner.adobe_done() == [] and planner.finish() == []
+
+
+@pytest.mark.parametrize("directory_first", [True, False])
+def test_a_command_that_removes_groups_waits_for_the_whole_directory(directory_first: bool) -> None:
+    planner = SyncPlanner(GROUP_RULES)
+    first, second = (planner.add_directory_user, planner.add_adobe_user)[:: 1 if directory_first else -1]
+    users = (directory_user("ann@example.com", ["Sales"]), adobe_user("ann@example.com", ["Eng Profile"]))[:: 1 if directory_first else -1]
+    assert first(users[0]) == [] and second(users[1]) == []
+    (command,) = planner.directory_done()  # no other entry for ann can want Eng Profile now
     assert (command.add_groups, command.remove_groups) == (("All Staff", "Sales Profile"), ("Eng Profile",))
-    assert planner.directory_done() == [] and planner.adobe_done() == [] and planner.finish() == []
+    assert planner.adobe_done() == [] and planner.finish() == []
 
 
 def test_creates_wait_for_the_end_of_the_adobe_read_then_come_at_once() -> None:
@@ -32,14 +43,14 @@ def test_creates_wait_for_the_end_of_the_adobe_read_then_come_at_once() -> None:
     assert late.create is not None
     # other@ could still be matched by a directory user until the directory read is done
     assert planner.add_directory_user(directory_user("OTHER@example.com")) == []
-    assert planner.directory_done() == []
+    assert list(planner.directory_done()) == []
     assert planner.finish() == []
 
 
 def test_adobe_only_users_are_acted_on_only_in_finish_and_finish_needs_both_reads() -> None:
     planner = SyncPlanner(GROUP_RULES)
     assert planner.add_adobe_user(adobe_user("gone@example.com")) == []
-    assert planner.directory_done() == []
+    assert list(planner.directory_done()) == []
     assert planner.add_adobe_user(adobe_user("gone2@example.com")) == []
     with pytest.raises(RuntimeError):
         planner.finish()  # the Adobe read has not completed: nobody may be removed
@@ -72,14 +83,6 @@ def test_an_excluded_adobe_user_consumes_its_directory_match_so_nothing_is_creat
                      [adobe_user("boss@example.com", identity_type=IdentityType.ADOBE_ID)], directory_first)
         assert result.commands == []
         assert result.planner.counters.adobe_users_excluded == 1
-
-
-def test_a_repeated_directory_user_is_ignored_with_a_warning() -> None:
-    result = run(rules(), [directory_user("ann@example.com"), directory_user("ANN@example.com", firstname="Other")], [])
-    assert len(result.commands) == 1
-    assert result.planner.take_messages() == [(30, "Ignoring directory user with user key federatedID,ann@example.com,,ann@example.com: "
-                                                    "another directory user has the same email or username")]
-    assert result.planner.messages == []
 
 
 def test_directory_user_without_email_is_skipped_with_a_warning() -> None:

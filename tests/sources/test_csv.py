@@ -10,7 +10,7 @@ import yaml
 
 from async_usersync.config.section import load_yaml
 from async_usersync.errors import ConfigError, ReadError
-from async_usersync.records import IdentityType
+from async_usersync.records import IdentityType, UnreadableDirectoryUser
 from async_usersync.sources.base import UserSelection
 from async_usersync.sources.csv import CsvSettings, CsvSource
 from tests.sources.helpers import collect
@@ -73,11 +73,20 @@ async def test_rows_without_email_are_skipped_with_the_line_and_repeats_merge(tm
     assert set(selected) == {"ann@example.org"}
 
 
-async def test_bad_identity_type_is_a_warning_naming_the_line(tmp_path: Path, caplog) -> None:
-    caplog.set_level(logging.WARNING, "async_usersync.sources")
-    users = await collect(csv_source(tmp_path, "email,type\na@example.org,martianID\nb@example.org,\n").users(ALL))
-    assert set(users) == {"b@example.org"}
-    assert "at line 2 of" in caplog.text and "martianID" in caplog.text
+async def test_a_row_with_an_unusable_value_comes_as_unreadable_naming_line_and_column(tmp_path: Path) -> None:
+    content = "email,type,groups\na@example.org,martianID,Other\nb@example.org,,C\nc@example.org,martianID,C\nc@example.org,,D\n"
+    users = await collect(csv_source(tmp_path, content).users(UserSelection("group", ("C",))))
+    assert set(users) == {"a@example.org", "b@example.org", "c@example.org"}  # unreadable whatever the selection
+    unreadable = users["a@example.org"]
+    assert isinstance(unreadable, UnreadableDirectoryUser)
+    assert unreadable.where == f"at line 2 of {tmp_path / 'users.csv'}"
+    assert "column 'type'" in unreadable.problem and "martianID" in unreadable.problem
+    assert isinstance(users["c@example.org"], UnreadableDirectoryUser)  # one of its two rows is unreadable
+
+
+async def test_an_empty_file_is_a_failed_read_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(ReadError, match=r"users\.csv is empty: it has no header line"):
+        await collect(csv_source(tmp_path, b"").users(ALL))
 
 
 @pytest.mark.parametrize("content, message", [

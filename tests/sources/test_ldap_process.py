@@ -13,7 +13,7 @@ from typing import Iterator
 import pytest
 
 from async_usersync.errors import ReadError
-from async_usersync.records import IdentityType
+from async_usersync.records import IdentityType, UnreadableDirectoryUser
 from async_usersync.sources.base import UserSelection
 from async_usersync.sources.ldap import LdapSettings, LdapSource
 from async_usersync.sources import ldap_process
@@ -82,8 +82,11 @@ async def test_the_child_reads_the_same_users_as_the_in_process_source(tmp_path:
     assert in_child["alice@example.org"].source_attributes["employeeNumber"] == "0123"
     assert in_child["bob@example.org"].identity_type is IdentityType.ENTERPRISE_ID
     assert {"Sales", "Engineering"} <= in_child["bob@example.org"].groups
+    assert isinstance(in_child["zoe@example.org"], UnreadableDirectoryUser)  # employeeType 'nonsense'
     by_groups = {}
     for user in in_child.values():
+        if isinstance(user, UnreadableDirectoryUser):
+            continue
         assert by_groups.setdefault(user.groups, user.groups) is user.groups, "equal group sets are one object"
     assert not reader_children()
 

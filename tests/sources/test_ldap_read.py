@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from async_usersync.records import IdentityType
+from async_usersync.errors import ReadError
+from async_usersync.records import IdentityType, UnreadableDirectoryUser
 from async_usersync.sources.base import UserSelection
 from async_usersync.sources.ldap import LdapSettings, LdapSource
 from async_usersync.sources.local_slapd import LocalSlapd
@@ -64,8 +65,9 @@ async def test_formats_keep_raw_values_and_per_user_identity_type(tmp_path: Path
     assert (alice.username, alice.domain, alice.identity_type) == ("0123", "corp.example.org", IdentityType.FEDERATED_ID)
     assert alice.source_attributes["employeeNumber"] == "0123"  # not the int 123
     assert bob.username == "bob@example.org" and bob.identity_type == IdentityType.ENTERPRISE_ID
-    assert "zoe@example.org" not in users  # employeeType 'nonsense' is no identity type
-    assert "uid=zoe,ou=people,dc=example,dc=org" in caplog.text and "nonsenseID" in caplog.text
+    zoe = users["zoe@example.org"]  # employeeType 'nonsense' is no identity type
+    assert isinstance(zoe, UnreadableDirectoryUser) and zoe.where == "with DN 'uid=zoe,ou=people,dc=example,dc=org'"
+    assert "user_identity_type_format '{employeeType}ID'" in zoe.problem and "nonsenseID" in zoe.problem
 
 
 async def test_connector_identity_type_and_literal_text_in_formats(tmp_path: Path, slapd: LocalSlapd) -> None:
@@ -161,8 +163,21 @@ async def test_mapped_groups_are_read_without_a_full_scan(tmp_path: Path) -> Non
     assert filters[5:] == member_searches
 
 
-async def test_values_that_do_not_decode_skip_the_user_with_a_warning(tmp_path: Path, slapd: LocalSlapd, caplog) -> None:
-    caplog.set_level(logging.WARNING, "async_usersync.sources")
+async def test_a_value_that_does_not_decode_makes_the_user_unreadable_naming_dn_and_attribute(
+        tmp_path: Path, slapd: LocalSlapd) -> None:
     users = await collect(source(tmp_path, slapd, string_encoding="ascii").users(UserSelection("group", ("Engineering",))))
-    assert set(users) == {"bob@example.org"}  # Zoë Ångström is not ASCII
-    assert "uid=zoe,ou=people,dc=example,dc=org" in caplog.text and "string_encoding ascii" in caplog.text
+    assert set(users) == {"bob@example.org", "zoe@example.org"}  # Zoë Ångström is not ASCII
+    zoe = users["zoe@example.org"]
+    assert isinstance(zoe, UnreadableDirectoryUser)
+    assert (zoe.where, zoe.username, zoe.domain) == ("with DN 'uid=zoe,ou=people,dc=example,dc=org'", "zoe@example.org", None)
+    assert zoe.problem == "attribute 'givenName' cannot be decoded with string_encoding ascii"
+
+
+async def test_an_entry_whose_email_does_not_decode_makes_the_read_incomplete(tmp_path: Path, slapd: LocalSlapd,
+                                                                               caplog) -> None:
+    caplog.set_level(logging.ERROR, "async_usersync.sources")
+    ldap = source(tmp_path, slapd, string_encoding="ascii", user_email_format="{givenName}@example.org")
+    with pytest.raises(ReadError, match=r"incomplete: 1 entry could not be identified \(the entry with DN "
+                                        r"'uid=zoe,ou=people,dc=example,dc=org' cannot be identified: attribute 'givenName'"):
+        await collect(ldap.users(UserSelection("group", ("Engineering",))))
+    assert "uid=zoe,ou=people,dc=example,dc=org" in caplog.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from async_usersync.sources.ldap_values import (
+    is_ad_partition, referred_dn,
     AttributeTemplate, dn_key, escape_filter_value, first_rdn_value, is_under, ranged_values,
 )
 
@@ -58,3 +59,16 @@ def test_dns() -> None:
     assert is_under("uid=a,ou=People,DC=example,DC=org", "dc=example,dc=org")
     assert not is_under("uid=a,dc=other,dc=org", "dc=example,dc=org")
     assert is_under("uid=a,dc=other", "")
+
+
+@pytest.mark.parametrize(("url", "dn", "ad_partition"), [
+    ("ldap://branch.example.com:389/ou=Branch,dc=example,dc=com??sub", "ou=Branch,dc=example,dc=com", False),
+    ("ldap://example.com/DC=DomainDnsZones,DC=example,DC=com", "DC=DomainDnsZones,DC=example,DC=com", True),
+    ("ldaps://example.com/dc=ForestDnsZones,dc=example,dc=com", "dc=ForestDnsZones,dc=example,dc=com", True),
+    ("ldap://example.com/CN=Configuration,DC=example,DC=com", "CN=Configuration,DC=example,DC=com", True),
+    ("ldap://example.com/ou=a%20b,dc=example,dc=com", "ou=a b,dc=example,dc=com", False),
+    ("ldap://other.example.com", "", False),
+])
+def test_the_dn_a_reference_points_to(url: str, dn: str, ad_partition: bool) -> None:
+    assert referred_dn(url) == dn
+    assert is_ad_partition(dn) is ad_partition
