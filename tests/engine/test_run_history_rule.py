@@ -58,3 +58,16 @@ def test_members_are_counted_per_mapped_directory_group() -> None:
     for email, groups in (("a@x.org", ["Sales"]), ("b@x.org", ["Sales", "ENGINEERING"]), ("c@x.org", ["Other"])):
         planner.add_directory_user(directory_user(email, groups))
     assert planner.group_members() == {"engineering": 1, "sales": 2}
+
+
+def test_a_directory_read_that_fails_sends_the_held_commands_without_their_removals() -> None:
+    """Without a history, removals are held only while the directory is read; when that read
+    fails, the pipeline takes the held commands without their removals (``hold_group_removals``)."""
+    planner = SyncPlanner(rules(process_groups=True))
+    planner.add_adobe_user(adobe_user("ann@example.com", ["Sales Profile"]))
+    planner.add_adobe_user(adobe_user("bo@example.com", ["Sales Profile"]))
+    assert planner.add_directory_user(directory_user("ann@example.com", [])) == []
+    assert planner.add_directory_user(directory_user("bo@example.com", ["Engineering"])) == []
+    assert [(command.user, command.add_groups, command.remove_groups) for command in planner.hold_group_removals()] == [
+        ("bo@example.com", ("All Staff", "Eng Profile"), ())]
+    assert planner.counters.adobe_users_updated == 1
