@@ -210,12 +210,13 @@ class UmapiClient:
                     group: str | None, pragma: str | None) -> _Page:
         reply = await self.transport.call(family, "GET", path, params=params, pragma=pragma)
         body = reply.body
-        if reply.status == 404:
-            if group is not None:
-                raise UmapiError(f"Adobe group '{group}' not found (reading its users)", code="error.group.not_found",
-                                 status=404, request_id=reply.request_id)
-            return _Page(number, [], True, None)
-        if not isinstance(body, dict) or body.get("result") != "success" or not isinstance(body.get(key), list):
+        if reply.status == 404 and group is not None:
+            raise UmapiError(f"Adobe group '{group}' not found (reading its users)", code="error.group.not_found",
+                             status=404, request_id=reply.request_id)
+        # Anything but a success carrying the list is a failed read, never an empty org (issue 10):
+        # a 404 from a wrong server.endpoint would otherwise queue every directory user for creation.
+        if reply.status != 200 or not isinstance(body, dict) or body.get("result") != "success" \
+                or not isinstance(body.get(key), list):
             raise _unexpected(reply, f"reading page {number} of {key}")
         return _Page(number, body[key], bool(body.get("lastPage")), _page_count(reply))
 
@@ -234,7 +235,9 @@ def _page_count(reply: Reply) -> int | None:
 
 
 def _unexpected(reply: Reply, doing: str) -> UmapiError:
+    """The error for an answer that is not what ``doing`` needs; it names the URL path and the status."""
     body = reply.body if isinstance(reply.body, dict) else {}
     code = str(body.get("result") or f"http.{reply.status}")
-    return UmapiError(f"UMAPI answered {doing}: HTTP {reply.status}, {code}: {body.get('message', 'unexpected body')}",
+    return UmapiError(f"UMAPI answered {doing} ({reply.path}): HTTP {reply.status}, {code}: "
+                      f"{body.get('message', 'not the expected answer')}",
                       code=code, status=reply.status, request_id=reply.request_id)

@@ -52,6 +52,8 @@ class Reply:
     headers: Mapping[str, str]
     body: Any
     request_id: str
+    path: str
+    """The URL's path (``/v2/usermanagement/users/<org>/0``), for error messages."""
 
 
 @dataclass(slots=True)
@@ -117,7 +119,7 @@ class Transport:
             else:
                 if 200 <= status < 300 or status == 404:
                     throttle.accepted()
-                    return Reply(status, reply_headers, _json(raw), request_id)
+                    return Reply(status, reply_headers, _json(raw), request_id, url.path)
                 if status == 401 and not renewed:
                     renewed = True
                     attempt -= 1
