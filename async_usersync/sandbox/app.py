@@ -27,6 +27,9 @@ from async_usersync.sandbox.stats import FamilyStats, SandboxStats
 from async_usersync.sandbox.throttle import Throttle
 
 UMAPI_PREFIX = "/v2/usermanagement"
+MAX_ACTION_BODY = 1024 * 1024
+"""Bytes in one action request's body (1 MB in UMAPI's 2017 docs): a larger body is refused whole
+with a 413, every entry in it, as UMAPI does with one oversized value."""
 Handler = Callable[[web.Request, str], Awaitable[web.Response]]
 
 
@@ -167,8 +170,12 @@ class Sandbox:
         return json_response(body, headers=headers)
 
     async def action(self, request: web.Request, client: str) -> web.Response:
+        raw = await request.read()
+        if len(raw) > MAX_ACTION_BODY:  # the whole request is refused, every entry in it
+            return json_response({"result": "error.request.too_large",
+                                  "message": f"Request body of {len(raw)} bytes is over {MAX_ACTION_BODY}"}, 413)
         try:
-            body = orjson.loads(await request.read())
+            body = orjson.loads(raw)
             outcome = run_actions(self.state, body, self.config, _flag(request, "testOnly", False))
         except orjson.JSONDecodeError:
             return json_response({"result": "error.command.malformed", "message": "Request body is not valid JSON"}, 400)

@@ -19,6 +19,7 @@ from typing import Any, Callable
 from async_usersync.records import CommandError, CommandResult, UserCommand
 from async_usersync.umapi.entries import Entry, RequestIds, command_entries, step_name
 from async_usersync.umapi.errors import UmapiError
+from async_usersync.umapi.fields import field_problem
 from async_usersync.umapi.transport import Transport
 
 log = logging.getLogger(__name__)
@@ -92,9 +93,13 @@ class ActionSink:
         """Queues one command; waits when the queue is full (backpressure)."""
         if command.is_empty:
             return
+        self.totals.sent += 1
+        refused = field_problem(command)
+        if refused is not None:  # refused alone, so that its batch-mates go out
+            self._finish(_Outcome(command, 1, 0, [refused]))
+            return
         entries = command_entries(command, self._request_ids)
         outcome = _Outcome(command, len(entries), len(entries))
-        self.totals.sent += 1
         queue = self._queue
         for entry in entries:
             try:
