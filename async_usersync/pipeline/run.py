@@ -71,12 +71,16 @@ class RunResult:
     """Seconds per phase: ``directory_read``, ``adobe_read``, ``actions_sent`` (the whole UMAPI stage)."""
     throttle: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per API family: 429s received, seconds paused, requests attempted and retried."""
+    interrupted: bool = False
+    """Ctrl-C or SIGTERM stopped the run; the totals say what landed, failed and was not sent."""
 
     @property
     def exit_code(self) -> ExitCode:
+        if self.interrupted:
+            return ExitCode.INTERRUPTED
         if self.read_failure is not None:
             return ExitCode.READ_FAILED
-        return ExitCode.COMMANDS_FAILED if self.totals.failed else ExitCode.OK
+        return ExitCode.COMMANDS_FAILED if self.totals.failed or self.totals.not_sent else ExitCode.OK
 
 
 class _Feed:
@@ -86,7 +90,7 @@ class _Feed:
     def __init__(self, planner: SyncPlanner, progress: ProgressFactory) -> None:
         self.planner = planner
         self.progress = progress
-        self.applied = progress("actions completed", None)
+        self.applied = progress("UMAPI actions landed or failed", None)
         self.durations: dict[str, float] = {}
         self.sink: ActionSink | None = None
 
@@ -103,6 +107,8 @@ class _Feed:
             logger.log(level, "%s", text)
 
     def on_result(self, result: CommandResult) -> None:
+        if result.not_sent:  # counted in the totals and the summary, not logged one by one
+            return
         self.applied.advance()
         command = result.command
         for error in result.errors:
@@ -123,32 +129,41 @@ async def run_sync(job: SyncJob, progress: ProgressFactory = silent_progress,
     planner = job.planner
     feed = _Feed(planner, progress)
     read_failure: ReadError | None = None
+    interrupted = False
     started = time.monotonic()
     async with client_type(job.umapi, test_mode=job.test_mode) as client:
         with logged_stage(logger, "Push to UMAPI" if job.push else "Sync with UMAPI"), _full_collections_deferred():
-            async with client.action_sink(feed.on_result) as feed.sink:
-                try:
-                    if job.user_groups_wanted:
-                        planner.counters.user_groups_created = await _create_missing_user_groups(client, job.user_groups_wanted)
-                    if job.listed_adobe_only_users is not None:
-                        await _plan_listed_users(job, feed)
-                    else:
-                        await _inspect_both_sides(job, client, feed)
-                        await feed.send(planner.finish())
-                        if job.write_file is not None:
-                            written = write_adobe_only_users(job.write_file, planner.adobe_only_users)
-                            logger.info("Wrote %d Adobe-only users to %s", written, job.write_file)
-                except ReadError as error:
-                    read_failure = error
-                feed.log_messages()
-                feed.planning_done()
+            try:
+                async with client.action_sink(feed.on_result) as feed.sink:
+                    try:
+                        if job.user_groups_wanted:
+                            planner.counters.user_groups_created = await _create_missing_user_groups(client, job.user_groups_wanted)
+                        if job.listed_adobe_only_users is not None:
+                            await _plan_listed_users(job, feed)
+                        else:
+                            await _inspect_both_sides(job, client, feed)
+                            await feed.send(planner.finish())
+                            if job.write_file is not None:
+                                written = write_adobe_only_users(job.write_file, planner.adobe_only_users)
+                                logger.info("Wrote %d Adobe-only users to %s", written, job.write_file)
+                    except ReadError as error:
+                        read_failure = error
+                    feed.log_messages()
+                    feed.planning_done()
+            except asyncio.CancelledError:  # Ctrl-C or SIGTERM: the sink stopped sending and told what it knows
+                interrupted = True
             feed.applied.finish()
+            totals = feed.sink.totals
+            if totals.not_sent:
+                logger.warning("%d of %d UMAPI actions were not sent (%s); the next run plans them again",
+                               totals.not_sent, totals.sent,
+                               "the run was interrupted" if interrupted else "UMAPI stayed unavailable")
         transport = client.transport
         throttle = {family: {"throttled": bucket.stats.throttled, "paused_seconds": round(bucket.stats.paused_seconds, 3),
                              "attempts": transport.counters[family].attempts, "retries": transport.counters[family].retries}
                     for family, bucket in transport.throttles.items()}
     durations = feed.durations | {"actions_sent": time.monotonic() - started}
-    return RunResult(feed.sink.totals, read_failure, durations, throttle)
+    return RunResult(feed.sink.totals, read_failure, durations, throttle, interrupted)
 
 
 @contextmanager

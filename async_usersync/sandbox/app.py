@@ -239,6 +239,8 @@ class Sandbox:
         if fault.kind == "slow":
             await asyncio.sleep(fault.delay)
             return await answer()
+        if fault.kind == "429":
+            return too_many_requests(round(fault.delay))
         if fault.kind in STATUS_KINDS:
             return json_response({"error_code": fault.kind, "message": "Injected fault"}, int(fault.kind))
         response = await answer() if fault.kind == "lost" else web.Response(status=502)

@@ -61,7 +61,7 @@ class Backoff:
     ceiling: float
 
     def __call__(self, step: int) -> float:
-        return min(self.ceiling, self.base * 2 ** (max(1, step) - 1)) + random.uniform(0, self.jitter)
+        return min(self.ceiling, self.base * 2.0 ** (min(max(1, step), 64) - 1)) + random.uniform(0, self.jitter)
 
 
 @dataclass(slots=True)

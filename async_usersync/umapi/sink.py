@@ -79,6 +79,8 @@ class ActionSink:
         """Requests under way, with their entries (to report them if the run is interrupted)."""
         self._batch: list[_Queued] = []
         """The entries being packed into the next request."""
+        self._ready: list[_Queued] = []
+        """A packed request waiting for a free place."""
         self._batcher: asyncio.Task[None] | None = None
         self._sync_started = False
 
@@ -104,7 +106,7 @@ class ActionSink:
         self._transport.stop("the run was interrupted")
         self._batcher.cancel()
         await asyncio.gather(self._batcher, return_exceptions=True)
-        left = self._batch
+        left = self._ready + self._batch
         while not self._queue.empty():
             item = self._queue.get_nowait()
             if item is not _END:
@@ -155,15 +157,18 @@ class ActionSink:
                 break
             batch = self._batch
             if len(batch) == MAX_ENTRIES or (item[1].pieces > 1 and any(queued[1] is item[1] for queued in batch)):
-                await self._dispatch(last=False)
-            self._batch.append(item)
+                await self._dispatch(last=False, then=item)
+            else:
+                batch.append(item)
         if self._batch:
             await self._dispatch(last=True)
 
-    async def _dispatch(self, last: bool) -> None:
-        """Posts the entries packed so far (``_batch``) in one request, once a place is free."""
+    async def _dispatch(self, last: bool, then: _Queued | None = None) -> None:
+        """Posts the entries packed so far in one request, once a place is free; ``then`` starts the
+        next batch. Until the post starts, the entries wait in ``_ready`` (reported if interrupted)."""
+        self._ready, self._batch = self._batch, [then] if then is not None else []
         await self._slots.acquire()
-        batch, self._batch = self._batch, []
+        batch, self._ready = self._ready, []
         pragma = None
         if not self._sync_started:
             pragma, self._sync_started = "umapi-sync-start", True
