@@ -93,10 +93,17 @@ class ActionSink:
         if exc_type is not None and not issubclass(exc_type, Exception):
             await self._interrupted()
             return
-        await self._queue.put(_END)
-        await self._batcher
-        while self._posts:
-            await asyncio.gather(*list(self._posts))
+        try:
+            await self._queue.put(_END)
+            # asyncio.wait, not await or gather: a cancellation of this task must not cancel the
+            # batcher or the posts, whose commands are then reported by _interrupted().
+            await asyncio.wait([self._batcher])
+            self._batcher.result()
+            while self._posts:
+                await asyncio.wait(list(self._posts))
+        except asyncio.CancelledError:  # interrupted while the last requests were going out
+            await self._interrupted()
+            raise
 
     async def _interrupted(self) -> None:
         """Ctrl-C or SIGTERM: nothing more goes out. Queued commands are not sent; requests already
@@ -115,7 +122,7 @@ class ActionSink:
         if self._posts:
             await asyncio.wait(list(self._posts), timeout=INTERRUPT_GRACE)
         for post, batch in list(self._posts.items()):
-            if post.done():  # its outcomes are told (its done callback has not run yet)
+            if post.done() and not post.cancelled():  # its outcomes are told (its done callback has not run yet)
                 continue
             post.cancel()
             self._settle(batch, CommandError("request", "unanswered", "the run was interrupted before UMAPI "

@@ -99,7 +99,7 @@ class Transport:
         data = orjson.dumps(body) if body is not None else None
         bucket, counters, outage = self.throttles[family], self.counters[family], self.outages[family]
         renewed = silent = False
-        failures, accepted_seen = 0, -1
+        failures, accepted_seen, first_failure = 0, -1, 0.0
         problem = code = ""
         while True:
             try:
@@ -126,10 +126,11 @@ class Transport:
             counters.attempts += 1
             sent_at = time.monotonic()
             retry_after: float | None = None
+            answered = True
             try:
                 answer = await self.wire.send(method, url, headers, data, bucket.done)
             except WireFailure as failure:
-                silent = True
+                silent, answered = True, False
                 if failure.kind == "timeout":
                     counters.timeouts += 1
                 else:
@@ -157,21 +158,27 @@ class Transport:
                     raise answer_error(status, _json(answer.body), method, url.path, request_id)
                 counters.server_errors += 1
                 problem, code = f"service unavailable ({status})", f"http.{status}"
-            # An outage: the whole family waits. This request's own attempts count only while
-            # others get through, so waiting out an outage spends none of them.
-            if failures == 0 or bucket.accepted_count != accepted_seen:
+            # An outage: the whole family waits. An answered failure counts against this request's
+            # attempts only while others get through, so waiting out an outage spends none of them.
+            # One without an answer never counts: giving up on it could report a change that landed
+            # as failed; only server.max_outage ends it.
+            now = time.monotonic()
+            first_failure = first_failure or now
+            if answered and (failures == 0 or bucket.accepted_count != accepted_seen):
                 failures += 1
             accepted_seen = bucket.accepted_count
-            now = time.monotonic()
             step = outage.failed(sent_at, now)
-            if failures >= settings.retries:
-                raise UmapiError(f"UMAPI {method} {url.path}: {problem}; gave up after {failures} attempts while "
-                                 f"other requests went through (X-Request-Id {request_id})",
-                                 code=code, request_id=request_id)
             if outage.lasted(now) >= settings.max_outage:
                 self._give_up(family, f"UMAPI has not accepted a {family} request for {outage.lasted(now):.0f} s "
                                       f"(server.max_outage is {settings.max_outage:g} s); the last problem: {problem}")
                 continue  # acquire() now raises
+            if failures >= settings.retries or now - first_failure >= settings.max_outage:
+                landed = " (an attempt got no answer, so the change may have landed)" if silent else ""
+                raise UmapiError(f"UMAPI {method} {url.path}: {problem}{landed}; gave up after {failures} failed "
+                                 f"answers while other requests went through, {now - first_failure:.0f} s after the "
+                                 f"first failure (server.retries {settings.retries}, server.max_outage "
+                                 f"{settings.max_outage:g} s; X-Request-Id {request_id})", code=code,
+                                 request_id=request_id)
             counters.retries += 1
             pause = retry_after if retry_after is not None else self.backoff(step)
             log.warning("UMAPI %s %s: %s; every %s request waits %.2f s, then one goes first to test the service "
