@@ -61,6 +61,8 @@ class Sandbox:
         self.random = random.Random(config.seed)
         self._request_id_prefix = uuid.uuid4().hex[:16]
         self._request_numbers = itertools.count(1)
+        self.restart: Callable[[float], Awaitable[None]] | None = None
+        """Takes the server down for so many seconds, then serves again (``SandboxServer.outage``)."""
 
     def _fresh_state(self) -> OrgState:
         if self._initial_state is not None:
@@ -268,6 +270,18 @@ class Sandbox:
             return json_response({"error": str(problem)}, 400)
         return json_response({"result": "success", "users": len(self.state.users), "groups": len(self.state.groups)})
 
+    async def post_outage(self, request: web.Request) -> web.Response:
+        """``{"seconds": N}``: a restart with N seconds of downtime, starting just after this answer."""
+        try:
+            seconds = float(orjson.loads(await request.read())["seconds"])
+            if not 0 < seconds <= 3600 or self.restart is None:
+                raise ValueError("seconds must be above 0 and at most 3600")
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as problem:
+            return json_response({"error": f'expected {{"seconds": N}}: {problem}'}, 400)
+        restart = self.restart
+        asyncio.get_running_loop().call_later(0.05, lambda: asyncio.ensure_future(restart(seconds)))
+        return json_response({"result": "success", "down_for": seconds})
+
     async def get_config(self, request: web.Request) -> web.Response:
         return json_response(self.describe_config())
 
@@ -346,6 +360,7 @@ def build_app(sandbox: Sandbox) -> web.Application:
     app.router.add_get("/_sandbox/state", sandbox.get_state)
     app.router.add_get("/_sandbox/stats", sandbox.get_stats)
     app.router.add_post("/_sandbox/reset", sandbox.post_reset)
+    app.router.add_post("/_sandbox/outage", sandbox.post_outage)
     app.router.add_get("/_sandbox/config", sandbox.get_config)
     app.router.add_put("/_sandbox/config", sandbox.put_config)
     return app

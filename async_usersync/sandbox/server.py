@@ -127,7 +127,9 @@ async def run_sandbox(config: SandboxConfig) -> AsyncIterator[SandboxServer]:
                                reuse_address=True)
             await site.start()
             port = runner.addresses[0][1]
-            yield SandboxServer(sandbox, config.host, port, ca_cert, runner, site)
+            server = SandboxServer(sandbox, config.host, port, ca_cert, runner, site)
+            sandbox.restart = server.outage
+            yield server
         finally:
             await runner.cleanup()
             if state_file is not None:
