@@ -85,3 +85,12 @@ def seam_settings(**overrides: Any) -> UmapiSettings:
                                   limits=RateLimits(window=0.05), backoff_base=0.01, backoff_jitter=0.002,
                                   backoff_max=0.04, timeout=1.0)
     return UmapiSettings(**(values | overrides))
+
+
+def too_many_requests_on(nth: int, retry_after: str) -> Script:
+    """A script that answers the ``nth`` request with a 429 carrying ``retry_after``, the others as done."""
+    def script(sent: Sent, wire: ScriptedWire) -> WireAnswer:
+        if len(wire.sent) == nth:
+            return answer(429, {"error_code": "429050", "message": "Too many requests"}, {"Retry-After": retry_after})
+        return actions_done(sent)
+    return script
