@@ -27,6 +27,10 @@ is a probe: a 429 that answers one means the server's limit is where we were, so
 before the next probe doubles (up to ``max_hold_windows``); reaching the configured limit again
 restores it. Against a server whose true limit is below ours, probes (and their 429s) thus thin
 out instead of recurring every ``hold_windows``.
+
+Outages (``outage()``): the family pauses, then lets one request through at a time, a probe, until
+``accepted()`` says the server is back; the retry policy (``policy.py``) picks the pause. ``stop()``
+ends the family for the run: every waiter, and every later ``acquire()``, raises ``NotSent``.
 """
 
 from __future__ import annotations
