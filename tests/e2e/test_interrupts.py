@@ -1,4 +1,5 @@
-"""A bulk load stopped by SIGTERM or Ctrl-C, and one through lost answers: the summary equals the org."""
+"""A bulk load stopped by SIGTERM or Ctrl-C, one through lost answers and one through an outage with
+a restart of the server: the summary equals the org."""
 
 from __future__ import annotations
 
@@ -66,3 +67,22 @@ async def test_lost_answers_are_counted_as_landed_and_the_summary_equals_the_org
     assert (counters["umapi_actions_sent"], counters["umapi_actions_succeeded"], counters["umapi_actions_failed"],
             counters["umapi_actions_not_sent"]) == (BULK, BULK, 0, 0)
     assert setup.org.sandbox.stats.families["action"].resets > 0
+
+
+async def test_an_outage_with_a_restart_mid_load_loses_nothing_and_the_run_succeeds(setup: Setup) -> None:
+    setup.write(server={"limits": {"window": 1.0}})
+    users_file = write_users(setup)
+    sync = asyncio.ensure_future(setup.sync("--strategy", "push", "--users", "file", users_file, "--process-groups",
+                                            "--summary-json", str(setup.folder / "summary.json")))
+    for _ in range(300):
+        if await bulk_users(setup) >= 50:
+            break
+        await asyncio.sleep(0.05)
+    await setup.org.outage(5.5)  # past the first backoff step (3 to 5 s): two attempts a request would not do
+    run = await sync
+    assert run.code == 0, run.out + run.err
+    assert "then one goes first to test the service" in run.out  # the outage was met
+    counters = json.loads((setup.folder / "summary.json").read_text())["counters"]
+    assert await bulk_users(setup) == BULK
+    assert (counters["umapi_actions_succeeded"], counters["umapi_actions_failed"],
+            counters["umapi_actions_not_sent"]) == (BULK, 0, 0)
