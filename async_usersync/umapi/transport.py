@@ -60,6 +60,26 @@ class Reply:
     says the change is in place (``policy.ALREADY_IN_PLACE``) means it landed."""
 
 
+@dataclass(slots=True)
+class _Tries:
+    """What one request has met so far."""
+
+    request_id: str
+    """The X-Request-Id every attempt carries."""
+    renewed: bool = False
+    """The token was renewed after a 401 (once per request)."""
+    silent: bool = False
+    """An attempt got no answer: the server may have acted on it."""
+    failures: int = 0
+    """Failed answers counted against ``server.retries``."""
+    accepted_seen: int = -1
+    """The family's accepted count at the last failure."""
+    first_failure: float = 0.0
+    problem: str = ""
+    """The last failure, in words ('' while there was none)."""
+    code: str = ""
+
+
 class Transport:
     """Sends UMAPI requests for one client: ``call()`` returns a 2xx or 404 ``Reply`` or raises
     ``UmapiError`` (``NotSent`` when the request never went out and never will in this run)."""
@@ -73,7 +93,7 @@ class Transport:
         self.outages = {family: Outage() for family in FAMILIES}
         self.backoff = Backoff(settings.backoff_base, settings.backoff_jitter, settings.backoff_max)
         self.token = ImsToken(settings, self._post_token_form)
-        self._headers: dict[str, str] = {}
+        self._common_headers: dict[str, str] = {}
         """The headers every request carries, for the token they were made with (``_headers_token``)."""
         self._headers_token = ""
         # Per transport, not per class: the URLs start with this transport's base URL.
@@ -93,57 +113,38 @@ class Transport:
     async def call(self, family: str, method: str, path: str, *, params: Mapping[str, str] | None = None,
                    body: Any = None, pragma: str | None = None) -> Reply:
         """Sends ``method path`` (relative to the UMAPI base URL) by the retry policy (``policy.py``)."""
-        settings = self.settings
         url = self._url(path, tuple(params.items()) if params else ())
-        request_id = f"{uuid.uuid4().hex}_{int(time.time() * 1000)}"
         data = orjson.dumps(body) if body is not None else None
-        bucket, counters, outage = self.throttles[family], self.counters[family], self.outages[family]
-        renewed = silent = False
-        failures, accepted_seen, first_failure = 0, -1, 0.0
-        problem = code = ""
+        tries = _Tries(f"{uuid.uuid4().hex}_{int(time.time() * 1000)}")
+        bucket, counters = self.throttles[family], self.counters[family]
         while True:
+            await self._turn(bucket, tries, method, url)
             try:
-                await bucket.acquire()
-            except NotSent as stopped:
-                if not problem:
-                    raise
-                # It went out and failed: a failure, not "not sent"; without an answer it may have landed.
-                landed = " (no answer came, so the change may have landed)" if silent else ""
-                raise UmapiError(f"UMAPI {method} {url.path}: {problem}{landed}; then: {stopped} "
-                                 f"(X-Request-Id {request_id})", code=code, request_id=request_id) from None
-            try:
-                token = await self.token.get()
+                token = await self.token.get()  # after the wait, so it never ages in the queue
             except BaseException:
                 bucket.done()
                 raise
-            if token is not self._headers_token:
-                self._headers = {"Authorization": f"Bearer {token}", "X-Api-Key": settings.client_id,
-                                 "Accept": "application/json", "Content-Type": "application/json"}
-                self._headers_token = token
-            headers = {**self._headers, "X-Request-Id": request_id}
-            if pragma:
-                headers["Pragma"] = pragma
             counters.attempts += 1
             sent_at = time.monotonic()
             retry_after: float | None = None
-            answered = True
             try:
-                answer = await self.wire.send(method, url, headers, data, bucket.done)
+                answer = await self.wire.send(method, url, self._headers(token, tries.request_id, pragma), data,
+                                              bucket.done)
             except WireFailure as failure:
-                silent, answered = True, False
                 if failure.kind == "timeout":
                     counters.timeouts += 1
                 else:
                     counters.dropped += 1
-                problem, code = failure.detail, failure.kind
+                tries.silent = True
+                tries.problem, tries.code, answered = failure.detail, failure.kind, False
             else:
                 status = answer.status
                 if 200 <= status < 300 or status == 404:
                     bucket.accepted()
-                    outage.recovered()
-                    return Reply(status, answer.headers, _json(answer.body), request_id, url.path, silent)
-                if status == 401 and not renewed:
-                    renewed = True
+                    self.outages[family].recovered()
+                    return Reply(status, answer.headers, _json(answer.body), tries.request_id, url.path, tries.silent)
+                if status == 401 and not tries.renewed:
+                    tries.renewed = True
                     counters.token_renewals += 1
                     await self.token.renew(token)
                     continue
@@ -155,35 +156,63 @@ class Transport:
                                 throttled=True)
                     continue
                 if status not in RETRYABLE_STATUS:
-                    raise answer_error(status, _json(answer.body), method, url.path, request_id)
+                    raise answer_error(status, _json(answer.body), method, url.path, tries.request_id)
                 counters.server_errors += 1
-                problem, code = f"service unavailable ({status})", f"http.{status}"
-            # An outage: the whole family waits. An answered failure counts against this request's
-            # attempts only while others get through, so waiting out an outage spends none of them.
-            # One without an answer never counts: giving up on it could report a change that landed
-            # as failed; only server.max_outage ends it.
-            now = time.monotonic()
-            first_failure = first_failure or now
-            if answered and (failures == 0 or bucket.accepted_count != accepted_seen):
-                failures += 1
-            accepted_seen = bucket.accepted_count
-            step = outage.failed(sent_at, now)
-            if outage.lasted(now) >= settings.max_outage:
-                self._give_up(family, f"UMAPI has not accepted a {family} request for {outage.lasted(now):.0f} s "
-                                      f"(server.max_outage is {settings.max_outage:g} s); the last problem: {problem}")
-                continue  # acquire() now raises
-            if failures >= settings.retries or now - first_failure >= settings.max_outage:
-                landed = " (an attempt got no answer, so the change may have landed)" if silent else ""
-                raise UmapiError(f"UMAPI {method} {url.path}: {problem}{landed}; gave up after {failures} failed "
-                                 f"answers while other requests went through, {now - first_failure:.0f} s after the "
-                                 f"first failure (server.retries {settings.retries}, server.max_outage "
-                                 f"{settings.max_outage:g} s; X-Request-Id {request_id})", code=code,
-                                 request_id=request_id)
-            counters.retries += 1
-            pause = retry_after if retry_after is not None else self.backoff(step)
-            log.warning("UMAPI %s %s: %s; every %s request waits %.2f s, then one goes first to test the service "
-                        "(X-Request-Id %s)", method, url.path, problem, family, pause, request_id)
-            self._pause(family, pause, f"UMAPI is unavailable ({problem})", throttled=False)
+                tries.problem, tries.code, answered = f"service unavailable ({status})", f"http.{status}", True
+            self._outage(family, method, url, tries, answered, sent_at, retry_after)
+
+    async def _turn(self, bucket: AdaptiveBucket, tries: _Tries, method: str, url: URL) -> None:
+        """Waits for the request's turn. When its family has stopped: ``NotSent`` if it never went
+        out, else the failure it met (without an answer, the change may have landed)."""
+        try:
+            await bucket.acquire()
+        except NotSent as stopped:
+            if not tries.problem:
+                raise
+            landed = " (no answer came, so the change may have landed)" if tries.silent else ""
+            raise UmapiError(f"UMAPI {method} {url.path}: {tries.problem}{landed}; then: {stopped} "
+                             f"(X-Request-Id {tries.request_id})", code=tries.code, request_id=tries.request_id) from None
+
+    def _headers(self, token: str, request_id: str, pragma: str | None) -> dict[str, str]:
+        if token is not self._headers_token:  # built once per token
+            self._common_headers = {"Authorization": f"Bearer {token}", "X-Api-Key": self.settings.client_id,
+                                    "Accept": "application/json", "Content-Type": "application/json"}
+            self._headers_token = token
+        headers = {**self._common_headers, "X-Request-Id": request_id}
+        if pragma:
+            headers["Pragma"] = pragma
+        return headers
+
+    def _outage(self, family: str, method: str, url: URL, tries: _Tries, answered: bool, sent_at: float,
+                retry_after: float | None) -> None:
+        """After no answer or a 502/503/504: pauses the family for the next backoff step (or the
+        Retry-After), or gives up. An answered failure counts against the request's attempts only
+        while others get through, so waiting out an outage spends none of them; one without an
+        answer never counts (giving up on it could report a change that landed as failed), and only
+        ``server.max_outage`` ends it."""
+        settings, bucket, outage = self.settings, self.throttles[family], self.outages[family]
+        now = time.monotonic()
+        tries.first_failure = tries.first_failure or now
+        if answered and (tries.failures == 0 or bucket.accepted_count != tries.accepted_seen):
+            tries.failures += 1
+        tries.accepted_seen = bucket.accepted_count
+        step = outage.failed(sent_at, now)
+        if outage.lasted(now) >= settings.max_outage:
+            self._give_up(family, f"UMAPI has not accepted a {family} request for {outage.lasted(now):.0f} s "
+                                  f"(server.max_outage is {settings.max_outage:g} s); the last problem: {tries.problem}")
+            return  # the next turn raises
+        if tries.failures >= settings.retries or now - tries.first_failure >= settings.max_outage:
+            landed = " (an attempt got no answer, so the change may have landed)" if tries.silent else ""
+            raise UmapiError(f"UMAPI {method} {url.path}: {tries.problem}{landed}; gave up after {tries.failures} "
+                             f"failed answers while other requests went through, {now - tries.first_failure:.0f} s "
+                             f"after the first failure (server.retries {settings.retries}, server.max_outage "
+                             f"{settings.max_outage:g} s; X-Request-Id {tries.request_id})", code=tries.code,
+                             request_id=tries.request_id)
+        self.counters[family].retries += 1
+        pause = retry_after if retry_after is not None else self.backoff(step)
+        log.warning("UMAPI %s %s: %s; every %s request waits %.2f s, then one goes first to test the service "
+                    "(X-Request-Id %s)", method, url.path, tries.problem, family, pause, tries.request_id)
+        self._pause(family, pause, f"UMAPI is unavailable ({tries.problem})", throttled=False)
 
     def _pause(self, family: str, seconds: float, why: str, *, throttled: bool) -> None:
         """Pauses the family (a 429's slow-down, or an outage with probes); past the ceiling on one
