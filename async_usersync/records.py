@@ -192,12 +192,17 @@ class CommandError:
 
 @dataclass(frozen=True, slots=True)
 class CommandResult:
+    """How one command ended: exactly one of landed (``ok``), failed (``errors``, as UMAPI gave
+    them) or not sent (``not_sent``: the run stopped before it went out)."""
+
     command: UserCommand
     errors: tuple[CommandError, ...] = ()
+    not_sent: bool = False
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        """Landed."""
+        return not self.errors and not self.not_sent
 
 
 DirectoryRecord = DirectoryUser | UnreadableDirectoryUser

@@ -14,6 +14,8 @@ Figures, from the sandbox's own counters (GET /_sandbox/stats and /_sandbox/stat
   lost         commands whose user is missing or lacks one of its two groups
   twice        entries applied more than once (an answer slower than the timeout was applied,
                and its retry applied again; harmless, every step is idempotent)
+  misreported  commands reported landed that are not in the org, or failed or not sent that are
+  lost time    (e) only: seconds beyond (a)'s for the same commands, against the outage's length
 Also ``--limiters``: CPU and accuracy of asyncio-throttle against the client's own bucket.
 """
 
@@ -54,6 +56,8 @@ class Scenario:
     retries: int = 3
     steady_from: int = 1
     """First whole second counted as steady state."""
+    outage: float = 0.0
+    """Seconds the sandbox is down (stopped, then restarted on the same port) half way through."""
 
 
 SCENARIOS = (
@@ -62,6 +66,8 @@ SCENARIOS = (
     Scenario("c 10% 5xx, 2% resets, 1% slow", 10, 10,
              faults="action:502=0.034,503=0.033,504=0.033,reset=0.02,slow=0.01@2.5", retries=6),
     Scenario("d 100x Adobe's limit", 1000, 1000),
+    Scenario("e 30 s outage in the middle", 10, 10, outage=30.0),
+    Scenario("f 10% answers lost", 10, 10, faults="action:lost=0.1"),
 )
 
 
@@ -80,6 +86,7 @@ class Outcome:
     lost: int
     twice: int
     failed: int
+    misreported: int
     cpu_seconds: float
     sandbox_cpu_seconds: float
     limit_per_second: float = 0.0
@@ -119,29 +126,39 @@ class Sandbox:
                              host=host, auth_host=host, ca_file=process.ca_cert, timeout=scenario.timeout,
                              retries=scenario.retries, limits=RateLimits(action=scenario.client_limit, window=WINDOW),
                              backoff_base=3.0 / TIME_SCALE, backoff_jitter=2.0 / TIME_SCALE,
-                             )
+                             backoff_max=60.0 / TIME_SCALE)
 
 
 def emails(count: int) -> list[str]:
     return [f"push{number:06d}@example.com" for number in range(count)]
 
 
-async def push_async(settings: UmapiSettings, count: int) -> tuple[float, int, int]:
-    failed = 0
+async def push_async(settings: UmapiSettings, count: int, sandbox: Sandbox | None = None,
+                     outage: float = 0.0) -> tuple[float, int, dict[str, bool]]:
+    """Pushes ``count`` commands; returns seconds, retries and each user's reported outcome (landed or not).
+    With ``outage``, the sandbox goes down for that long half way through (at the limit's pace)."""
+    reported: dict[str, bool] = {}
 
-    def count_failure(result: Any) -> None:
-        nonlocal failed
-        failed += not result.ok
+    def take(result: Any) -> None:
+        reported[result.command.user] = result.ok
+
+    async def go_down() -> None:
+        await asyncio.sleep(count / 10 / settings.limits.per_second("action") / 2)
+        assert sandbox is not None
+        await asyncio.to_thread(sandbox.control, "POST", "outage", {"seconds": outage})
 
     async with UmapiClient(settings) as client:
         started = time.monotonic()
-        async with client.action_sink(count_failure) as sink:
+        down = asyncio.create_task(go_down()) if outage else None
+        async with client.action_sink(take) as sink:
             for email in emails(count):
                 await sink.send(UserCommand(user=email, create=CreateUser(IdentityType.FEDERATED_ID, email, "Push",
                                                                            "User", "US"), add_groups=GROUPS))
         seconds = time.monotonic() - started
+        if down is not None:
+            await down
         retries = client.transport.counters["action"].retries
-    return seconds, retries, failed
+    return seconds, retries, reported
 
 
 def push_umapi_client(sandbox: Sandbox, scenario: Scenario, count: int) -> tuple[float, int, int]:
@@ -208,11 +225,19 @@ async def ceiling_rate(sandbox: Sandbox, requests: int, concurrency: int = 64) -
         return requests / (time.monotonic() - started)
 
 
-def measure(sandbox: Sandbox, scenario: Scenario, tool: str, count: int, seconds: float, retries: int, failed: int,
-            cpu: float, sandbox_cpu: float) -> Outcome:
+def measure(sandbox: Sandbox, scenario: Scenario, tool: str, count: int, seconds: float, retries: int,
+            reported: dict[str, bool] | int, cpu: float, sandbox_cpu: float) -> Outcome:
+    """``reported``: each user's reported outcome (landed or not), or only how many failed (umapi-client
+    does not say which; its misreported column then shows '?')."""
     stats = sandbox.control("GET", "stats")["families"]["action"]
     users = {user["email"]: user for user in sandbox.control("GET", "state")["users"]}
-    lost = sum(1 for email in emails(count) if email not in users or not set(GROUPS) <= set(users[email]["groups"]))
+    landed = {email: email in users and set(GROUPS) <= set(users[email]["groups"]) for email in emails(count)}
+    lost = sum(not present for present in landed.values())
+    if isinstance(reported, int):
+        failed, misreported = reported, -1
+    else:
+        failed = sum(not ok for ok in reported.values()) + count - len(reported)
+        misreported = sum(reported.get(email, False) != present for email, present in landed.items())
     per_second = stats["accepted_per_second"]
     limit = scenario.sandbox_limit / WINDOW
     steady = per_second[scenario.steady_from:-1]
@@ -222,7 +247,7 @@ def measure(sandbox: Sandbox, scenario: Scenario, tool: str, count: int, seconds
         steady_ratio=(sum(steady) / len(steady) / limit) if steady else float("nan"),
         commands_per_second=count / seconds, throttled=stats["throttled"], retries=retries,
         inside_retry_after=stats["inside_retry_after"], lost=lost, twice=stats["commands_applied"] - count,
-        failed=failed, cpu_seconds=cpu, sandbox_cpu_seconds=sandbox_cpu,
+        failed=failed, misreported=misreported, cpu_seconds=cpu, sandbox_cpu_seconds=sandbox_cpu,
         limit_per_second=limit, accepted_per_second=per_second,
     )
 
@@ -231,8 +256,8 @@ def run_scenario(sandbox: Sandbox, scenario: Scenario, count: int, reference_cou
     outcomes = []
     sandbox.prepare(scenario)
     cpu, sandbox_cpu = time.process_time(), sandbox.cpu_seconds()
-    seconds, retries, failed = asyncio.run(push_async(sandbox.settings(scenario), count))
-    outcomes.append(measure(sandbox, scenario, "async-usersync", count, seconds, retries, failed,
+    seconds, retries, reported = asyncio.run(push_async(sandbox.settings(scenario), count, sandbox, scenario.outage))
+    outcomes.append(measure(sandbox, scenario, "async-usersync", count, seconds, retries, reported,
                             time.process_time() - cpu, sandbox.cpu_seconds() - sandbox_cpu))
     if scenario.name.startswith("d"):
         sandbox.control("PUT", "config", {"throttle": False})
@@ -250,17 +275,19 @@ def run_scenario(sandbox: Sandbox, scenario: Scenario, count: int, reference_cou
         sandbox.prepare(scenario)
         cpu, sandbox_cpu = time.process_time(), sandbox.cpu_seconds()
         seconds, retries, failed = push_umapi_client(sandbox, scenario, reference_count)
-        outcomes.append(measure(sandbox, scenario, "umapi-client 3.0.1", reference_count, seconds, retries, failed,
+        outcomes.append(measure(sandbox, scenario, "umapi-client 3.0.1", reference_count, seconds, retries,
+                                failed,
                                 time.process_time() - cpu, sandbox.cpu_seconds() - sandbox_cpu))
     return outcomes
 
 
 def print_table(outcomes: list[Outcome]) -> None:
     header = ("scenario", "tool", "commands", "seconds", "rate/limit", "steady", "cmds/s", "429s", "retries",
-              "in RA", "lost", "twice", "failed", "cpu s", "sandbox cpu s")
+              "in RA", "lost", "twice", "failed", "misrep", "cpu s", "sandbox cpu s")
     rows = [(o.scenario, o.tool, str(o.commands), f"{o.seconds:.1f}", f"{o.rate_ratio:.3f}", f"{o.steady_ratio:.3f}",
              f"{o.commands_per_second:.0f}", str(o.throttled), "?" if o.retries < 0 else str(o.retries),
-             str(o.inside_retry_after), str(o.lost), str(o.twice), str(o.failed), f"{o.cpu_seconds:.1f}",
+             str(o.inside_retry_after), str(o.lost), str(o.twice), str(o.failed), "?" if o.misreported < 0 else str(o.misreported),
+             f"{o.cpu_seconds:.1f}",
              f"{o.sandbox_cpu_seconds:.1f}")
             for o in outcomes]
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
@@ -269,6 +296,12 @@ def print_table(outcomes: list[Outcome]) -> None:
     by_scenario: dict[str, dict[str, Outcome]] = {}
     for outcome in outcomes:
         by_scenario.setdefault(outcome.scenario, {})[outcome.tool] = outcome
+    plain = by_scenario.get(SCENARIOS[0].name, {}).get("async-usersync")
+    down = by_scenario.get(SCENARIOS[4].name, {}).get("async-usersync")
+    if plain is not None and down is not None and plain.commands == down.commands:
+        print(f"{down.scenario}: {down.seconds - plain.seconds:.1f} s longer than (a) for the same commands, "
+              f"against an outage of {SCENARIOS[4].outage:g} s (one backoff step is at most "
+              f"{60.0 / TIME_SCALE:g} s + jitter here)")
     for scenario, tools in by_scenario.items():
         if len(tools) == 2:
             ours, theirs = tools["async-usersync"], tools["umapi-client 3.0.1"]
@@ -321,7 +354,7 @@ def main() -> None:
     parser.add_argument("--commands", type=int, help="commands per scenario for async-usersync")
     parser.add_argument("--reference-commands", type=int,
                         help="commands per scenario for umapi-client (default: as many; 0 skips it)")
-    parser.add_argument("--scenarios", default="abcd", help="which scenarios to run, e.g. 'ad'")
+    parser.add_argument("--scenarios", default="abcdef", help="which scenarios to run, e.g. 'ad'")
     parser.add_argument("--limiters", action="store_true", help="only compare asyncio-throttle with the bucket")
     parser.add_argument("--json", type=Path, help="also write every outcome, with its per-second counts, to this file")
     options = parser.parse_args()

@@ -34,7 +34,7 @@ def sandbox(
     time_scale: float = typer.Option(1.0, min=0.001, help="Divide every throttle window by this (60: per-minute limits become per-second)."),
     throttle: bool = typer.Option(True, "--throttle/--no-throttle", help="Apply UMAPI's rate limits."),
     limits: str = typer.Option("", help="Rate limits per family, e.g. 'action=10/100,users=25/100,groups=5/100' (per client/global; 0 = none)."),
-    faults: str = typer.Option("", help="Injected faults: FAMILY:KIND=SHARE,... with KIND 500/502/503/504/reset/lost/slow, e.g. 'action:503=0.1,lost=0.05;users:slow=0.2@1.5'."),
+    faults: str = typer.Option("", help="Injected faults: FAMILY:KIND=SHARE,... with KIND 429/500/502/503/504/reset/lost/slow, e.g. 'action:503=0.1,lost=0.05;users:slow=0.2@1.5,429=0.01@3600'."),
     state_file: Path | None = typer.Option(None, help="Load the org from this JSON file if it exists; save it there on exit."),
     user_page_size: int = typer.Option(2000, min=1, help="Users per page."),
     group_page_size: int = typer.Option(400, min=1, help="Groups per page."),

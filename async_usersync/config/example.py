@@ -101,7 +101,9 @@ server:
   auth_host: ims-na1.adobelogin.com
   auth_endpoint: /ims/token/v2
   timeout: 120     # seconds per request
-  retries: 3       # attempts per request in all
+  retries: 3       # failed answers a request may get while other requests go through
+  max_outage: 900  # seconds without any accepted request before the rest is reported not sent
+  max_retry_after: 3600  # longest single wait UMAPI may ask for; past it the rest is not sent
 """
 
 LDAP_CONFIG = """\

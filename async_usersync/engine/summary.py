@@ -16,6 +16,7 @@ ADOBE_ONLY_LABELS: dict[AdobeOnlyAction, str] = {
 }
 GROUPS_PROCESSED_LABEL = "Number of Adobe-only users with groups processed"
 ACTIONS_LABEL = "Number of UMAPI actions sent (total, success, error)"
+NOT_SENT_LABEL = "Number of UMAPI actions not sent"
 
 
 @dataclass
@@ -39,11 +40,16 @@ class SummaryCounters:
         return self.adobe_users_read - self.adobe_users_excluded - self.adobe_users_updated - self.adobe_only_processed
 
 
-def render_action_summary(counters: SummaryCounters, actions: tuple[int, int, int], test_mode: bool = False) -> list[str]:
+def render_action_summary(counters: SummaryCounters, actions: tuple[int, int, int, int],
+                          test_mode: bool = False) -> list[str]:
     """The summary block, one string per log line: header, counters right-aligned to the
-    longest label, closing dashes. ``actions`` is (sent, succeeded, failed)."""
+    longest label, closing dashes. ``actions`` is (total, landed, failed, not sent): User Sync's
+    line, then ours for the commands an interrupted or given-up run never sent, shown only when
+    there are any (so a complete run's block stays User Sync's, line for line)."""
     title = " Action Summary (TEST MODE) " if test_mode else " Action Summary "
     rows = _rows(counters) + [(ACTIONS_LABEL, f"({actions[0]}, {actions[1]}, {actions[2]})")]
+    if actions[3]:
+        rows.append((NOT_SENT_LABEL, actions[3]))
     width = max(len(label) for label, _ in rows)
     return [title.center(SUMMARY_WIDTH, "-"),
             *(f"  {label.rjust(width)}: {value}" for label, value in rows),

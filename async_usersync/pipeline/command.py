@@ -148,6 +148,10 @@ async def _logged_run(command_line: CommandLine, settings: RunSettings, job: Syn
             result = await run_sync(job, stream.progress)
             if result.read_failure is not None:
                 logger.critical("%s; no Adobe-only user was touched", result.read_failure)
+            if result.interrupted:
+                totals = result.totals
+                logger.critical("The run was stopped before it finished: of %d UMAPI actions, %d landed, %d failed "
+                                "and %d were not sent", totals.sent, totals.completed, totals.failed, totals.not_sent)
             code = result.exit_code
             if code is ExitCode.OK and not options.test_mode:
                 guard.record_success(run_id)
@@ -168,7 +172,8 @@ async def _logged_run(command_line: CommandLine, settings: RunSettings, job: Syn
     counters = job.planner.counters
     if result is not None:
         totals = result.totals
-        for line in render_action_summary(counters, (totals.sent, totals.completed, totals.failed), options.test_mode):
+        for line in render_action_summary(counters, (totals.sent, totals.completed, totals.failed, totals.not_sent),
+                                          options.test_mode):
             logger.info("%s", line)
     elapsed = time.monotonic() - started
     logger.info("%s", stage_line(f"End {title} (Total time: {total_time(elapsed)})", "="))

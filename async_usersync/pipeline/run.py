@@ -81,14 +81,18 @@ class RunResult:
     read failed, the removals were held back or the guard is off)."""
     held: tuple[str, ...] = ()
     """Why the removal guard held back the removals (exit 6)."""
+    interrupted: bool = False
+    """Ctrl-C or SIGTERM stopped the run; the totals say what landed, failed and was not sent."""
 
     @property
     def exit_code(self) -> ExitCode:
+        if self.interrupted:
+            return ExitCode.INTERRUPTED
         if self.read_failure is not None:
             return ExitCode.READ_FAILED
         if self.held:
             return ExitCode.REMOVALS_HELD
-        return ExitCode.COMMANDS_FAILED if self.totals.failed else ExitCode.OK
+        return ExitCode.COMMANDS_FAILED if self.totals.failed or self.totals.not_sent else ExitCode.OK
 
 
 class _Feed:
@@ -98,7 +102,7 @@ class _Feed:
     def __init__(self, planner: SyncPlanner, progress: ProgressFactory) -> None:
         self.planner = planner
         self.progress = progress
-        self.applied = progress("actions completed", None)
+        self.applied = progress("UMAPI actions landed or failed", None)
         self.durations: dict[str, float] = {}
         self.sink: ActionSink | None = None
 
@@ -115,6 +119,8 @@ class _Feed:
             logger.log(level, "%s", text)
 
     def on_result(self, result: CommandResult) -> None:
+        if result.not_sent:  # counted in the totals and the summary, not logged one by one
+            return
         self.applied.advance()
         command = result.command
         for error in result.errors:
@@ -139,44 +145,53 @@ async def run_sync(job: SyncJob, progress: ProgressFactory = silent_progress,
     held: tuple[str, ...] = ()
     if job.removal_guard is not None and job.removal_guard.previous is not None:
         planner.defer_group_removals()
+    interrupted = False
     started = time.monotonic()
     async with client_type(job.umapi, test_mode=job.test_mode) as client:
         with logged_stage(logger, "Push to UMAPI" if job.push else "Sync with UMAPI"), _full_collections_deferred():
-            async with client.action_sink(feed.on_result) as feed.sink:
-                try:
-                    if job.user_groups_wanted:
-                        planner.counters.user_groups_created = await _create_missing_user_groups(client, job.user_groups_wanted)
-                    if job.listed_adobe_only_users is not None:
-                        await _plan_listed_users(job, feed)
-                    else:
-                        await _inspect_both_sides(job, client, feed)
-                        _check_mapped_groups_found(planner)
-                        if job.removal_guard is not None:
-                            picture = _picture(job)
-                            held, keep_reference = _removals_held(job.removal_guard, picture, planner)
-                            if keep_reference:
-                                picture = None
-                        if held:
-                            await feed.send(planner.hold_group_removals())
+            try:
+                async with client.action_sink(feed.on_result) as feed.sink:
+                    try:
+                        if job.user_groups_wanted:
+                            planner.counters.user_groups_created = await _create_missing_user_groups(client, job.user_groups_wanted)
+                        if job.listed_adobe_only_users is not None:
+                            await _plan_listed_users(job, feed)
                         else:
-                            await feed.send(planner.release_group_removals())
-                            await feed.send(planner.finish())
-                            if job.write_file is not None:
-                                written = write_adobe_only_users(job.write_file, planner.adobe_only_users)
-                                logger.info("Wrote %d Adobe-only users to %s", written, job.write_file)
-                except ReadError as error:
-                    read_failure = error
-                    await feed.send(planner.hold_group_removals())  # the waiting users' other changes
-                feed.log_messages()
-                feed.planning_done()
+                            await _inspect_both_sides(job, client, feed)
+                            _check_mapped_groups_found(planner)
+                            if job.removal_guard is not None:
+                                picture = _picture(job)
+                                held, keep_reference = _removals_held(job.removal_guard, picture, planner)
+                                if keep_reference:
+                                    picture = None
+                            if held:
+                                await feed.send(planner.hold_group_removals())
+                            else:
+                                await feed.send(planner.release_group_removals())
+                                await feed.send(planner.finish())
+                                if job.write_file is not None:
+                                    written = write_adobe_only_users(job.write_file, planner.adobe_only_users)
+                                    logger.info("Wrote %d Adobe-only users to %s", written, job.write_file)
+                    except ReadError as error:
+                        read_failure = error
+                        await feed.send(planner.hold_group_removals())  # the waiting users' other changes
+                    feed.log_messages()
+                    feed.planning_done()
+            except asyncio.CancelledError:  # Ctrl-C or SIGTERM: the sink stopped sending and told what it knows
+                interrupted = True
             feed.applied.finish()
+            totals = feed.sink.totals
+            if totals.not_sent:
+                logger.warning("%d of %d UMAPI actions were not sent (%s); the next run plans them again",
+                               totals.not_sent, totals.sent,
+                               "the run was interrupted" if interrupted else "UMAPI stayed unavailable")
         transport = client.transport
         throttle = {family: {"throttled": bucket.stats.throttled, "paused_seconds": round(bucket.stats.paused_seconds, 3),
                              "attempts": transport.counters[family].attempts, "retries": transport.counters[family].retries}
                     for family, bucket in transport.throttles.items()}
     durations = feed.durations | {"actions_sent": time.monotonic() - started}
     recorded = _org_after(job, picture) if picture is not None and read_failure is None and not held else None
-    return RunResult(feed.sink.totals, read_failure, durations, throttle, recorded, held)
+    return RunResult(feed.sink.totals, read_failure, durations, throttle, recorded, held, interrupted)
 
 
 def _picture(job: SyncJob) -> RunPicture:

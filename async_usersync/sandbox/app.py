@@ -27,6 +27,9 @@ from async_usersync.sandbox.stats import FamilyStats, SandboxStats
 from async_usersync.sandbox.throttle import Throttle
 
 UMAPI_PREFIX = "/v2/usermanagement"
+MAX_ACTION_BODY = 1024 * 1024
+"""Bytes in one action request's body (1 MB in UMAPI's 2017 docs): a larger body is refused whole
+with a 413, every entry in it, as UMAPI does with one oversized value."""
 Handler = Callable[[web.Request, str], Awaitable[web.Response]]
 
 
@@ -58,6 +61,8 @@ class Sandbox:
         self.random = random.Random(config.seed)
         self._request_id_prefix = uuid.uuid4().hex[:16]
         self._request_numbers = itertools.count(1)
+        self.restart: Callable[[float], Awaitable[None]] | None = None
+        """Takes the server down for so many seconds, then serves again (``SandboxServer.outage``)."""
 
     def _fresh_state(self) -> OrgState:
         if self._initial_state is not None:
@@ -167,8 +172,12 @@ class Sandbox:
         return json_response(body, headers=headers)
 
     async def action(self, request: web.Request, client: str) -> web.Response:
+        raw = await request.read()
+        if len(raw) > MAX_ACTION_BODY:  # the whole request is refused, every entry in it
+            return json_response({"result": "error.request.too_large",
+                                  "message": f"Request body of {len(raw)} bytes is over {MAX_ACTION_BODY}"}, 413)
         try:
-            body = orjson.loads(await request.read())
+            body = orjson.loads(raw)
             outcome = run_actions(self.state, body, self.config, _flag(request, "testOnly", False))
         except orjson.JSONDecodeError:
             return json_response({"result": "error.command.malformed", "message": "Request body is not valid JSON"}, 400)
@@ -232,6 +241,8 @@ class Sandbox:
         if fault.kind == "slow":
             await asyncio.sleep(fault.delay)
             return await answer()
+        if fault.kind == "429":
+            return too_many_requests(round(fault.delay))
         if fault.kind in STATUS_KINDS:
             return json_response({"error_code": fault.kind, "message": "Injected fault"}, int(fault.kind))
         response = await answer() if fault.kind == "lost" else web.Response(status=502)
@@ -258,6 +269,18 @@ class Sandbox:
         except (orjson.JSONDecodeError, ValueError) as problem:
             return json_response({"error": str(problem)}, 400)
         return json_response({"result": "success", "users": len(self.state.users), "groups": len(self.state.groups)})
+
+    async def post_outage(self, request: web.Request) -> web.Response:
+        """``{"seconds": N}``: a restart with N seconds of downtime, starting just after this answer."""
+        try:
+            seconds = float(orjson.loads(await request.read())["seconds"])
+            if not 0 < seconds <= 3600 or self.restart is None:
+                raise ValueError("seconds must be above 0 and at most 3600")
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as problem:
+            return json_response({"error": f'expected {{"seconds": N}}: {problem}'}, 400)
+        restart = self.restart
+        asyncio.get_running_loop().call_later(0.05, lambda: asyncio.ensure_future(restart(seconds)))
+        return json_response({"result": "success", "down_for": seconds})
 
     async def get_config(self, request: web.Request) -> web.Response:
         return json_response(self.describe_config())
@@ -337,6 +360,7 @@ def build_app(sandbox: Sandbox) -> web.Application:
     app.router.add_get("/_sandbox/state", sandbox.get_state)
     app.router.add_get("/_sandbox/stats", sandbox.get_stats)
     app.router.add_post("/_sandbox/reset", sandbox.post_reset)
+    app.router.add_post("/_sandbox/outage", sandbox.post_outage)
     app.router.add_get("/_sandbox/config", sandbox.get_config)
     app.router.add_put("/_sandbox/config", sandbox.put_config)
     return app

@@ -6,10 +6,12 @@ Spec syntax (``--faults`` and PUT /_sandbox/config)::
 
 ``FAMILY:KIND=SHARE`` pairs, families separated by ``;``. ``*`` means every family. KIND is 500,
 502, 503, 504 (that answer instead of the real one; a client retries the last three, not 500),
+``429`` (a 429 whose Retry-After is ``429=SHARE@SECONDS``, 1 s when omitted; never time-scaled),
 ``reset`` (connection dropped before the request is handled), ``lost`` (handled, then the
 connection dropped: the client never hears of a change that was made) or ``slow`` (answered late);
 ``slow=SHARE@SECONDS`` sets the delay (1 s when omitted). A JSON object of the same shape
-(``{"action": {"503": 0.1, "slow": 0.2, "slow_seconds": 1.5}}``) is accepted too.
+(``{"action": {"503": 0.1, "slow": 0.2, "slow_seconds": 1.5, "429": 0.1, "retry_after": 3600}}``)
+is accepted too.
 One random draw per request picks at most one fault, so the run repeats exactly under the same seed.
 """
 
@@ -28,13 +30,16 @@ class FamilyFaults:
     shares: dict[str, float] = field(default_factory=dict)
     """Kind (``500``, ``502``, ``503``, ``504``, ``reset``, ``lost``, ``slow``) -> share of requests, 0..1."""
     slow_seconds: float = 1.0
+    retry_after: float = 1.0
+    """The Retry-After of an injected 429, in seconds."""
 
 
 @dataclass(frozen=True, slots=True)
 class Fault:
     kind: str
-    """``500``, ``502``, ``503``, ``504``, ``reset``, ``lost`` or ``slow``."""
+    """``429``, ``500``, ``502``, ``503``, ``504``, ``reset``, ``lost`` or ``slow``."""
     delay: float = 0.0
+    """Seconds: the delay of ``slow``, the Retry-After of ``429``."""
 
 
 @dataclass(slots=True)
@@ -48,13 +53,14 @@ class FaultPlan:
         roll = rng.random()
         for kind, share in faults.shares.items():
             if roll < share:
-                return Fault(kind, faults.slow_seconds if kind == "slow" else 0.0)
+                return Fault(kind, {"slow": faults.slow_seconds, "429": faults.retry_after}.get(kind, 0.0))
             roll -= share
         return None
 
     def describe(self) -> dict[str, Any]:
         return {
-            family: {**faults.shares, "slow_seconds": faults.slow_seconds} for family, faults in self.families.items()
+            family: {**faults.shares, "slow_seconds": faults.slow_seconds, "retry_after": faults.retry_after}
+            for family, faults in self.families.items()
         }
 
 
@@ -86,16 +92,16 @@ def _merge(target: FamilyFaults, family: str, settings: dict[str, Any]) -> None:
         kind = str(kind)
         if isinstance(number, bool) or not isinstance(number, (int, float)):
             raise ValueError(f"faults.{family}.{kind}: expected a number, got {number!r}")
-        if kind == "slow_seconds":
+        if kind in ("slow_seconds", "retry_after"):
             if number < 0:
-                raise ValueError(f"faults.{family}.slow_seconds: must be >= 0, got {number!r}")
-            target.slow_seconds = float(number)
-        elif kind in (*STATUS_KINDS, "reset", "lost", "slow"):
+                raise ValueError(f"faults.{family}.{kind}: must be >= 0, got {number!r}")
+            setattr(target, kind, float(number))
+        elif kind in (*STATUS_KINDS, "429", "reset", "lost", "slow"):
             if not 0.0 <= number <= 1.0:
                 raise ValueError(f"faults.{family}.{kind}: a share must be between 0 and 1, got {number!r}")
             target.shares[kind] = float(number)
         else:
-            raise ValueError(f"faults.{family}.{kind}: unknown fault (expected 500, 502, 503, 504, reset, lost, slow)")
+            raise ValueError(f"faults.{family}.{kind}: unknown fault (expected 429, 500, 502, 503, 504, reset, lost, slow)")
 
 
 def _spec_to_mapping(spec: str) -> dict[str, dict[str, float]]:
@@ -113,7 +119,7 @@ def _spec_to_mapping(spec: str) -> dict[str, dict[str, float]]:
                     raise ValueError
                 settings[kind.strip()] = float(share)
                 if at:
-                    settings["slow_seconds"] = float(seconds)
+                    settings["retry_after" if kind.strip() == "429" else "slow_seconds"] = float(seconds)
             except ValueError:
-                raise ValueError(f"faults: expected KIND=SHARE (or slow=SHARE@SECONDS), got {pair!r}") from None
+                raise ValueError(f"faults: expected KIND=SHARE (or slow=SHARE@SECONDS, 429=SHARE@SECONDS), got {pair!r}") from None
     return mapping

@@ -6,6 +6,7 @@ written back when the server stops.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import tempfile
 from dataclasses import dataclass
@@ -28,6 +29,23 @@ class SandboxServer:
     port: int
     ca_cert: Path | None
     """The certificate to trust (``ssl_verify=...``), or ``None`` without TLS."""
+    runner: web.AppRunner | None = None
+    site: web.TCPSite | None = None
+
+    async def outage(self, seconds: float) -> None:
+        """A restart with ``seconds`` of downtime: stops listening and drops every open connection,
+        then serves again on the same port with the same org, certificate and counters. Requests
+        meanwhile are refused (connection refused or reset), as with a server that is down."""
+        assert self.runner is not None and self.site is not None and self.runner.server is not None
+        ssl_context = self.site._ssl_context
+        await self.site.stop()
+        for handler in list(self.runner.server.connections):
+            if handler.transport is not None:
+                handler.transport.abort()
+        await asyncio.sleep(seconds)
+        self.site = web.TCPSite(self.runner, self.host, self.port, ssl_context=ssl_context, backlog=1024,
+                                reuse_address=True)
+        await self.site.start()
 
     @property
     def config(self) -> SandboxConfig:
@@ -105,10 +123,13 @@ async def run_sandbox(config: SandboxConfig) -> AsyncIterator[SandboxServer]:
         runner = web.AppRunner(build_app(sandbox), access_log=None, handle_signals=False)
         await runner.setup()
         try:
-            site = web.TCPSite(runner, config.host, config.port, ssl_context=ssl_context, backlog=1024)
+            site = web.TCPSite(runner, config.host, config.port, ssl_context=ssl_context, backlog=1024,
+                               reuse_address=True)
             await site.start()
             port = runner.addresses[0][1]
-            yield SandboxServer(sandbox, config.host, port, ca_cert)
+            server = SandboxServer(sandbox, config.host, port, ca_cert, runner, site)
+            sandbox.restart = server.outage
+            yield server
         finally:
             await runner.cleanup()
             if state_file is not None:

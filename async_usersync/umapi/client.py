@@ -15,11 +15,12 @@ import aiohttp
 from async_usersync import __version__
 from async_usersync.records import AdobeUser, CommandError, CommandResult
 from async_usersync.umapi.convert import adobe_user
-from async_usersync.umapi.errors import UmapiError
+from async_usersync.umapi.errors import UmapiError, answer_error
 from async_usersync.umapi.settings import UmapiSettings
 from async_usersync.umapi.sink import MAX_ENTRIES, ActionSink
 from async_usersync.tls import TlsTrust
 from async_usersync.umapi.transport import Reply, Transport
+from async_usersync.umapi.wire import AiohttpWire, Wire
 
 YIELD_EVERY = 250
 """Users handed on between two turns of the event loop while a page is converted: a 2,000-user
@@ -51,8 +52,11 @@ class _Page:
 class UmapiClient:
     """Owns one HTTP session; use as ``async with UmapiClient(settings) as client:``."""
 
-    def __init__(self, settings: UmapiSettings, *, test_mode: bool = False, user_agent: str | None = None) -> None:
+    def __init__(self, settings: UmapiSettings, *, test_mode: bool = False, user_agent: str | None = None,
+                 wire: Wire | None = None) -> None:
+        """``wire`` replaces the aiohttp session (tests put a scripted fake server there)."""
         self.settings = settings
+        self._wire = wire
         self.test_mode = test_mode
         self.user_agent = " ".join(filter(None, (
             user_agent, f"async-usersync/{__version__}", f"aiohttp/{aiohttp.__version__}",
@@ -64,6 +68,9 @@ class UmapiClient:
         """Users of a type this tool cannot manage, left out of ``users()``."""
 
     async def __aenter__(self) -> "UmapiClient":
+        if self._wire is not None:
+            self._transport = Transport(self.settings, self._wire)
+            return self
         # server.ca_file first, then REQUESTS_CA_BUNDLE / SSL_CERT_FILE, then the system's store.
         trust = TlsTrust.resolve(self.settings.ssl_verify, self.settings.ca_file, option_name="server.ca_file")
         connector = aiohttp.TCPConnector(ssl=trust.ssl_context("UMAPI and Adobe IMS"),
@@ -73,10 +80,12 @@ class UmapiClient:
             connector=connector, timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.settings.timeout,
                                                                sock_read=self.settings.timeout),
             headers={"User-Agent": self.user_agent})
-        self._transport = Transport(self.settings, self._session)
+        self._transport = Transport(self.settings, AiohttpWire(self._session, self.settings.timeout))
         return self
 
     async def __aexit__(self, *exc_info: Any) -> None:
+        if self._transport is not None:
+            await self._transport.close()
         if self._session is not None:
             await self._session.close()
 
@@ -122,7 +131,7 @@ class UmapiClient:
                 reply = await self.transport.call("action", "POST", f"action/{self.settings.org_id}",
                                                   params=params, body=body, pragma=self._opening_signal())
                 if reply.status != 200 or not isinstance(reply.body, dict):
-                    raise _unexpected(reply, "creating user groups")
+                    raise answer_error(reply.status, reply.body, "POST", reply.path, reply.request_id)
             except UmapiError as error:
                 failure = (CommandError("request", error.code, str(error)),)
                 results.extend(GroupResult(name, failure) for name in chunk)
@@ -210,13 +219,15 @@ class UmapiClient:
                     group: str | None, pragma: str | None) -> _Page:
         reply = await self.transport.call(family, "GET", path, params=params, pragma=pragma)
         body = reply.body
-        if reply.status == 404:
-            if group is not None:
-                raise UmapiError(f"Adobe group '{group}' not found (reading its users)", code="error.group.not_found",
-                                 status=404, request_id=reply.request_id)
-            return _Page(number, [], True, None)
-        if not isinstance(body, dict) or body.get("result") != "success" or not isinstance(body.get(key), list):
-            raise _unexpected(reply, f"reading page {number} of {key}")
+        if reply.status == 404 and group is not None:
+            raise UmapiError(f"Adobe group '{group}' not found (reading its users)", code="error.group.not_found",
+                             status=404, request_id=reply.request_id)
+        # Anything but a success carrying the list is a failed read, never an empty org (issue 10):
+        # a 404 from a wrong server.endpoint would otherwise queue every directory user for creation.
+        if reply.status != 200 or not isinstance(body, dict) or body.get("result") != "success" \
+                or not isinstance(body.get(key), list):
+            raise answer_error(reply.status, body, "GET", reply.path, reply.request_id,
+                               f"the answer holds no list of {key}")
         return _Page(number, body[key], bool(body.get("lastPage")), _page_count(reply))
 
 
@@ -231,10 +242,3 @@ def _page_count(reply: Reply) -> int | None:
     except ValueError:
         return None
     return math.ceil(total / size) if total > 0 and size > 0 else None
-
-
-def _unexpected(reply: Reply, doing: str) -> UmapiError:
-    body = reply.body if isinstance(reply.body, dict) else {}
-    code = str(body.get("result") or f"http.{reply.status}")
-    return UmapiError(f"UMAPI answered {doing}: HTTP {reply.status}, {code}: {body.get('message', 'unexpected body')}",
-                      code=code, status=reply.status, request_id=reply.request_id)

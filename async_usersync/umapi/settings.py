@@ -47,6 +47,19 @@ class UmapiSettings:
     """First wait (seconds) of the exponential backoff used when a retryable answer has no Retry-After."""
     backoff_jitter: float = 2.0
     """Up to this many seconds of random extra wait, so that many clients do not retry in step."""
+    backoff_max: float = 60.0
+    """The longest backoff step (seconds, before jitter) of an outage."""
+    max_outage: float = 900.0
+    """Seconds a family may go without an accepted request before the run gives up on it and reports
+    its remaining commands as not sent (``server.max_outage``, our addition)."""
+    max_retry_after: float = 3600.0
+    """The longest single wait a 429's Retry-After may impose (seconds); a longer one stops the family
+    at once, its remaining commands not sent (``server.max_retry_after``, our addition). Adobe's have
+    been seen up to 55 minutes."""
+    long_wait: float = 60.0
+    """A pause at least this long is announced at WARNING with the local time sending resumes..."""
+    wait_reminder: float = 300.0
+    """...and announced again every this many seconds while it lasts."""
     token_margin: float = 300.0
     """Refresh the access token this long before it expires (capped at a tenth of its lifetime)."""
     max_in_flight: int = 64
@@ -98,6 +111,11 @@ class UmapiSettings:
         retries = server.get("retries", defaults.retries, int)
         if retries < 1:
             raise server.error("retries", f"is the total number of attempts and must be at least 1, got {retries}")
+        give_up: dict[str, float] = {}
+        for key in ("max_outage", "max_retry_after"):
+            give_up[key] = server.get(key, getattr(defaults, key), float)
+            if give_up[key] <= 0:
+                raise server.error(key, f"must be a number of seconds above 0, got {give_up[key]!r}")
         settings = cls(
             org_id=org_id,
             client_id=client_id,
@@ -111,6 +129,7 @@ class UmapiSettings:
             ssl_verify=server.get("ssl_verify", ssl_cert_verify, bool),
             ca_file=_existing_file(server, "ca_file"),
             limits=_limits(server.section("limits")),
+            **give_up,
         )
         server.finish()
         section.ignore("trusted", "uses_business_id", "ssl_verify")

@@ -18,21 +18,28 @@ from typing import Any, Callable
 
 from async_usersync.records import CommandError, CommandResult, UserCommand
 from async_usersync.umapi.entries import Entry, RequestIds, command_entries, step_name
-from async_usersync.umapi.errors import UmapiError
+from async_usersync.umapi.errors import NotSent, UmapiError, answer_error
+from async_usersync.umapi.fields import field_problem
+from async_usersync.umapi.policy import ALREADY_IN_PLACE
 from async_usersync.umapi.transport import Transport
 
 log = logging.getLogger(__name__)
 
 MAX_ENTRIES = 10
 """Entries per action request (UMAPI's limit)."""
+INTERRUPT_GRACE = 5.0
+"""Seconds an interrupted run waits for the answers to requests already on the wire."""
 
 
 @dataclass(slots=True)
 class ActionTotals:
     sent: int = 0
-    """Commands handed to the sink."""
+    """Commands handed to the sink; each ends as exactly one of the next three."""
     completed: int = 0
+    """Landed."""
     failed: int = 0
+    not_sent: int = 0
+    """Never sent: the run was interrupted, or UMAPI stayed unavailable past the configured limits."""
     requests: int = 0
     """Action requests posted (not counting retries)."""
     failures: Counter[str] = field(default_factory=Counter)
@@ -48,6 +55,7 @@ class _Outcome:
     entries_left: int
     errors: list[CommandError] | None = None
     """Made at the first error only: most commands have none."""
+    not_sent: bool = False
 
 
 _Queued = tuple[Entry, _Outcome]
@@ -67,7 +75,12 @@ class ActionSink:
         self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=MAX_ENTRIES * max_in_flight * 2)
         self._slots = asyncio.Semaphore(max_in_flight)
         self._request_ids = RequestIds()
-        self._posts: set[asyncio.Task[None]] = set()
+        self._posts: dict[asyncio.Task[None], list[_Queued]] = {}
+        """Requests under way, with their entries (to report them if the run is interrupted)."""
+        self._batch: list[_Queued] = []
+        """The entries being packed into the next request."""
+        self._ready: list[_Queued] = []
+        """A packed request waiting for a free place."""
         self._batcher: asyncio.Task[None] | None = None
         self._sync_started = False
 
@@ -78,23 +91,56 @@ class ActionSink:
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         assert self._batcher is not None
         if exc_type is not None and not issubclass(exc_type, Exception):
-            self._batcher.cancel()
-            for post in list(self._posts):
-                post.cancel()
-            await asyncio.gather(self._batcher, *self._posts, return_exceptions=True)
+            await self._interrupted()
             return
-        await self._queue.put(_END)
-        await self._batcher
-        while self._posts:
-            await asyncio.gather(*list(self._posts))
+        try:
+            await self._queue.put(_END)
+            # asyncio.wait, not await or gather: a cancellation of this task must not cancel the
+            # batcher or the posts, whose commands are then reported by _interrupted().
+            await asyncio.wait([self._batcher])
+            self._batcher.result()
+            while self._posts:
+                await asyncio.wait(list(self._posts))
+        except asyncio.CancelledError:  # interrupted while the last requests were going out
+            await self._interrupted()
+            raise
+
+    async def _interrupted(self) -> None:
+        """Ctrl-C or SIGTERM: nothing more goes out. Queued commands are not sent; requests already
+        on the wire get ``INTERRUPT_GRACE`` seconds for their answer, so that what landed is known.
+        No command is logged one by one."""
+        assert self._batcher is not None
+        self._transport.stop("the run was interrupted")
+        self._batcher.cancel()
+        await asyncio.gather(self._batcher, return_exceptions=True)
+        left = self._ready + self._batch
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is not _END:
+                left.append(item)
+        self._settle(left, None, not_sent=True)
+        if self._posts:
+            await asyncio.wait(list(self._posts), timeout=INTERRUPT_GRACE)
+        for post, batch in list(self._posts.items()):
+            if post.done() and not post.cancelled():  # its outcomes are told (its done callback has not run yet)
+                continue
+            post.cancel()
+            self._settle(batch, CommandError("request", "unanswered", "the run was interrupted before UMAPI "
+                                             "answered; the change may have landed"), not_sent=False)
+        await asyncio.gather(*self._posts, return_exceptions=True)
 
     async def send(self, command: UserCommand) -> None:
-        """Queues one command; waits when the queue is full (backpressure)."""
+        """Queues one command; waits when the queue is full (backpressure). A command whose values
+        UMAPI's field limits refuse (``fields.field_problem``) is reported failed at once."""
         if command.is_empty:
+            return
+        self.totals.sent += 1
+        refused = field_problem(command)
+        if refused is not None:  # refused alone, so that its batch-mates go out
+            self._finish(_Outcome(command, 1, 0, [refused]))
             return
         entries = command_entries(command, self._request_ids)
         outcome = _Outcome(command, len(entries), len(entries))
-        self.totals.sent += 1
         queue = self._queue
         for entry in entries:
             try:
@@ -105,28 +151,31 @@ class ActionSink:
     async def _batch_entries(self) -> None:
         """Packs entries ten a request. The pieces of one split command go in separate requests,
         because UMAPI does not promise to run the entries of one request in order."""
-        batch: list[_Queued] = []
         while True:
             try:
                 item = self._queue.get_nowait()
             except asyncio.QueueEmpty:
                 try:
-                    item = await asyncio.wait_for(self._queue.get(), self._linger if batch else None)
+                    item = await asyncio.wait_for(self._queue.get(), self._linger if self._batch else None)
                 except asyncio.TimeoutError:
-                    await self._dispatch(batch, last=False)
-                    batch = []
+                    await self._dispatch(last=False)
                     continue
             if item is _END:
                 break
+            batch = self._batch
             if len(batch) == MAX_ENTRIES or (item[1].pieces > 1 and any(queued[1] is item[1] for queued in batch)):
-                await self._dispatch(batch, last=False)
-                batch = []
-            batch.append(item)
-        if batch:
-            await self._dispatch(batch, last=True)
+                await self._dispatch(last=False, then=item)
+            else:
+                batch.append(item)
+        if self._batch:
+            await self._dispatch(last=True)
 
-    async def _dispatch(self, batch: list[_Queued], last: bool) -> None:
+    async def _dispatch(self, last: bool, then: _Queued | None = None) -> None:
+        """Posts the entries packed so far in one request, once a place is free; ``then`` starts the
+        next batch. Until the post starts, the entries wait in ``_ready`` (reported if interrupted)."""
+        self._ready, self._batch = self._batch, [then] if then is not None else []
         await self._slots.acquire()
+        batch, self._ready = self._ready, []
         pragma = None
         if not self._sync_started:
             pragma, self._sync_started = "umapi-sync-start", True
@@ -134,12 +183,18 @@ class ActionSink:
             pragma = "umapi-sync-end"
         self.totals.requests += 1
         post = asyncio.create_task(self._post(batch, pragma))
-        self._posts.add(post)
-        post.add_done_callback(self._posts.discard)
+        self._posts[post] = batch
+        post.add_done_callback(self._forget_post)
+
+    def _forget_post(self, post: asyncio.Task[None]) -> None:
+        self._posts.pop(post, None)
 
     async def _post(self, batch: list[_Queued], pragma: str | None) -> None:
         try:
             errors = await self._errors_of(batch, pragma)
+        except NotSent:
+            self._settle(batch, None, not_sent=True)
+            return
         finally:
             self._slots.release()
         for index, (_, outcome) in enumerate(batch):
@@ -151,16 +206,29 @@ class ActionSink:
             if outcome.entries_left == 0:
                 self._finish(outcome)
 
+    def _settle(self, batch: list[_Queued], error: CommandError | None, *, not_sent: bool) -> None:
+        """Ends ``batch``'s entries without an answer: not sent, or failed with ``error``."""
+        for _, outcome in batch:
+            if error is not None:
+                if outcome.errors is None:
+                    outcome.errors = []
+                outcome.errors.append(error)
+            outcome.not_sent = outcome.not_sent or not_sent
+            outcome.entries_left -= 1
+            if outcome.entries_left == 0:
+                self._finish(outcome)
+
     async def _errors_of(self, batch: list[_Queued], pragma: str | None) -> dict[int, list[CommandError]]:
-        """The errors of each entry of ``batch`` (by position); a request that failed whole fails each."""
+        """The errors of each entry of ``batch`` (by position); a request that failed whole fails each.
+        Raises ``NotSent`` when the request never went out."""
         try:
             reply = await self._transport.call("action", "POST", self._path, params=self._params,
                                                body=[entry for entry, _ in batch], pragma=pragma)
             body = reply.body
             if reply.status != 200 or not isinstance(body, dict):
-                detail = body if isinstance(body, dict) else {}
-                raise UmapiError(f"UMAPI answered HTTP {reply.status}: {detail.get('message', 'no usable body')}",
-                                 code=str(detail.get("result") or f"http.{reply.status}"), status=reply.status)
+                raise answer_error(reply.status, body, "POST", reply.path, reply.request_id)
+        except NotSent:
+            raise
         except UmapiError as error:
             log.error("action request of %d entries failed: %s", len(batch), error)
             failure = CommandError("request", error.code, str(error))
@@ -169,17 +237,23 @@ class ActionSink:
             failure = CommandError("request", "client.error", f"{type(error).__name__}: {error}")
         else:
             errors = body.get("errors")
+            if errors and reply.after_silence:  # the unanswered attempt landed; the retry found it done
+                errors = [error for error in errors if not (isinstance(error, dict)
+                                                           and error.get("errorCode") in ALREADY_IN_PLACE)]
             return _map_errors(batch, errors) if errors else {}
         return {index: [failure] for index in range(len(batch))}
 
     def _finish(self, outcome: _Outcome) -> None:
-        result = CommandResult(outcome.command, tuple(outcome.errors)) if outcome.errors else \
-            CommandResult(outcome.command)
-        if result.ok:
-            self.totals.completed += 1
-        else:
+        if outcome.errors:
+            result = CommandResult(outcome.command, tuple(outcome.errors))
             self.totals.failed += 1
             self.totals.failures.update(error.code for error in result.errors)
+        elif outcome.not_sent:
+            result = CommandResult(outcome.command, not_sent=True)
+            self.totals.not_sent += 1
+        else:
+            result = CommandResult(outcome.command)
+            self.totals.completed += 1
         if self._on_result is not None:
             try:
                 self._on_result(result)

@@ -27,6 +27,10 @@ is a probe: a 429 that answers one means the server's limit is where we were, so
 before the next probe doubles (up to ``max_hold_windows``); reaching the configured limit again
 restores it. Against a server whose true limit is below ours, probes (and their 429s) thus thin
 out instead of recurring every ``hold_windows``.
+
+Outages (``outage()``): the family pauses, then lets one request through at a time, a probe, until
+``accepted()`` says the server is back; the retry policy (``policy.py``) picks the pause. ``stop()``
+ends the family for the run: every waiter, and every later ``acquire()``, raises ``NotSent``.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ import math
 import time
 from collections import deque
 from dataclasses import dataclass
+
+from async_usersync.umapi.errors import NotSent
 
 CATCH_UP = 5.0
 """Tokens the pacing bucket holds at least: after a stall of the event loop (a garbage collection
@@ -89,6 +95,12 @@ class AdaptiveBucket:
         self._accepted: deque[float] = deque()
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._timer: asyncio.TimerHandle | None = None
+        self.accepted_count = 0
+        """Requests the server took, in all."""
+        self._probing = False
+        """After an outage: one request at a time until one is accepted."""
+        self._probe_out = False
+        self._stopped: str | None = None
 
     @property
     def rate(self) -> float:
@@ -109,7 +121,11 @@ class AdaptiveBucket:
         return max(1, math.floor(self.limit + 1e-9))
 
     async def acquire(self) -> None:
-        """Waits, in arrival order, until a request may be sent; call ``done()`` once it is answered."""
+        """Waits, in arrival order, until a request may be sent; call ``done()`` once it is answered.
+
+        Raises ``NotSent`` once ``stop()`` was called (at once, or while waiting)."""
+        if self._stopped is not None:
+            raise NotSent(self._stopped)
         if not self._waiters and self._take():
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -119,20 +135,51 @@ class AdaptiveBucket:
         try:
             await future
         except asyncio.CancelledError:
-            if future.done() and not future.cancelled():
-                self._tokens += 1.0  # granted to a request that never went out
+            if future.done() and not future.cancelled():  # granted to a request that never went out
+                self._tokens += 1.0
                 self._in_window -= 1
-            else:
-                self._waiters.remove(future)
+                self._probe_out = False
+            # A cancelled future stays in the queue: it is done, so the timer skips it (removing it
+            # here would race with the timer, which may have dropped it already).
             self._arm()
             raise
 
     def done(self) -> None:
-        """A request let through by ``acquire()`` has its answer (or was given up): its place frees a window later."""
+        """A request let through by ``acquire()`` has its answer (or was given up): its place frees a
+        window later. A probe's answer lets the next probe go (``outage``) or everyone (``accepted``)."""
+        self._probe_out = False
         asyncio.get_running_loop().call_later(self.window * WINDOW_GUARD, self._free_place)
 
+    def outage(self, seconds: float) -> None:
+        """The server is unreachable or failing (no answer, 502, 503, 504): nothing goes out for
+        ``seconds``, then one request at a time (a probe) until one is accepted."""
+        self._probing = True
+        self.pause(seconds)
+
+    def stop(self, reason: str) -> None:
+        """Nothing of this family is sent any more: every waiter, now and later, gets ``NotSent(reason)``."""
+        if self._stopped is not None:
+            return
+        self._stopped = reason
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(NotSent(reason))
+
+    @property
+    def stopped(self) -> str | None:
+        """Why ``stop()`` was called, or ``None``."""
+        return self._stopped
+
     def accepted(self) -> None:
-        """The server took a request: the limit may grow back after a quiet spell."""
+        """The server took a request: an outage is over, and the limit may grow back after a quiet spell."""
+        self.accepted_count += 1
+        if self._probing:
+            self._probing = False
+            self._arm()
         now = time.monotonic()
         self._accepted.append(now)
         self._forget_old(now)
@@ -189,12 +236,13 @@ class AdaptiveBucket:
 
     def _take(self) -> bool:
         now = time.monotonic()
-        if now < self._paused_until or self._in_window >= self._places:
+        if now < self._paused_until or self._in_window >= self._places or self._probe_out:
             return False
         self._refill(now)
         if self._tokens >= 1.0:
             self._tokens -= 1.0
             self._in_window += 1
+            self._probe_out = self._probing
             return True
         return False
 
@@ -205,7 +253,7 @@ class AdaptiveBucket:
             self._timer = None
         while self._waiters and self._waiters[0].done():
             self._waiters.popleft()
-        if not self._waiters or self._in_window >= self._places:
+        if not self._waiters or self._in_window >= self._places or self._probe_out or self._stopped is not None:
             return
         now = time.monotonic()
         self._refill(now)

@@ -1,36 +1,37 @@
-"""One UMAPI request, sent under its family's throttle and retried by the API's rules.
+"""One UMAPI request, through layers that each do one job:
 
-Retried, with the same X-Request-Id: 429 (the whole family pauses for its Retry-After, or for an
-exponential backoff when it has none), 502, 503, 504, timeouts and dropped connections, up to
-``settings.retries`` attempts in all. A 401 renews the token once and is not counted as an attempt.
-500 and the other 4xx are final.
+* the wire (``wire.py``): one HTTP exchange, aiohttp in a run, a scripted fake server in tests;
+* pacing (``throttle.py``): one bucket per endpoint family, which also holds its pauses and probes;
+* auth (``auth.py``): the token, taken right after the pacing wait, just before the wire, so it
+  never ages in the queue (a renewal near expiry happens there too);
+* the retry policy (``policy.py``): what a 401, a 429, an outage or another answer means;
+* error mapping (``errors.answer_error``): the one place an error answer becomes an error.
+
+Every attempt of a request carries the same X-Request-Id.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
-import random
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Callable, Mapping
 
-import aiohttp
 import orjson
 from yarl import URL
 
 from async_usersync.umapi.auth import ImsToken
-from async_usersync.umapi.errors import UmapiError
+from async_usersync.umapi.errors import NotSent, UmapiError, answer_error
+from async_usersync.umapi.policy import RETRYABLE_STATUS, Backoff, Outage, parse_retry_after
 from async_usersync.umapi.settings import FAMILIES, UmapiSettings
 from async_usersync.umapi.throttle import AdaptiveBucket
+from async_usersync.umapi.wire import Wire, WireFailure
 
 log = logging.getLogger(__name__)
-
-RETRYABLE_STATUS = frozenset({502, 503, 504})
-CONNECTION_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError)
 
 
 @dataclass(slots=True)
@@ -42,7 +43,7 @@ class RequestCounters:
     """502/503/504 answers."""
     timeouts: int = 0
     dropped: int = 0
-    """Connections reset or closed before an answer."""
+    """Connections refused, reset or closed before an answer."""
     token_renewals: int = 0
 
 
@@ -52,168 +53,242 @@ class Reply:
     headers: Mapping[str, str]
     body: Any
     request_id: str
+    path: str
+    """The URL's path (``/v2/usermanagement/users/<org>/0``), for error messages."""
+    after_silence: bool = False
+    """An earlier attempt got no answer, so the server may have acted on it already: an error that
+    says the change is in place (``policy.ALREADY_IN_PLACE``) means it landed."""
 
 
 @dataclass(slots=True)
-class Transport:
-    settings: UmapiSettings
-    session: aiohttp.ClientSession
-    throttles: dict[str, AdaptiveBucket] = field(init=False)
-    counters: dict[str, RequestCounters] = field(init=False)
-    token: ImsToken = field(init=False)
-    _headers: dict[str, str] = field(init=False, default_factory=dict)
-    """The headers every request carries, for the token they were made with (``_headers_token``)."""
-    _headers_token: str = field(init=False, default="")
-    _url: Callable[[str, tuple[tuple[str, str], ...]], URL] = field(init=False)
+class _Tries:
+    """What one request has met so far."""
 
-    def __post_init__(self) -> None:
-        limits = self.settings.limits
+    request_id: str
+    """The X-Request-Id every attempt carries."""
+    renewed: bool = False
+    """The token was renewed after a 401 (once per request)."""
+    silent: bool = False
+    """An attempt got no answer: the server may have acted on it."""
+    failures: int = 0
+    """Failed answers counted against ``server.retries``."""
+    accepted_seen: int = -1
+    """The family's accepted count at the last failure."""
+    first_failure: float = 0.0
+    problem: str = ""
+    """The last failure, in words ('' while there was none)."""
+    code: str = ""
+
+
+class Transport:
+    """Sends UMAPI requests for one client: ``call()`` returns a 2xx or 404 ``Reply`` or raises
+    ``UmapiError`` (``NotSent`` when the request never went out and never will in this run)."""
+
+    def __init__(self, settings: UmapiSettings, wire: Wire) -> None:
+        self.settings = settings
+        self.wire = wire
+        limits = settings.limits
         self.throttles = {family: AdaptiveBucket(getattr(limits, family), limits.window) for family in FAMILIES}
         self.counters = {family: RequestCounters() for family in FAMILIES}
-        self.token = ImsToken(self.settings, self._post_token_form)
+        self.outages = {family: Outage() for family in FAMILIES}
+        self.backoff = Backoff(settings.backoff_base, settings.backoff_jitter, settings.backoff_max)
+        self.token = ImsToken(settings, self._post_token_form)
+        self._common_headers: dict[str, str] = {}
+        """The headers every request carries, for the token they were made with (``_headers_token``)."""
+        self._headers_token = ""
         # Per transport, not per class: the URLs start with this transport's base URL.
-        self._url = lru_cache(maxsize=256)(self._build_url)
+        self._url: Callable[[str, tuple[tuple[str, str], ...]], URL] = lru_cache(maxsize=256)(self._build_url)
+        self._reminders: dict[str, asyncio.Task[None]] = {}
+
+    def stop(self, reason: str) -> None:
+        """Sends nothing more: requests waiting for their turn, and later ones, raise ``NotSent``."""
+        for bucket in self.throttles.values():
+            bucket.stop(reason)
+
+    async def close(self) -> None:
+        for task in self._reminders.values():
+            task.cancel()
+        await asyncio.gather(*self._reminders.values(), return_exceptions=True)
 
     async def call(self, family: str, method: str, path: str, *, params: Mapping[str, str] | None = None,
                    body: Any = None, pragma: str | None = None) -> Reply:
-        """Sends ``method path`` (relative to the UMAPI base URL); returns a 2xx or 404 reply.
-
-        Anything else, once the attempts are spent, raises ``UmapiError``.
-        """
-        settings = self.settings
+        """Sends ``method path`` (relative to the UMAPI base URL) by the retry policy (``policy.py``)."""
         url = self._url(path, tuple(params.items()) if params else ())
-        request_id = f"{uuid.uuid4().hex}_{int(time.time() * 1000)}"
         data = orjson.dumps(body) if body is not None else None
-        throttle, counters = self.throttles[family], self.counters[family]
-        renewed = False
-        attempt = 0
+        tries = _Tries(f"{uuid.uuid4().hex}_{int(time.time() * 1000)}")
+        bucket, counters = self.throttles[family], self.counters[family]
         while True:
-            attempt += 1
-            token = await self.token.get()
-            await throttle.acquire()
-            if token is not self._headers_token:
-                self._headers = {"Authorization": f"Bearer {token}", "X-Api-Key": settings.client_id,
-                                 "Accept": "application/json", "Content-Type": "application/json"}
-                self._headers_token = token
-            headers = {**self._headers, "X-Request-Id": request_id}
-            if pragma:
-                headers["Pragma"] = pragma
-            counters.attempts += 1
+            await self._turn(bucket, tries, method, url)
             try:
-                status, reply_headers, raw = await self._send(throttle, method, url, data=data, headers=headers)
-            except aiohttp.ClientConnectorCertificateError as error:
-                raise UmapiError(f"the TLS certificate of {settings.host} is not trusted ({error.certificate_error}); "
-                                 "name the CA in server.ca_file (or REQUESTS_CA_BUNDLE / SSL_CERT_FILE), or turn "
-                                 "ssl_verify off only for a test server",
-                                 code="tls", request_id=request_id) from None
-            except asyncio.TimeoutError:
-                counters.timeouts += 1
-                failure, code, wait = f"no answer within {settings.timeout:g} s", "timeout", self.backoff(attempt)
-                status = None
-            except CONNECTION_ERRORS as error:
-                counters.dropped += 1
-                failure, code, wait = f"connection failed ({type(error).__name__})", "connection", self.backoff(attempt)
-                status = None
+                token = await self.token.get()  # after the wait, so it never ages in the queue
+            except BaseException:
+                bucket.done()
+                raise
+            counters.attempts += 1
+            sent_at = time.monotonic()
+            retry_after: float | None = None
+            try:
+                answer = await self.wire.send(method, url, self._headers(token, tries.request_id, pragma), data,
+                                              bucket.done)
+            except WireFailure as failure:
+                if failure.kind == "timeout":
+                    counters.timeouts += 1
+                else:
+                    counters.dropped += 1
+                tries.silent = True
+                tries.problem, tries.code, answered = failure.detail, failure.kind, False
             else:
+                status = answer.status
                 if 200 <= status < 300 or status == 404:
-                    throttle.accepted()
-                    return Reply(status, reply_headers, _json(raw), request_id)
-                if status == 401 and not renewed:
-                    renewed = True
-                    attempt -= 1
+                    bucket.accepted()
+                    self.outages[family].recovered()
+                    return Reply(status, answer.headers, _json(answer.body), tries.request_id, url.path, tries.silent)
+                if status == 401 and not tries.renewed:
+                    tries.renewed = True
                     counters.token_renewals += 1
                     await self.token.renew(token)
                     continue
-                retry_after = parse_retry_after(reply_headers.get("Retry-After"))
-                code = f"http.{status}"
+                retry_after = parse_retry_after(answer.headers.get("Retry-After"))
                 if status == 429:
-                    pause = retry_after if retry_after is not None else self.backoff(attempt)
-                    throttle.throttled(pause)
-                    failure, wait = f"request limit reached (429), every {family} request paused {pause:g} s", 0.0
-                elif status in RETRYABLE_STATUS:
-                    counters.server_errors += 1
-                    failure = f"service unavailable ({status})"
-                    wait = retry_after if retry_after is not None else self.backoff(attempt)
-                else:
-                    raise _final_error(status, raw, method, path, request_id)
-            if attempt >= settings.retries:
-                raise UmapiError(f"UMAPI {method} {path}: {failure}; gave up after {attempt} attempts "
-                                 f"(X-Request-Id {request_id})",
-                                 code=code, status=status, request_id=request_id)
-            counters.retries += 1
-            log.warning("UMAPI %s %s: %s on try %d, retrying%s (X-Request-Id %s)", method, path, failure, attempt,
-                        f" in {wait:.2f} s" if wait else "", request_id)
-            if wait:
-                await asyncio.sleep(wait)
+                    counters.retries += 1
+                    pause = retry_after if retry_after is not None else self.backoff(bucket.stats.throttled + 1)
+                    self._pause(family, pause, f"UMAPI asked for a pause (429) after {method} {url.path}",
+                                throttled=True)
+                    continue
+                if status not in RETRYABLE_STATUS:
+                    raise answer_error(status, _json(answer.body), method, url.path, tries.request_id)
+                counters.server_errors += 1
+                tries.problem, tries.code, answered = f"service unavailable ({status})", f"http.{status}", True
+            self._outage(family, method, url, tries, answered, sent_at, retry_after)
+
+    async def _turn(self, bucket: AdaptiveBucket, tries: _Tries, method: str, url: URL) -> None:
+        """Waits for the request's turn. When its family has stopped: ``NotSent`` if it never went
+        out, else the failure it met (without an answer, the change may have landed)."""
+        try:
+            await bucket.acquire()
+        except NotSent as stopped:
+            if not tries.problem:
+                raise
+            landed = " (no answer came, so the change may have landed)" if tries.silent else ""
+            raise UmapiError(f"UMAPI {method} {url.path}: {tries.problem}{landed}; then: {stopped} "
+                             f"(X-Request-Id {tries.request_id})", code=tries.code, request_id=tries.request_id) from None
+
+    def _headers(self, token: str, request_id: str, pragma: str | None) -> dict[str, str]:
+        if token is not self._headers_token:  # built once per token
+            self._common_headers = {"Authorization": f"Bearer {token}", "X-Api-Key": self.settings.client_id,
+                                    "Accept": "application/json", "Content-Type": "application/json"}
+            self._headers_token = token
+        headers = {**self._common_headers, "X-Request-Id": request_id}
+        if pragma:
+            headers["Pragma"] = pragma
+        return headers
+
+    def _outage(self, family: str, method: str, url: URL, tries: _Tries, answered: bool, sent_at: float,
+                retry_after: float | None) -> None:
+        """After no answer or a 502/503/504: pauses the family for the next backoff step (or the
+        Retry-After), or gives up. An answered failure counts against the request's attempts only
+        while others get through, so waiting out an outage spends none of them; one without an
+        answer never counts (giving up on it could report a change that landed as failed), and only
+        ``server.max_outage`` ends it."""
+        settings, bucket, outage = self.settings, self.throttles[family], self.outages[family]
+        now = time.monotonic()
+        tries.first_failure = tries.first_failure or now
+        if answered and (tries.failures == 0 or bucket.accepted_count != tries.accepted_seen):
+            tries.failures += 1
+        tries.accepted_seen = bucket.accepted_count
+        step = outage.failed(sent_at, now)
+        if outage.lasted(now) >= settings.max_outage:
+            self._give_up(family, f"UMAPI has not accepted a {family} request for {outage.lasted(now):.0f} s "
+                                  f"(server.max_outage is {settings.max_outage:g} s); the last problem: {tries.problem}")
+            return  # the next turn raises
+        if tries.failures >= settings.retries or now - tries.first_failure >= settings.max_outage:
+            landed = " (an attempt got no answer, so the change may have landed)" if tries.silent else ""
+            raise UmapiError(f"UMAPI {method} {url.path}: {tries.problem}{landed}; gave up after {tries.failures} "
+                             f"failed answers while other requests went through, {now - tries.first_failure:.0f} s "
+                             f"after the first failure (server.retries {settings.retries}, server.max_outage "
+                             f"{settings.max_outage:g} s; X-Request-Id {tries.request_id})", code=tries.code,
+                             request_id=tries.request_id)
+        self.counters[family].retries += 1
+        pause = retry_after if retry_after is not None else self.backoff(step)
+        log.warning("UMAPI %s %s: %s; every %s request waits %.2f s, then one goes first to test the service "
+                    "(X-Request-Id %s)", method, url.path, tries.problem, family, pause, tries.request_id)
+        self._pause(family, pause, f"UMAPI is unavailable ({tries.problem})", throttled=False)
+
+    def _pause(self, family: str, seconds: float, why: str, *, throttled: bool) -> None:
+        """Pauses the family (a 429's slow-down, or an outage with probes); past the ceiling on one
+        wait, stops it. A long pause is announced at WARNING with the local time sending resumes."""
+        settings = self.settings
+        if seconds > settings.max_retry_after:
+            self._give_up(family, f"{why}: asked to wait {_duration(seconds)}, until {_local_time(seconds)}, which is "
+                                  f"over server.max_retry_after ({_duration(settings.max_retry_after)})")
+            return
+        bucket = self.throttles[family]
+        if throttled:
+            bucket.throttled(seconds)
+        else:
+            bucket.outage(seconds)
+        left = bucket.paused_until - time.monotonic()
+        if left >= settings.long_wait:
+            log.warning("%s: every %s request waits %s; sending resumes at %s (local time)", why, family,
+                        _duration(left), _local_time(left))
+            reminder = self._reminders.get(family)
+            if reminder is None or reminder.done():
+                self._reminders[family] = asyncio.create_task(self._remind(family), name=f"{family} pause reminder")
+
+    async def _remind(self, family: str) -> None:
+        """Repeats the resume time every ``wait_reminder`` seconds while the family is paused."""
+        bucket = self.throttles[family]
+        while True:
+            await asyncio.sleep(self.settings.wait_reminder)
+            left = bucket.paused_until - time.monotonic()
+            if left <= 0 or bucket.stopped is not None:
+                return
+            log.warning("Still waiting for UMAPI: every %s request resumes at %s (local time), in %s", family,
+                        _local_time(left), _duration(left))
+
+    def _give_up(self, family: str, reason: str) -> None:
+        bucket = self.throttles[family]
+        if bucket.stopped is None:
+            log.error("%s; no more %s requests are sent in this run", reason, family)
+            bucket.stop(reason)
 
     def _build_url(self, path: str, query: tuple[tuple[str, str], ...]) -> URL:
         """The URL of ``path`` with its query, parsed once (aiohttp would parse a string on every request)."""
         url = URL(f"{self.settings.base_url}/{path}")
         return url.with_query(query) if query else url
 
-    async def _send(self, throttle: AdaptiveBucket, method: str, url: URL,
-                    **options: Any) -> tuple[int, Mapping[str, str], bytes]:
-        """One attempt. The server counted it before it began to answer, so its place in the throttle's
-        window is freed from the moment the answer's headers arrive (or the attempt fails)."""
-        answered = False
-        try:
-            async with self.session.request(method, url, **options) as response:
-                throttle.done()
-                answered = True
-                return response.status, response.headers, await response.read()
-        finally:
-            if not answered:
-                throttle.done()
-
-    def backoff(self, attempt: int) -> float:
-        """Exponential backoff with jitter, for retryable answers that carry no Retry-After."""
-        settings = self.settings
-        return settings.backoff_base * 2 ** (attempt - 1) + random.uniform(0, settings.backoff_jitter)
-
     async def _post_token_form(self, url: str, form: dict[str, str]) -> dict:
-        """The IMS token request: retried on 5xx and network failures, never throttled."""
+        """The IMS token request: retried on 5xx and network failures, never paced."""
         settings = self.settings
         for attempt in range(1, settings.retries + 1):
             try:
-                async with self.session.post(url, data=form, headers={"Cache-Control": "no-cache"}) as response:
-                    raw, status = await response.read(), response.status
-            except aiohttp.ClientConnectorCertificateError as error:
-                raise UmapiError(f"the TLS certificate of {settings.auth_host} is not trusted "
-                                 f"({error.certificate_error})", code="tls") from None
-            except (asyncio.TimeoutError, *CONNECTION_ERRORS) as error:
-                problem = f"{type(error).__name__}"
+                answer = await self.wire.post_form(url, form)
+            except WireFailure as failure:
+                problem = failure.detail
             else:
-                if status == 200:
-                    return _json(raw) or {}
-                if status not in RETRYABLE_STATUS:
-                    answer = _json(raw)
-                    detail = answer if isinstance(answer, dict) else {}
-                    code = str(detail.get("error") or f"http.{status}")
+                if answer.status == 200:
+                    return _json(answer.body) or {}
+                if answer.status not in RETRYABLE_STATUS:
+                    body = _json(answer.body)
+                    detail = body if isinstance(body, dict) else {}
+                    code = str(detail.get("error") or f"http.{answer.status}")
                     reason = detail.get("error_description") or "no reason given"
                     raise UmapiError(f"Adobe IMS at {url} refused the credentials of client id "
-                                     f"'{settings.client_id}' (HTTP {status}, {code}: {reason})",
-                                     code=code, status=status)
-                problem = f"HTTP {status}"
+                                     f"'{settings.client_id}' (HTTP {answer.status}, {code}: {reason})",
+                                     code=code, status=answer.status)
+                problem = f"HTTP {answer.status}"
             if attempt < settings.retries:
                 await asyncio.sleep(self.backoff(attempt))
         raise UmapiError(f"Adobe IMS at {url} could not be reached ({problem}) after {settings.retries} attempts",
                          code="ims.unavailable")
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait, from delta-seconds or an HTTP date; ``None`` when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+def _duration(seconds: float) -> str:
+    return str(timedelta(seconds=round(seconds))) if seconds >= 60 else f"{seconds:.1f} s"
+
+
+def _local_time(seconds_from_now: float) -> str:
+    return (datetime.now().astimezone() + timedelta(seconds=seconds_from_now)).strftime("%H:%M:%S %Z")
 
 
 def _json(raw: bytes) -> Any:
@@ -223,13 +298,3 @@ def _json(raw: bytes) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
         return None
-
-
-def _final_error(status: int, raw: bytes, method: str, path: str, request_id: str) -> UmapiError:
-    body = _json(raw)
-    detail = body if isinstance(body, dict) else {}
-    code = str(detail.get("result") or detail.get("error_code") or f"http.{status}")
-    message = str(detail.get("message") or {401: "the access token was refused", 403: "the API key (client id) "
-                  "is not permitted for this org"}.get(status, "no reason given"))
-    return UmapiError(f"UMAPI {method} {path} failed: HTTP {status}, {code}: {message}",
-                      code=code, status=status, request_id=request_id)

@@ -112,15 +112,17 @@ class Setup:
     def config_file(self) -> Path:
         return self.folder / "user-sync-config.yml"
 
-    def write(self, main: dict[str, Any] | None = None, ldap: dict[str, Any] | None = None) -> None:
-        """Writes the three config files; ``main``/``ldap`` entries replace whole top-level keys."""
+    def write(self, main: dict[str, Any] | None = None, ldap: dict[str, Any] | None = None,
+              server: dict[str, Any] | None = None) -> None:
+        """Writes the three config files; ``main``/``ldap`` entries replace whole top-level keys,
+        ``server`` entries replace keys of connector-umapi.yml's ``server``."""
         org = self.org
         umapi = {
             "authentication_method": "oauth",
             "enterprise": {"org_id": org.org_id, "client_id": org.client_id, "client_secret": org.client_secret},
             "server": {"host": f"{org.host}:{org.port}", "endpoint": "/v2/usermanagement", "auth_host": f"{org.host}:{org.port}",
                        "auth_endpoint": "/ims/token/v2", "ca_file": str(org.ca_cert), "retries": 2, "timeout": 20,
-                       "limits": {"window": 0.01}},
+                       "limits": {"window": 0.01}} | (server or {}),
         }
         connector_ldap = {
             "host": self.directory.url, "base_dn": self.directory.base_dn, "username": self.directory.admin_dn,

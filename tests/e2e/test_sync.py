@@ -167,6 +167,18 @@ async def test_a_failed_read_removes_nobody(setup: Setup, broken: dict, expected
     assert users[email("gone1")] == before[email("gone1")]
 
 
+async def test_a_wrong_umapi_endpoint_is_a_failed_read_and_nothing_is_sent(setup: Setup) -> None:
+    """Every users page answers 404: that is a failed read naming the path, not an empty org to fill."""
+    setup.write(server={"endpoint": "/v2/usermanagment"})
+    before = await setup.users()
+    run = await setup.sync("--users", "mapped", "--process-groups", "--adobe-only-user-action", "remove")
+    assert run.code == 3, run.out + run.err
+    assert f"/v2/usermanagment/users/{setup.org.org_id}/0" in run.out and "HTTP 404" in run.out
+    assert "Traceback" not in run.out + run.err
+    assert await setup.requests("action") == 0
+    assert await setup.users() == before
+
+
 async def test_users_all_and_exclude_unmapped_users(setup: Setup) -> None:
     run = await setup.sync("--users", "all", "--process-groups", "--exclude-unmapped-users")
     assert run.code == 0, run.err

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import aiohttp
 import orjson
 import requests
 
@@ -122,3 +124,27 @@ def test_cli_explains_bad_faults() -> None:
     result = subprocess.run([sys.executable, "-m", "async_usersync", "sandbox", "--port", "0", "--faults", "users:503"],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "expected KIND=SHARE" in result.stderr
+
+
+async def test_an_outage_refuses_requests_then_the_same_port_serves_the_same_org_again(caller: SandboxCaller) -> None:
+    before = (await caller.call("GET", "/users/{org}/0")).body["users"]
+    started = await caller.control("POST", "outage", {"seconds": 0.5})
+    assert started.status == 200
+    await asyncio.sleep(0.2)
+    try:
+        await caller.call("GET", "/users/{org}/0")
+        raise AssertionError("the sandbox answered during its outage")
+    except aiohttp.ClientError:
+        pass
+    await asyncio.sleep(0.6)
+    assert (await caller.call("GET", "/users/{org}/0")).body["users"] == before
+    assert (await caller.control("POST", "outage", {"seconds": -1})).status == 400
+
+
+async def test_an_action_body_over_one_megabyte_is_refused_whole(caller: SandboxCaller) -> None:
+    entries = [{"user": f"big{number}@example.com", "do": [{"createEnterpriseID": {
+        "email": f"big{number}@example.com", "firstname": "Big", "lastname": "L" * (1_100_000 if number == 3 else 5)}}]}
+        for number in range(10)]
+    answer = await caller.call("POST", "/action/{org}", entries)
+    assert answer.status == 413 and answer.body["result"] == "error.request.too_large"
+    assert not any(user["email"].startswith("big") for user in caller.server.state.user_list())

@@ -62,7 +62,7 @@ async def test_faults_repeat_under_the_same_seed(sandbox_factory, sandbox_http) 
 
 async def test_faults_change_at_run_time(caller: SandboxCaller) -> None:
     changed = await caller.control("PUT", "config", {"faults": {"groups": {"504": 1.0}}})
-    assert changed.body["faults"] == {"groups": {"504": 1.0, "slow_seconds": 1.0}}
+    assert changed.body["faults"] == {"groups": {"504": 1.0, "slow_seconds": 1.0, "retry_after": 1.0}}
     assert (await caller.call("GET", "/groups/{org}/0")).status == 504
     await caller.control("PUT", "config", {"faults": ""})
     assert (await caller.call("GET", "/groups/{org}/0")).status == 200
@@ -93,3 +93,9 @@ async def test_lost_answer_applies_the_change_but_drops_the_connection(sandbox_f
     assert server.state.find_user("lost@example.com") is not None
     action = server.sandbox.stats.families["action"]
     assert (action.resets, action.commands_applied) == (1, 1)
+
+
+async def test_an_injected_429_carries_its_retry_after(caller: SandboxCaller) -> None:
+    await caller.control("PUT", "config", {"faults": "groups:429=1.0@3600"})
+    answer = await caller.call("GET", "/groups/{org}/0")
+    assert answer.status == 429 and answer.headers["Retry-After"] == "3600"

@@ -167,7 +167,7 @@ async def test_each_url_is_parsed_once_and_the_headers_built_once_per_token(sand
                 await sink.send(command)
         transport = client.transport
         urls = transport._url.cache_info()
-        headers = transport._headers
+        headers = transport._common_headers
     assert sink.totals.requests == 4
     assert (urls.misses, urls.hits) == (1, 3)
     assert set(headers) == {"Authorization", "X-Api-Key", "Accept", "Content-Type"}

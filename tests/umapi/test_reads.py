@@ -75,6 +75,26 @@ async def test_an_unknown_group_is_a_read_error_naming_it(sandbox):
     assert caught.value.exit_code == 3
 
 
+@pytest.mark.parametrize("page", [0, 1])
+async def test_a_users_page_that_is_not_a_list_of_users_is_a_failed_read_naming_path_and_status(sandbox_factory, page):
+    """A 404 (a wrong server.endpoint, a page the server lost) is not an empty org or an end of the list."""
+    server = await sandbox_factory(users=10, time_scale=TIME_SCALE, user_page_size=5)
+    endpoint = "/v2/usermanagement" if page else "/v2/no-such-endpoint"
+    path_of_page = f"/users/{server.org_id}/{page}"
+    settings = client_settings(server, endpoint=endpoint)
+    async with UmapiClient(settings) as client:
+        if page:  # page 1 goes to a path the server does not know
+            original = client.transport._build_url
+
+            def wrong_page_one(path, query):
+                return original(path.replace("/1", "/1/nowhere/x") if path.endswith("/1") else path, query)
+            client.transport._url = wrong_page_one
+        with pytest.raises(UmapiError) as caught:
+            _ = [user async for user in client.users()]
+    assert caught.value.exit_code == 3 and caught.value.status == 404
+    assert "HTTP 404" in str(caught.value) and f"{endpoint}{path_of_page}" in str(caught.value)
+
+
 async def test_an_untrusted_certificate_is_refused_with_advice(sandbox, monkeypatch):
     monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)

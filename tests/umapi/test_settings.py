@@ -52,6 +52,12 @@ def test_defaults_and_the_invocation_ssl_setting(tmp_path):
     assert settings.token_url == "https://ims-na1.adobelogin.com/ims/token/v2"
     assert (settings.timeout, settings.retries, settings.ssl_verify) == (120.0, 3, False)
     assert settings.limits == RateLimits()
+    assert (settings.max_outage, settings.max_retry_after) == (900.0, 3600.0)
+
+
+def test_the_outage_limit_and_the_retry_after_ceiling_are_read(tmp_path):
+    settings = settings_from(tmp_path, GOOD.replace("  retries: 5", "  retries: 5\n  max_outage: 120\n  max_retry_after: 600"))
+    assert (settings.max_outage, settings.max_retry_after) == (120.0, 600.0)
 
 
 @pytest.mark.parametrize(("change", "key", "words"), [
@@ -59,6 +65,8 @@ def test_defaults_and_the_invocation_ssl_setting(tmp_path):
     (("authentication_method: oauth", "authentication_method: saml"), "key 'authentication_method'", "expected 'oauth'"),
     (("  retries: 5", "  retries: 0"), "key 'server.retries'", "at least 1"),
     (("  timeout: 30", "  timeout: soon"), "key 'server.timeout'", "expected a number"),
+    (("  retries: 5", "  retries: 5\n  max_outage: 0"), "key 'server.max_outage'", "above 0"),
+    (("  retries: 5", "  retries: 5\n  max_retry_after: -5"), "key 'server.max_retry_after'", "above 0"),
     (("  retries: 5", "  retries: 5\n  retry_delay: 3"), "key 'server.retry_delay'", "unknown key"),
     (("  client_id: the-client", "  client_id: the-client\n  colour: blue"), "key 'enterprise.colour'", "unknown key"),
     (("  org_id: ABC@AdobeOrg\n", ""), "key 'enterprise.org_id'", "a value is required"),

@@ -1,0 +1,88 @@
+"""A bulk load stopped by SIGTERM or Ctrl-C, one through lost answers and one through an outage with
+a restart of the server: the summary equals the org."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+
+import pytest
+
+from tests.e2e.conftest import Setup
+
+BULK = 300
+
+
+def write_users(setup: Setup) -> str:
+    users_file = setup.folder / "users.csv"
+    rows = [f"bulk{number:04d}@e2e.test,Bulk,Load,US,Sales" for number in range(BULK)]
+    users_file.write_text("email,firstname,lastname,country,groups\n" + "\n".join(rows) + "\n")
+    return str(users_file)
+
+
+async def bulk_users(setup: Setup) -> int:
+    return sum(address.startswith("bulk") for address in await setup.users())
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+async def test_a_bulk_load_stopped_mid_way_says_what_landed_failed_and_was_not_sent(setup: Setup, stop) -> None:
+    setup.write(server={"limits": {"window": 1.0}})  # 10 action requests a second: 30 for the load
+    users_file = write_users(setup)
+    summary_file = setup.folder / "summary.json"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "async_usersync", "--strategy", "push", "--users", "file", users_file,
+        "--process-groups", "--summary-json", str(summary_file), "-c", str(setup.config_file),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=setup.folder)
+    output = asyncio.ensure_future(process.communicate())
+    for _ in range(300):
+        if await bulk_users(setup) >= 30:
+            break
+        await asyncio.sleep(0.05)
+    process.send_signal(stop)
+    out, err = (part.decode() for part in await asyncio.wait_for(output, 60))
+    assert process.returncode == 130, out + err
+    assert "Traceback" not in out + err and "Error in action" not in out
+    assert " ERROR " not in out, [line for line in out.splitlines() if " ERROR " in line]
+    counters = json.loads(summary_file.read_text())["counters"]
+    landed = await bulk_users(setup)
+    assert counters["umapi_actions_sent"] == BULK, out
+    assert counters["umapi_actions_succeeded"] == landed and 30 <= landed < BULK
+    assert counters["umapi_actions_failed"] == 0
+    assert counters["umapi_actions_not_sent"] == BULK - landed, out
+    assert f"{BULK - landed} of {BULK} UMAPI actions were not sent" in out
+    assert "Number of UMAPI actions not sent" in out
+
+
+async def test_lost_answers_are_counted_as_landed_and_the_summary_equals_the_org(setup: Setup) -> None:
+    setup.org.config.update({"faults": "action:lost=0.3"})
+    setup.write(server={"retries": 3, "limits": {"window": 0.05}})
+    users_file = write_users(setup)
+    run = await setup.sync("--strategy", "push", "--users", "file", users_file, "--process-groups",
+                           "--summary-json", str(setup.folder / "summary.json"))
+    assert run.code == 0, run.out + run.err
+    counters = json.loads((setup.folder / "summary.json").read_text())["counters"]
+    assert await bulk_users(setup) == BULK
+    assert (counters["umapi_actions_sent"], counters["umapi_actions_succeeded"], counters["umapi_actions_failed"],
+            counters["umapi_actions_not_sent"]) == (BULK, BULK, 0, 0)
+    assert setup.org.sandbox.stats.families["action"].resets > 0
+
+
+async def test_an_outage_with_a_restart_mid_load_loses_nothing_and_the_run_succeeds(setup: Setup) -> None:
+    setup.write(server={"limits": {"window": 1.0}})
+    users_file = write_users(setup)
+    sync = asyncio.ensure_future(setup.sync("--strategy", "push", "--users", "file", users_file, "--process-groups",
+                                            "--summary-json", str(setup.folder / "summary.json")))
+    for _ in range(300):
+        if await bulk_users(setup) >= 50:
+            break
+        await asyncio.sleep(0.05)
+    await setup.org.outage(5.5)  # past the first backoff step (3 to 5 s): two attempts a request would not do
+    run = await sync
+    assert run.code == 0, run.out + run.err
+    assert "then one goes first to test the service" in run.out  # the outage was met
+    counters = json.loads((setup.folder / "summary.json").read_text())["counters"]
+    assert await bulk_users(setup) == BULK
+    assert (counters["umapi_actions_succeeded"], counters["umapi_actions_failed"],
+            counters["umapi_actions_not_sent"]) == (BULK, 0, 0)
