@@ -52,7 +52,6 @@ _CACHE_SIZE = 65536
 without losing hits."""
 _ADOBE_ID = IdentityType.ADOBE_ID
 _ENTERPRISE_ID = IdentityType.ENTERPRISE_ID
-_FEDERATED_ID = IdentityType.FEDERATED_ID
 _TYPE_NAMES = {identity_type: f"{identity_type.value}," for identity_type in IdentityType}
 _blank_command = object.__new__
 _fill_command = UserCommand.__init__
@@ -234,28 +233,46 @@ class SyncPlanner:
         return commands
 
     def finish(self) -> list[UserCommand]:
-        """The Adobe-only actions. Call only when both reads completed successfully."""
+        """The Adobe-only actions. Call only when both reads completed successfully.
+
+        As User Sync counts them: the Adobe-only line of the summary appears whenever Adobe-only
+        users are acted on or written to a file (``write-file``), and counts every candidate once
+        the limit allows them, whether or not it needed a command (0 when nothing is acted on).
+        With ``limits.group_removals_only`` the candidates (and the rows ``write-file`` writes) are
+        only the users with mapped groups to remove, which needs ``--process-groups``."""
         if not (self._directory_done and self._adobe_done) or self._finished:
             raise RuntimeError("finish() needs directory_done() and adobe_done() first, and runs once")
         self._finished = True
         rules = self.rules
-        if rules.strategy is Strategy.PUSH or not rules.manages_adobe_only_users:
+        if rules.strategy is Strategy.PUSH:
             return []
-        self.counters.adobe_only_label = ADOBE_ONLY_LABELS.get(rules.adobe_only_action, GROUPS_PROCESSED_LABEL)
+        if rules.limit.group_removals_only:
+            self.adobe_only_users = [user for user in self.adobe_only_users
+                                     if self._process_groups and self._mapped_groups_of(user.groups)]
+        if rules.manages_adobe_only_users or rules.adobe_only_action is AdobeOnlyAction.WRITE_FILE:
+            self.counters.adobe_only_label = ADOBE_ONLY_LABELS.get(rules.adobe_only_action, GROUPS_PROCESSED_LABEL)
+        if not rules.manages_adobe_only_users:
+            return []
         candidates = self.adobe_only_users
         if self._username_conflicts:
             candidates = [user for user in candidates if fold(user.username) not in self._username_conflicts]
-        if rules.limit.group_removals_only:
-            candidates = [user for user in candidates if self._mapped_groups_of(user.groups)]
         considered = self.counters.adobe_users_read - self.counters.adobe_users_excluded
         if not rules.limit.allows(len(candidates), considered):
             self.messages.append((logging.CRITICAL,
                                   f"Unable to process Adobe-only users, as their count ({len(candidates)}) is larger "
                                   f"than the max_adobe_only_users setting ({rules.limit})"))
             return []
-        commands = [command for user in candidates if (command := self._adobe_only_command(user)) is not None]
-        self.counters.adobe_only_processed = len(commands)
-        return commands
+        self.counters.adobe_only_processed = len(candidates)
+        return [command for user in candidates if (command := self._adobe_only_command(user)) is not None]
+
+    def add_listed_adobe_only_user(self, user: AdobeUser) -> None:
+        """``--adobe-only-user-list``: a user from the list, taken as Adobe-only as listed. As in
+        User Sync, it is not an Adobe user read (the counter stays 0, so a percentage
+        ``max_adobe_only_users`` has a base of 0) and no ``exclude_*`` rule applies to it."""
+        if not self._directory_done or self._adobe_done:
+            raise RuntimeError("add_listed_adobe_only_user() goes between directory_done() and adobe_done()")
+        if self._keep_adobe_only:
+            self.adobe_only_users.append(user)
 
     def hold_missing_group(self, directory_group: str) -> None:
         """A mapped directory group the directory does not have (renamed or deleted): its Adobe
@@ -480,11 +497,14 @@ class SyncPlanner:
         if rules.exclude_unmapped_users and not desired:
             return []
         country = user.country or rules.default_country_code
-        if not country and user.identity_type is _FEDERATED_ID:
-            self._warn(f"Skipping creation of user key {user_key(user)}: a Federated ID needs a country "
-                       f"(give one in the directory or set default_country_code)")
-            return []
-        if not country and user.identity_type is _ENTERPRISE_ID:
+        if not country:
+            if user.identity_type is not _ENTERPRISE_ID:
+                # User Sync: only Enterprise IDs may go without a country ("UD"); others are not created
+                where = f" ({user.origin})" if user.origin else ""
+                self.messages.append((logging.ERROR, f"User cannot be added without a specified country code: "
+                                                     f"{user_key(user)}{where}; give one in the directory or set "
+                                                     f"default_country_code"))
+                return []
             country = "UD"
         add_groups: tuple[str, ...] = ()
         remove_groups: tuple[str, ...] = ()

@@ -43,14 +43,20 @@ def fold(name: str) -> str:
 @dataclass(frozen=True, eq=False)
 class AdditionalGroupRule:
     """``additional_groups``: each directory group matching ``source`` becomes the Adobe group
-    named by ``target`` (a substitution template such as ``ACL-Grp-\\1``)."""
+    named by ``target`` (a substitution template such as ``ACL-Grp-\\1``).
+
+    As User Sync does it: ``source`` is matched case-sensitively at the start of the name only (a
+    prefix match), and the target is the name with ``source`` substituted by ``target``, so
+    ``ACL-([A-Za-z]+)`` makes ``ACL-Delta-Extra`` into ``ACL-Grp-Delta-Extra`` and leaves
+    ``acl-gamma`` alone."""
 
     source: re.Pattern[str]
     target: str
 
     def target_for(self, directory_group: str) -> str | None:
-        match = self.source.fullmatch(directory_group)
-        return sys.intern(match.expand(self.target)) if match else None
+        if self.source.match(directory_group) is None:
+            return None
+        return sys.intern(self.source.sub(self.target, directory_group))
 
     @cached_property
     def target_pattern(self) -> re.Pattern[str]:

@@ -334,7 +334,7 @@ async def _plan_listed_users(job: SyncJob, feed: _Feed) -> None:
     planner = job.planner
     await feed.send(planner.directory_done())
     for user in job.listed_adobe_only_users:
-        await feed.send(planner.add_adobe_user(user))
+        planner.add_listed_adobe_only_user(user)
     await feed.send(planner.adobe_done())
     await feed.send(planner.finish())
 
