@@ -1,0 +1,85 @@
+"""Issue 13's "Follow User Sync" items through real runs: the Action Summary's Adobe-only counters,
+``--adobe-only-user-list``, ``limits.group_removals_only`` with write-file, and new users without a
+country. See conftest.py for the directory and the starting org."""
+
+from __future__ import annotations
+
+import csv
+
+import yaml
+
+from tests.e2e.conftest import Setup, email
+
+
+def _config(setup: Setup) -> dict:
+    return yaml.safe_load(setup.config_file.read_text())
+
+
+async def test_write_file_without_process_groups_prints_the_adobe_only_line_with_zero(setup: Setup) -> None:
+    out = setup.folder / "adobe-only.csv"
+    run = await setup.sync("--users", "mapped", "--adobe-only-user-action", "write-file", str(out))
+    assert run.code == 0, run.err
+    summary = run.summary()
+    assert summary["Number of Adobe-only users with groups processed"] == "0"
+    # 7 read, keeper and visitor excluded, nothing updated or acted on
+    assert summary["Number of non-excluded Adobe users with no changes"] == "5"
+    assert "Number of Adobe-only users with groups processed" in (setup.folder / "logs" / "sync.log").read_text()
+
+
+async def test_listed_users_are_removed_as_listed_with_no_adobe_user_read_and_no_exclusion(setup: Setup) -> None:
+    listed = setup.folder / "listed.csv"
+    listed.write_text("type,username,email,domain\n"
+                      f"federatedID,{email('keeper')},{email('keeper')},\n"      # in the excluded group Keep
+                      "adobeID,visitor@example.net,visitor@example.net,\n")       # an excluded identity type
+    run = await setup.sync("--adobe-only-user-list", str(listed), "--adobe-only-user-action", "remove")
+    assert run.code == 0, run.err
+    users = await setup.users()
+    assert email("keeper") not in users and "visitor@example.net" not in users
+    summary = run.summary()
+    assert (summary["Number of Adobe users read"], summary["Number of Adobe users excluded from updates"],
+            summary["Number of non-excluded Adobe users with no changes"],
+            summary["Number of Adobe-only users removed"]) == ("0", "0", "0", "2")
+
+
+async def test_a_percentage_limit_stops_a_listed_removal(setup: Setup) -> None:
+    """With a list no Adobe user is read, so User Sync's percentage has a base of 0."""
+    setup.write(main={**_config(setup), "limits": {"max_adobe_only_users": "100%"}})
+    listed = setup.folder / "listed.csv"
+    listed.write_text(f"type,username,email,domain\nfederatedID,{email('gone1')},{email('gone1')},\n")
+    run = await setup.sync("--adobe-only-user-list", str(listed), "--adobe-only-user-action", "remove")
+    assert run.code == 0, run.err
+    assert ("Unable to process Adobe-only users, as their count (1) is larger than the max_adobe_only_users "
+            "setting (100%)") in run.out
+    assert email("gone1") in await setup.users()
+    assert run.summary()["Number of Adobe-only users removed"] == "0"
+
+
+async def test_group_removals_only_writes_only_adobe_only_users_with_mapped_groups(setup: Setup) -> None:
+    setup.write(main={**_config(setup), "limits": {"max_adobe_only_users": 10, "group_removals_only": True}})
+    out = setup.folder / "adobe-only.csv"
+    run = await setup.sync("--users", "mapped", "--process-groups", "--adobe-only-user-action", "write-file", str(out))
+    assert run.code == 0, run.err
+    with out.open() as stream:
+        assert [row["email"] for row in csv.DictReader(stream)] == [email("gone1")]  # gone2 has no group
+    assert run.summary()["Number of Adobe-only users with groups processed"] == "1"
+    assert (await setup.users())[email("gone1")] == ["Other Team"]
+
+
+async def test_a_new_user_without_a_country_is_created_only_as_an_enterprise_id(setup: Setup) -> None:
+    users_file = setup.folder / "users.csv"
+    users_file.write_text("email,firstname,lastname,country,groups,type\n"
+                          f"{email('nocountry')},No,Country,,Sales,federatedID\n"
+                          f"{email('enterprise')},Ent,Erprise,,Sales,enterpriseID\n")
+    (setup.folder / "connector-csv.yml").write_text("delimiter: ','\n")
+    config = _config(setup)
+    directory_users = {key: value for key, value in config["directory_users"].items() if key != "default_country_code"}
+    directory_users["connectors"] = {"csv": "connector-csv.yml"}
+    setup.write(main={**config, "directory_users": directory_users})
+    run = await setup.sync("--users", "file", str(users_file), "--process-groups")
+    users = await setup.users()
+    assert email("nocountry") not in users
+    assert users[email("enterprise")] == ["Sales Team"]
+    errors = [line for line in run.out.splitlines() if " ERROR " in line or "ERROR" in line.split(" - ")[0]]
+    assert any(f"User cannot be added without a specified country code: federatedID,{email('nocountry')},," in line
+               and "users.csv" in line for line in errors), run.out
+    assert run.summary()["Number of new Adobe users added"] == "1"
