@@ -83,3 +83,24 @@ async def test_a_new_user_without_a_country_is_created_only_as_an_enterprise_id(
     assert any(f"User cannot be added without a specified country code: federatedID,{email('nocountry')},," in line
                and "users.csv" in line for line in errors), run.out
     assert run.summary()["Number of new Adobe users added"] == "1"
+
+
+async def test_users_group_without_process_groups_reads_only_the_named_groups(setup: Setup) -> None:
+    """User Sync adds the mapped groups to the read only with --process-groups. Without it, Platform
+    (unmapped; dave's only group, nested in the mapped Engineering) is all dave carries, so
+    --exclude-unmapped-users does not create him."""
+    run = await setup.sync("--users", "group", "Sales", "-t")
+    assert run.code == 0, run.err
+    assert (run.summary()["Number of directory users read"],
+            run.summary()["Number of directory users selected for input"]) == ("2", "2")  # alice, bob
+
+    run = await setup.sync("--users", "group", "Platform", "--exclude-unmapped-users")
+    assert run.code == 0, run.err
+    assert email("dave") not in await setup.users()
+    assert (run.summary()["Number of directory users read"], run.summary()["Number of new Adobe users added"]) == ("1", "0")
+
+    run = await setup.sync("--users", "group", "Sales", "--process-groups", "-t")
+    assert run.code == 0, run.err
+    # alice, bob, carol and dave are read (Sales and the mapped Engineering); alice and bob selected
+    assert (run.summary()["Number of directory users read"],
+            run.summary()["Number of directory users selected for input"]) == ("4", "2")
