@@ -52,6 +52,7 @@ _CACHE_SIZE = 65536
 without losing hits."""
 _ADOBE_ID = IdentityType.ADOBE_ID
 _ENTERPRISE_ID = IdentityType.ENTERPRISE_ID
+_FEDERATED_ID = IdentityType.FEDERATED_ID
 _TYPE_NAMES = {identity_type: f"{identity_type.value}," for identity_type in IdentityType}
 _blank_command = object.__new__
 _fill_command = UserCommand.__init__
@@ -518,6 +519,8 @@ class SyncPlanner:
             on_conflict="updateIfAlreadyExists" if rules.update_user_info else "ignoreIfAlreadyExists",
         )
         root, domain = command_root(user)
+        if user.identity_type is _FEDERATED_ID and "@" in user.username:
+            root = user.username  # as User Sync sends it; an org that requires the email refuses it for this user
         self.counters.adobe_users_created += 1
         command = _blank_command(UserCommand)
         _fill_command(command, user=root, domain=domain, use_adobe_id=user.identity_type is _ADOBE_ID,

@@ -5,6 +5,7 @@ country. See conftest.py for the directory and the starting org."""
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import yaml
 
@@ -13,6 +14,18 @@ from tests.e2e.conftest import Setup, email
 
 def _config(setup: Setup) -> dict:
     return yaml.safe_load(setup.config_file.read_text())
+
+
+def _csv_directory(setup: Setup, rows: str) -> Path:
+    """A users file holding ``rows``, read through connector-csv.yml, without default_country_code."""
+    users_file = setup.folder / "users.csv"
+    users_file.write_text(rows)
+    (setup.folder / "connector-csv.yml").write_text("delimiter: ','\n")
+    config = _config(setup)
+    directory_users = {key: value for key, value in config["directory_users"].items() if key != "default_country_code"}
+    directory_users["connectors"] = {"csv": "connector-csv.yml"}
+    setup.write(main={**config, "directory_users": directory_users})
+    return users_file
 
 
 async def test_write_file_without_process_groups_prints_the_adobe_only_line_with_zero(setup: Setup) -> None:
@@ -66,15 +79,9 @@ async def test_group_removals_only_writes_only_adobe_only_users_with_mapped_grou
 
 
 async def test_a_new_user_without_a_country_is_created_only_as_an_enterprise_id(setup: Setup) -> None:
-    users_file = setup.folder / "users.csv"
-    users_file.write_text("email,firstname,lastname,country,groups,type\n"
-                          f"{email('nocountry')},No,Country,,Sales,federatedID\n"
-                          f"{email('enterprise')},Ent,Erprise,,Sales,enterpriseID\n")
-    (setup.folder / "connector-csv.yml").write_text("delimiter: ','\n")
-    config = _config(setup)
-    directory_users = {key: value for key, value in config["directory_users"].items() if key != "default_country_code"}
-    directory_users["connectors"] = {"csv": "connector-csv.yml"}
-    setup.write(main={**config, "directory_users": directory_users})
+    users_file = _csv_directory(setup, "email,firstname,lastname,country,groups,type\n"
+                                       f"{email('nocountry')},No,Country,,Sales,federatedID\n"
+                                       f"{email('enterprise')},Ent,Erprise,,Sales,enterpriseID\n")
     run = await setup.sync("--users", "file", str(users_file), "--process-groups")
     users = await setup.users()
     assert email("nocountry") not in users
@@ -104,3 +111,18 @@ async def test_users_group_without_process_groups_reads_only_the_named_groups(se
     # alice, bob, carol and dave are read (Sales and the mapped Engineering); alice and bob selected
     assert (run.summary()["Number of directory users read"],
             run.summary()["Number of directory users selected for input"]) == ("4", "2")
+
+
+async def test_a_new_federated_id_goes_with_its_directory_username_and_a_refusal_names_the_user(setup: Setup) -> None:
+    """User Sync sends the directory's username. UMAPI refuses a username that is an email other than
+    the user's email (error.user.must_match_email) unless the org allows it, and so does the sandbox:
+    the error is reported for that user and the others are created."""
+    users_file = _csv_directory(setup, "email,username,firstname,lastname,country,groups\n"
+                                       f"{email('john.doe')},jdoe@legacy.e2e.test,John,Doe,US,Sales\n"
+                                       f"{email('zed')},,Zed,Tester,US,Sales\n")
+    run = await setup.sync("--users", "file", str(users_file), "--process-groups")
+    assert run.code == 4, run.err
+    users = await setup.users()
+    assert email("john.doe") not in users and users[email("zed")] == ["Sales Team"]
+    assert ('Error in action (User: federatedID,jdoe@legacy.e2e.test,,john.doe@e2e.test, Command: createFederatedID): '
+            'code: "error.user.must_match_email"') in run.out

@@ -93,3 +93,14 @@ def test_group_removals_only_writes_only_users_with_mapped_groups_to_remove(proc
     result = run(rules(adobe_only_action=AdobeOnlyAction.WRITE_FILE, process_groups=process_groups,
                        limit=AdobeOnlyLimit(count=10, group_removals_only=True)), [], strays)
     assert [user.email for user in result.planner.adobe_only_users] == written
+
+
+# --- a new Federated ID whose username is another email -------------------------------------------
+
+def test_a_new_federated_id_is_sent_with_the_directory_username_even_when_it_is_another_email() -> None:
+    """User Sync names a new user by the directory's username; only the create step carries the email."""
+    user = directory_user("john.doe@example.com", ["Sales"], username="jdoe@legacy.example.com")
+    (command,) = run(rules(process_groups=True), [user], []).commands
+    assert (command.user, command.domain) == ("jdoe@legacy.example.com", None)
+    assert command.create is not None and command.create.email == "john.doe@example.com"
+    assert command.key == "federatedID,jdoe@legacy.example.com,,john.doe@example.com"
