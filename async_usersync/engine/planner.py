@@ -132,6 +132,12 @@ class SyncPlanner:
         self._group_set_counts: dict[frozenset[str], int] = {}
         """Directory users read per group set (few distinct sets: cheap to count, summed in ``group_members``)."""
         self._removals_wait_for_guard = False
+        self._selected_group_sets: set[frozenset[str]] | None = set() if rules.mapping.additional else None
+        """With ``additional_groups``: the distinct group sets of the selected directory users, from
+        which ``directory_done()`` finds the targets produced in this run."""
+        self._produced_targets: frozenset[str] | None = None
+        """Folded Adobe groups the selected directory users map to, once the directory is read: with
+        ``additional_groups``, only those of its targets are mapped (``_is_managed``)."""
         self._static_targets = {fold(name): name for name in rules.mapping.static_targets}
         self._push = rules.strategy is Strategy.PUSH
         self._update_user_info = rules.update_user_info
@@ -160,6 +166,8 @@ class SyncPlanner:
         if self._user_filter is not None and self._user_filter.fullmatch(fold(user.username or user.email)) is None:
             return []
         self.counters.directory_users_selected += 1
+        if self._selected_group_sets is not None:
+            self._selected_group_sets.add(user.groups)
         if self._push:
             return self._create(user)
         keys = match_keys(user)
@@ -221,6 +229,9 @@ class SyncPlanner:
         self._matched = {}
         self._group_set_ids = {}
         self._group_sets = []
+        if self._selected_group_sets is not None:
+            self._narrow_to_produced_targets(self._selected_group_sets)
+            self._selected_group_sets = None
         if self._removals_wait_for_guard:
             return iter(())
         return self.release_group_removals()
@@ -571,8 +582,41 @@ class SyncPlanner:
             self.adobe_only_users.append(user)
 
     def _is_managed(self, folded_group: str) -> bool:
-        """Whether a (folded) Adobe group may be removed: mapped, and not held by a missing group."""
-        return folded_group not in self._held_targets and self.rules.mapping.is_mapped(folded_group)
+        """Whether a (folded) Adobe group may be removed: mapped, and not held by a missing group.
+
+        An ``additional_groups`` target is mapped only when a selected directory user produced it in
+        this run, as in User Sync: until the directory is read, any group fitting a target pattern
+        may be one (the commands removing groups are held until then and narrowed by
+        ``_narrow_to_produced_targets``)."""
+        if folded_group in self._held_targets:
+            return False
+        if self._produced_targets is not None and folded_group not in self._static_targets:
+            return folded_group in self._produced_targets
+        return self.rules.mapping.may_be_mapped(folded_group)
+
+    def _narrow_to_produced_targets(self, selected_group_sets: Iterable[frozenset[str]]) -> None:
+        """The directory is read: the ``additional_groups`` targets mapped in this run are known, so
+        the held commands keep only the removals of mapped groups (one left with no change is dropped)."""
+        produced: set[str] = set()
+        for groups in selected_group_sets:
+            produced.update(self._group_facts(groups)[0])
+        self._produced_targets = frozenset(produced)
+        for cache in (self._mapped, self._group_changes, self._mapped_groups_of):
+            cache.cache_clear()
+        mapped = self._mapped
+        held = self._held
+        for index, parts in enumerate(held):
+            if parts is None:
+                continue
+            root, domain, use_adobe_id, update, add_groups, remove_groups, key = parts
+            kept = tuple(name for name in remove_groups if mapped(fold(name)))
+            if len(kept) == len(remove_groups):
+                continue
+            if update or add_groups or kept:
+                held[index] = (root, domain, use_adobe_id, update, add_groups, kept, key)
+            else:
+                held[index] = None
+                self.counters.adobe_users_updated -= 1
 
     def _compute_mapped_groups(self, adobe_groups: frozenset[str]) -> tuple[str, ...]:
         return tuple(sorted(group for group in adobe_groups if self._mapped(fold(group))))

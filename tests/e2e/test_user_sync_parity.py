@@ -126,3 +126,29 @@ async def test_a_new_federated_id_goes_with_its_directory_username_and_a_refusal
     assert email("john.doe") not in users and users[email("zed")] == ["Sales Team"]
     assert ('Error in action (User: federatedID,jdoe@legacy.e2e.test,,john.doe@e2e.test, Command: createFederatedID): '
             'code: "error.user.must_match_email"') in run.out
+
+
+async def test_additional_groups_map_by_prefix_and_touch_only_targets_produced_in_the_run(setup: Setup) -> None:
+    """``Grp-([A-Za-z]+)`` -> ``\\1``: every group name fits the target pattern, yet only Eng Team,
+    which carol's ``Grp-Eng Team`` produces (a prefix match, the rest of the name kept), counts as
+    mapped besides Sales Team: carol keeps Other Team and Photoshop, the Adobe-only gone1 keeps Other
+    Team; ``grp-photoshop`` does not fit the case-sensitive source, so dave gets nothing."""
+    users_file = _csv_directory(setup, "email,firstname,lastname,country,groups\n"
+                                       f"{email('alice')},Alice,Tester,US,Sales\n"
+                                       f"{email('bob')},Bob,Tester,US,Sales\n"
+                                       f"{email('carol')},Carol,Tester,US,Grp-Eng Team\n"
+                                       f"{email('dave')},Dave,Tester,US,grp-photoshop\n")
+    config = _config(setup)
+    config["directory_users"]["additional_groups"] = [{"source": "Grp-([A-Za-z]+)", "target": r"\1"}]
+    config["directory_users"]["groups"] = [{"directory_group": "Sales", "adobe_groups": ["Sales Team"]}]
+    setup.write(main=config)
+    run = await setup.sync("--users", "file", str(users_file), "--process-groups", "--adobe-only-user-action", "preserve")
+    assert run.code == 0, run.out
+    users = await setup.users()
+    assert {name: users.get(email(name)) for name in ("alice", "bob", "carol", "dave", "gone1", "gone2")} == {
+        "alice": ["Sales Team"], "bob": ["Sales Team"], "carol": ["Eng Team", "Other Team", "Photoshop"],
+        "dave": [], "gone1": ["Other Team"], "gone2": []}
+
+    again = await setup.sync("--users", "file", str(users_file), "--process-groups")
+    assert again.code == 0, again.out
+    assert again.summary()["Number of UMAPI actions sent (total, success, error)"] == "(0, 0, 0)"

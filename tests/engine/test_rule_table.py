@@ -77,10 +77,12 @@ def test_non_email_federated_username_is_sent_with_its_domain() -> None:
 # --- users on both sides --------------------------------------------------------------------------
 
 def test_group_adds_and_removes_touch_only_mapped_groups_ignoring_case() -> None:
-    directory = [directory_user("ann@example.com", ["engineering"])]
-    adobe = [adobe_user("ANN@example.com", ["eng profile", "Sales Profile", "Unmanaged", "ACL-Grp-Old", "ACL-Other"])]
+    directory = [directory_user("ann@example.com", ["engineering"]), directory_user("bob@example.com", ["ACL-Tools"])]
+    adobe = [adobe_user("ANN@example.com", ["eng profile", "Sales Profile", "Unmanaged", "ACL-Grp-Old", "ACL-Grp-Tools",
+                                            "ACL-Other"]), adobe_user("bob@example.com", ["ACL-Grp-Tools"])]
     result = run(rules(process_groups=True), directory, adobe)
-    assert result.commands == [UserCommand(user="ANN@example.com", remove_groups=("ACL-Grp-Old", "Sales Profile"),
+    # ACL-Grp-Tools is an additional_groups target bob produced; ACL-Grp-Old only fits the pattern
+    assert result.commands == [UserCommand(user="ANN@example.com", remove_groups=("ACL-Grp-Tools", "Sales Profile"),
                                            add_groups=("All Staff",), key="federatedID,ann@example.com,,ann@example.com")]
     assert result.planner.counters.adobe_users_updated == 1
 

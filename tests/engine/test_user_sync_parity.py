@@ -30,6 +30,39 @@ def test_additional_group_source_is_a_case_sensitive_prefix_match(directory_grou
     assert command.add_groups == ((target,) if target else ())
 
 
+# --- additional_groups: a target is mapped only when a selected directory user produced it ----------
+
+def test_an_adobe_only_user_loses_only_the_targets_produced_in_this_run() -> None:
+    directory = [directory_user("bob@example.com", ["ACL-Tools"])]
+    adobe = [adobe_user("bob@example.com", ["ACL-Grp-Tools"]),
+             adobe_user("gone@example.com", ["ACL-Grp-Tools", "ACL-Grp-Old", "Eng Profile"])]
+    result = run(rules(process_groups=True), directory, adobe)
+    assert [(command.user, command.remove_groups) for command in result.final] == [
+        ("gone@example.com", ("ACL-Grp-Tools", "Eng Profile"))]
+
+
+@pytest.mark.parametrize("producer_groups, removed", [(["ACL-Tools"], ("ACL-Grp-Tools",)), (["Other"], None)])
+def test_a_matched_users_removal_of_a_target_waits_for_the_whole_directory(producer_groups, removed) -> None:
+    """ann is matched before bob is read: whether ACL-Grp-Tools is mapped is known only once the
+    directory is read, so her removal waits; if nobody produced it, she is not changed at all."""
+    planner = SyncPlanner(rules(process_groups=True))
+    streamed = planner.add_adobe_user(adobe_user("ann@example.com", ["ACL-Grp-Tools"]))
+    streamed += planner.add_directory_user(directory_user("ann@example.com"))
+    streamed += planner.add_directory_user(directory_user("bob@example.com", producer_groups))
+    assert streamed == []
+    held = list(planner.directory_done())
+    assert [command.remove_groups for command in held] == ([removed] if removed else [])
+    assert planner.counters.adobe_users_updated == (1 if removed else 0)
+
+
+def test_a_directory_user_left_out_of_the_selection_produces_no_target() -> None:
+    """--users mapped: bob is in no mapped group, so the target of his ACL-Tools is not mapped."""
+    directory = [directory_user("bob@example.com", ["ACL-Tools"])]
+    adobe = [adobe_user("gone@example.com", ["ACL-Grp-Tools", "Eng Profile"])]
+    result = run(rules(process_groups=True, directory_group_filter=frozenset({"engineering", "sales"})), directory, adobe)
+    assert [(command.user, command.remove_groups) for command in result.final] == [("gone@example.com", ("Eng Profile",))]
+
+
 # --- the Adobe-only count -------------------------------------------------------------------------
 
 def test_every_adobe_only_user_acted_on_counts_whether_or_not_it_needed_a_command() -> None:
