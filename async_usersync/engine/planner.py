@@ -99,6 +99,8 @@ class SyncPlanner:
         self.adobe_only_users: list[AdobeUser] = []
         """The non-excluded Adobe-only users (the rows ``write-file`` writes), complete after both
         reads; kept only when they are written or acted on."""
+        self.adobe_only_changed = 0
+        """Adobe-only users that ``finish()`` gave a command (the summary counts every one acted on)."""
         self._waiting_directory: dict[str, DirectoryRecord] = {}
         self._waiting_adobe: dict[str, AdobeUser] = {}
         self._waiting_excluded: dict[str, AdobeUser] = {}
@@ -275,7 +277,9 @@ class SyncPlanner:
                                   f"than the max_adobe_only_users setting ({rules.limit})"))
             return []
         self.counters.adobe_only_processed = len(candidates)
-        return [command for user in candidates if (command := self._adobe_only_command(user)) is not None]
+        commands = [command for user in candidates if (command := self._adobe_only_command(user)) is not None]
+        self.adobe_only_changed = len(commands)
+        return commands
 
     def add_listed_adobe_only_user(self, user: AdobeUser) -> None:
         """``--adobe-only-user-list``: a user from the list, taken as Adobe-only as listed. As in

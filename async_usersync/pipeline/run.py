@@ -194,7 +194,7 @@ def _org_after(job: SyncJob, picture: RunPicture) -> RunPicture:
     counters = job.planner.counters
     leave_read = job.adobe_groups_to_read is not None or job.planner.rules.adobe_only_action in (
         AdobeOnlyAction.REMOVE, AdobeOnlyAction.DELETE)
-    removed = counters.adobe_only_processed if leave_read else 0
+    removed = job.planner.adobe_only_changed if leave_read else 0
     return replace(picture, adobe_users=picture.adobe_users + counters.adobe_users_created - removed)
 
 

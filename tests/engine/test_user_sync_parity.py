@@ -74,6 +74,7 @@ def test_every_adobe_only_user_acted_on_counts_whether_or_not_it_needed_a_comman
     counters = result.planner.counters
     assert (counters.adobe_only_label, counters.adobe_only_processed, counters.adobe_users_unchanged) == (
         "Number of Adobe-only users with groups processed", 3, 0)
+    assert result.planner.adobe_only_changed == 1  # what the run history's Adobe count subtracts
 
 
 def test_write_file_without_process_groups_shows_the_adobe_only_line_with_zero() -> None:
