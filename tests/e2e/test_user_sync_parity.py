@@ -83,6 +83,7 @@ async def test_a_new_user_without_a_country_is_created_only_as_an_enterprise_id(
                                        f"{email('nocountry')},No,Country,,Sales,federatedID\n"
                                        f"{email('enterprise')},Ent,Erprise,,Sales,enterpriseID\n")
     run = await setup.sync("--users", "file", str(users_file), "--process-groups")
+    assert run.code == 0, run.err  # as in User Sync, a user it cannot create is an error line, not a failed run
     users = await setup.users()
     assert email("nocountry") not in users
     assert users[email("enterprise")] == ["Sales Team"]
