@@ -15,7 +15,10 @@ Cases:
 * ``directory first``: the whole directory arrives before any Adobe user (the most memory the
   planner can need: every directory user waits);
 * ``busy, with history``: the busy case in a run that has a run history, so every command that
-  removes mapped groups (92% of the pairs here) waits for the removal guard until both reads end.
+  removes mapped groups (92% of the pairs here) waits for the removal guard until both reads end;
+* ``busy, additional_groups``: the busy case with half the groups mapped by an ``additional_groups``
+  rule instead of ``groups`` (the same commands), so the removals that touch its targets wait for the
+  whole directory and are narrowed to the targets the selected users produced.
 
 Run: ``.venv/bin/python benchmarks/engine_planner.py [N]`` (default 1,000,000).
 """
@@ -23,6 +26,7 @@ Run: ``.venv/bin/python benchmarks/engine_planner.py [N]`` (default 1,000,000).
 from __future__ import annotations
 
 import random
+import re
 import resource
 import subprocess
 import sys
@@ -32,12 +36,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from async_usersync.engine import AdobeOnlyAction, AdobeOnlyLimit, GroupMapping, SyncPlanner, SyncRules  # noqa: E402
+from async_usersync.engine import (  # noqa: E402
+    AdditionalGroupRule, AdobeOnlyAction, AdobeOnlyLimit, GroupMapping, SyncPlanner, SyncRules,
+)
 from async_usersync.pipeline.run import _full_collections_deferred  # noqa: E402
 from async_usersync.records import AdobeUser, DirectoryUser, IdentityType  # noqa: E402
 
-CASES = {"interleaved, busy": (0.05, True, False), "interleaved, settled": (0.05, False, False),
-         "directory first": (1.0, True, False), "busy, with history": (0.05, True, True)}
+CASES = {"interleaved, busy": (0.05, True, False, False), "interleaved, settled": (0.05, False, False, False),
+         "directory first": (1.0, True, False, False), "busy, with history": (0.05, True, True, False),
+         "busy, additional_groups": (0.05, True, False, True)}
 GROUP_COUNT = 20
 GROUP_SETS = 200
 
@@ -67,12 +74,16 @@ class Stub:
         return []
 
 
-def measure(count: int, lag_share: float, busy: bool, history: bool, real: bool) -> tuple[float, float, int]:
+def measure(count: int, lag_share: float, busy: bool, history: bool, additional: bool, real: bool) -> tuple[float, float, int]:
     """(CPU seconds, peak RSS in MB, commands) of one run in this process (under the garbage
     collection settings it has)."""
     directory_groups = [sys.intern(f"Group {index}") for index in range(GROUP_COUNT)]
     adobe_groups = [sys.intern(f"Profile {index}") for index in range(GROUP_COUNT)]
-    mapping = GroupMapping.from_pairs([(group, [adobe_groups[index]]) for index, group in enumerate(directory_groups)])
+    if additional:  # Group 10-19 -> Profile 10-19 by a rule, the others by groups
+        mapping = GroupMapping.from_pairs([(group, [adobe_groups[index]]) for index, group in enumerate(directory_groups[:10])],
+                                          [AdditionalGroupRule(re.compile(r"Group 1(\d)"), r"Profile 1\1")])
+    else:
+        mapping = GroupMapping.from_pairs([(group, [adobe_groups[index]]) for index, group in enumerate(directory_groups)])
     rng = random.Random(1)
     directory_sets = [frozenset(rng.sample(directory_groups, 2)) for _ in range(GROUP_SETS)]
     profile_of = dict(zip(directory_groups, adobe_groups))
@@ -118,24 +129,25 @@ def main() -> None:
     print(f"{count:,} directory users and {count:,} Adobe users; CPU seconds and peak RSS per process")
     for deferred in (True, False):
         print("full collections deferred, as in a sync:" if deferred else "the interpreter's garbage collection defaults:")
-        print(f"{'case':<22} {'records only':>22} {'planner':>22} {'planner CPU':>12} {'ratio':>6} {'commands':>10}")
-        for name, (lag_share, busy, history) in CASES.items():
+        print(f"{'case':<25} {'records only':>22} {'planner':>22} {'planner CPU':>12} {'ratio':>6} {'commands':>10}")
+        for name, (lag_share, busy, history, additional) in CASES.items():
             figures = []
             for real in (False, True):
-                arguments = [str(count), str(lag_share), str(int(busy)), str(int(history)), str(int(real)), str(int(deferred))]
+                arguments = [str(count), str(lag_share), str(int(busy)), str(int(history)), str(int(additional)),
+                             str(int(real)), str(int(deferred))]
                 output = subprocess.run([sys.executable, __file__, "--one", *arguments],
                                         check=True, capture_output=True, text=True).stdout.split()
                 figures.append((float(output[0]), float(output[1]), int(output[2])))
             (stub_cpu, stub_rss, _), (cpu, rss, commands) = figures
-            print(f"{name:<22} {stub_cpu:>9.1f} s {stub_rss:>7.0f} MB {cpu:>9.1f} s {rss:>7.0f} MB "
+            print(f"{name:<25} {stub_cpu:>9.1f} s {stub_rss:>7.0f} MB {cpu:>9.1f} s {rss:>7.0f} MB "
                   f"{cpu - stub_cpu:>10.1f} s {cpu / stub_cpu:>5.1f}x {commands:>10,}")
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--one"]:
-        with _full_collections_deferred() if sys.argv[7] == "1" else nullcontext():
+        with _full_collections_deferred() if sys.argv[8] == "1" else nullcontext():
             cpu, rss, commands = measure(int(sys.argv[2]), float(sys.argv[3]), sys.argv[4] == "1", sys.argv[5] == "1",
-                                         sys.argv[6] == "1")
+                                         sys.argv[6] == "1", sys.argv[7] == "1")
         print(cpu, rss, commands)
     else:
         main()

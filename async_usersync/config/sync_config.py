@@ -214,7 +214,7 @@ def _additional_groups(section: ConfigSection) -> list[AdditionalGroupRule]:
         source = entry.require("source", str)
         target = _adobe_group_name(entry, "target", entry.require("target", str))
         try:
-            pattern = re.compile(source, re.IGNORECASE)
+            pattern = re.compile(source)  # case-sensitive, as User Sync compiles it
             pattern.sub(target, "")  # checks the template's group references against the pattern
         except re.error as error:
             raise entry.error("source", f"not a valid regular expression (or target template): {error}") from None

@@ -99,6 +99,8 @@ class SyncPlanner:
         self.adobe_only_users: list[AdobeUser] = []
         """The non-excluded Adobe-only users (the rows ``write-file`` writes), complete after both
         reads; kept only when they are written or acted on."""
+        self.adobe_only_changed = 0
+        """Adobe-only users that ``finish()`` gave a command (the summary counts every one acted on)."""
         self._waiting_directory: dict[str, DirectoryRecord] = {}
         self._waiting_adobe: dict[str, AdobeUser] = {}
         self._waiting_excluded: dict[str, AdobeUser] = {}
@@ -132,6 +134,12 @@ class SyncPlanner:
         self._group_set_counts: dict[frozenset[str], int] = {}
         """Directory users read per group set (few distinct sets: cheap to count, summed in ``group_members``)."""
         self._removals_wait_for_guard = False
+        self._selected_group_sets: set[frozenset[str]] | None = set() if rules.mapping.additional else None
+        """With ``additional_groups``: the distinct group sets of the selected directory users, from
+        which ``directory_done()`` finds the targets produced in this run."""
+        self._produced_targets: frozenset[str] | None = None
+        """Folded Adobe groups the selected directory users map to, once the directory is read: with
+        ``additional_groups``, only those of its targets are mapped (``_is_managed``)."""
         self._static_targets = {fold(name): name for name in rules.mapping.static_targets}
         self._push = rules.strategy is Strategy.PUSH
         self._update_user_info = rules.update_user_info
@@ -160,6 +168,8 @@ class SyncPlanner:
         if self._user_filter is not None and self._user_filter.fullmatch(fold(user.username or user.email)) is None:
             return []
         self.counters.directory_users_selected += 1
+        if self._selected_group_sets is not None:
+            self._selected_group_sets.add(user.groups)
         if self._push:
             return self._create(user)
         keys = match_keys(user)
@@ -221,6 +231,9 @@ class SyncPlanner:
         self._matched = {}
         self._group_set_ids = {}
         self._group_sets = []
+        if self._selected_group_sets is not None:
+            self._narrow_to_produced_targets(self._selected_group_sets)
+            self._selected_group_sets = None
         if self._removals_wait_for_guard:
             return iter(())
         return self.release_group_removals()
@@ -234,28 +247,48 @@ class SyncPlanner:
         return commands
 
     def finish(self) -> list[UserCommand]:
-        """The Adobe-only actions. Call only when both reads completed successfully."""
+        """The Adobe-only actions. Call only when both reads completed successfully.
+
+        As User Sync counts them: the Adobe-only line of the summary appears whenever Adobe-only
+        users are acted on or written to a file (``write-file``), and counts every candidate once
+        the limit allows them, whether or not it needed a command (0 when nothing is acted on).
+        With ``limits.group_removals_only`` the candidates (and the rows ``write-file`` writes) are
+        only the users with mapped groups to remove, which needs ``--process-groups``."""
         if not (self._directory_done and self._adobe_done) or self._finished:
             raise RuntimeError("finish() needs directory_done() and adobe_done() first, and runs once")
         self._finished = True
         rules = self.rules
-        if rules.strategy is Strategy.PUSH or not rules.manages_adobe_only_users:
+        if rules.strategy is Strategy.PUSH:
             return []
-        self.counters.adobe_only_label = ADOBE_ONLY_LABELS.get(rules.adobe_only_action, GROUPS_PROCESSED_LABEL)
+        if rules.limit.group_removals_only:
+            self.adobe_only_users = [user for user in self.adobe_only_users
+                                     if self._process_groups and self._mapped_groups_of(user.groups)]
+        if rules.manages_adobe_only_users or rules.adobe_only_action is AdobeOnlyAction.WRITE_FILE:
+            self.counters.adobe_only_label = ADOBE_ONLY_LABELS.get(rules.adobe_only_action, GROUPS_PROCESSED_LABEL)
+        if not rules.manages_adobe_only_users:
+            return []
         candidates = self.adobe_only_users
         if self._username_conflicts:
             candidates = [user for user in candidates if fold(user.username) not in self._username_conflicts]
-        if rules.limit.group_removals_only:
-            candidates = [user for user in candidates if self._mapped_groups_of(user.groups)]
         considered = self.counters.adobe_users_read - self.counters.adobe_users_excluded
         if not rules.limit.allows(len(candidates), considered):
             self.messages.append((logging.CRITICAL,
                                   f"Unable to process Adobe-only users, as their count ({len(candidates)}) is larger "
                                   f"than the max_adobe_only_users setting ({rules.limit})"))
             return []
+        self.counters.adobe_only_processed = len(candidates)
         commands = [command for user in candidates if (command := self._adobe_only_command(user)) is not None]
-        self.counters.adobe_only_processed = len(commands)
+        self.adobe_only_changed = len(commands)
         return commands
+
+    def add_listed_adobe_only_user(self, user: AdobeUser) -> None:
+        """``--adobe-only-user-list``: a user from the list, taken as Adobe-only as listed. As in
+        User Sync, it is not an Adobe user read (the counter stays 0, so a percentage
+        ``max_adobe_only_users`` has a base of 0) and no ``exclude_*`` rule applies to it."""
+        if not self._directory_done or self._adobe_done:
+            raise RuntimeError("add_listed_adobe_only_user() goes between directory_done() and adobe_done()")
+        if self._keep_adobe_only:
+            self.adobe_only_users.append(user)
 
     def hold_missing_group(self, directory_group: str) -> None:
         """A mapped directory group the directory does not have (renamed or deleted): its Adobe
@@ -480,11 +513,14 @@ class SyncPlanner:
         if rules.exclude_unmapped_users and not desired:
             return []
         country = user.country or rules.default_country_code
-        if not country and user.identity_type is _FEDERATED_ID:
-            self._warn(f"Skipping creation of user key {user_key(user)}: a Federated ID needs a country "
-                       f"(give one in the directory or set default_country_code)")
-            return []
-        if not country and user.identity_type is _ENTERPRISE_ID:
+        if not country:
+            if user.identity_type is not _ENTERPRISE_ID:
+                # User Sync: only Enterprise IDs may go without a country ("UD"); others are not created
+                where = f" ({user.origin})" if user.origin else ""
+                self.messages.append((logging.ERROR, f"User cannot be added without a specified country code: "
+                                                     f"{user_key(user)}{where}; give one in the directory or set "
+                                                     f"default_country_code"))
+                return []
             country = "UD"
         add_groups: tuple[str, ...] = ()
         remove_groups: tuple[str, ...] = ()
@@ -498,6 +534,8 @@ class SyncPlanner:
             on_conflict="updateIfAlreadyExists" if rules.update_user_info else "ignoreIfAlreadyExists",
         )
         root, domain = command_root(user)
+        if user.identity_type is _FEDERATED_ID and "@" in user.username:
+            root = user.username  # as User Sync sends it; an org that requires the email refuses it for this user
         self.counters.adobe_users_created += 1
         command = _blank_command(UserCommand)
         _fill_command(command, user=root, domain=domain, use_adobe_id=user.identity_type is _ADOBE_ID,
@@ -548,8 +586,41 @@ class SyncPlanner:
             self.adobe_only_users.append(user)
 
     def _is_managed(self, folded_group: str) -> bool:
-        """Whether a (folded) Adobe group may be removed: mapped, and not held by a missing group."""
-        return folded_group not in self._held_targets and self.rules.mapping.is_mapped(folded_group)
+        """Whether a (folded) Adobe group may be removed: mapped, and not held by a missing group.
+
+        An ``additional_groups`` target is mapped only when a selected directory user produced it in
+        this run, as in User Sync: until the directory is read, any group fitting a target pattern
+        may be one (the commands removing groups are held until then and narrowed by
+        ``_narrow_to_produced_targets``)."""
+        if folded_group in self._held_targets:
+            return False
+        if self._produced_targets is not None and folded_group not in self._static_targets:
+            return folded_group in self._produced_targets
+        return self.rules.mapping.may_be_mapped(folded_group)
+
+    def _narrow_to_produced_targets(self, selected_group_sets: Iterable[frozenset[str]]) -> None:
+        """The directory is read: the ``additional_groups`` targets mapped in this run are known, so
+        the held commands keep only the removals of mapped groups (one left with no change is dropped)."""
+        produced: set[str] = set()
+        for groups in selected_group_sets:
+            produced.update(self._group_facts(groups)[0])
+        self._produced_targets = frozenset(produced)
+        for cache in (self._mapped, self._group_changes, self._mapped_groups_of):
+            cache.cache_clear()
+        mapped = self._mapped
+        held = self._held
+        for index, parts in enumerate(held):
+            if parts is None:
+                continue
+            root, domain, use_adobe_id, update, add_groups, remove_groups, key = parts
+            kept = tuple(name for name in remove_groups if mapped(fold(name)))
+            if len(kept) == len(remove_groups):
+                continue
+            if update or add_groups or kept:
+                held[index] = (root, domain, use_adobe_id, update, add_groups, kept, key)
+            else:
+                held[index] = None
+                self.counters.adobe_users_updated -= 1
 
     def _compute_mapped_groups(self, adobe_groups: frozenset[str]) -> tuple[str, ...]:
         return tuple(sorted(group for group in adobe_groups if self._mapped(fold(group))))

@@ -43,25 +43,32 @@ def fold(name: str) -> str:
 @dataclass(frozen=True, eq=False)
 class AdditionalGroupRule:
     """``additional_groups``: each directory group matching ``source`` becomes the Adobe group
-    named by ``target`` (a substitution template such as ``ACL-Grp-\\1``)."""
+    named by ``target`` (a substitution template such as ``ACL-Grp-\\1``).
+
+    As User Sync does it: ``source`` is matched case-sensitively at the start of the name only (a
+    prefix match), and the target is the name with ``source`` substituted by ``target``, so
+    ``ACL-([A-Za-z]+)`` makes ``ACL-Delta-Extra`` into ``ACL-Grp-Delta-Extra`` and leaves
+    ``acl-gamma`` alone."""
 
     source: re.Pattern[str]
     target: str
 
     def target_for(self, directory_group: str) -> str | None:
-        match = self.source.fullmatch(directory_group)
-        return sys.intern(match.expand(self.target)) if match else None
+        if self.source.match(directory_group) is None:
+            return None
+        return sys.intern(self.source.sub(self.target, directory_group))
 
     @cached_property
     def target_pattern(self) -> re.Pattern[str]:
-        """Matches every name this rule can produce: the template with each group reference made a wildcard.
+        """Matches every name this rule can produce: the template with each group reference made a
+        wildcard (ignoring case), followed by anything (the substitution keeps the rest of the name).
 
-        A group fitting it counts as mapped, so it is removed from users who should not have it,
-        whatever order the users stream in.
+        Only a group some selected directory user produced in this run counts as mapped (as in User
+        Sync); while the directory is read, a group fitting this pattern may still become one.
         """
         pieces = re.split(r"(\\\d+|\\g<[^>]*>)", self.target)
         regex = "".join(".+" if index % 2 else re.escape(piece) for index, piece in enumerate(pieces))
-        return re.compile(regex, re.IGNORECASE)
+        return re.compile(regex + ".*", re.IGNORECASE)
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,8 +103,9 @@ class GroupMapping:
     def folded_static_targets(self) -> frozenset[str]:
         return frozenset(fold(name) for name in self.static_targets)
 
-    def is_mapped(self, folded_group: str) -> bool:
-        """Whether the tool manages this (folded) Adobe group: only managed groups are ever removed."""
+    def may_be_mapped(self, folded_group: str) -> bool:
+        """Whether this (folded) Adobe group is a target of ``groups`` or fits an ``additional_groups``
+        target pattern; the planner narrows the second kind to the targets produced in the run."""
         if folded_group in self.folded_static_targets:
             return True
         return any(rule.target_pattern.fullmatch(folded_group) for rule in self.additional)

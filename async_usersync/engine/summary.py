@@ -37,6 +37,9 @@ class SummaryCounters:
 
     @property
     def adobe_users_unchanged(self) -> int:
+        """0 when no Adobe user was read (``--adobe-only-user-list``), as User Sync has it."""
+        if not self.adobe_users_read:
+            return 0
         return self.adobe_users_read - self.adobe_users_excluded - self.adobe_users_updated - self.adobe_only_processed
 
 

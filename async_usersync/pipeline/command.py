@@ -107,9 +107,10 @@ def build_job(settings: RunSettings) -> SyncJob:
         ldap_source = LdapProcessSource if ldap_in_child_process() else LdapSource
         directory = ldap_source(config.ldap_settings(), identity_type)
     kind, groups = settings.selection
-    if kind == "group":
-        # As User Sync: members of the mapped groups are read too, so that a selected user carries
-        # every mapped group it belongs to; the planner's group filter then does the selecting.
+    if kind == "group" and options.process_groups:
+        # As User Sync: with --process-groups the members of the mapped groups are read too, so that
+        # a selected user carries every mapped group it belongs to; the planner's group filter then
+        # does the selecting. Without it only the named groups are read (and counted as read).
         groups = tuple(dict.fromkeys((*groups, *config.directory.mapped_directory_groups)))
     return SyncJob(
         planner=SyncPlanner(settings.rules),

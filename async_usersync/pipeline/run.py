@@ -209,7 +209,7 @@ def _org_after(job: SyncJob, picture: RunPicture) -> RunPicture:
     counters = job.planner.counters
     leave_read = job.adobe_groups_to_read is not None or job.planner.rules.adobe_only_action in (
         AdobeOnlyAction.REMOVE, AdobeOnlyAction.DELETE)
-    removed = counters.adobe_only_processed if leave_read else 0
+    removed = job.planner.adobe_only_changed if leave_read else 0
     return replace(picture, adobe_users=picture.adobe_users + counters.adobe_users_created - removed)
 
 
@@ -349,7 +349,7 @@ async def _plan_listed_users(job: SyncJob, feed: _Feed) -> None:
     planner = job.planner
     await feed.send(planner.directory_done())
     for user in job.listed_adobe_only_users:
-        await feed.send(planner.add_adobe_user(user))
+        planner.add_listed_adobe_only_user(user)
     await feed.send(planner.adobe_done())
     await feed.send(planner.finish())
 

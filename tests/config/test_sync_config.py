@@ -167,3 +167,12 @@ def test_a_connector_file_with_an_unknown_key_is_refused_naming_that_file(tmp_pa
 def test_max_shrink_is_a_share_or_a_percentage(tmp_path: Path, value: object, share: float) -> None:
     limits = {"max_adobe_only_users": 10} | ({} if value is None else {"max_shrink": value})
     assert load_sync_config(write_config(tmp_path, limits=limits)).max_shrink == pytest.approx(share)
+
+
+def test_additional_groups_source_is_read_case_sensitively(tmp_path: Path) -> None:
+    """User Sync compiles ``source`` as written: ``acl-gamma`` does not fit ``ACL-([A-Za-z]+)``."""
+    directory_users = {**MINIMAL["directory_users"],
+                       "additional_groups": [{"source": "ACL-([A-Za-z]+)", "target": r"ACL-Grp-\1"}]}
+    config = load_sync_config(write_config(tmp_path, directory_users=directory_users))
+    (rule,) = config.directory.mapping.additional
+    assert (rule.target_for("ACL-Delta-Extra"), rule.target_for("acl-gamma")) == ("ACL-Grp-Delta-Extra", None)

@@ -39,15 +39,20 @@ def test_directory_only_user_is_created_without_groups_when_not_processing_group
     (FED, None, None, None, False),
     (ENT, None, None, "UD", True),
     (ENT, None, "FR", "FR", True),
-    (ADOBE, None, None, None, True),
+    (ADOBE, None, None, None, False),
+    (ADOBE, None, "FR", "FR", True),
 ])
 def test_country_rules_for_creates(identity_type, country, default, expected_country, created) -> None:
+    """User Sync: no country and no default_country_code is "UD" for an Enterprise ID; any other
+    type is not created, with an error naming the user."""
     result = run(rules(default_country_code=default),
-                 [directory_user("ann@example.com", identity_type=identity_type, country=country)], [])
+                 [directory_user("ann@example.com", identity_type=identity_type, country=country, origin="users.csv:2")], [])
     if not created:
         assert result.commands == []
-        assert result.planner.messages == [(logging.WARNING, "Skipping creation of user key federatedID,ann@example.com,,ann@example.com: "
-                                            "a Federated ID needs a country (give one in the directory or set default_country_code)")]
+        assert result.planner.messages == [(logging.ERROR, "User cannot be added without a specified country code: "
+                                            f"{identity_type.value},ann@example.com,,ann@example.com (users.csv:2); "
+                                            "give one in the directory or set default_country_code")]
+        assert result.planner.counters.adobe_users_created == 0
         return
     (command,) = result.commands
     assert command.create is not None and command.create.country == expected_country
@@ -72,10 +77,12 @@ def test_non_email_federated_username_is_sent_with_its_domain() -> None:
 # --- users on both sides --------------------------------------------------------------------------
 
 def test_group_adds_and_removes_touch_only_mapped_groups_ignoring_case() -> None:
-    directory = [directory_user("ann@example.com", ["engineering"])]
-    adobe = [adobe_user("ANN@example.com", ["eng profile", "Sales Profile", "Unmanaged", "ACL-Grp-Old", "ACL-Other"])]
+    directory = [directory_user("ann@example.com", ["engineering"]), directory_user("bob@example.com", ["ACL-Tools"])]
+    adobe = [adobe_user("ANN@example.com", ["eng profile", "Sales Profile", "Unmanaged", "ACL-Grp-Old", "ACL-Grp-Tools",
+                                            "ACL-Other"]), adobe_user("bob@example.com", ["ACL-Grp-Tools"])]
     result = run(rules(process_groups=True), directory, adobe)
-    assert result.commands == [UserCommand(user="ANN@example.com", remove_groups=("ACL-Grp-Old", "Sales Profile"),
+    # ACL-Grp-Tools is an additional_groups target bob produced; ACL-Grp-Old only fits the pattern
+    assert result.commands == [UserCommand(user="ANN@example.com", remove_groups=("ACL-Grp-Tools", "Sales Profile"),
                                            add_groups=("All Staff",), key="federatedID,ann@example.com,,ann@example.com")]
     assert result.planner.counters.adobe_users_updated == 1
 
@@ -132,7 +139,7 @@ STRAYS = [adobe_user("gone@example.com", ["Eng Profile", "Unmanaged"]), adobe_us
     (AdobeOnlyAction.PRESERVE, False, [], None),
     (AdobeOnlyAction.PRESERVE, True, [UserCommand(user="gone@example.com", remove_groups=("Eng Profile",))],
      "Number of Adobe-only users with groups processed"),
-    (AdobeOnlyAction.WRITE_FILE, False, [], None),
+    (AdobeOnlyAction.WRITE_FILE, False, [], "Number of Adobe-only users with groups processed"),
     (AdobeOnlyAction.WRITE_FILE, True, [UserCommand(user="gone@example.com", remove_groups=("Eng Profile",))],
      "Number of Adobe-only users with groups processed"),
     (AdobeOnlyAction.EXCLUDE, True, [], None),
@@ -157,7 +164,12 @@ def test_adobe_only_actions(action, process_groups, expected, label) -> None:
     assert [UserCommand(**{**_fields(command), "key": ""}) for command in result.final] == expected
     counters = result.planner.counters
     assert counters.adobe_only_label == label
-    assert counters.adobe_only_processed == len(expected)
+    # User Sync counts every Adobe-only user it acts on, a command or not (0 when it acts on none)
+    acts = process_groups or action in (AdobeOnlyAction.REMOVE_ADOBE_GROUPS, AdobeOnlyAction.REMOVE,
+                                        AdobeOnlyAction.DELETE)
+    processed = 3 if acts and action is not AdobeOnlyAction.EXCLUDE else 0
+    assert counters.adobe_only_processed == processed
+    assert counters.adobe_users_unchanged == 4 - processed - (3 if action is AdobeOnlyAction.EXCLUDE else 0)
     assert counters.adobe_users_excluded == (3 if action is AdobeOnlyAction.EXCLUDE else 0)
     kept = action is AdobeOnlyAction.WRITE_FILE or bool(label)  # only when written or acted on
     assert [user.email for user in result.planner.adobe_only_users] == ([user.email for user in STRAYS] if kept else [])
