@@ -7,6 +7,7 @@ The first line on stdout is ``sandbox listening on <scheme>://<host>:<port>`` (t
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import signal
 import sys
 from pathlib import Path
@@ -21,7 +22,8 @@ _DEFAULTS = SandboxConfig()
 
 
 def sandbox(
-    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on; one other than loopback needs --allow-public."),
+    allow_public: bool = typer.Option(False, "--allow-public", help="Allow a --host other than loopback: anyone who reaches it can read and reset the org through the unauthenticated /_sandbox/* endpoints."),
     port: int = typer.Option(8443, help="Port to listen on; 0 picks a free one."),
     tls: bool = typer.Option(True, "--tls/--no-tls", help="Serve https with a generated self-signed certificate."),
     org_id: str = typer.Option(_DEFAULTS.org_id, help="The organization id served."),
@@ -45,6 +47,14 @@ def sandbox(
     sync_penalty_seconds: int = typer.Option(2000, min=1, help="The penalty's Retry-After, before --time-scale."),
 ) -> None:
     """Serve a local stand-in for UMAPI and Adobe IMS."""
+    if not _is_loopback(host):
+        if not allow_public:
+            typer.echo(f"async-usersync sandbox: --host {host} is not a loopback address; the sandbox's /_sandbox/* "
+                       "control endpoints (state, reset, config, outage) need no credentials, so anyone who reaches "
+                       "it could read or replace the org. Add --allow-public to serve it there anyway.", err=True)
+            raise typer.Exit(2)
+        typer.echo(f"async-usersync sandbox: WARNING: serving on {host}, not loopback: anyone who reaches it can "
+                   "read, reset and reconfigure the org through /_sandbox/*, without credentials", err=True)
     try:
         config = SandboxConfig(
             host=host, port=port, tls=tls, org_id=org_id, client_id=client_id, client_secret=client_secret,
@@ -66,6 +76,16 @@ def sandbox(
     except OSError as problem:
         typer.echo(f"async-usersync sandbox: cannot listen on {host}:{port}: {problem.strerror or problem}", err=True)
         raise typer.Exit(2) from None
+
+
+def _is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback IP address (127.0.0.0/8, ::1); any other name or address is public."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _parse_clients(pairs: list[str]) -> dict[str, str]:

@@ -31,7 +31,7 @@ def load_yaml(file: str | Path, encoding: str = "utf8") -> "ConfigSection":
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read file: {error}", file=path) from None
     try:
-        data = yaml.safe_load(text)
+        data = _load_bounded(text, path)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -42,6 +42,46 @@ def load_yaml(file: str | Path, encoding: str = "utf8") -> "ConfigSection":
     if not isinstance(data, Mapping):
         raise ConfigError("the top level must be a mapping of keys to values", file=path)
     return ConfigSection(data, path)
+
+
+MAX_ALIAS_NODES = 100_000
+"""Nodes that aliases (``*name``) may add once expanded: far beyond any real config, far below an
+alias bomb (nine levels of nine aliases expand to 387 million nodes)."""
+
+
+def _load_bounded(text: str, path: Path) -> Any:
+    """``yaml.safe_load``, refusing a document whose aliases would expand past ``MAX_ALIAS_NODES``.
+
+    The document is composed first (aliases stay shared nodes, so this is cheap) and its expanded
+    size counted once per node; only then is it built into Python values."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        written: set[int] = set()
+        sizes: dict[int, int] = {}
+
+        def expanded(current: yaml.Node) -> int:
+            if id(current) in sizes:
+                return sizes[id(current)]
+            written.add(id(current))
+            sizes[id(current)] = MAX_ALIAS_NODES + 1  # a node holding itself never ends: too big
+            children: list[yaml.Node] = []
+            if isinstance(current, yaml.SequenceNode):
+                children = current.value
+            elif isinstance(current, yaml.MappingNode):
+                children = [item for pair in current.value for item in pair]
+            size = 1 + sum(expanded(child) for child in children)
+            sizes[id(current)] = size
+            return size
+
+        if expanded(node) - len(written) > MAX_ALIAS_NODES:
+            raise ConfigError(f"its aliases (*name) expand to more than {MAX_ALIAS_NODES:,} extra values: "
+                              "write the values out, or use fewer aliases", file=path)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 class ConfigSection:

@@ -7,8 +7,11 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
+def write_atomically(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Writes a temporary file in the same folder, syncs it, then renames it over ``path``.
+
+    The file is readable by its owner only unless ``mode`` says otherwise: what the tool writes
+    (summary, metrics, run state) names users or the org, whatever the umask.
 
     The temporary name starts with a dot and ends in ``.tmp``, so collectors that glob ``*.prom``
     or ``*.json`` never pick it up.
@@ -24,3 +27,17 @@ def write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def owner_only_opener(name: str, flags: int) -> int:
+    """An ``open(..., opener=)`` that creates the file readable by its owner only (it names users);
+    an existing file keeps the mode its admin gave it."""
+    return os.open(name, flags, 0o600)
+
+
+def umask_mode(mode: int = 0o644) -> int:
+    """``mode`` less the process's umask: for files that name no one and that another account
+    (a metrics collector) reads, so the admin's umask decides."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mode & ~mask

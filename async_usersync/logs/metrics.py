@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Mapping
 
-from async_usersync.logs.atomic import write_atomically
+from async_usersync.logs.atomic import umask_mode, write_atomically
 
 PREFIX = "async_usersync"
 _NOT_IN_NAME = re.compile(r"[^a-zA-Z0-9_]+")
@@ -39,7 +39,7 @@ def write_metrics(path: Path, counters: Mapping[str, float], durations: Mapping[
     lines += _family(f"{PREFIX}_last_run_finish_timestamp_seconds", "When the last run finished (Unix time).",
                      [("", time.time() if finished is None else finished)])
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, ("\n".join(lines) + "\n").encode())
+    write_atomically(path, ("\n".join(lines) + "\n").encode(), mode=umask_mode())  # counts only; node_exporter reads it
 
 
 def metric_name(counter: str) -> str:

@@ -27,6 +27,7 @@ import aiofiles
 import orjson
 
 from async_usersync.errors import ConfigError
+from async_usersync.logs.atomic import owner_only_opener
 from async_usersync.logs.progress import Progress
 from async_usersync.logs.redact import _STANDARD_RECORD_FIELDS, SecretRedactor, redact
 from async_usersync.logs.settings import LogSettings
@@ -200,7 +201,7 @@ class LogStream:
             self._bar_lines_shown = 0
         if console_text and self._console is not None:
             try:
-                self._console.write(console_text)
+                self._console.write(_showable(console_text, self._console))
                 self._console.flush()
             except (OSError, ValueError):  # the reader of a pipe went away, or the stream was closed
                 self._console = None
@@ -219,6 +220,19 @@ def _joined(lines: Iterable[str]) -> str:
     return redact(text + "\n") if text else ""
 
 
+def _showable(text: str, console: TextIO) -> str:
+    """The text with each character the console's encoding cannot show replaced (by ``?`` or the
+    encoding's own mark), so a name like ``Équipe Łódź`` on a cp1252 console costs two characters,
+    not the rest of the run's output. The log files are always UTF-8 and get the text as is."""
+    encoding = getattr(console, "encoding", None)
+    if not encoding or getattr(console, "errors", "strict") != "strict":
+        return text
+    try:
+        return text.encode(encoding, "replace").decode(encoding)
+    except LookupError:
+        return text
+
+
 class _QueueHandler(logging.Handler):
     def __init__(self, stream: LogStream) -> None:
         super().__init__(logging.NOTSET)
@@ -230,11 +244,11 @@ class _QueueHandler(logging.Handler):
 
 
 async def _open_log(path: Path, mode: str, key: str) -> Any:
-    """Opens a log file for appending, creating it readable by owner and group only (logs hold PII)."""
+    """Opens a log file for appending, creating it readable by its owner only (logs name users)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         return await aiofiles.open(path, mode, **({} if "b" in mode else {"encoding": "utf-8"}),
-                                   opener=lambda name, flags: os.open(name, flags, 0o640))
+                                   opener=owner_only_opener)
     except OSError as error:
         raise ConfigError(f"cannot open the log file {path}: {error.strerror}", key=f"logging.{key}") from None
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterable
 
 from async_usersync.errors import ConfigError
+from async_usersync.logs.atomic import owner_only_opener
 from async_usersync.records import AdobeUser, IdentityType
 
 COLUMNS = ("type", "username", "email", "domain")
@@ -25,7 +26,7 @@ def write_adobe_only_users(path: Path, users: Iterable[AdobeUser]) -> int:
     """Writes the users to ``path`` (replacing it) and returns how many were written."""
     count = 0
     try:
-        with path.open("w", encoding="utf8", newline="") as stream:
+        with open(path, "w", encoding="utf8", newline="", opener=owner_only_opener) as stream:
             writer = csv.writer(stream, delimiter=delimiter_for(path))
             writer.writerow(COLUMNS)
             for user in users:

@@ -274,13 +274,16 @@ def _group_set(names: Iterable[str]) -> str:
 
 async def _inspect_both_sides(job: SyncJob, client: UmapiClient, feed: _Feed) -> None:
     """Both reads at once. If one fails the other is cancelled and its ``ReadError`` raised."""
+    failure: BaseException | None = None
     try:
         async with asyncio.TaskGroup() as reads:
             reads.create_task(_read_directory(job, feed), name="directory read")
             if not job.push:
                 reads.create_task(_read_adobe(job, client, feed), name="Adobe read")
     except* ReadError as failed:
-        raise failed.exceptions[0] from None
+        failure = failed.exceptions[0]  # raised below: raised in here, it can come out wrapped in a group
+    if failure is not None:
+        raise failure from None
     if job.push:
         await feed.send(job.planner.adobe_done())
 

@@ -141,7 +141,7 @@ class CsvSource:
                     header = [name.strip() for name in cells]
                     if self.settings.email_column_name not in header:
                         raise ReadError(f"the CSV file {self.path} has no column '{self.settings.email_column_name}' "
-                                        f"(its columns: {', '.join(header)}); set email_column_name in connector-csv.yml")
+                                        f"(its columns: {', '.join(header)}); {self._header_remedy(header)}")
                     continue
                 if not any(cell.strip() for cell in cells):
                     continue
@@ -150,20 +150,43 @@ class CsvSource:
             raise ReadError(f"the CSV file {self.path} is empty: it has no header line, so it cannot be told "
                             "from a failed export")
 
+    def _delimiter(self) -> str:
+        return self.settings.delimiter or ("," if self.path.suffix.lower() == ".csv" else "\t")
+
+    def _header_remedy(self, header: list[str]) -> str:
+        """What to set when the header lacks the email column: ``delimiter`` when the header splits
+        on another usual separator into names that include it, else ``email_column_name``."""
+        email_column, delimiter = self.settings.email_column_name, self._delimiter()
+        for other in (",", ";", "\t", "|"):
+            if other != delimiter and any(email_column in (name.strip() for name in cell.split(other)) for cell in header):
+                return (f"the header looks separated by {other!r}, not {delimiter!r}: set delimiter: {other!r} "
+                        "in connector-csv.yml")
+        return "set email_column_name in connector-csv.yml"
+
     async def _records(self) -> AsyncIterator[tuple[int, list[str]]]:
-        """CSV records with the line each starts on; a quoted cell may span lines."""
-        delimiter = self.settings.delimiter or ("," if self.path.suffix.lower() == ".csv" else "\t")
+        """CSV records with the line each starts on; a quoted cell may span lines, up to the csv
+        module's cell limit (``csv.field_size_limit()``, 128 KiB; User Sync read with the same
+        module): past it, a stray quote is reported at the line it opens, without reading on."""
+        delimiter = self._delimiter()
+        limit = csv.field_size_limit()
         start = 1
         pending: list[str] = []
+        pending_quotes = pending_size = 0
         async with aclosing(self._lines()) as stream:
             async for line_number, text in stream:
                 if not pending:
                     start = line_number
                 pending.append(text)
+                pending_quotes += text.count('"')
+                pending_size += len(text)
+                if pending_quotes % 2:  # inside a quoted cell
+                    if pending_size > limit:
+                        raise ReadError(f"the CSV file {self.path} has a quote at line {start} that is not closed "
+                                        f"within {limit:,} characters: a stray quote?")
+                    continue
                 record = "".join(pending)
-                if record.count('"') % 2:
-                    continue  # inside a quoted cell
                 pending.clear()
+                pending_quotes = pending_size = 0
                 try:
                     yield start, next(csv.reader([record], delimiter=delimiter, strict=True))
                 except (csv.Error, StopIteration) as error:
