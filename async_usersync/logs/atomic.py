@@ -38,6 +38,6 @@ def owner_only_opener(name: str, flags: int) -> int:
 def umask_mode(mode: int = 0o644) -> int:
     """``mode`` less the process's umask: for files that name no one and that another account
     (a metrics collector) reads, so the admin's umask decides."""
-    mask = os.umask(0o022)
+    mask = os.umask(0o077)  # reading the umask sets it: briefly the strictest, never a looser one
     os.umask(mask)
     return mode & ~mask
