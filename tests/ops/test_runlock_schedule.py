@@ -139,3 +139,12 @@ def test_an_unreadable_record_warns_and_does_not_block(tmp_path: Path, caplog: p
     record.write_text("{not json")
     ScheduleGuard(record, refuse=True).check(NOW)
     assert "is unreadable" in caplog.text
+
+
+def test_the_lock_names_its_holder_to_its_owner_only(tmp_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        with RunLock(tmp_path / "async-usersync.lock"):
+            assert oct((tmp_path / "async-usersync.lock").stat().st_mode & 0o777) == "0o600"
+    finally:
+        os.umask(previous)
