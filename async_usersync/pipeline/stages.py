@@ -21,7 +21,7 @@ import time
 from contextlib import aclosing, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Iterable, Iterator, TypeVar
+from typing import Any, AsyncIterator, Callable, Iterable, Iterator, Protocol, Self, TypeVar
 
 from async_usersync.engine import SyncPlanner
 from async_usersync.engine.history import RemovalGuard, RunPicture
@@ -32,7 +32,7 @@ from async_usersync.logs.stage_lines import logged_stage
 from async_usersync.pipeline.adobe_only_file import write_adobe_only_users
 from async_usersync.records import AdobeUser, CommandResult, UserCommand
 from async_usersync.pipeline.job import SyncJob
-from async_usersync.umapi import ActionSink, ActionTotals, UmapiClient
+from async_usersync.umapi import ActionTotals, GroupResult, UmapiClient
 
 logger = logging.getLogger("async_usersync.pipeline")
 T = TypeVar("T")
@@ -74,6 +74,44 @@ class RunResult:
         return ExitCode.COMMANDS_FAILED if self.totals.failed or self.totals.not_sent else ExitCode.OK
 
 
+class CommandSink(Protocol):
+    """What the stages use of the client's action sink (``umapi.ActionSink``): an async context
+    manager that takes commands and, once left, has reported every one to its ``on_result``."""
+
+    @property
+    def totals(self) -> ActionTotals: ...
+
+    async def send(self, command: UserCommand) -> None: ...
+
+    async def __aenter__(self) -> CommandSink: ...
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any, /) -> None: ...
+
+
+class OrgClient(Protocol):
+    """What the stages use of the Adobe org's client (``umapi.UmapiClient``), an async context manager."""
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, *exc_info: Any) -> None: ...
+
+    def users(self, group: str | None = None) -> AsyncIterator[AdobeUser]:
+        """All users of the org, or the members of ``group``; raises UmapiError (a ReadError)."""
+        ...
+
+    def groups(self) -> AsyncIterator[dict[str, Any]]:
+        """The org's groups as UMAPI describes them (``groupName``, ...)."""
+        ...
+
+    async def create_user_groups(self, names: Iterable[str]) -> list[GroupResult]: ...
+
+    def action_sink(self, on_result: Callable[[CommandResult], None] | None = None) -> CommandSink: ...
+
+    def throttle_report(self) -> dict[str, dict[str, Any]]:
+        """Per API family: 429s, seconds paused, requests attempted and retried."""
+        ...
+
+
 class CommandSender:
     """Between the planner and the sink: logs each change and the planner's messages as they
     come, sends the commands, and keeps the phases' progress and durations."""
@@ -83,7 +121,7 @@ class CommandSender:
         self.progress = progress
         self.applied = progress("UMAPI actions landed or failed", None)
         self.durations: dict[str, float] = {}
-        self.sink: ActionSink | None = None
+        self.sink: CommandSink | None = None
 
     async def send(self, commands: Iterable[UserCommand]) -> None:
         self.log_messages()
@@ -113,10 +151,11 @@ class CommandSender:
 
 
 async def run_stages(job: SyncJob, progress: ProgressFactory = silent_progress,
-                   client_type: type[UmapiClient] = UmapiClient) -> RunResult:
+                     client_type: Callable[..., OrgClient] = UmapiClient) -> RunResult:
     """Runs the stages. When a read fails, the commands already planned for matched and new users
-    are still sent, and no Adobe-only user is touched. ``client_type`` lets the scale benchmark
-    read through the real client while counting the commands instead of sending them."""
+    are still sent, and no Adobe-only user is touched. ``client_type(job.umapi, test_mode=...)``
+    makes the client: the scale benchmark reads through the real client while counting the commands
+    instead of sending them, and the pipeline tests put an in-memory org there."""
     planner = job.planner
     sender = CommandSender(planner, progress)
     read_failure: ReadError | None = None
@@ -164,10 +203,7 @@ async def run_stages(job: SyncJob, progress: ProgressFactory = silent_progress,
                 logger.warning("%d of %d UMAPI actions were not sent (%s); the next run plans them again",
                                totals.not_sent, totals.sent,
                                "the run was interrupted" if interrupted else "UMAPI stayed unavailable")
-        transport = client.transport
-        throttle = {family: {"throttled": bucket.stats.throttled, "paused_seconds": round(bucket.stats.paused_seconds, 3),
-                             "attempts": transport.counters[family].attempts, "retries": transport.counters[family].retries}
-                    for family, bucket in transport.throttles.items()}
+        throttle = client.throttle_report()
     durations = sender.durations | {"actions_sent": time.monotonic() - started}
     recorded = _org_after(job, picture) if picture is not None and read_failure is None and not held else None
     return RunResult(sender.sink.totals, read_failure, durations, throttle, recorded, held, interrupted)
@@ -251,7 +287,7 @@ def _group_set(names: Iterable[str]) -> str:
     return "{" + ", ".join(repr(name) for name in sorted(names)) + "}"
 
 
-async def _inspect_both_sides(job: SyncJob, client: UmapiClient, sender: CommandSender) -> None:
+async def _inspect_both_sides(job: SyncJob, client: OrgClient, sender: CommandSender) -> None:
     """Both reads at once. If one fails the other is cancelled and its ``ReadError`` raised."""
     try:
         async with asyncio.TaskGroup() as reads:
@@ -284,7 +320,7 @@ async def _read_directory(job: SyncJob, sender: CommandSender) -> None:
                             job.planner.directory_done, progress="directory users read", failure="reading the directory")
 
 
-async def _read_adobe(job: SyncJob, client: UmapiClient, sender: CommandSender) -> None:
+async def _read_adobe(job: SyncJob, client: OrgClient, sender: CommandSender) -> None:
     await _feed_planner(sender, "adobe", _adobe_users(job, client), job.planner.add_adobe_user, job.planner.adobe_done,
                         progress="Adobe users read", failure="reading the Adobe users")
 
@@ -307,7 +343,7 @@ async def _feed_planner(sender: CommandSender, side: str, users: AsyncIterator[T
     sender.durations[f"{side}_read"] = time.monotonic() - started
 
 
-async def _adobe_users(job: SyncJob, client: UmapiClient) -> AsyncIterator[AdobeUser]:
+async def _adobe_users(job: SyncJob, client: OrgClient) -> AsyncIterator[AdobeUser]:
     """The whole org, or the members of the chosen groups, each user once."""
     if job.adobe_groups_to_read is None:
         async for user in client.users():
@@ -333,7 +369,7 @@ async def _plan_listed_users(job: SyncJob, sender: CommandSender) -> None:
     await sender.send(planner.finish())
 
 
-async def _create_missing_user_groups(client: UmapiClient, wanted: Iterable[str]) -> int:
+async def _create_missing_user_groups(client: OrgClient, wanted: Iterable[str]) -> int:
     """``auto_create``: creates the wanted user groups the org lacks; returns how many were created."""
     try:
         existing = [str(group.get("groupName", "")) async for group in client.groups()]
