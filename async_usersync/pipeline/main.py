@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from async_usersync import __version__
-from async_usersync.config import RunSettings, load_run_settings, write_example_config
+from async_usersync.config import RunSettings, load_run_settings
 from async_usersync.engine import Strategy, SyncPlanner, render_action_summary
 from async_usersync.engine.history import RemovalGuard
 from async_usersync.errors import ConfigError, ExitCode, UsersyncError
-from async_usersync.logs import LogStream, streaming_logs
+from async_usersync.logs import LogSettings, LogStream, streaming_logs
 from async_usersync.logs.stage_lines import run_title, stage_line, total_time
 from async_usersync.logs.summary import RunSummary
 from async_usersync.pipeline.history import RunHistory, default_history_path, history_scope
@@ -55,32 +55,37 @@ class SyncInvocation:
     """The raw arguments, for the log's ``Command line arguments`` block."""
 
 
-def run_sync_command(invocation: SyncInvocation) -> ExitCode:
-    """Runs ``sync`` in a new event loop (the CLI's entry point)."""
-    try:
-        return asyncio.run(execute_sync(invocation))
-    except KeyboardInterrupt:
-        print("async-usersync: interrupted", file=sys.stderr)
-        return ExitCode.INTERRUPTED
-
-
-async def execute_sync(invocation: SyncInvocation) -> ExitCode:
-    """The whole command, for a caller that already runs an event loop."""
+def sync_main(invocation: SyncInvocation) -> ExitCode:
+    """The ``sync`` command from its command line to its exit code, in a new event loop (the CLI's
+    entry point). The configuration, the connector files and the options are read and checked first:
+    an error there is printed (exit 2) before any log opens. Ctrl-C ends it with exit 130."""
     try:
         settings = load_run_settings(invocation.config_file, invocation.options, invocation.encoding)
         job = build_job(settings)
         guard = _schedule_guard(invocation)
         log_settings = settings.config.log_settings()
     except UsersyncError as error:
-        _print_error(error)
+        print_error(error)
         return error.exit_code
+    try:
+        code = asyncio.run(_run_logged(invocation, settings, job, guard, log_settings))
+    except KeyboardInterrupt:
+        print("async-usersync: interrupted", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+    return code
+
+
+async def _run_logged(invocation: SyncInvocation, settings: RunSettings, job: SyncJob, guard: ScheduleGuard,
+                      log_settings: LogSettings) -> ExitCode:
+    """Opens the log stream (a log file that cannot be opened is printed, exit 2) and runs the
+    guarded part inside it, so that everything it logs is written whatever ends it."""
     run_id = uuid.uuid4().hex[:12]
     try:
         async with streaming_logs(log_settings, run_id=run_id) as stream:
-            code = await _logged_run(invocation, settings, job, guard, stream, run_id)
+            code = await _run_guarded(invocation, settings, job, guard, stream, run_id)
             await stream.flush()
     except UsersyncError as error:  # the log file itself could not be opened
-        _print_error(error)
+        print_error(error)
         return error.exit_code
     except asyncio.CancelledError:  # SIGTERM: the log stream cancelled the run after logging why
         return ExitCode.INTERRUPTED
@@ -89,8 +94,11 @@ async def execute_sync(invocation: SyncInvocation) -> ExitCode:
     return code
 
 
-async def _logged_run(invocation: SyncInvocation, settings: RunSettings, job: SyncJob, guard: ScheduleGuard,
-                      stream: LogStream, run_id: str) -> ExitCode:
+async def _run_guarded(invocation: SyncInvocation, settings: RunSettings, job: SyncJob, guard: ScheduleGuard,
+                       stream: LogStream, run_id: str) -> ExitCode:
+    """The logged run: its header, the run lock, the schedule guard and the run history around
+    ``stages.run_stages``, then the Action Summary, the end line and the summary/metrics files.
+    Every error ends as one CRITICAL line and its exit code; a bug's trace goes to the debug log."""
     options = settings.options
     started, started_at = time.monotonic(), datetime.now().astimezone()
     title = run_title(__version__, options.test_mode)
@@ -180,16 +188,6 @@ def parse_interval(text: str) -> timedelta:
     return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[unit])
 
 
-def _print_error(error: UsersyncError) -> None:
+def print_error(error: UsersyncError) -> None:
+    """One line on stderr, for errors found before the log is open."""
     print(f"async-usersync: error: {error}", file=sys.stderr)
-
-
-def write_example_config_command(folder: Path) -> ExitCode:
-    try:
-        paths = write_example_config(folder)
-    except UsersyncError as error:
-        _print_error(error)
-        return error.exit_code
-    for path in paths:
-        print(f"wrote {path}")
-    return ExitCode.OK
