@@ -4,8 +4,8 @@
 record of secrets, formats it and appends the text to a queue; one writer task takes the queue
 in batches and writes them with aiofiles (file log, JSON-lines log) or a worker thread (the
 console), so a slow disk or a full pipe to ``mail`` never stalls the sync. The queue is drained
-before the context exits, whatever the reason: a normal end, an exception, Ctrl-C, or SIGTERM
-(which cancels the task that opened the stream, so its ``finally`` blocks run too).
+before the context exits, whatever the reason: a normal end, an exception, or a cancellation
+(Ctrl-C, or SIGTERM through ``pipeline.interrupts``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import collections
 import logging
 import os
 import shutil
-import signal
 import sys
 import threading
 from contextlib import asynccontextmanager
@@ -55,8 +54,6 @@ class LogStream:
         self.run_id = run_id
         self.started = datetime.now()
         self.log_file: Path | None = settings.file_log_path(self.started) if settings.log_to_file else None
-        self.interrupted_by: str | None = None
-        """``"SIGTERM"`` when a SIGTERM stopped the run."""
         self.records_written = 0
         self._console = console
         self._terminal = terminal if settings.log_progress and terminal is not None and terminal.isatty() else None
@@ -241,13 +238,13 @@ async def _open_log(path: Path, mode: str, key: str) -> Any:
 
 @asynccontextmanager
 async def streaming_logs(settings: LogSettings, *, run_id: str, console: TextIO | None = sys.stdout,
-                         terminal: TextIO | None = sys.stderr, progress_interval: float = 10.0,
-                         handle_sigterm: bool = True) -> AsyncIterator[LogStream]:
+                         terminal: TextIO | None = sys.stderr, progress_interval: float = 10.0
+                         ) -> AsyncIterator[LogStream]:
     """Streams every ``async_usersync.*`` log record to the console, the file log and the JSON log.
 
     ``terminal`` receives live progress bars when it is a terminal; otherwise progress shows as
-    ``N/M (x%)`` log lines every ``progress_interval`` seconds. With ``handle_sigterm``, a SIGTERM
-    cancels the calling task (like Ctrl-C does), so everything logged is still written.
+    ``N/M (x%)`` log lines every ``progress_interval`` seconds. Raises ConfigError (naming the
+    ``logging.`` key) when a log file cannot be opened.
     """
     stream = LogStream(settings, run_id, console, terminal, progress_interval)
     await stream.open()
@@ -259,14 +256,11 @@ async def streaming_logs(settings: LogSettings, *, run_id: str, console: TextIO 
     root.setLevel(min(levels, default=logging.CRITICAL))
     root.addHandler(handler)
     writer = asyncio.create_task(stream.run_writer(), name="async-usersync log writer")
-    sigterm_installed = handle_sigterm and _install_sigterm(stream, asyncio.current_task())
     for note in settings.notes:
         logger.warning("%s", note)
     try:
         yield stream
     finally:
-        if sigterm_installed:
-            asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
         stream.request_close()
         try:
             await writer
@@ -275,18 +269,3 @@ async def streaming_logs(settings: LogSettings, *, run_id: str, console: TextIO 
             root.setLevel(previous_level)
             await stream.close_files()
 
-
-def _install_sigterm(stream: LogStream, task: asyncio.Task[Any] | None) -> bool:
-    if task is None:
-        return False
-
-    def stop() -> None:
-        stream.interrupted_by = "SIGTERM"
-        logger.warning("Received SIGTERM: stopping the run")
-        task.cancel()
-
-    try:
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop)
-    except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
-        return False
-    return True

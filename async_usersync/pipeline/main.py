@@ -26,6 +26,7 @@ from async_usersync.errors import ConfigError, ExitCode, UsersyncError
 from async_usersync.logs import LogSettings, LogStream, streaming_logs
 from async_usersync.logs.stage_lines import run_title, stage_line, total_time
 from async_usersync.logs.summary import RunSummary
+from async_usersync.pipeline.interrupts import stop_on_sigterm
 from async_usersync.pipeline.history import RunHistory, default_history_path, history_scope
 from async_usersync.pipeline.reports import summary_counters, write_reports
 from async_usersync.pipeline.job import SyncJob, build_job
@@ -78,16 +79,17 @@ def sync_main(invocation: SyncInvocation) -> ExitCode:
 async def _run_logged(invocation: SyncInvocation, settings: RunSettings, job: SyncJob, guard: ScheduleGuard,
                       log_settings: LogSettings) -> ExitCode:
     """Opens the log stream (a log file that cannot be opened is printed, exit 2) and runs the
-    guarded part inside it, so that everything it logs is written whatever ends it."""
+    guarded part inside it, so that everything it logs is written whatever ends it; a SIGTERM
+    inside stops the run as Ctrl-C does (``interrupts.stop_on_sigterm``)."""
     run_id = uuid.uuid4().hex[:12]
     try:
-        async with streaming_logs(log_settings, run_id=run_id) as stream:
+        async with streaming_logs(log_settings, run_id=run_id) as stream, stop_on_sigterm():
             code = await _run_guarded(invocation, settings, job, guard, stream, run_id)
             await stream.flush()
     except UsersyncError as error:  # the log file itself could not be opened
         print_error(error)
         return error.exit_code
-    except asyncio.CancelledError:  # SIGTERM: the log stream cancelled the run after logging why
+    except asyncio.CancelledError:  # SIGTERM: stop_on_sigterm logged why and cancelled the run
         return ExitCode.INTERRUPTED
     if code is not ExitCode.OK:
         print(f"async-usersync: the run ended with exit code {int(code)}; see the log for details", file=sys.stderr)
