@@ -20,7 +20,7 @@ from typing import Any
 from async_usersync.config.options import SyncOptions
 from async_usersync.engine.history import RunPicture
 from async_usersync.errors import ConfigError
-from async_usersync.logs.atomic import write_atomically
+from async_usersync.pipeline.atomic import write_atomically
 
 logger = logging.getLogger("async_usersync.history")
 

@@ -25,10 +25,9 @@ from async_usersync.engine.history import RemovalGuard
 from async_usersync.errors import ConfigError, ExitCode, UsersyncError
 from async_usersync.logs import LogSettings, LogStream, streaming_logs
 from async_usersync.logs.stage_lines import run_title, stage_line, total_time
-from async_usersync.logs.summary import RunSummary
+from async_usersync.pipeline.reports import RunSummary, summary_counters, write_reports
 from async_usersync.pipeline.interrupts import stop_on_sigterm
 from async_usersync.pipeline.history import RunHistory, default_history_path, history_scope
-from async_usersync.pipeline.reports import summary_counters, write_reports
 from async_usersync.pipeline.job import SyncJob, build_job
 from async_usersync.pipeline.stages import RunResult, run_stages
 from async_usersync.pipeline.runlock import RunLock, default_lock_path

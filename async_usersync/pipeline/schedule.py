@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from async_usersync.errors import ConfigError, RefusedStart
-from async_usersync.logs.atomic import write_atomically
+from async_usersync.pipeline.atomic import write_atomically
 
 RECORD_FILE_NAME = "async-usersync.last-run.json"
 DEFAULT_MIN_INTERVAL = timedelta(hours=2)
