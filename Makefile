@@ -22,7 +22,7 @@ $(SETUP_STAMP): pyproject.toml Makefile
 	fi
 	test -x $(PYTHON) || $(SYSTEM_PYTHON) -m venv $(VENV)
 	$(PYTHON) -m pip install -q --upgrade pip
-	$(PYTHON) -m pip install -q -e '.[test,bench]'
+	$(PYTHON) -m pip install -q -e '.[sandbox,test,bench]'
 	touch $@
 
 test: setup
