@@ -18,6 +18,7 @@ LEFT_MARKERS = 10
 
 
 def stage_line(title: str, marker: str = "-") -> str:
+    """Ten markers, the title, then markers up to 70 columns (at least one space each side of the title)."""
     right = max(0, LINE_WIDTH - LEFT_MARKERS - len(title) - 2)
     return f"{marker * LEFT_MARKERS} {title} {marker * right}"
 
@@ -28,6 +29,7 @@ def total_time(seconds: float) -> str:
 
 
 def run_title(version: str, test_mode: bool = False) -> str:
+    """``Run (User Sync version: X)``, with `` (TEST MODE)`` in test mode, as User Sync's first and last lines."""
     return f"Run (User Sync version: {version})" + (" (TEST MODE)" if test_mode else "")
 
 

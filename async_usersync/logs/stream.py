@@ -105,12 +105,14 @@ class LogStream:
     # -- the writer task ----------------------------------------------------------------------
 
     async def open(self) -> None:
+        """Opens the file and JSON logs asked for; raises ConfigError naming the ``logging.`` key."""
         if self.log_file is not None:
-            self._text_file = await _open_log(self.log_file, "a", "file_log_directory")
+            self._text_file = await _open_log(self.log_file, "file_log_directory")
         if self.settings.json_log_file is not None:
-            self._json_file = await _open_log(self.settings.json_log_file, "ab", "json_log_file")
+            self._json_file = await _open_log(self.settings.json_log_file, "json_log_file", binary=True)
 
     async def run_writer(self) -> None:
+        """The writer task: writes the queue in batches until ``request_close`` and the queue is empty."""
         while True:
             timeout = BAR_REFRESH_SECONDS if self._bars else None
             try:
@@ -136,6 +138,7 @@ class LogStream:
         self._wakeup.set()
 
     async def close_files(self) -> None:
+        """Closes the file and JSON logs."""
         for file in (self._text_file, self._json_file):
             if file is not None:
                 await file.close()
@@ -226,14 +229,20 @@ class _QueueHandler(logging.Handler):
         self._stream.enqueue(record)
 
 
-async def _open_log(path: Path, mode: str, key: str) -> Any:
-    """Opens a log file for appending, creating it readable by owner and group only (logs hold PII)."""
+async def _open_log(path: Path, key: str, binary: bool = False) -> Any:
+    """Opens a log file for appending (text in UTF-8, or ``binary``), creating it readable by owner
+    and group only (logs hold PII). Raises ConfigError naming ``logging.<key>``."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return await aiofiles.open(path, mode, **({} if "b" in mode else {"encoding": "utf-8"}),
-                                   opener=lambda name, flags: os.open(name, flags, 0o640))
+        if binary:
+            return await aiofiles.open(path, "ab", opener=_owner_and_group_only)
+        return await aiofiles.open(path, "a", encoding="utf-8", opener=_owner_and_group_only)
     except OSError as error:
         raise ConfigError(f"cannot open the log file {path}: {error.strerror}", key=f"logging.{key}") from None
+
+
+def _owner_and_group_only(name: str, flags: int) -> int:
+    return os.open(name, flags, 0o640)
 
 
 @asynccontextmanager

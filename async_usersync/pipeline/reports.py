@@ -102,6 +102,8 @@ def write_metrics(path: Path, counters: Mapping[str, float], durations: Mapping[
 
 
 def metric_name(counter: str) -> str:
+    """``async_usersync_<counter>``, with what a Prometheus name cannot hold turned into ``_``; raises
+    ValueError when nothing is left of ``counter``."""
     name = f"{PREFIX}_{_NOT_IN_NAME.sub('_', counter).strip('_').lower()}"
     if name == f"{PREFIX}_":
         raise ValueError(f"counter {counter!r} gives no metric name")

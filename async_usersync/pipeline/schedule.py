@@ -23,11 +23,14 @@ logger = logging.getLogger("async_usersync.schedule")
 
 
 def default_record_path(config_file: Path) -> Path:
+    """The last-run record, beside the config file."""
     return config_file.parent / RECORD_FILE_NAME
 
 
 @dataclass(frozen=True)
 class ScheduleGuard:
+    """``--min-interval`` and ``--refuse-too-soon``: a run sooner than ``min_interval`` after the last
+    successful one warns, or with ``refuse`` raises ``RefusedStart`` (exit 5)."""
     record_path: Path
     min_interval: timedelta = DEFAULT_MIN_INTERVAL
     refuse: bool = False

@@ -42,11 +42,13 @@ ProgressFactory = Callable[[str, "int | None"], Progress]
 
 
 def silent_progress(what: str, total: int | None) -> Progress:
+    """A ``ProgressFactory`` that counts without logging, for runs without a log stream."""
     return Progress(what, total, interval=0.0, enabled=False)
 
 
 @dataclass(frozen=True)
 class RunResult:
+    """What the stages report back to ``pipeline.main``: totals, failures, durations, what to record."""
     totals: ActionTotals
     """What the sink sent: commands, completed, failed."""
     read_failure: ReadError | None = None
@@ -65,6 +67,7 @@ class RunResult:
 
     @property
     def exit_code(self) -> ExitCode:
+        """130 interrupted, 3 a read failed, 6 removals held back, 4 a command failed or was not sent, else 0."""
         if self.interrupted:
             return ExitCode.INTERRUPTED
         if self.read_failure is not None:
@@ -79,9 +82,13 @@ class CommandSink(Protocol):
     manager that takes commands and, once left, has reported every one to its ``on_result``."""
 
     @property
-    def totals(self) -> ActionTotals: ...
+    def totals(self) -> ActionTotals:
+        """Commands handed over so far, and how each ended."""
+        ...
 
-    async def send(self, command: UserCommand) -> None: ...
+    async def send(self, command: UserCommand) -> None:
+        """Queues one command for the wire (waits while the sink's queue is full)."""
+        ...
 
     async def __aenter__(self) -> CommandSink: ...
 
@@ -103,9 +110,13 @@ class OrgClient(Protocol):
         """The org's groups as UMAPI describes them (``groupName``, ...)."""
         ...
 
-    async def create_user_groups(self, names: Iterable[str]) -> list[GroupResult]: ...
+    async def create_user_groups(self, names: Iterable[str]) -> list[GroupResult]:
+        """Creates these user groups (existing ones are left alone); one result per name."""
+        ...
 
-    def action_sink(self, on_result: Callable[[CommandResult], None] | None = None) -> CommandSink: ...
+    def action_sink(self, on_result: Callable[[CommandResult], None] | None = None) -> CommandSink:
+        """The sink for user commands; ``on_result`` is told how each one ended."""
+        ...
 
     def throttle_report(self) -> dict[str, dict[str, Any]]:
         """Per API family: 429s, seconds paused, requests attempted and retried."""
@@ -124,6 +135,7 @@ class CommandSender:
         self.sink: CommandSink | None = None
 
     async def send(self, commands: Iterable[UserCommand]) -> None:
+        """Logs the planner's messages, then each command's change lines, and hands it to the sink."""
         self.log_messages()
         assert self.sink is not None
         for command in commands:
@@ -132,10 +144,12 @@ class CommandSender:
             await self.sink.send(command)
 
     def log_messages(self) -> None:
+        """Logs the planner's messages collected so far, at their levels."""
         for level, text in self.planner.take_messages():
             logger.log(level, "%s", text)
 
     def on_result(self, result: CommandResult) -> None:
+        """The sink's report of one command: counts it and logs User Sync's ``Error in action`` line per error."""
         if result.not_sent:  # counted in the totals and the summary, not logged one by one
             return
         self.applied.advance()
@@ -168,7 +182,8 @@ async def run_stages(job: SyncJob, progress: ProgressFactory = silent_progress,
     async with client_type(job.umapi, test_mode=job.test_mode) as client:
         with logged_stage(logger, "Push to UMAPI" if job.push else "Sync with UMAPI"), _full_collections_deferred():
             try:
-                async with client.action_sink(sender.on_result) as sender.sink:
+                async with client.action_sink(sender.on_result) as sink:
+                    sender.sink = sink
                     try:
                         if job.user_groups_wanted:
                             planner.counters.user_groups_created = await _create_missing_user_groups(client, job.user_groups_wanted)
@@ -198,7 +213,7 @@ async def run_stages(job: SyncJob, progress: ProgressFactory = silent_progress,
             except asyncio.CancelledError:  # Ctrl-C or SIGTERM: the sink stopped sending and told what it knows
                 interrupted = True
             sender.applied.finish()
-            totals = sender.sink.totals
+            totals = sink.totals
             if totals.not_sent:
                 logger.warning("%d of %d UMAPI actions were not sent (%s); the next run plans them again",
                                totals.not_sent, totals.sent,
@@ -206,7 +221,7 @@ async def run_stages(job: SyncJob, progress: ProgressFactory = silent_progress,
         throttle = client.throttle_report()
     durations = sender.durations | {"actions_sent": time.monotonic() - started}
     recorded = _org_after(job, picture) if picture is not None and read_failure is None and not held else None
-    return RunResult(sender.sink.totals, read_failure, durations, throttle, recorded, held, interrupted)
+    return RunResult(totals, read_failure, durations, throttle, recorded, held, interrupted)
 
 
 def _picture(job: SyncJob) -> RunPicture:
@@ -383,6 +398,7 @@ async def _create_missing_user_groups(client: OrgClient, wanted: Iterable[str]) 
         if result.ok:
             created += 1
             logger.info("Created Adobe user group: %s", result.name)
-        for error in result.errors:
-            logger.error('Error creating user group %s: code: "%s" message: "%s"', result.name, error.code, error.message)
+        for failure in result.errors:
+            logger.error('Error creating user group %s: code: "%s" message: "%s"', result.name, failure.code,
+                         failure.message)
     return created
