@@ -41,6 +41,12 @@ async def run(source: MemorySource, org: FakeOrgClient, guard: RemovalGuard | No
     return await run_stages(job(source, guard), client_type=org)
 
 
+async def run_after(previous: RunPicture) -> tuple[RunResult, FakeOrgClient]:
+    """A run over DIRECTORY and ADOBE whose last successful run saw ``previous``."""
+    org = FakeOrgClient(ADOBE)
+    return await run(MemorySource(DIRECTORY), org, RemovalGuard(previous)), org
+
+
 def by_user(commands: list[UserCommand]) -> dict[str, UserCommand]:
     return {command.user: command for command in commands}
 
@@ -83,13 +89,11 @@ async def test_a_mapped_group_the_directory_lacks_exits_3_before_any_adobe_only_
     assert "'Sales'" in str(result.read_failure)
     assert not [command.user for command in org.sent if command.remove_from_org]
     assert by_user(org.sent)["cid@example.com"].create is not None
+    assert source.selections == [UserSelection("mapped", ("Engineering", "Sales"))]
 
 
 async def test_a_picture_that_shrank_holds_the_removals_back() -> None:
-    guard = RemovalGuard(RunPicture(directory_users=10, adobe_users=3, group_members={"Engineering": 5}))
-    source = MemorySource(DIRECTORY)
-    org = FakeOrgClient(ADOBE)
-    result = await run(source, org, guard)
+    result, org = await run_after(RunPicture(directory_users=10, adobe_users=3, group_members={"Engineering": 5}))
     assert result.exit_code is ExitCode.REMOVALS_HELD
     assert any("directory users read shrank from 10 to 3" in reason for reason in result.held)
     assert_nothing_removed(org.sent)
@@ -100,10 +104,7 @@ async def test_a_picture_that_shrank_holds_the_removals_back() -> None:
 
 
 async def test_a_clean_run_removes_the_adobe_only_user_and_the_lost_groups() -> None:
-    guard = RemovalGuard(RunPicture(directory_users=3, adobe_users=3, group_members={"Engineering": 2}))
-    source = MemorySource(DIRECTORY)
-    org = FakeOrgClient(ADOBE)
-    result = await run(source, org, guard)
+    result, org = await run_after(RunPicture(directory_users=3, adobe_users=3, group_members={"Engineering": 2}))
     assert result.exit_code is ExitCode.OK
     sent = by_user(org.sent)
     assert sent["dan@example.com"].remove_from_org
@@ -111,4 +112,3 @@ async def test_a_clean_run_removes_the_adobe_only_user_and_the_lost_groups() -> 
     assert sent["cid@example.com"].create is not None
     assert result.picture == RunPicture(directory_users=3, adobe_users=3,  # +1 created, -1 removed
                                         group_members={"Engineering": 2, "Sales": 1})
-    assert source.selections == [UserSelection("mapped", ("Engineering", "Sales"))]
