@@ -22,10 +22,19 @@ $(SETUP_STAMP): pyproject.toml Makefile
 	fi
 	test -x $(PYTHON) || $(SYSTEM_PYTHON) -m venv $(VENV)
 	$(PYTHON) -m pip install -q --upgrade pip
-	$(PYTHON) -m pip install -q -e '.[test,bench]'
+	$(PYTHON) -m pip install -q -e '.[sandbox,test,bench]'
 	touch $@
 
+# The type check runs before the tests (pyproject.toml's [tool.mypy]: strict on engine/ and records.py).
+# Until config/, sources/ and umapi/ pass it too (issue 12), it checks the modules below, not following
+# into the others; then this becomes plain `$(PYTHON) -m mypy`.
+MYPY_TARGETS := -p async_usersync.engine -m async_usersync.records -p async_usersync.pipeline \
+  -p async_usersync.cli -p async_usersync.sandbox -p async_usersync.demo -m async_usersync.errors \
+  -m async_usersync.redaction -m async_usersync.tls -m async_usersync.logs.stream \
+  -m async_usersync.logs.progress -m async_usersync.logs.stage_lines
+
 test: setup
+	$(PYTHON) -m mypy --follow-imports=silent $(MYPY_TARGETS)
 	$(PYTHON) -m pytest
 
 demo: setup

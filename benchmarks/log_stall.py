@@ -68,7 +68,7 @@ async def measure(produce: Callable[[], "asyncio.Future[None] | None"], label: s
 
 async def streaming(console: TextIO, folder: Path) -> dict[str, float]:
     settings = LogSettings(log_to_file=True, file_log_directory=folder, file_log_name_format="streaming.log")
-    async with streaming_logs(settings, run_id="bench", console=console, handle_sigterm=False) as stream:
+    async with streaming_logs(settings, run_id="bench", console=console) as stream:
         return await measure(lambda: asyncio.ensure_future(stream.flush()), "streaming (queue + writer task)")
 
 

@@ -18,6 +18,7 @@ COLUMNS = ("type", "username", "email", "domain")
 
 
 def delimiter_for(path: Path) -> str:
+    """User Sync's rule for its Adobe-only user files: comma for ``.csv``, else tab."""
     return "," if path.suffix.lower() == ".csv" else "\t"
 
 

@@ -96,6 +96,14 @@ class UmapiClient:
             raise RuntimeError("use the client inside 'async with'")
         return self._transport
 
+    def throttle_report(self) -> dict[str, dict[str, Any]]:
+        """Per API family (``action``, ``users``, ``groups``): 429s received (``throttled``), seconds
+        paused (``paused_seconds``), requests attempted and retried; for the summary JSON and metrics."""
+        transport = self.transport
+        return {family: {"throttled": bucket.stats.throttled, "paused_seconds": round(bucket.stats.paused_seconds, 3),
+                         "attempts": transport.counters[family].attempts, "retries": transport.counters[family].retries}
+                for family, bucket in transport.throttles.items()}
+
     async def users(self, group: str | None = None) -> AsyncIterator[AdobeUser]:
         """All users of the org, or the users of ``group``, in the order their pages arrive."""
         suffix = f"/{quote(group, safe='')}" if group else ""

@@ -9,7 +9,7 @@ import yaml
 
 from async_usersync.config.section import ConfigSection, load_yaml
 from async_usersync.records import DirectoryUser
-from async_usersync.sources.local_slapd import LocalSlapd
+from async_usersync.demo.slapd import LocalSlapd
 
 
 def ldap_config(tmp_path: Path, slapd: LocalSlapd, **keys: Any) -> ConfigSection:

@@ -15,7 +15,7 @@ from async_usersync.records import IdentityType
 from async_usersync.sources.base import UserSelection
 from async_usersync.sources.ldap import LdapSettings, LdapSource
 from async_usersync.sources.ldap_settings import DEFAULT_ALL_USERS_FILTER, DEFAULT_PAGE_SIZE
-from async_usersync.sources.local_slapd import LocalSlapd
+from async_usersync.demo.slapd import LocalSlapd
 from tests.sources.helpers import collect, ldap_config
 
 SALES = UserSelection("group", ("Sales",))
