@@ -21,8 +21,18 @@ T = TypeVar("T")
 _MISSING: Any = object()
 
 
+def read_config_file(file: Path, encoding: str, parse: Callable[["ConfigSection"], T]) -> tuple[T, tuple[str, ...]]:
+    """``parse(the file's top section)`` and the file's warnings (``ConfigSection.warn``); a key
+    ``parse`` did not read is refused. Raises ConfigError naming the file (and the key)."""
+    section = load_yaml(file, encoding)
+    value = parse(section)
+    section.finish()
+    return value, tuple(section.notes)
+
+
 def load_yaml(file: str | Path, encoding: str = "utf8") -> "ConfigSection":
-    """Reads a YAML file whose top level is a mapping."""
+    """Reads a YAML file whose top level is a mapping. Raises ConfigError naming the file when it
+    cannot be read, is not YAML (with the line and column) or is not a mapping."""
     path = Path(file)
     try:
         text = path.read_text(encoding=encoding)

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
+from async_usersync.config.connector_csv import read_connector_csv
+from async_usersync.config.connector_ldap import read_connector_ldap
+from async_usersync.config.connector_umapi import read_connector_umapi
 from async_usersync.config.section import ConfigSection, load_yaml, resolve_path
+from async_usersync.config.settings import CsvSettings, LdapSettings, UmapiSettings
 from async_usersync.engine.history import DEFAULT_MAX_SHRINK
 from async_usersync.engine.rules import (
     DEFAULT_UPDATE_ATTRIBUTES,
@@ -29,7 +33,6 @@ from async_usersync.records import IdentityType
 
 if TYPE_CHECKING:
     from async_usersync.logs.settings import LogSettings
-    from async_usersync.umapi.settings import UmapiSettings
 
 DIRECTORY_CONNECTORS = ("ldap", "csv", "okta", "adobe_console")
 UNSUPPORTED = "is not supported by async-usersync"
@@ -69,32 +72,21 @@ class SyncConfig:
     notes: list[str] = field(default_factory=list)
     """Warnings about keys of the files read so far (``ConfigSection.warn``), for the run's log."""
 
-    def umapi_settings(self, ssl_cert_verify: bool = True) -> "UmapiSettings":
-        """connector-umapi.yml. Keys User Sync only warns about are noted here (the UMAPI settings
-        accept them): ``uses_business_id`` is deprecated, and a top-level ``ssl_verify`` is never
-        read (User Sync reads ``server.ssl_verify`` only, and so do we)."""
-        from async_usersync.umapi.settings import UmapiSettings
+    def umapi_settings(self, ssl_cert_verify: bool = True) -> UmapiSettings:
+        """connector-umapi.yml; ``server.ssl_verify`` wins over ``ssl_cert_verify``."""
+        settings, ssl_verify, notes = read_connector_umapi(self.adobe.umapi_file, self.encoding)
+        self.notes.extend(notes)
+        return settings if ssl_verify is not None else replace(settings, ssl_verify=ssl_cert_verify)
 
-        def parse(section: ConfigSection) -> UmapiSettings:
-            if "uses_business_id" in section.data:
-                section.warn("uses_business_id", "is deprecated and has no effect; remove it")
-            if "ssl_verify" in section.data:
-                section.warn("ssl_verify", "is not read at the top level; only server.ssl_verify is "
-                                           "(or invocation_defaults.ssl_cert_verify)")
-            return UmapiSettings.from_config(section, ssl_cert_verify)
-
-        return self._parse_file(self.adobe.umapi_file, parse)
-
-    def ldap_settings(self) -> Any:
+    def ldap_settings(self) -> LdapSettings:
         """connector-ldap.yml. Raises ConfigError (naming the file and key) when ``additional_groups``
         rules are set and ``dynamic_group_member_attribute`` is not, as User Sync does."""
-        from async_usersync.sources.ldap_settings import LdapSettings
-
         file = self.directory.connector_files.get("ldap")
         if file is None:
             raise ConfigError("the ldap connector is selected but directory_users.connectors has no 'ldap' file",
                               file=self.file, key="directory_users.connectors.ldap")
-        settings = self._parse_file(file, LdapSettings.from_config)
+        settings, notes = read_connector_ldap(file, self.encoding)
+        self.notes.extend(notes)
         if self.directory.mapping.additional and not settings.dynamic_group_member_attribute:
             # As User Sync: without it the rules never see a group, and --process-groups would
             # then remove every membership they manage.
@@ -103,34 +95,24 @@ class SyncConfig:
                               file=file, key="dynamic_group_member_attribute")
         return settings
 
-    def csv_settings(self, data_file: Path | None) -> Any:
+    def csv_settings(self, data_file: Path | None) -> CsvSettings:
         """The CSV connector: its config file is optional (User Sync's defaults apply without one).
         ``data_file`` (``--users file F`` or ``--connector csv F``) is read instead of the file's
         ``file_path``, which then gets a warning; without it ``file_path`` is read."""
-        from async_usersync.sources.csv import CsvSettings
-
-        def parse(section: ConfigSection) -> Any:
-            if data_file is not None and "file_path" in section:
-                section.warn("file_path", f"not read: the command line names {data_file}, which is read instead")
-            return CsvSettings.from_config(section, data_file)
-
         file = self.directory.connector_files.get("csv")
-        if file is None:
-            return parse(ConfigSection({}, self.file, "directory_users.connectors.csv"))
-        return self._parse_file(file, parse)
+        settings, notes = read_connector_csv(file, self.encoding)
+        self.notes.extend(notes)
+        if data_file is None:
+            return settings
+        if settings.file_path is not None:
+            self.notes.append(str(ConfigError(f"not read: the command line names {data_file}, which is read instead",
+                                              file=file, key="file_path")))
+        return replace(settings, file_path=data_file)
 
     def log_settings(self) -> "LogSettings":
         from async_usersync.logs.settings import LogSettings
 
         return LogSettings.from_config(self.logging_section)
-
-    def _parse_file(self, file: Path, parse: Callable[[ConfigSection], Any]) -> Any:
-        """``parse(file's top section)``, refusing keys it did not read; its warnings join ``notes``."""
-        section = load_yaml(file, self.encoding)
-        settings = parse(section)
-        section.finish()
-        self.notes.extend(section.notes)
-        return settings
 
 
 def load_sync_config(file: str | Path, encoding: str = "utf8") -> SyncConfig:

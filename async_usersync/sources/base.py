@@ -3,29 +3,12 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable, Literal, Mapping, Protocol
+from typing import Any, AsyncIterator, Callable, Mapping, Protocol
 
+from async_usersync.config.settings import UserSelection
 from async_usersync.records import DirectoryUser, IdentityType, UnreadableDirectoryUser
 
 LOG = logging.getLogger("async_usersync.sources")
-
-
-@dataclass(frozen=True)
-class UserSelection:
-    """User Sync's ``--users``: all | mapped | group g1,g2.
-
-    ``groups`` are directory group names: for ``mapped`` the mapping's directory groups, for
-    ``group`` the named ones. For ``all`` they are optional: every user is read, and those in
-    the listed groups carry them in ``DirectoryUser.groups`` (so mapped groups still apply).
-    """
-
-    kind: Literal["all", "mapped", "group"]
-    groups: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("all", "mapped", "group"):
-            raise ValueError(f"unknown user selection {self.kind!r} (expected all, mapped or group)")
 
 
 MissingGroupHandler = Callable[[str], None]

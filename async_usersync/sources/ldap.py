@@ -23,19 +23,19 @@ from typing import AsyncIterator, Callable, Iterable
 import bonsai
 from bonsai import LDAPSearchScope
 
+from async_usersync.config.settings import SASL_MECHANISMS, LdapSettings, TwoStepsLookup, UserSelection
 from async_usersync.errors import ReadError
 from async_usersync.records import DirectoryRecord, DirectoryUser, IdentityType, UnreadableDirectoryUser
-from async_usersync.sources.base import LOG, MissingGroupHandler, UserSelection, build_user
+from async_usersync.sources.base import LOG, MissingGroupHandler, build_user
 from async_usersync.sources.ldap_connection import (
     ConnectionPlan, ConnectionPool, LdapConnection, PagedSearch, stream_pages,
 )
-from async_usersync.sources.ldap_settings import SASL_MECHANISMS, LdapSettings, TwoStepsLookup
 from async_usersync.sources.ldap_values import (
     AttributeTemplate, EntryValues, Value, escape_filter_value, dn_key, first_rdn_value, is_ad_partition, is_under,
     ranged_values, referred_dn,
 )
 
-__all__ = ["LdapSettings", "LdapSource", "TwoStepsLookup"]
+__all__ = ["LdapSource"]
 
 LOOKUP_CHUNK = 50
 """Member entries read per worker call in two-step lookups."""
@@ -48,6 +48,18 @@ _unverified_tls_used = False
 later ones in the same process skip them too, whatever they ask. So we refuse them."""
 
 
+def user_templates(settings: LdapSettings) -> dict[str, AttributeTemplate]:
+    """The ``user_*_format`` keys that are set -> their value formats (User Sync's templates)."""
+    formats = {
+        "user_email_format": settings.user_email_format, "user_username_format": settings.user_username_format,
+        "user_domain_format": settings.user_domain_format, "user_given_name_format": settings.user_given_name_format,
+        "user_surname_format": settings.user_surname_format,
+        "user_country_code_format": settings.user_country_code_format,
+        "user_identity_type_format": settings.user_identity_type_format,
+    }
+    return {key: AttributeTemplate(text) for key, text in formats.items() if text is not None}
+
+
 class LdapSource:
     """Reads users from an LDAP server or Active Directory."""
 
@@ -58,8 +70,9 @@ class LdapSource:
         self.settings = settings
         self.identity_type = settings.user_identity_type or default_identity_type
         self.pool_size = pool_size
+        templates = user_templates(settings)
         names: dict[str, str] = {}
-        for template in settings.user_templates:
+        for template in templates.values():
             names.update((name.lower(), name) for name in template.attribute_names)
         names.update((name.lower(), name) for name in extra_attributes)
         if settings.dynamic_group_member_attribute:
@@ -70,22 +83,20 @@ class LdapSource:
         """Lower-cased name -> the spelling a user's values (and source_attributes) use."""
         self._key_of_returned: dict[str, str] = {"dn": ""}
         """The server's spelling of an attribute -> ours ("" for attributes we did not ask for)."""
-        self._email_format = settings.user_email_format.keyed_by(names)
-        self._username_format = self._keyed(settings.user_username_format)
-        self._domain_format = self._keyed(settings.user_domain_format)
-        self._given_name_format = settings.user_given_name_format.keyed_by(names)
-        self._surname_format = settings.user_surname_format.keyed_by(names)
-        self._country_format = settings.user_country_code_format.keyed_by(names)
-        self._identity_type_format = self._keyed(settings.user_identity_type_format)
-        self._identity_type_text = settings.user_identity_type_format.text if settings.user_identity_type_format else ""
+        keyed = {key: template.keyed_by(names) for key, template in templates.items()}
+        self._email_format = keyed["user_email_format"]
+        self._username_format = keyed.get("user_username_format")
+        self._domain_format = keyed.get("user_domain_format")
+        self._given_name_format = keyed["user_given_name_format"]
+        self._surname_format = keyed["user_surname_format"]
+        self._country_format = keyed["user_country_code_format"]
+        self._identity_type_format = keyed.get("user_identity_type_format")
+        self._identity_type_text = settings.user_identity_type_format or ""
         self._gaps: list[str] = []
         """Why the read is incomplete: entries that could not even be identified (appended from
         the connections' worker threads)."""
         self._dynamic_group_key = (names[settings.dynamic_group_member_attribute.lower()]
                                    if settings.dynamic_group_member_attribute else None)
-
-    def _keyed(self, template: AttributeTemplate | None) -> AttributeTemplate | None:
-        return template.keyed_by(self._spelling) if template is not None else None
 
     async def users(self, selection: UserSelection, on_missing_group: MissingGroupHandler | None = None
                     ) -> AsyncIterator[DirectoryRecord]:

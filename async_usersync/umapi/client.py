@@ -13,10 +13,10 @@ from urllib.parse import quote
 import aiohttp
 
 from async_usersync import __version__
+from async_usersync.config.settings import UmapiSettings
 from async_usersync.records import AdobeUser, CommandError, CommandResult
 from async_usersync.umapi.convert import adobe_user
 from async_usersync.umapi.errors import UmapiError, answer_error
-from async_usersync.umapi.settings import UmapiSettings
 from async_usersync.umapi.sink import MAX_ENTRIES, ActionSink
 from async_usersync.tls import TlsTrust
 from async_usersync.umapi.transport import Reply, Transport

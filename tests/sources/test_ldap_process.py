@@ -12,15 +12,15 @@ from typing import Iterator
 
 import pytest
 
+from async_usersync.config.settings import LdapSettings, UserSelection
 from async_usersync.errors import ReadError
 from async_usersync.records import IdentityType, UnreadableDirectoryUser
-from async_usersync.sources.base import UserSelection
-from async_usersync.sources.ldap import LdapSettings, LdapSource
+from async_usersync.sources.ldap import LdapSource
 from async_usersync.sources import ldap_process
 from async_usersync.sources.ldap_process import IN_PROCESS_VARIABLE, LdapProcessSource, ldap_in_child_process
 from async_usersync.sources.local_slapd import LocalSlapd, free_port, start_slapd
 from async_usersync.sources.testdata import generated_users, people_ou_ldif
-from tests.sources.helpers import collect, ldap_config
+from tests.sources.helpers import collect, ldap_settings
 from tests.support.slapd import BASE_DN, METACHAR_GROUP
 
 ALL = UserSelection("all")
@@ -31,7 +31,7 @@ first users."""
 
 
 def settings(tmp_path: Path, slapd: LocalSlapd, **keys) -> LdapSettings:
-    return LdapSettings.from_config(ldap_config(tmp_path, slapd, **keys))
+    return ldap_settings(tmp_path, slapd, **keys)
 
 
 def reader_children() -> list[int]:
