@@ -33,8 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from async_usersync.sources.local_slapd import LocalSlapd, start_slapd  # noqa: E402
-from async_usersync.sources.testdata import write_users_ldif  # noqa: E402
+from async_usersync.demo.slapd import LocalSlapd, start_slapd  # noqa: E402
+from async_usersync.demo.directory_data import write_users_ldif  # noqa: E402
 
 BASE_DN = "dc=example,dc=org"
 USERS_FILTER = "(objectClass=inetOrgPerson)"

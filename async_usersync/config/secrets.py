@@ -26,7 +26,7 @@ from typing import Callable, Literal, TypeVar, overload
 
 from async_usersync.config.section import ConfigSection, resolve_path
 from async_usersync.errors import ConfigError
-from async_usersync.logs.redact import MIN_MASKED_LENGTH, register_secret
+from async_usersync.redaction import MIN_MASKED_LENGTH, register_secret
 
 T = TypeVar("T")
 logger = logging.getLogger("async_usersync.config")

@@ -31,7 +31,7 @@ from types import MappingProxyType
 from typing import Any, Iterable, Iterator, Mapping, TypeVar
 
 from async_usersync.engine.rules import AdobeOnlyAction, Strategy, SyncRules, fold
-from async_usersync.engine.summary import ADOBE_ONLY_LABELS, GROUPS_PROCESSED_LABEL, SummaryCounters
+from async_usersync.engine.action_summary import ADOBE_ONLY_LABELS, GROUPS_PROCESSED_LABEL, SummaryCounters
 from async_usersync.records import (
     AdobeUser, CreateUser, DirectoryRecord, DirectoryUser, IdentityType, UnreadableDirectoryUser, UserCommand,
 )

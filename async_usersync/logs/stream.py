@@ -28,7 +28,7 @@ import orjson
 
 from async_usersync.errors import ConfigError
 from async_usersync.logs.progress import Progress
-from async_usersync.logs.redact import _STANDARD_RECORD_FIELDS, SecretRedactor, redact
+from async_usersync.redaction import _STANDARD_RECORD_FIELDS, SecretRedactor, redact
 from async_usersync.logs.settings import LogSettings
 
 LINE_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s - %(message)s"

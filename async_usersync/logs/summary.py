@@ -10,7 +10,7 @@ from typing import Any, Mapping
 import orjson
 
 from async_usersync.logs.atomic import write_atomically
-from async_usersync.logs.redact import redact
+from async_usersync.redaction import redact
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 from async_usersync.engine import SummaryCounters
 from async_usersync.logs.metrics import write_metrics
 from async_usersync.logs.summary import RunSummary, write_summary_json
-from async_usersync.pipeline.run import RunResult
+from async_usersync.pipeline.stages import RunResult
 
 
 def write_reports(summary_json: Path | None, metrics_file: Path | None, summary: RunSummary) -> None:

@@ -34,7 +34,7 @@ from typing import Any, AsyncIterator, BinaryIO, Iterable
 
 from async_usersync.config.settings import LdapSettings
 from async_usersync.errors import ConfigError, ReadError, UsersyncError
-from async_usersync.logs.redact import redact, register_secret
+from async_usersync.redaction import redact, register_secret
 from async_usersync.records import DirectoryRecord, DirectoryUser, IdentityType, UnreadableDirectoryUser
 from async_usersync.sources.base import LOG, MissingGroupHandler, UserSelection
 from async_usersync.sources.ldap import LdapSource

@@ -13,7 +13,7 @@ from async_usersync.config.section import ConfigSection
 from async_usersync.engine import AdobeOnlyAction, Strategy
 from async_usersync.errors import ConfigError
 
-from tests.config.test_sync_config import MINIMAL, write_config
+from tests.config.test_user_sync_config import MINIMAL, write_config
 
 CONFIG_FILE = Path("/etc/usersync/user-sync-config.yml")
 

@@ -10,7 +10,7 @@ import yaml
 from async_usersync.config.connector_ldap import read_connector_ldap
 from async_usersync.config.settings import LdapSettings
 from async_usersync.records import DirectoryUser
-from async_usersync.sources.local_slapd import LocalSlapd
+from async_usersync.demo.slapd import LocalSlapd
 
 
 def ldap_settings(tmp_path: Path, slapd: LocalSlapd, **keys: Any) -> LdapSettings:

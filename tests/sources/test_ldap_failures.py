@@ -10,9 +10,9 @@ import pytest
 from async_usersync.config.settings import UserSelection
 from async_usersync.errors import ReadError
 from async_usersync.records import IdentityType
+from async_usersync.demo.slapd import LocalSlapd, free_port
+from async_usersync.demo.directory_data import generated_users
 from async_usersync.sources.ldap import LdapSource
-from async_usersync.sources.local_slapd import LocalSlapd, free_port
-from async_usersync.sources.testdata import generated_users
 from tests.sources.helpers import collect, ldap_settings
 
 ALL = UserSelection("all")

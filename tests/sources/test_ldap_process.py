@@ -18,8 +18,8 @@ from async_usersync.records import IdentityType, UnreadableDirectoryUser
 from async_usersync.sources.ldap import LdapSource
 from async_usersync.sources import ldap_process
 from async_usersync.sources.ldap_process import IN_PROCESS_VARIABLE, LdapProcessSource, ldap_in_child_process
-from async_usersync.sources.local_slapd import LocalSlapd, free_port, start_slapd
-from async_usersync.sources.testdata import generated_users, people_ou_ldif
+from async_usersync.demo.slapd import LocalSlapd, free_port, start_slapd
+from async_usersync.demo.directory_data import generated_users, people_ou_ldif
 from tests.sources.helpers import collect, ldap_settings
 from tests.support.slapd import BASE_DN, METACHAR_GROUP
 

@@ -13,8 +13,8 @@ from keyring.backend import KeyringBackend
 from async_usersync.config.settings import UserSelection
 from async_usersync.errors import ConfigError, ReadError
 from async_usersync.records import IdentityType
+from async_usersync.demo.slapd import LocalSlapd
 from async_usersync.sources.ldap import LdapSource
-from async_usersync.sources.local_slapd import LocalSlapd
 from tests.sources.helpers import collect, ldap_config, ldap_settings
 
 SALES = UserSelection("group", ("Sales",))

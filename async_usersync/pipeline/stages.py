@@ -28,11 +28,11 @@ from async_usersync.engine.history import RemovalGuard, RunPicture
 from async_usersync.engine.rules import AdobeOnlyAction, fold, missing_user_groups
 from async_usersync.errors import ExitCode, ReadError, UsersyncError
 from async_usersync.logs.progress import Progress
-from async_usersync.logs.separators import logged_stage
+from async_usersync.logs.stage_lines import logged_stage
 from async_usersync.pipeline.adobe_only_file import write_adobe_only_users
 from async_usersync.records import AdobeUser, CommandResult, UserCommand
-from async_usersync.sources.base import DirectorySource, UserSelection
-from async_usersync.umapi import ActionSink, ActionTotals, UmapiClient, UmapiSettings
+from async_usersync.pipeline.job import SyncJob
+from async_usersync.umapi import ActionSink, ActionTotals, UmapiClient
 
 logger = logging.getLogger("async_usersync.pipeline")
 T = TypeVar("T")
@@ -43,27 +43,6 @@ ProgressFactory = Callable[[str, "int | None"], Progress]
 
 def silent_progress(what: str, total: int | None) -> Progress:
     return Progress(what, total, interval=0.0, enabled=False)
-
-
-@dataclass(frozen=True)
-class SyncJob:
-    """What one run does, already checked against the configuration and the options."""
-
-    planner: SyncPlanner
-    umapi: UmapiSettings
-    directory: DirectorySource | None
-    """None with ``--adobe-only-user-list``."""
-    selection: UserSelection
-    push: bool = False
-    test_mode: bool = False
-    adobe_groups_to_read: tuple[str, ...] | None = None
-    """None reads the whole org; a tuple reads the members of these groups (``--adobe-users``)."""
-    user_groups_wanted: tuple[str, ...] = ()
-    """Mapped user groups to create when missing (``auto_create`` with ``--process-groups``)."""
-    listed_adobe_only_users: tuple[AdobeUser, ...] | None = None
-    write_file: Path | None = None
-    removal_guard: RemovalGuard | None = None
-    """The run history guard (None: not applied, as with push or an Adobe-only user list)."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +74,7 @@ class RunResult:
         return ExitCode.COMMANDS_FAILED if self.totals.failed or self.totals.not_sent else ExitCode.OK
 
 
-class _Feed:
+class CommandSender:
     """Between the planner and the sink: logs each change and the planner's messages as they
     come, sends the commands, and keeps the phases' progress and durations."""
 
@@ -133,13 +112,13 @@ class _Feed:
         self.applied.total = self.sink.totals.sent
 
 
-async def run_sync(job: SyncJob, progress: ProgressFactory = silent_progress,
+async def run_stages(job: SyncJob, progress: ProgressFactory = silent_progress,
                    client_type: type[UmapiClient] = UmapiClient) -> RunResult:
     """Runs the stages. When a read fails, the commands already planned for matched and new users
     are still sent, and no Adobe-only user is touched. ``client_type`` lets the scale benchmark
     read through the real client while counting the commands instead of sending them."""
     planner = job.planner
-    feed = _Feed(planner, progress)
+    sender = CommandSender(planner, progress)
     read_failure: ReadError | None = None
     picture: RunPicture | None = None
     held: tuple[str, ...] = ()
@@ -150,14 +129,14 @@ async def run_sync(job: SyncJob, progress: ProgressFactory = silent_progress,
     async with client_type(job.umapi, test_mode=job.test_mode) as client:
         with logged_stage(logger, "Push to UMAPI" if job.push else "Sync with UMAPI"), _full_collections_deferred():
             try:
-                async with client.action_sink(feed.on_result) as feed.sink:
+                async with client.action_sink(sender.on_result) as sender.sink:
                     try:
                         if job.user_groups_wanted:
                             planner.counters.user_groups_created = await _create_missing_user_groups(client, job.user_groups_wanted)
                         if job.listed_adobe_only_users is not None:
-                            await _plan_listed_users(job, feed)
+                            await _plan_listed_users(job, sender)
                         else:
-                            await _inspect_both_sides(job, client, feed)
+                            await _inspect_both_sides(job, client, sender)
                             _check_mapped_groups_found(planner)
                             if job.removal_guard is not None:
                                 picture = _picture(job)
@@ -165,22 +144,22 @@ async def run_sync(job: SyncJob, progress: ProgressFactory = silent_progress,
                                 if keep_reference:
                                     picture = None
                             if held:
-                                await feed.send(planner.hold_group_removals())
+                                await sender.send(planner.hold_group_removals())
                             else:
-                                await feed.send(planner.release_group_removals())
-                                await feed.send(planner.finish())
+                                await sender.send(planner.release_group_removals())
+                                await sender.send(planner.finish())
                                 if job.write_file is not None:
                                     written = write_adobe_only_users(job.write_file, planner.adobe_only_users)
                                     logger.info("Wrote %d Adobe-only users to %s", written, job.write_file)
                     except ReadError as error:
                         read_failure = error
-                        await feed.send(planner.hold_group_removals())  # the waiting users' other changes
-                    feed.log_messages()
-                    feed.planning_done()
+                        await sender.send(planner.hold_group_removals())  # the waiting users' other changes
+                    sender.log_messages()
+                    sender.planning_done()
             except asyncio.CancelledError:  # Ctrl-C or SIGTERM: the sink stopped sending and told what it knows
                 interrupted = True
-            feed.applied.finish()
-            totals = feed.sink.totals
+            sender.applied.finish()
+            totals = sender.sink.totals
             if totals.not_sent:
                 logger.warning("%d of %d UMAPI actions were not sent (%s); the next run plans them again",
                                totals.not_sent, totals.sent,
@@ -189,9 +168,9 @@ async def run_sync(job: SyncJob, progress: ProgressFactory = silent_progress,
         throttle = {family: {"throttled": bucket.stats.throttled, "paused_seconds": round(bucket.stats.paused_seconds, 3),
                              "attempts": transport.counters[family].attempts, "retries": transport.counters[family].retries}
                     for family, bucket in transport.throttles.items()}
-    durations = feed.durations | {"actions_sent": time.monotonic() - started}
+    durations = sender.durations | {"actions_sent": time.monotonic() - started}
     recorded = _org_after(job, picture) if picture is not None and read_failure is None and not held else None
-    return RunResult(feed.sink.totals, read_failure, durations, throttle, recorded, held, interrupted)
+    return RunResult(sender.sink.totals, read_failure, durations, throttle, recorded, held, interrupted)
 
 
 def _picture(job: SyncJob) -> RunPicture:
@@ -272,17 +251,17 @@ def _group_set(names: Iterable[str]) -> str:
     return "{" + ", ".join(repr(name) for name in sorted(names)) + "}"
 
 
-async def _inspect_both_sides(job: SyncJob, client: UmapiClient, feed: _Feed) -> None:
+async def _inspect_both_sides(job: SyncJob, client: UmapiClient, sender: CommandSender) -> None:
     """Both reads at once. If one fails the other is cancelled and its ``ReadError`` raised."""
     try:
         async with asyncio.TaskGroup() as reads:
-            reads.create_task(_read_directory(job, feed), name="directory read")
+            reads.create_task(_read_directory(job, sender), name="directory read")
             if not job.push:
-                reads.create_task(_read_adobe(job, client, feed), name="Adobe read")
+                reads.create_task(_read_adobe(job, client, sender), name="Adobe read")
     except* ReadError as failed:
         raise failed.exceptions[0] from None
     if job.push:
-        await feed.send(job.planner.adobe_done())
+        await sender.send(job.planner.adobe_done())
 
 
 def _check_mapped_groups_found(planner: SyncPlanner) -> None:
@@ -297,35 +276,35 @@ def _check_mapped_groups_found(planner: SyncPlanner) -> None:
                         f"or the directory")
 
 
-async def _read_directory(job: SyncJob, feed: _Feed) -> None:
+async def _read_directory(job: SyncJob, sender: CommandSender) -> None:
     assert job.directory is not None
     with logged_stage(logger, "Load from Directory"):
         users = job.directory.users(job.selection, job.planner.hold_missing_group)
-        await _feed_planner(feed, "directory", users, job.planner.add_directory_user,
+        await _feed_planner(sender, "directory", users, job.planner.add_directory_user,
                             job.planner.directory_done, progress="directory users read", failure="reading the directory")
 
 
-async def _read_adobe(job: SyncJob, client: UmapiClient, feed: _Feed) -> None:
-    await _feed_planner(feed, "adobe", _adobe_users(job, client), job.planner.add_adobe_user, job.planner.adobe_done,
+async def _read_adobe(job: SyncJob, client: UmapiClient, sender: CommandSender) -> None:
+    await _feed_planner(sender, "adobe", _adobe_users(job, client), job.planner.add_adobe_user, job.planner.adobe_done,
                         progress="Adobe users read", failure="reading the Adobe users")
 
 
-async def _feed_planner(feed: _Feed, side: str, users: AsyncIterator[T], add: Callable[[T], list[UserCommand]],
+async def _feed_planner(sender: CommandSender, side: str, users: AsyncIterator[T], add: Callable[[T], list[UserCommand]],
                         done: Callable[[], Iterable[UserCommand]], *, progress: str, failure: str) -> None:
     """Hands one side's users to the planner as they arrive and sends what it plans at once.
     The stream is closed here, not when collected: a source may hold a child process or connections."""
-    counter = feed.progress(progress, None)
+    counter = sender.progress(progress, None)
     started = time.monotonic()
     try:
         async with aclosing(users) as stream:  # type: ignore[type-var]
             async for user in stream:
-                await feed.send(add(user))
+                await sender.send(add(user))
                 counter.advance()
     except (OSError, UsersyncError) as error:
         raise ReadError(f"{failure} failed: {error}") from None
-    await feed.send(done())
+    await sender.send(done())
     counter.finish()
-    feed.durations[f"{side}_read"] = time.monotonic() - started
+    sender.durations[f"{side}_read"] = time.monotonic() - started
 
 
 async def _adobe_users(job: SyncJob, client: UmapiClient) -> AsyncIterator[AdobeUser]:
@@ -343,15 +322,15 @@ async def _adobe_users(job: SyncJob, client: UmapiClient) -> AsyncIterator[Adobe
                 yield user
 
 
-async def _plan_listed_users(job: SyncJob, feed: _Feed) -> None:
+async def _plan_listed_users(job: SyncJob, sender: CommandSender) -> None:
     """``--adobe-only-user-list``: the listed users are the Adobe-only users; nothing is read."""
     assert job.listed_adobe_only_users is not None
     planner = job.planner
-    await feed.send(planner.directory_done())
+    await sender.send(planner.directory_done())
     for user in job.listed_adobe_only_users:
-        await feed.send(planner.add_adobe_user(user))
-    await feed.send(planner.adobe_done())
-    await feed.send(planner.finish())
+        await sender.send(planner.add_adobe_user(user))
+    await sender.send(planner.adobe_done())
+    await sender.send(planner.finish())
 
 
 async def _create_missing_user_groups(client: UmapiClient, wanted: Iterable[str]) -> int:

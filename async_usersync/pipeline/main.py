@@ -24,24 +24,20 @@ from async_usersync.engine import Strategy, SyncPlanner, render_action_summary
 from async_usersync.engine.history import RemovalGuard
 from async_usersync.errors import ConfigError, ExitCode, UsersyncError
 from async_usersync.logs import LogStream, streaming_logs
-from async_usersync.logs.separators import run_title, stage_line, total_time
+from async_usersync.logs.stage_lines import run_title, stage_line, total_time
 from async_usersync.logs.summary import RunSummary
-from async_usersync.pipeline.adobe_only_file import read_adobe_only_users
 from async_usersync.pipeline.history import RunHistory, default_history_path, history_scope
 from async_usersync.pipeline.reports import summary_counters, write_reports
-from async_usersync.pipeline.run import RunResult, SyncJob, run_sync
+from async_usersync.pipeline.job import SyncJob, build_job
+from async_usersync.pipeline.stages import RunResult, run_stages
 from async_usersync.pipeline.runlock import RunLock, default_lock_path
 from async_usersync.pipeline.schedule import DEFAULT_MIN_INTERVAL, ScheduleGuard, default_record_path
-from async_usersync.sources.base import DirectorySource, UserSelection
-from async_usersync.sources.csv import CsvSource
-from async_usersync.sources.ldap import LdapSource
-from async_usersync.sources.ldap_process import LdapProcessSource, ldap_in_child_process
 
 logger = logging.getLogger("async_usersync.main")
 
 
 @dataclass(frozen=True)
-class CommandLine:
+class SyncInvocation:
     """The ``sync`` command line, as typed."""
 
     config_file: Path = Path("user-sync-config.yml")
@@ -59,21 +55,21 @@ class CommandLine:
     """The raw arguments, for the log's ``Command line arguments`` block."""
 
 
-def run_sync_command(command_line: CommandLine) -> ExitCode:
+def run_sync_command(invocation: SyncInvocation) -> ExitCode:
     """Runs ``sync`` in a new event loop (the CLI's entry point)."""
     try:
-        return asyncio.run(execute_sync(command_line))
+        return asyncio.run(execute_sync(invocation))
     except KeyboardInterrupt:
         print("async-usersync: interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
 
 
-async def execute_sync(command_line: CommandLine) -> ExitCode:
+async def execute_sync(invocation: SyncInvocation) -> ExitCode:
     """The whole command, for a caller that already runs an event loop."""
     try:
-        settings = load_run_settings(command_line.config_file, command_line.options, command_line.encoding)
+        settings = load_run_settings(invocation.config_file, invocation.options, invocation.encoding)
         job = build_job(settings)
-        guard = _schedule_guard(command_line)
+        guard = _schedule_guard(invocation)
         log_settings = settings.config.log_settings()
     except UsersyncError as error:
         _print_error(error)
@@ -81,7 +77,7 @@ async def execute_sync(command_line: CommandLine) -> ExitCode:
     run_id = uuid.uuid4().hex[:12]
     try:
         async with streaming_logs(log_settings, run_id=run_id) as stream:
-            code = await _logged_run(command_line, settings, job, guard, stream, run_id)
+            code = await _logged_run(invocation, settings, job, guard, stream, run_id)
             await stream.flush()
     except UsersyncError as error:  # the log file itself could not be opened
         _print_error(error)
@@ -93,39 +89,7 @@ async def execute_sync(command_line: CommandLine) -> ExitCode:
     return code
 
 
-def build_job(settings: RunSettings) -> SyncJob:
-    """The pipeline's job from the checked settings; connector files are read (and checked) here."""
-    config, options = settings.config, settings.options
-    identity_type = config.directory.user_identity_type
-    listed = None
-    directory: DirectorySource | None = None
-    if options.adobe_only_user_list is not None:
-        listed = tuple(read_adobe_only_users(options.adobe_only_user_list, identity_type))
-    elif options.connector == "csv":
-        directory = CsvSource(config.csv_settings(options.csv_file), identity_type)
-    else:
-        ldap_source = LdapProcessSource if ldap_in_child_process() else LdapSource
-        directory = ldap_source(config.ldap_settings(), identity_type)
-    kind, groups = settings.selection
-    if kind == "group":
-        # As User Sync: members of the mapped groups are read too, so that a selected user carries
-        # every mapped group it belongs to; the planner's group filter then does the selecting.
-        groups = tuple(dict.fromkeys((*groups, *config.directory.mapped_directory_groups)))
-    return SyncJob(
-        planner=SyncPlanner(settings.rules),
-        umapi=config.umapi_settings(options.ssl_cert_verify),
-        directory=directory,
-        selection=UserSelection(kind, groups),
-        push=options.strategy is Strategy.PUSH,
-        test_mode=options.test_mode,
-        adobe_groups_to_read=settings.adobe_groups_to_read,
-        user_groups_wanted=settings.user_groups_wanted,
-        listed_adobe_only_users=listed,
-        write_file=options.adobe_only_write_file,
-    )
-
-
-async def _logged_run(command_line: CommandLine, settings: RunSettings, job: SyncJob, guard: ScheduleGuard,
+async def _logged_run(invocation: SyncInvocation, settings: RunSettings, job: SyncJob, guard: ScheduleGuard,
                       stream: LogStream, run_id: str) -> ExitCode:
     options = settings.options
     started, started_at = time.monotonic(), datetime.now().astimezone()
@@ -133,19 +97,19 @@ async def _logged_run(command_line: CommandLine, settings: RunSettings, job: Syn
     logger.info("%s", stage_line(f"Start {title}", "="))
     logger.info("async-usersync %s - Python %s - %s %s", __version__, platform.python_version(), platform.system(), platform.release())
     logger.info("------- Command line arguments -------")
-    logger.info("%s", " ".join(command_line.arguments) or "(none)")
+    logger.info("%s", " ".join(invocation.arguments) or "(none)")
     for note in (*options.notes, *settings.config.notes):
         logger.warning("%s", note)
     code = ExitCode.OK
     result: RunResult | None = None
     try:
-        with RunLock(command_line.lock_file or default_lock_path(settings.config.file)):
+        with RunLock(invocation.lock_file or default_lock_path(settings.config.file)):
             guard.check()
             history = _run_history(settings, job)
             if history is not None:
                 job = replace(job, removal_guard=RemovalGuard(history.last_picture(), settings.config.max_shrink,
-                                                              command_line.accept_shrink))
-            result = await run_sync(job, stream.progress)
+                                                              invocation.accept_shrink))
+            result = await run_stages(job, stream.progress)
             if result.read_failure is not None:
                 logger.critical("%s; no Adobe-only user was touched", result.read_failure)
             if result.interrupted:
@@ -180,7 +144,7 @@ async def _logged_run(command_line: CommandLine, settings: RunSettings, job: Syn
     if stream.log_file is not None:
         logger.info("The log is in %s", stream.log_file)
     try:
-        write_reports(command_line.summary_json, command_line.metrics_file, RunSummary(
+        write_reports(invocation.summary_json, invocation.metrics_file, RunSummary(
             run_id=run_id, started=started_at, finished=datetime.now().astimezone(), exit_code=int(code),
             test_mode=options.test_mode, counters=summary_counters(counters, result),
             durations=(result.durations if result is not None else {}) | {"total": elapsed},
@@ -198,9 +162,9 @@ def _run_history(settings: RunSettings, job: SyncJob) -> RunHistory | None:
     return RunHistory(default_history_path(settings.config.file), history_scope(settings.options))
 
 
-def _schedule_guard(command_line: CommandLine) -> ScheduleGuard:
-    interval = parse_interval(command_line.min_interval) if command_line.min_interval else DEFAULT_MIN_INTERVAL
-    return ScheduleGuard(default_record_path(command_line.config_file), interval, command_line.refuse_too_soon)
+def _schedule_guard(invocation: SyncInvocation) -> ScheduleGuard:
+    interval = parse_interval(invocation.min_interval) if invocation.min_interval else DEFAULT_MIN_INTERVAL
+    return ScheduleGuard(default_record_path(invocation.config_file), interval, invocation.refuse_too_soon)
 
 
 _INTERVAL = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d)?\s*", re.IGNORECASE)
