@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import codecs
 from pathlib import Path
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, Callable, Mapping, TypeVar, overload
 
 import yaml
 
@@ -104,8 +104,14 @@ class ConfigSection:
             raise self.error(key, "must be a mapping of keys to values")
         return ConfigSection(value, self.file, self.full_key(key), self.notes)
 
+    @overload
+    def path(self, key: str, default: str) -> Path: ...
+    @overload
+    def path(self, key: str, default: None = None, required: bool = False) -> Path | None: ...
+
     def path(self, key: str, default: str | None = None, required: bool = False) -> Path | None:
-        """A file path, resolved against the folder of the file that names it."""
+        """A file path, resolved against the folder of the file that names it (None when absent
+        without a default and not ``required``)."""
         value = self.require(key, str) if required else self.get(key, default, str)
         if value is None:
             return None

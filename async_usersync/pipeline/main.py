@@ -70,13 +70,12 @@ async def execute_sync(invocation: SyncInvocation) -> ExitCode:
         settings = load_run_settings(invocation.config_file, invocation.options, invocation.encoding)
         job = build_job(settings)
         guard = _schedule_guard(invocation)
-        log_settings = settings.config.log_settings()
     except UsersyncError as error:
         _print_error(error)
         return error.exit_code
     run_id = uuid.uuid4().hex[:12]
     try:
-        async with streaming_logs(log_settings, run_id=run_id) as stream:
+        async with streaming_logs(settings.logging, run_id=run_id) as stream:
             code = await _logged_run(invocation, settings, job, guard, stream, run_id)
             await stream.flush()
     except UsersyncError as error:  # the log file itself could not be opened
@@ -98,7 +97,7 @@ async def _logged_run(invocation: SyncInvocation, settings: RunSettings, job: Sy
     logger.info("async-usersync %s - Python %s - %s %s", __version__, platform.python_version(), platform.system(), platform.release())
     logger.info("------- Command line arguments -------")
     logger.info("%s", " ".join(invocation.arguments) or "(none)")
-    for note in (*options.notes, *settings.config.notes):
+    for note in settings.notes:
         logger.warning("%s", note)
     code = ExitCode.OK
     result: RunResult | None = None

@@ -1,23 +1,22 @@
 """``user-sync-config.yml``: read with User Sync's keys, checked strictly (an unknown key is an
 error naming the file and the key), relative paths taken against the file that names them.
 
-The connector files are parsed by their owners (umapi, sources, logs) through the methods of
-``SyncConfig``, when the run needs them.
+Its ``logging:`` section becomes ``LogSettings`` here; its ``invocation_defaults`` are merged with
+the command line by ``options.merge_options``; the connector files it names are read by their own
+modules (``connector_umapi``, ``connector_ldap``, ``connector_csv``), all through ``run_settings``.
 """
 
 from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any, Iterable
 
-from async_usersync.config.connector_csv import read_connector_csv
-from async_usersync.config.connector_ldap import read_connector_ldap
-from async_usersync.config.connector_umapi import read_connector_umapi
 from async_usersync.config.section import ConfigSection, load_yaml, resolve_path
-from async_usersync.config.settings import CsvSettings, LdapSettings, UmapiSettings
+from async_usersync.config.settings import LEVELS, LogSettings
 from async_usersync.engine.history import DEFAULT_MAX_SHRINK
 from async_usersync.engine.rules import (
     DEFAULT_UPDATE_ATTRIBUTES,
@@ -30,9 +29,6 @@ from async_usersync.engine.rules import (
 )
 from async_usersync.errors import ConfigError
 from async_usersync.records import IdentityType
-
-if TYPE_CHECKING:
-    from async_usersync.logs.settings import LogSettings
 
 DIRECTORY_CONNECTORS = ("ldap", "csv", "okta", "adobe_console")
 UNSUPPORTED = "is not supported by async-usersync"
@@ -65,54 +61,13 @@ class SyncConfig:
     directory: DirectorySettings
     adobe: AdobeSettings
     limit: AdobeOnlyLimit
-    logging_section: ConfigSection
-    invocation_defaults: ConfigSection
+    logging: LogSettings
+    invocation_defaults: ConfigSection = field(repr=False, compare=False)
+    """Read by ``options.merge_options`` (which refuses its unknown keys) together with the command line."""
     max_shrink: float = DEFAULT_MAX_SHRINK
     """``limits.max_shrink`` as a share (0.2 for 20 %): see ``engine.history``."""
     notes: list[str] = field(default_factory=list)
     """Warnings about keys of the files read so far (``ConfigSection.warn``), for the run's log."""
-
-    def umapi_settings(self, ssl_cert_verify: bool = True) -> UmapiSettings:
-        """connector-umapi.yml; ``server.ssl_verify`` wins over ``ssl_cert_verify``."""
-        settings, ssl_verify, notes = read_connector_umapi(self.adobe.umapi_file, self.encoding)
-        self.notes.extend(notes)
-        return settings if ssl_verify is not None else replace(settings, ssl_verify=ssl_cert_verify)
-
-    def ldap_settings(self) -> LdapSettings:
-        """connector-ldap.yml. Raises ConfigError (naming the file and key) when ``additional_groups``
-        rules are set and ``dynamic_group_member_attribute`` is not, as User Sync does."""
-        file = self.directory.connector_files.get("ldap")
-        if file is None:
-            raise ConfigError("the ldap connector is selected but directory_users.connectors has no 'ldap' file",
-                              file=self.file, key="directory_users.connectors.ldap")
-        settings, notes = read_connector_ldap(file, self.encoding)
-        self.notes.extend(notes)
-        if self.directory.mapping.additional and not settings.dynamic_group_member_attribute:
-            # As User Sync: without it the rules never see a group, and --process-groups would
-            # then remove every membership they manage.
-            raise ConfigError("directory_users.additional_groups needs the LDAP connector to read each user's groups: "
-                              "set dynamic_group_member_attribute (memberOf on Active Directory)",
-                              file=file, key="dynamic_group_member_attribute")
-        return settings
-
-    def csv_settings(self, data_file: Path | None) -> CsvSettings:
-        """The CSV connector: its config file is optional (User Sync's defaults apply without one).
-        ``data_file`` (``--users file F`` or ``--connector csv F``) is read instead of the file's
-        ``file_path``, which then gets a warning; without it ``file_path`` is read."""
-        file = self.directory.connector_files.get("csv")
-        settings, notes = read_connector_csv(file, self.encoding)
-        self.notes.extend(notes)
-        if data_file is None:
-            return settings
-        if settings.file_path is not None:
-            self.notes.append(str(ConfigError(f"not read: the command line names {data_file}, which is read instead",
-                                              file=file, key="file_path")))
-        return replace(settings, file_path=data_file)
-
-    def log_settings(self) -> "LogSettings":
-        from async_usersync.logs.settings import LogSettings
-
-        return LogSettings.from_config(self.logging_section)
 
 
 def load_sync_config(file: str | Path, encoding: str = "utf8") -> SyncConfig:
@@ -133,12 +88,49 @@ def load_sync_config(file: str | Path, encoding: str = "utf8") -> SyncConfig:
         adobe=_adobe(root.section("adobe_users", required=True)),
         limit=_limit(limits),
         max_shrink=max_shrink,
-        logging_section=root.section("logging"),
+        logging=log_settings(root.section("logging")),
         invocation_defaults=root.section("invocation_defaults"),
         notes=root.notes,
     )
     root.finish()
     return config
+
+
+# --- logging ---------------------------------------------------------------------------------------
+
+def log_settings(section: ConfigSection) -> LogSettings:
+    """Reads the ``logging`` section; relative paths are taken against the config file's folder.
+    An unknown level falls back to ``info`` with a note, as User Sync warns. Raises ConfigError
+    naming the file and key (a file name pattern that ``str.format`` refuses, an unknown key)."""
+    defaults = LogSettings()
+    notes: list[str] = []
+    name_format: str = section.get("file_log_name_format", defaults.file_log_name_format, str)
+    try:
+        name_format.format(datetime.now())
+    except (ValueError, IndexError, KeyError) as error:
+        raise section.error("file_log_name_format", f"not a valid file name pattern: {error}") from None
+    settings = LogSettings(
+        log_to_file=section.get("log_to_file", defaults.log_to_file, bool),
+        file_log_directory=section.path("file_log_directory", str(defaults.file_log_directory)),
+        file_log_name_format=name_format,
+        file_log_level=_level_name(section, "file_log_level", notes),
+        console_log_level=_level_name(section, "console_log_level", notes),
+        log_progress=section.get("log_progress", defaults.log_progress, bool),
+        json_log_file=section.path("json_log_file"),
+        notes=tuple(notes),
+    )
+    section.finish()
+    return settings
+
+
+def _level_name(section: ConfigSection, key: str, notes: list[str]) -> str:
+    """The level named at ``key``; an unknown name means info, with a note (as User Sync warns)."""
+    value: str = section.get(key, "info", str).strip().lower()
+    if value in LEVELS:
+        return value
+    notes.append(f"{section.file}: unknown level '{value}' for '{section.full_key(key)}' "
+                 f"(expected {'|'.join(LEVELS)}); using info")
+    return "info"
 
 
 # --- directory_users -------------------------------------------------------------------------------
