@@ -86,9 +86,13 @@ class LdapProcessSource:
                     ) -> AsyncIterator[DirectoryRecord]:
         request = _Request(self.settings, self.default_identity_type, self.extra_attributes, self.pool_size,
                            selection, logging.getLogger("async_usersync").getEffectiveLevel(), PIPE_BYTES)
-        child = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", __name__, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, limit=READ_AHEAD_BYTES // 2)
+        try:
+            child = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", __name__, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, limit=READ_AHEAD_BYTES // 2)
+        except OSError as error:
+            raise ReadError(f"the LDAP reader process could not be started ({sys.executable}: {error}); "
+                            f"set {IN_PROCESS_VARIABLE}=1 to read in this process") from None
         stderr_logger = asyncio.ensure_future(_log_lines(child.stderr))
         try:
             assert child.stdin is not None and child.stdout is not None

@@ -113,6 +113,15 @@ async def test_a_failed_read_in_the_child_is_the_same_read_error(tmp_path: Path,
     assert received == []
 
 
+async def test_a_child_that_cannot_start_is_a_read_error(tmp_path: Path, slapd: LocalSlapd, monkeypatch) -> None:
+    missing = tmp_path / "no-python"
+    monkeypatch.setattr(ldap_process.sys, "executable", str(missing))
+    source = LdapProcessSource(settings(tmp_path, slapd), IdentityType.FEDERATED_ID)
+    with pytest.raises(ReadError, match=f"the LDAP reader process could not be started \\({missing}: .*"
+                                        f"{IN_PROCESS_VARIABLE}=1"):
+        await collect(source.users(ALL))
+
+
 async def test_a_killed_child_is_a_read_error_not_a_short_list(tmp_path: Path, many_users_slapd: LocalSlapd,
                                                                small_buffers: None) -> None:
     source = LdapProcessSource(settings(tmp_path, many_users_slapd), IdentityType.FEDERATED_ID)
