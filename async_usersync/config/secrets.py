@@ -137,7 +137,10 @@ def read_secret_file(path: Path) -> str:
 # -- the OS keyring ---------------------------------------------------------------------------
 
 def keyring_get(service: str, user: str) -> str | None:
-    return _keyring_call("read", lambda keyring: keyring.get_password(service, user))
+    """The keyring's secret for ``service`` and ``user`` (None when it has none). Raises ConfigError
+    when no keyring is usable, saying what to use instead."""
+    value: str | None = _keyring_call("read", lambda keyring: keyring.get_password(service, user))
+    return value
 
 
 def keyring_set(service: str, user: str, value: str) -> None:

@@ -209,7 +209,7 @@ def _adobe_group_name(section: ConfigSection, key: str, value: Any) -> str:
 
 
 def _country(section: ConfigSection) -> str | None:
-    code = section.get("default_country_code", None, str)
+    code: str | None = section.get("default_country_code", None, str)
     if code is None:
         return None
     if not re.fullmatch(r"[A-Za-z]{2}", code.strip()):

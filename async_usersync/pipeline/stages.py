@@ -21,7 +21,7 @@ import time
 from contextlib import aclosing, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Iterable, Iterator, TypeVar
+from typing import Any, AsyncGenerator, Callable, Iterable, Iterator, TypeVar
 
 from async_usersync.engine import SyncPlanner
 from async_usersync.engine.history import RemovalGuard, RunPicture
@@ -319,7 +319,7 @@ async def _read_adobe(job: SyncJob, client: UmapiClient, sender: CommandSender) 
                         progress="Adobe users read", failure="reading the Adobe users")
 
 
-async def _feed_planner(sender: CommandSender, side: str, users: AsyncIterator[T], add: Callable[[T], list[UserCommand]],
+async def _feed_planner(sender: CommandSender, side: str, users: AsyncGenerator[T, None], add: Callable[[T], list[UserCommand]],
                         done: Callable[[], Iterable[UserCommand]], *, progress: str, failure: str) -> None:
     """Hands one side's users to the planner as they arrive and sends what it plans at once.
     The stream is closed here, not when collected: a source may hold a child process or connections.
@@ -327,7 +327,7 @@ async def _feed_planner(sender: CommandSender, side: str, users: AsyncIterator[T
     counter = sender.progress(progress, None)
     started = time.monotonic()
     try:
-        async with aclosing(users) as stream:  # type: ignore[type-var]
+        async with aclosing(users) as stream:
             async for user in stream:
                 await sender.send(add(user))
                 counter.advance()
@@ -338,7 +338,7 @@ async def _feed_planner(sender: CommandSender, side: str, users: AsyncIterator[T
     sender.durations[f"{side}_read"] = time.monotonic() - started
 
 
-async def _adobe_users(job: SyncJob, client: UmapiClient) -> AsyncIterator[AdobeUser]:
+async def _adobe_users(job: SyncJob, client: UmapiClient) -> AsyncGenerator[AdobeUser, None]:
     """The whole org, or the members of the chosen groups, each user once."""
     if job.adobe_groups_to_read is None:
         async for user in client.users():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, AsyncIterator, Callable, Mapping, Protocol
+from typing import Any, AsyncGenerator, Callable, Mapping, Protocol
 
 from async_usersync.config.settings import UserSelection
 from async_usersync.records import DirectoryUser, IdentityType, UnreadableDirectoryUser
@@ -17,7 +17,7 @@ MissingGroupHandler = Callable[[str], None]
 
 class DirectorySource(Protocol):
     def users(self, selection: UserSelection, on_missing_group: MissingGroupHandler | None = None
-              ) -> AsyncIterator[DirectoryUser | UnreadableDirectoryUser]:
+              ) -> AsyncGenerator[DirectoryUser | UnreadableDirectoryUser, None]:
         """Streams the selected users, each one once, with all its selected groups; an entry whose
         record cannot be built comes as an ``UnreadableDirectoryUser``, whatever the selection. A
         selected group the directory does not have is logged and, before any user, given to

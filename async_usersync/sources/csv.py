@@ -12,7 +12,7 @@ import codecs
 import csv
 from contextlib import aclosing
 from dataclasses import replace
-from typing import AsyncIterator
+from typing import AsyncGenerator
 
 import aiofiles
 
@@ -36,7 +36,7 @@ class CsvSource:
         self.identity_type = settings.user_identity_type or default_identity_type
 
     async def users(self, selection: UserSelection, on_missing_group: MissingGroupHandler | None = None
-                    ) -> AsyncIterator[DirectoryRecord]:
+                    ) -> AsyncGenerator[DirectoryRecord, None]:
         """All rows' users, or (mapped/group) those in one of the selection's groups; a row that
         cannot be built comes whatever the selection (as an UnreadableDirectoryUser).
 
@@ -93,7 +93,7 @@ class CsvSource:
             groups=groups, source_attributes=row, origin=origin,
         )
 
-    async def _rows(self) -> AsyncIterator[tuple[int, Row]]:
+    async def _rows(self) -> AsyncGenerator[tuple[int, Row], None]:
         """(line number, row by column name) for each record after the header, as the file streams."""
         header: list[str] | None = None
         async with aclosing(self._records()) as stream:
@@ -111,7 +111,7 @@ class CsvSource:
             raise ReadError(f"the CSV file {self.path} is empty: it has no header line, so it cannot be told "
                             "from a failed export")
 
-    async def _records(self) -> AsyncIterator[tuple[int, list[str]]]:
+    async def _records(self) -> AsyncGenerator[tuple[int, list[str]], None]:
         """CSV records with the line each starts on; a quoted cell may span lines."""
         delimiter = self.settings.delimiter or ("," if self.path.suffix.lower() == ".csv" else "\t")
         start = 1
@@ -132,7 +132,7 @@ class CsvSource:
         if pending:
             raise ReadError(f"the CSV file {self.path} ends inside a quoted cell that starts at line {start}")
 
-    async def _lines(self) -> AsyncIterator[tuple[int, str]]:
+    async def _lines(self) -> AsyncGenerator[tuple[int, str], None]:
         """Numbered lines (ends kept), decoded from large chunks: aiofiles costs a thread hop per
         call, so one per line would be slow."""
         encoding = self.settings.string_encoding

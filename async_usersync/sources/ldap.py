@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import aclosing, asynccontextmanager
-from typing import AsyncIterator, Callable, Iterable
+from typing import AsyncGenerator, AsyncIterator, Callable, Iterable
 
 import bonsai
 from bonsai import LDAPSearchScope
@@ -99,7 +99,7 @@ class LdapSource:
                                    if settings.dynamic_group_member_attribute else None)
 
     async def users(self, selection: UserSelection, on_missing_group: MissingGroupHandler | None = None
-                    ) -> AsyncIterator[DirectoryRecord]:
+                    ) -> AsyncGenerator[DirectoryRecord, None]:
         self._gaps.clear()
         async with self._pool() as pool:
             await self._check_base_dn(pool)
@@ -152,14 +152,14 @@ class LdapSource:
 
     # Users, a page (a list) at a time: one step through these generators per page, not per user.
 
-    async def _all_users(self, pool: ConnectionPool, groups: dict[str, str]) -> AsyncIterator[list[DirectoryRecord]]:
+    async def _all_users(self, pool: ConnectionPool, groups: dict[str, str]) -> AsyncGenerator[list[DirectoryRecord], None]:
         membership = await self._membership(pool, groups)
         labels_of = membership.get if membership else None
         async with aclosing(self._stream(pool, self.settings.all_users_filter, labels_of)) as stream:
             async for page in stream:
                 yield page
 
-    async def _group_members(self, pool: ConnectionPool, groups: dict[str, str]) -> AsyncIterator[list[DirectoryRecord]]:
+    async def _group_members(self, pool: ConnectionPool, groups: dict[str, str]) -> AsyncGenerator[list[DirectoryRecord], None]:
         membership = await self._membership(pool, groups) if len(groups) > 1 else {}
         seen: set[str] = set()
         for name, group_dn in groups.items():
@@ -170,7 +170,7 @@ class LdapSource:
                     yield page
 
     async def _two_steps_users(self, pool: ConnectionPool, selection: UserSelection, groups: dict[str, str],
-                               lookup: TwoStepsLookup) -> AsyncIterator[list[DirectoryRecord]]:
+                               lookup: TwoStepsLookup) -> AsyncGenerator[list[DirectoryRecord], None]:
         members = await self._two_step_members(pool, groups, lookup)
         if selection.kind == "all":
             labels_of = {key: labels for key, (_, labels) in members.items()}
@@ -324,7 +324,7 @@ class LdapSource:
     # Entries to users.
 
     async def _stream(self, pool: ConnectionPool, filter_text: str, labels_of: Callable[[str], set[str] | None] | None,
-                      seen: set[str] | None = None) -> AsyncIterator[list[DirectoryRecord]]:
+                      seen: set[str] | None = None) -> AsyncGenerator[list[DirectoryRecord], None]:
         """Streams one paged user search, page by page; ``labels_of(dn_key)`` gives the selected groups (None:
         there are none), ``seen`` the DNs already yielded by an earlier search."""
         def to_users(page: list[bonsai.LDAPEntry]) -> list[DirectoryRecord]:
@@ -351,7 +351,7 @@ class LdapSource:
                 yield users
 
     async def _read_members(self, pool: ConnectionPool, members: dict[str, tuple[str, set[str]]]
-                            ) -> AsyncIterator[list[DirectoryRecord]]:
+                            ) -> AsyncGenerator[list[DirectoryRecord], None]:
         """Reads each two-step member entry once, a chunk per worker call, chunks in parallel."""
         wanted = list(members.values())
         users_filter = self.settings.all_users_filter
@@ -385,7 +385,8 @@ class LdapSource:
         encoding = self.settings.string_encoding
         key_of = self._key_of_returned
         values: dict[str, Value | tuple[Value, ...]] = {}
-        for name, raw in dict.items(entry):
+        entry_values: dict[str, list[bytes]] = entry
+        for name, raw in dict.items(entry_values):
             key = key_of.get(name)
             if key is None:
                 key = key_of[name] = self._spelling.get(name.lower(), "")

@@ -137,11 +137,11 @@ class UmapiClient:
                 results.extend(GroupResult(name, failure) for name in chunk)
                 continue
             failed: dict[int, list[CommandError]] = {}
-            for error in reply.body.get("errors") or []:
-                index = error.get("index") if isinstance(error, dict) else None
+            for entry in reply.body.get("errors") or []:
+                index = entry.get("index") if isinstance(entry, dict) else None
                 if isinstance(index, int) and 0 <= index < len(chunk):
                     failed.setdefault(index, []).append(CommandError(
-                        "createUserGroup", str(error.get("errorCode")), str(error.get("message", ""))))
+                        "createUserGroup", str(entry.get("errorCode")), str(entry.get("message", ""))))
             results.extend(GroupResult(name, tuple(failed.get(index, ()))) for index, name in enumerate(chunk))
         return results
 
