@@ -144,6 +144,8 @@ def keyring_get(service: str, user: str) -> str | None:
 
 
 def keyring_set(service: str, user: str, value: str) -> None:
+    """Stores ``value`` in the OS keyring under ``service`` and ``user``. Raises ConfigError when no
+    keyring is usable, saying what to use instead."""
     _keyring_call("write", lambda keyring: keyring.set_password(service, user, value))
 
 

@@ -66,9 +66,11 @@ class ConfigSection:
         self._read: set[str] = set()
 
     def full_key(self, key: str) -> str:
+        """``key``'s dotted position in the file (``server.limits.action``)."""
         return f"{self.prefix}.{key}" if self.prefix else key
 
     def error(self, key: str, message: str) -> ConfigError:
+        """A ConfigError about ``key``, naming the file and the full key (to raise)."""
         return ConfigError(message, file=self.file, key=self.full_key(key))
 
     def warn(self, key: str, message: str) -> None:
@@ -87,6 +89,7 @@ class ConfigSection:
         return self._convert(key, value, kind)
 
     def require(self, key: str, kind: Callable[[Any], T] | type | None = None) -> Any:
+        """The value at ``key``, checked against ``kind``; raises ConfigError when absent or null."""
         self._read.add(key)
         value = self.data.get(key)
         if value is None:
@@ -94,6 +97,7 @@ class ConfigSection:
         return self._convert(key, value, kind)
 
     def section(self, key: str, required: bool = False) -> "ConfigSection":
+        """The mapping at ``key`` (empty when absent, unless ``required``), sharing this file's notes."""
         self._read.add(key)
         value = self.data.get(key)
         if value is None:
@@ -122,6 +126,7 @@ class ConfigSection:
         self._read.update(keys)
 
     def unread_keys(self) -> list[str]:
+        """The keys no reader has asked for yet, in the file's order."""
         return [key for key in self.data if key not in self._read]
 
     def finish(self) -> None:
@@ -178,5 +183,7 @@ def text_encoding(name: object) -> str:
 
 
 def resolve_path(config_file: Path, value: str | Path) -> Path:
+    """``value`` (``~`` expanded) taken against the folder of ``config_file`` when relative, as User
+    Sync takes paths against the file that names them."""
     path = Path(value).expanduser()
     return path if path.is_absolute() else (config_file.parent / path)

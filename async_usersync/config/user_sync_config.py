@@ -37,6 +37,8 @@ V1_SECTIONS = ("dashboard", "directory")
 
 @dataclass(frozen=True)
 class DirectorySettings:
+    """``directory_users``: the connector files, the group mapping and the directory defaults."""
+
     connector_files: dict[str, Path]
     """Connector name -> its config file, as listed under ``directory_users.connectors``."""
     mapping: GroupMapping
@@ -49,6 +51,8 @@ class DirectorySettings:
 
 @dataclass(frozen=True)
 class AdobeSettings:
+    """``adobe_users``: connector-umapi.yml's path, the exclusions and the attributes to update."""
+
     umapi_file: Path
     exclusions: Exclusions
     update_attributes: frozenset[str]
@@ -56,6 +60,8 @@ class AdobeSettings:
 
 @dataclass(frozen=True)
 class SyncConfig:
+    """user-sync-config.yml, read and checked (its connector files are read by ``run_settings``)."""
+
     file: Path
     encoding: str
     directory: DirectorySettings

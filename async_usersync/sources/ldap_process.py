@@ -188,10 +188,10 @@ class _FrameLogHandler(logging.Handler):
             self.handleError(record)
 
 
-# The users cross the pipe as plain tuples, not pickled DirectoryUser objects: pickling a slotted
-# record goes through its __reduce__ and costs several times more per user (the child-process
-# reader is measured by benchmarks/ldap_read.py). These two functions are the only ones that know
-# the tuple's order; the parent shares one frozenset per distinct group set, as the sources do.
+# The users cross the pipe as plain tuples, not pickled DirectoryUser objects: pickling and
+# unpickling the slotted records themselves took 1.7 times as long per user as these rows with the
+# record built back (20,000 users, 6.9 against 4.0 us). These two functions are the only ones that
+# know the tuple's order; the parent shares one frozenset per distinct group set, as the sources do.
 UserRow = tuple[IdentityType, str, str | None, str, str | None, str | None, str | None, frozenset[str],
                 Mapping[str, Any], str]
 
