@@ -17,7 +17,8 @@ MAPPED = ("Staff", "staff")
 @pytest.mark.parametrize("given, read, kept", [
     ({}, UserSelection("all", MAPPED), None),
     ({"users": "mapped"}, UserSelection("mapped", MAPPED), {"staff"}),
-    ({"users": ["group", "Sales,Staff"]}, UserSelection("group", ("Sales", "Staff", "staff")), {"sales", "staff"}),
+    ({"users": ["group", "Sales,Staff"], "process_groups": True}, UserSelection("group", ("Sales", "Staff", "staff")),
+     {"sales", "staff"}),
     ({"users": "mapped", "adobe_only_user_list": "strays.csv"}, UserSelection("all", MAPPED), None),
 ])
 def test_one_users_rule_gives_the_source_its_selection_and_the_planner_its_filter(
