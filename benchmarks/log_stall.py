@@ -29,7 +29,7 @@ from typing import Callable, TextIO
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from async_usersync.logs.settings import LogSettings  # noqa: E402
+from async_usersync.config.settings import LogSettings  # noqa: E402
 from async_usersync.logs.stream import DATE_FORMAT, LINE_FORMAT, streaming_logs  # noqa: E402
 
 RECORDS = 50_000

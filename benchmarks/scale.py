@@ -60,9 +60,9 @@ from async_usersync.pipeline.job import SyncJob
 from async_usersync.pipeline.stages import run_stages  # noqa: E402
 from async_usersync.records import CommandResult, IdentityType, UserCommand  # noqa: E402
 from async_usersync.sandbox import SandboxConfig  # noqa: E402
-from async_usersync.sources.base import UserSelection  # noqa: E402
-from async_usersync.sources.csv import CsvSettings, CsvSource  # noqa: E402
-from async_usersync.sources.ldap import LdapSettings, LdapSource  # noqa: E402
+from async_usersync.config.settings import CsvSettings, LdapSettings, UserSelection  # noqa: E402
+from async_usersync.sources.csv import CsvSource  # noqa: E402
+from async_usersync.sources.ldap import LdapSource  # noqa: E402
 from async_usersync.sources.ldap_process import LdapProcessSource  # noqa: E402
 from async_usersync.demo.slapd import start_slapd  # noqa: E402
 from async_usersync.umapi import ActionTotals, RateLimits, UmapiClient, UmapiSettings  # noqa: E402

@@ -25,10 +25,10 @@ from typing import Any, AsyncIterator, Iterable, TextIO
 import aiofiles
 import orjson
 
+from async_usersync.config.settings import LogSettings
 from async_usersync.errors import ConfigError
 from async_usersync.logs.progress import Progress
 from async_usersync.redaction import _STANDARD_RECORD_FIELDS, SecretRedactor, redact
-from async_usersync.logs.settings import LogSettings
 
 LINE_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s - %(message)s"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"

@@ -6,15 +6,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from async_usersync.config import RunSettings
+from async_usersync.config.settings import CsvSettings, UmapiSettings, UserSelection
 from async_usersync.engine import Strategy, SyncPlanner
 from async_usersync.engine.history import RemovalGuard
 from async_usersync.pipeline.adobe_only_file import read_adobe_only_users
 from async_usersync.records import AdobeUser
-from async_usersync.sources.base import DirectorySource, UserSelection
+from async_usersync.sources.base import DirectorySource
 from async_usersync.sources.csv import CsvSource
 from async_usersync.sources.ldap import LdapSource
 from async_usersync.sources.ldap_process import LdapProcessSource, ldap_in_child_process
-from async_usersync.umapi import UmapiSettings
 
 
 @dataclass(frozen=True)
@@ -38,31 +38,25 @@ class SyncJob:
     """The run history guard (None: not applied, as with push or an Adobe-only user list)."""
 
 
-
 def build_job(settings: RunSettings) -> SyncJob:
-    """The pipeline's job from the checked settings; connector files are read (and checked) here."""
-    config, options = settings.config, settings.options
-    identity_type = config.directory.user_identity_type
+    """The pipeline's job from the run's settings (every file already read); only
+    ``--adobe-only-user-list``'s file is read here. Raises ConfigError for a bad list."""
+    options = settings.options
+    identity_type = settings.config.directory.user_identity_type
     listed = None
     directory: DirectorySource | None = None
     if options.adobe_only_user_list is not None:
         listed = tuple(read_adobe_only_users(options.adobe_only_user_list, identity_type))
-    elif options.connector == "csv":
-        directory = CsvSource(config.csv_settings(options.csv_file), identity_type)
-    else:
+    elif isinstance(settings.directory, CsvSettings):
+        directory = CsvSource(settings.directory, identity_type)
+    elif settings.directory is not None:
         ldap_source = LdapProcessSource if ldap_in_child_process() else LdapSource
-        directory = ldap_source(config.ldap_settings(), identity_type)
-    kind, groups = settings.selection
-    if kind == "group" and options.process_groups:
-        # As User Sync: with --process-groups the members of the mapped groups are read too, so that
-        # a selected user carries every mapped group it belongs to; the planner's group filter then
-        # does the selecting. Without it only the named groups are read (and counted as read).
-        groups = tuple(dict.fromkeys((*groups, *config.directory.mapped_directory_groups)))
+        directory = ldap_source(settings.directory, identity_type)
     return SyncJob(
         planner=SyncPlanner(settings.rules),
-        umapi=config.umapi_settings(options.ssl_cert_verify),
+        umapi=settings.umapi,
         directory=directory,
-        selection=UserSelection(kind, groups),
+        selection=settings.selection,
         push=options.strategy is Strategy.PUSH,
         test_mode=options.test_mode,
         adobe_groups_to_read=settings.adobe_groups_to_read,

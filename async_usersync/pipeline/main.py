@@ -63,12 +63,11 @@ def sync_main(invocation: SyncInvocation) -> ExitCode:
         settings = load_run_settings(invocation.config_file, invocation.options, invocation.encoding)
         job = build_job(settings)
         guard = _schedule_guard(invocation)
-        log_settings = settings.config.log_settings()
     except UsersyncError as error:
         print_error(error)
         return error.exit_code
     try:
-        code = asyncio.run(_run_logged(invocation, settings, job, guard, log_settings))
+        code = asyncio.run(_run_logged(invocation, settings, job, guard, settings.logging))
     except KeyboardInterrupt:
         print("async-usersync: interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
@@ -107,7 +106,7 @@ async def _run_guarded(invocation: SyncInvocation, settings: RunSettings, job: S
     logger.info("async-usersync %s - Python %s - %s %s", __version__, platform.python_version(), platform.system(), platform.release())
     logger.info("------- Command line arguments -------")
     logger.info("%s", " ".join(invocation.arguments) or "(none)")
-    for note in (*options.notes, *settings.config.notes):
+    for note in settings.notes:
         logger.warning("%s", note)
     code = ExitCode.OK
     result: RunResult | None = None

@@ -21,7 +21,7 @@ import time
 from contextlib import aclosing, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Iterable, Iterator, Protocol, Self, TypeVar
+from typing import Any, AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator, Protocol, Self, TypeVar
 
 from async_usersync.engine import SyncPlanner
 from async_usersync.engine.history import RemovalGuard, RunPicture
@@ -46,13 +46,42 @@ def silent_progress(what: str, total: int | None) -> Progress:
     return Progress(what, total, interval=0.0, enabled=False)
 
 
+class ReadFailure(Exception):
+    """A read that ended with the project's ``error`` (as its edge raised it, never re-wrapped),
+    and what was being read: "reading the directory failed: <error>". The run exits with the
+    error's own code (3 for a ReadError, 2 for a ConfigError found while reading)."""
+
+    def __init__(self, what: str | None, error: UsersyncError) -> None:
+        super().__init__(what, error)
+        self.what = what
+        self.error = error
+
+    def __str__(self) -> str:
+        return f"{self.what} failed: {self.error}" if self.what else str(self.error)
+
+
+def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first real error of a task group (nested groups flattened, cancellations skipped), so the
+    run reports what went wrong rather than "ExceptionGroup"."""
+    errors: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        error = pending.pop(0)
+        if isinstance(error, BaseExceptionGroup):
+            pending[:0] = error.exceptions
+        elif not isinstance(error, asyncio.CancelledError):
+            errors.append(error)
+    return errors[0] if errors else group
+
+
 @dataclass(frozen=True)
 class RunResult:
     """What the stages report back to ``pipeline.main``: totals, failures, durations, what to record."""
     totals: ActionTotals
     """What the sink sent: commands, completed, failed."""
-    read_failure: ReadError | None = None
-    """Why a read failed (exit 3); the commands planned before it were still sent."""
+    read_failure: ReadFailure | None = None
+    """Why a read failed (its error's exit code: 3, or 2 for a configuration error found while
+    reading); the commands planned before it were still sent."""
     durations: dict[str, float] = field(default_factory=dict)
     """Seconds per phase: ``directory_read``, ``adobe_read``, ``actions_sent`` (the whole UMAPI stage)."""
     throttle: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -71,7 +100,7 @@ class RunResult:
         if self.interrupted:
             return ExitCode.INTERRUPTED
         if self.read_failure is not None:
-            return ExitCode.READ_FAILED
+            return self.read_failure.error.exit_code
         if self.held:
             return ExitCode.REMOVALS_HELD
         return ExitCode.COMMANDS_FAILED if self.totals.failed or self.totals.not_sent else ExitCode.OK
@@ -172,7 +201,7 @@ async def run_stages(job: SyncJob, progress: ProgressFactory = silent_progress,
     instead of sending them, and the pipeline tests put an in-memory org there."""
     planner = job.planner
     sender = CommandSender(planner, progress)
-    read_failure: ReadError | None = None
+    read_failure: ReadFailure | None = None
     picture: RunPicture | None = None
     held: tuple[str, ...] = ()
     if job.removal_guard is not None and job.removal_guard.previous is not None:
@@ -205,8 +234,8 @@ async def run_stages(job: SyncJob, progress: ProgressFactory = silent_progress,
                                 if job.write_file is not None:
                                     written = write_adobe_only_users(job.write_file, planner.adobe_only_users)
                                     logger.info("Wrote %d Adobe-only users to %s", written, job.write_file)
-                    except ReadError as error:
-                        read_failure = error
+                    except ReadFailure as failure:
+                        read_failure = failure
                         await sender.send(planner.hold_group_removals())  # the waiting users' other changes
                     sender.log_messages()
                     sender.planning_done()
@@ -303,14 +332,15 @@ def _group_set(names: Iterable[str]) -> str:
 
 
 async def _inspect_both_sides(job: SyncJob, client: OrgClient, sender: CommandSender) -> None:
-    """Both reads at once. If one fails the other is cancelled and its ``ReadError`` raised."""
+    """Both reads at once. If one fails the other is cancelled and the first real error raised
+    as itself (a ``ReadFailure``, or a bug), never as an ExceptionGroup."""
     try:
         async with asyncio.TaskGroup() as reads:
             reads.create_task(_read_directory(job, sender), name="directory read")
             if not job.push:
                 reads.create_task(_read_adobe(job, client, sender), name="Adobe read")
-    except* ReadError as failed:
-        raise failed.exceptions[0] from None
+    except BaseExceptionGroup as group:
+        raise first_error(group) from None
     if job.push:
         await sender.send(job.planner.adobe_done())
 
@@ -322,9 +352,9 @@ def _check_mapped_groups_found(planner: SyncPlanner) -> None:
     missing = planner.missing_directory_groups
     if missing:
         names = ", ".join(f"'{name}'" for name in missing)
-        raise ReadError(f"the directory group(s) {names} were not found in the directory (renamed or "
-                        f"deleted?); their Adobe groups were removed from nobody. Fix directory_users.groups "
-                        f"or the directory")
+        raise ReadFailure(None, ReadError(f"the directory group(s) {names} were not found in the directory (renamed "
+                                          f"or deleted?); their Adobe groups were removed from nobody. Fix "
+                                          f"directory_users.groups or the directory"))
 
 
 async def _read_directory(job: SyncJob, sender: CommandSender) -> None:
@@ -340,25 +370,26 @@ async def _read_adobe(job: SyncJob, client: OrgClient, sender: CommandSender) ->
                         progress="Adobe users read", failure="reading the Adobe users")
 
 
-async def _feed_planner(sender: CommandSender, side: str, users: AsyncIterator[T], add: Callable[[T], list[UserCommand]],
+async def _feed_planner(sender: CommandSender, side: str, users: AsyncGenerator[T, None], add: Callable[[T], list[UserCommand]],
                         done: Callable[[], Iterable[UserCommand]], *, progress: str, failure: str) -> None:
     """Hands one side's users to the planner as they arrive and sends what it plans at once.
-    The stream is closed here, not when collected: a source may hold a child process or connections."""
+    The stream is closed here, not when collected: a source may hold a child process or connections.
+    The source's error (its edge translated its library's) is raised as a ``ReadFailure`` naming ``failure``."""
     counter = sender.progress(progress, None)
     started = time.monotonic()
     try:
-        async with aclosing(users) as stream:  # type: ignore[type-var]
+        async with aclosing(users) as stream:
             async for user in stream:
                 await sender.send(add(user))
                 counter.advance()
-    except (OSError, UsersyncError) as error:
-        raise ReadError(f"{failure} failed: {error}") from None
+    except UsersyncError as error:
+        raise ReadFailure(failure, error) from None
     await sender.send(done())
     counter.finish()
     sender.durations[f"{side}_read"] = time.monotonic() - started
 
 
-async def _adobe_users(job: SyncJob, client: OrgClient) -> AsyncIterator[AdobeUser]:
+async def _adobe_users(job: SyncJob, client: OrgClient) -> AsyncGenerator[AdobeUser, None]:
     """The whole org, or the members of the chosen groups, each user once."""
     if job.adobe_groups_to_read is None:
         async for user in client.users():
@@ -388,8 +419,8 @@ async def _create_missing_user_groups(client: OrgClient, wanted: Iterable[str]) 
     """``auto_create``: creates the wanted user groups the org lacks; returns how many were created."""
     try:
         existing = [str(group.get("groupName", "")) async for group in client.groups()]
-    except ReadError as error:
-        raise ReadError(f"reading the Adobe groups failed: {error}") from None
+    except UsersyncError as error:
+        raise ReadFailure("reading the Adobe groups", error) from None
     missing = missing_user_groups(wanted, existing)
     if not missing:
         return 0

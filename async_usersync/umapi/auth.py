@@ -14,7 +14,7 @@ from typing import Awaitable, Callable
 
 from async_usersync.redaction import register_secret
 from async_usersync.umapi.errors import UmapiError
-from async_usersync.umapi.settings import UmapiSettings
+from async_usersync.config.settings import UmapiSettings
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from urllib.parse import quote
 import aiohttp
 
 from async_usersync import __version__
+from async_usersync.config.settings import UmapiSettings
 from async_usersync.records import AdobeUser, CommandError, CommandResult
 from async_usersync.umapi.convert import adobe_user
 from async_usersync.umapi.errors import UmapiError, answer_error
-from async_usersync.umapi.settings import UmapiSettings
 from async_usersync.umapi.sink import MAX_ENTRIES, ActionSink
 from async_usersync.tls import TlsTrust
 from async_usersync.umapi.transport import Reply, Transport
@@ -145,11 +145,11 @@ class UmapiClient:
                 results.extend(GroupResult(name, failure) for name in chunk)
                 continue
             failed: dict[int, list[CommandError]] = {}
-            for error in reply.body.get("errors") or []:
-                index = error.get("index") if isinstance(error, dict) else None
+            for entry in reply.body.get("errors") or []:
+                index = entry.get("index") if isinstance(entry, dict) else None
                 if isinstance(index, int) and 0 <= index < len(chunk):
                     failed.setdefault(index, []).append(CommandError(
-                        "createUserGroup", str(error.get("errorCode")), str(error.get("message", ""))))
+                        "createUserGroup", str(entry.get("errorCode")), str(entry.get("message", ""))))
             results.extend(GroupResult(name, tuple(failed.get(index, ()))) for index, name in enumerate(chunk))
         return results
 

@@ -18,7 +18,7 @@ from async_usersync.config.secrets import read_secret
 from async_usersync.config.section import load_yaml, ConfigSection
 from async_usersync.errors import ConfigError
 from async_usersync.redaction import redact
-from async_usersync.logs.settings import LogSettings
+from async_usersync.config.settings import LogSettings
 from async_usersync.logs.stream import streaming_logs
 from tests.support.file_keyring import JsonFileKeyring
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from async_usersync.logs.stage_lines import logged_stage, run_title, stage_line
-from async_usersync.logs.settings import LogSettings
+from async_usersync.config.settings import LogSettings
 from async_usersync.logs.stream import streaming_logs
 
 

@@ -14,7 +14,7 @@ import pytest
 STOPPED_SCRIPT = textwrap.dedent("""
     import asyncio, logging, os, sys
     from pathlib import Path
-    from async_usersync.logs.settings import LogSettings
+    from async_usersync.config.settings import LogSettings
     from async_usersync.logs.stream import streaming_logs
     from async_usersync.pipeline.interrupts import stop_on_sigterm
 

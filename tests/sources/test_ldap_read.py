@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
+from async_usersync.config.settings import UserSelection
 from async_usersync.errors import ReadError
 from async_usersync.records import IdentityType, UnreadableDirectoryUser
-from async_usersync.sources.base import UserSelection
-from async_usersync.sources.ldap import LdapSettings, LdapSource
 from async_usersync.demo.slapd import LocalSlapd
-from tests.sources.helpers import collect, ldap_config
+from async_usersync.sources.ldap import LdapSource
+from tests.sources.helpers import collect, ldap_settings
 from tests.support.slapd import BIG_GROUP_SIZE, METACHAR_GROUP
 
 
 def source(tmp_path: Path, slapd: LocalSlapd, **keys) -> LdapSource:
-    return LdapSource(LdapSettings.from_config(ldap_config(tmp_path, slapd, **keys)), IdentityType.FEDERATED_ID)
+    return LdapSource(ldap_settings(tmp_path, slapd, **keys), IdentityType.FEDERATED_ID)
 
 
 async def test_all_users_are_read_once_with_their_values(tmp_path: Path, slapd: LocalSlapd, caplog) -> None:

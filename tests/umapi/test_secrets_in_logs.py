@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from async_usersync.redaction import forget_secrets
-from async_usersync.logs.settings import LogSettings
+from async_usersync.config.settings import LogSettings
 from async_usersync.logs.stream import streaming_logs
 from async_usersync.records import UserCommand
 from async_usersync.umapi import UmapiClient
