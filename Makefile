@@ -22,10 +22,13 @@ $(SETUP_STAMP): pyproject.toml Makefile
 	fi
 	test -x $(PYTHON) || $(SYSTEM_PYTHON) -m venv $(VENV)
 	$(PYTHON) -m pip install -q --upgrade pip
-	$(PYTHON) -m pip install -q -e '.[test,bench]'
+	$(PYTHON) -m pip install -q -e '.[sandbox,test,bench]'
 	touch $@
 
+# The type check runs before the tests (pyproject.toml's [tool.mypy]: the whole package, strict on
+# config/, engine/ and records.py).
 test: setup
+	$(PYTHON) -m mypy
 	$(PYTHON) -m pytest
 
 demo: setup

@@ -4,7 +4,7 @@ Each case runs in its own process (so peak RSS is its own), side by side: feedin
 stub that does nothing (the cost of making the records, as the readers would) and to the real
 ``SyncPlanner``. The planner's cost is the difference; the machine is shared, so compare the
 columns of one run rather than seconds across runs. Each is measured twice: with Python's full
-garbage collections deferred, as a sync runs the planner (``pipeline.run``), and with the
+garbage collections deferred, as a sync runs the planner (``pipeline.stages``), and with the
 interpreter's defaults, where every full collection walks what the planner holds (the commands
 held back until the directory read is done, the users matched so far).
 
@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from async_usersync.engine import (  # noqa: E402
     AdditionalGroupRule, AdobeOnlyAction, AdobeOnlyLimit, GroupMapping, SyncPlanner, SyncRules,
 )
-from async_usersync.pipeline.run import _full_collections_deferred  # noqa: E402
+from async_usersync.pipeline.stages import _full_collections_deferred  # noqa: E402
 from async_usersync.records import AdobeUser, DirectoryUser, IdentityType  # noqa: E402
 
 CASES = {"interleaved, busy": (0.05, True, False, False), "interleaved, settled": (0.05, False, False, False),

@@ -33,8 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from async_usersync.sources.local_slapd import LocalSlapd, start_slapd  # noqa: E402
-from async_usersync.sources.testdata import write_users_ldif  # noqa: E402
+from async_usersync.demo.slapd import LocalSlapd, start_slapd  # noqa: E402
+from async_usersync.demo.directory_data import write_users_ldif  # noqa: E402
 
 BASE_DN = "dc=example,dc=org"
 USERS_FILTER = "(objectClass=inetOrgPerson)"
@@ -42,17 +42,18 @@ ATTRIBUTES = ["mail", "givenName", "sn", "c"]
 
 READER = """
 import asyncio, json, resource, sys, time
+from async_usersync.config.connector_ldap import ldap_settings
 from async_usersync.config.section import ConfigSection
+from async_usersync.config.settings import UserSelection
 from async_usersync.records import IdentityType
-from async_usersync.sources.base import UserSelection
-from async_usersync.sources.ldap import LdapSettings, LdapSource
+from async_usersync.sources.ldap import LdapSource
 from async_usersync.sources.ldap_process import LdapProcessSource
 from pathlib import Path
 
 config, mode = json.loads(sys.argv[1]), sys.argv[2]
 source_class = LdapProcessSource if mode == "child" else LdapSource
 async def main():
-    settings = LdapSettings.from_config(ConfigSection(config, Path("connector-ldap.yml")))
+    settings = ldap_settings(ConfigSection(config, Path("connector-ldap.yml")))
     count = 0
     async for user in source_class(settings, IdentityType.FEDERATED_ID).users(UserSelection("all")):
         count += 1

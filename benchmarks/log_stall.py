@@ -29,7 +29,7 @@ from typing import Callable, TextIO
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from async_usersync.logs.settings import LogSettings  # noqa: E402
+from async_usersync.config.settings import LogSettings  # noqa: E402
 from async_usersync.logs.stream import DATE_FORMAT, LINE_FORMAT, streaming_logs  # noqa: E402
 
 RECORDS = 50_000
@@ -68,7 +68,7 @@ async def measure(produce: Callable[[], "asyncio.Future[None] | None"], label: s
 
 async def streaming(console: TextIO, folder: Path) -> dict[str, float]:
     settings = LogSettings(log_to_file=True, file_log_directory=folder, file_log_name_format="streaming.log")
-    async with streaming_logs(settings, run_id="bench", console=console, handle_sigterm=False) as stream:
+    async with streaming_logs(settings, run_id="bench", console=console) as stream:
         return await measure(lambda: asyncio.ensure_future(stream.flush()), "streaming (queue + writer task)")
 
 

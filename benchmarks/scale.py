@@ -16,7 +16,7 @@ planner holds whichever side is ahead.
 Each measurement runs in a process of its own (so its peak RSS is its own), one after the other on
 the same servers: the directory read alone (LDAP, through the same source as the sync: by default
 the child-process reader, ``LdapProcessSource``), the in-process LDAP reader alone (``LdapSource``,
-for comparison), the Adobe read alone, the CSV read alone, then a whole sync: ``run_sync`` with the
+for comparison), the Adobe read alone, the CSV read alone, then a whole sync: ``run_stages`` with the
 LDAP source and the Adobe read, the real ``SyncPlanner``, and a sink that counts the commands
 instead of sending them (sending is the push benchmark's subject). ``--ldap-in-process`` makes the
 sync (and "directory alone") use the in-process reader, as before the child existed.
@@ -56,14 +56,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from async_usersync.engine import AdobeOnlyAction, AdobeOnlyLimit, GroupMapping, SyncPlanner, SyncRules  # noqa: E402
-from async_usersync.pipeline.run import SyncJob, run_sync  # noqa: E402
+from async_usersync.pipeline.job import SyncJob
+from async_usersync.pipeline.stages import run_stages  # noqa: E402
 from async_usersync.records import CommandResult, IdentityType, UserCommand  # noqa: E402
 from async_usersync.sandbox import SandboxConfig  # noqa: E402
-from async_usersync.sources.base import UserSelection  # noqa: E402
-from async_usersync.sources.csv import CsvSettings, CsvSource  # noqa: E402
-from async_usersync.sources.ldap import LdapSettings, LdapSource  # noqa: E402
+from async_usersync.config.settings import CsvSettings, LdapSettings, UserSelection  # noqa: E402
+from async_usersync.sources.csv import CsvSource  # noqa: E402
+from async_usersync.sources.ldap import LdapSource  # noqa: E402
 from async_usersync.sources.ldap_process import LdapProcessSource  # noqa: E402
-from async_usersync.sources.local_slapd import start_slapd  # noqa: E402
+from async_usersync.demo.slapd import start_slapd  # noqa: E402
 from async_usersync.umapi import ActionTotals, RateLimits, UmapiClient, UmapiSettings  # noqa: E402
 
 BASE_DN = "dc=example,dc=org"
@@ -373,7 +374,7 @@ async def measure_sync(servers: Servers) -> dict[str, Any]:
     job = SyncJob(planner=planner, umapi=umapi_settings(servers), directory=ldap_source(servers),
                   selection=UserSelection("all"))
     started, cpu_started = time.monotonic(), process_cpu()
-    result = await run_sync(job, client_type=CountingClient)
+    result = await run_stages(job, client_type=CountingClient)
     finished, cpu_finished = time.monotonic(), process_cpu()
     child_cpu = children_cpu()
     if result.read_failure is not None:

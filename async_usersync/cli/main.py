@@ -45,11 +45,12 @@ def _root(
 
 def _with_default_command(argv: list[str]) -> list[str]:
     """Puts ``sync`` in front of arguments that do not start with a command name."""
-    commands = {info.name for info in [*app.registered_commands, *app.registered_groups]}
+    commands = {info.name for info in app.registered_commands} | {info.name for info in app.registered_groups}
     if argv and (argv[0] in commands or argv[0] in {"--help", "-h", "--version", "-v"}):
         return argv
     return ["sync", *argv]
 
 
 def main() -> None:
+    """The ``async-usersync`` console script."""
     app(args=sync.join_multi_token_options(_with_default_command(sys.argv[1:])), prog_name="async-usersync")

@@ -2,6 +2,10 @@
 
 The first line on stdout is ``sandbox listening on <scheme>://<host>:<port>`` (the real port when
 ``--port 0``), then with TLS ``sandbox ca-cert <path>``; tests and scripts read these two lines.
+
+
+The sandbox needs the ``sandbox`` extra (cryptography, for its certificate), which a sync does not:
+it is imported when the command runs, and its absence is a usage error naming the extra.
 """
 
 from __future__ import annotations
@@ -11,14 +15,15 @@ import ipaddress
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from async_usersync.sandbox import SandboxConfig, run_sandbox
-from async_usersync.sandbox.config import parse_rate_limits
-from async_usersync.sandbox.faults import parse_fault_plan
+if TYPE_CHECKING:
+    from async_usersync.sandbox import SandboxConfig
 
-_DEFAULTS = SandboxConfig()
+EXTRA_MISSING = ("async-usersync sandbox: the sandbox needs the 'sandbox' extra ({module} is missing): "
+                 "pip install 'async-usersync[sandbox]'")
 
 
 def sandbox(
@@ -26,12 +31,12 @@ def sandbox(
     allow_public: bool = typer.Option(False, "--allow-public", help="Allow a --host other than loopback: anyone who reaches it can read and reset the org through the unauthenticated /_sandbox/* endpoints."),
     port: int = typer.Option(8443, help="Port to listen on; 0 picks a free one."),
     tls: bool = typer.Option(True, "--tls/--no-tls", help="Serve https with a generated self-signed certificate."),
-    org_id: str = typer.Option(_DEFAULTS.org_id, help="The organization id served."),
-    client_id: str = typer.Option(_DEFAULTS.client_id, help="The OAuth client id (also the API key)."),
-    client_secret: str = typer.Option(_DEFAULTS.client_secret, help="The OAuth client secret."),
+    org_id: str | None = typer.Option(None, help="The organization id served (default: the sandbox's own)."),
+    client_id: str | None = typer.Option(None, help="The OAuth client id (also the API key) (default: the sandbox's own)."),
+    client_secret: str | None = typer.Option(None, help="The OAuth client secret (default: the sandbox's own)."),
     extra_client: list[str] = typer.Option([], help="Another integration as ID:SECRET (repeatable), to see per-client and global limits apart."),
-    users: int = typer.Option(_DEFAULTS.users, min=0, help="Users to seed the org with."),
-    groups: int = typer.Option(_DEFAULTS.groups, min=0, help="Groups (user groups and product profiles) to seed."),
+    users: int | None = typer.Option(None, min=0, help="Users to seed the org with (default: the sandbox's own)."),
+    groups: int | None = typer.Option(None, min=0, help="Groups (user groups and product profiles) to seed (default: the sandbox's own)."),
     seed: int = typer.Option(0, help="Seed for the generated org and the fault dice."),
     time_scale: float = typer.Option(1.0, min=0.001, help="Divide every throttle window by this (60: per-minute limits become per-second)."),
     throttle: bool = typer.Option(True, "--throttle/--no-throttle", help="Apply UMAPI's rate limits."),
@@ -56,10 +61,21 @@ def sandbox(
         typer.echo(f"async-usersync sandbox: WARNING: serving on {host}, not loopback: anyone who reaches it can "
                    "read, reset and reconfigure the org through /_sandbox/*, without credentials", err=True)
     try:
+        from async_usersync.sandbox import SandboxConfig
+        from async_usersync.sandbox.config import parse_rate_limits
+        from async_usersync.sandbox.faults import parse_fault_plan
+    except ImportError as missing:
+        if missing.name is None or missing.name.split(".")[0] == "async_usersync":
+            raise
+        typer.echo(EXTRA_MISSING.format(module=missing.name), err=True)
+        raise typer.Exit(2) from None
+    chosen: dict[str, Any] = {name: value for name, value in (
+        ("org_id", org_id), ("client_id", client_id), ("client_secret", client_secret), ("users", users),
+        ("groups", groups)) if value is not None}
+    try:
         config = SandboxConfig(
-            host=host, port=port, tls=tls, org_id=org_id, client_id=client_id, client_secret=client_secret,
-            extra_clients=_parse_clients(extra_client),
-            users=users, groups=groups, seed=seed, time_scale=time_scale, throttle=throttle,
+            host=host, port=port, tls=tls, **chosen, extra_clients=_parse_clients(extra_client), seed=seed,
+            time_scale=time_scale, throttle=throttle,
             rate_limits=parse_rate_limits(limits), faults=parse_fault_plan(faults),
             state_file=str(state_file) if state_file else None, user_page_size=user_page_size,
             group_page_size=group_page_size, max_names_per_list=max_names_per_list, token_lifetime=token_lifetime,
@@ -99,6 +115,8 @@ def _parse_clients(pairs: list[str]) -> dict[str, str]:
 
 
 async def _serve(config: SandboxConfig) -> None:
+    from async_usersync.sandbox import run_sandbox
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGINT, signal.SIGTERM):

@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from async_usersync.errors import ExitCode
+from async_usersync.errors import ExitCode, UsersyncError
 
 # Option -> the keywords that take further tokens after them.
 _MULTI_TOKEN_OPTIONS: dict[str, frozenset[str]] = {
@@ -88,7 +88,7 @@ def sync(
     accept_shrink: bool = typer.Option(False, "--accept-shrink", help="For this run only, let removals go ahead although what was read shrank since the last successful run (see limits.max_shrink)."),
 ) -> None:
     """Sync the directory into the Adobe org."""
-    from async_usersync.pipeline.command import CommandLine, run_sync_command
+    from async_usersync.pipeline.main import SyncInvocation, sync_main
 
     given: dict[str, Any] = {
         "users": users and split_option_value(users),
@@ -103,7 +103,7 @@ def sync(
         "user_filter": user_filter,
         "test_mode": test_mode,
     }
-    command_line = CommandLine(
+    invocation = SyncInvocation(
         config_file=config_filename,
         encoding=config_file_encoding,
         options={name: value for name, value in given.items() if value is not None},
@@ -115,7 +115,7 @@ def sync(
         accept_shrink=accept_shrink,
         arguments=tuple(sys.argv[1:]),
     )
-    code = run_sync_command(command_line)
+    code = sync_main(invocation)
     if code != ExitCode.OK:
         raise typer.Exit(int(code))
 
@@ -124,8 +124,13 @@ def example_config(
     folder: Path = typer.Option(Path("."), "--folder", "-d", help="Where to write the files."),
 ) -> None:
     """Write commented starting config files (user-sync-config.yml and its connector files)."""
-    from async_usersync.pipeline.command import write_example_config_command
+    from async_usersync.config import write_example_config
+    from async_usersync.pipeline.main import print_error
 
-    code = write_example_config_command(folder)
-    if code != ExitCode.OK:
-        raise typer.Exit(int(code))
+    try:
+        paths = write_example_config(folder)
+    except UsersyncError as error:
+        print_error(error)
+        raise typer.Exit(int(error.exit_code)) from None
+    for path in paths:
+        print(f"wrote {path}")

@@ -3,7 +3,7 @@
 from async_usersync.config.example import write_example_config
 from async_usersync.config.options import SyncOptions, merge_options
 from async_usersync.config.run_settings import RunSettings, build_sync_rules, load_run_settings
-from async_usersync.config.sync_config import SyncConfig, load_sync_config
+from async_usersync.config.user_sync_config import SyncConfig, load_sync_config
 
 __all__ = [
     "RunSettings", "SyncConfig", "SyncOptions", "build_sync_rules", "load_run_settings", "load_sync_config",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence, TypeVar
 
 from async_usersync.config.section import ConfigSection, resolve_path
 from async_usersync.engine.rules import AdobeOnlyAction, Strategy
@@ -20,15 +20,22 @@ OPTION_NAMES = (
 )
 UNSUPPORTED_CONNECTORS = ("okta", "adobe_console")
 
+UsersKind = Literal["all", "mapped", "group", "file"]
+ConnectorKind = Literal["ldap", "csv"]
+AdobeUsersKind = Literal["all", "mapped", "group"]
+_USERS_KINDS: tuple[UsersKind, ...] = ("all", "mapped", "group", "file")
+_ADOBE_USERS_KINDS: tuple[AdobeUsersKind, ...] = ("all", "mapped", "group")
+K = TypeVar("K", bound=str)
+
 
 @dataclass(frozen=True)
 class SyncOptions:
     """Every ``sync`` option of User Sync, checked and typed."""
 
-    users: Literal["all", "mapped", "group", "file"] = "all"
+    users: UsersKind = "all"
     user_groups: tuple[str, ...] = ()
     """The directory groups of ``--users group g1,g2``."""
-    connector: Literal["ldap", "csv"] = "ldap"
+    connector: ConnectorKind = "ldap"
     csv_file: Path | None = None
     """The CSV of directory users (``--users file F`` or ``--connector csv F``)."""
     process_groups: bool = False
@@ -37,7 +44,7 @@ class SyncOptions:
     adobe_only_write_file: Path | None = None
     """The file of ``--adobe-only-user-action write-file F``."""
     adobe_only_user_list: Path | None = None
-    adobe_users: Literal["all", "mapped", "group"] = "all"
+    adobe_users: AdobeUsersKind = "all"
     adobe_user_groups: tuple[str, ...] = ()
     """The Adobe groups of ``--adobe-users group g1,g2``."""
     strategy: Strategy = Strategy.SYNC
@@ -132,11 +139,13 @@ def _tokens(value: Any, origin: _Origin) -> list[str]:
     raise origin.error(f"expected a word or a list of words, got {value!r}")
 
 
-def _keyword(tokens: list[str], choices: Sequence[str], origin: _Origin) -> str:
+def _keyword(tokens: list[str], choices: Sequence[K], origin: _Origin) -> K:
+    """The choice the first token names (case-insensitive), typed as the choices are."""
     keyword = tokens[0].strip().lower()
-    if keyword not in choices:
-        raise origin.error(f"unknown value '{tokens[0]}' (expected {', '.join(choices)})")
-    return keyword
+    for choice in choices:
+        if keyword == choice:
+            return choice
+    raise origin.error(f"unknown value '{tokens[0]}' (expected {', '.join(choices)})")
 
 
 def _no_argument(tokens: list[str], keyword: str, origin: _Origin) -> None:
@@ -157,9 +166,9 @@ def _group_list(tokens: list[str], keyword: str, origin: _Origin) -> tuple[str, 
     return groups
 
 
-def _users(value: Any, origin: _Origin) -> tuple[Any, tuple[str, ...], Path | None]:
+def _users(value: Any, origin: _Origin) -> tuple[UsersKind, tuple[str, ...], Path | None]:
     tokens = _tokens(value, origin)
-    kind = _keyword(tokens, ("all", "mapped", "group", "file"), origin)
+    kind = _keyword(tokens, _USERS_KINDS, origin)
     if kind == "group":
         return kind, _group_list(tokens, kind, origin), None
     if kind == "file":
@@ -168,11 +177,12 @@ def _users(value: Any, origin: _Origin) -> tuple[Any, tuple[str, ...], Path | No
     return kind, (), None
 
 
-def _connector(value: Any, origin: _Origin) -> tuple[Any, Path | None]:
+def _connector(value: Any, origin: _Origin) -> tuple[ConnectorKind, Path | None]:
     tokens = _tokens(value, origin)
-    kind = _keyword(tokens, ("ldap", "csv", *UNSUPPORTED_CONNECTORS), origin)
-    if kind in UNSUPPORTED_CONNECTORS:
-        raise origin.error(f"the {kind} connector is not supported yet (use ldap or csv)")
+    named = _keyword(tokens, ("ldap", "csv", *UNSUPPORTED_CONNECTORS), origin)
+    if named in UNSUPPORTED_CONNECTORS:
+        raise origin.error(f"the {named} connector is not supported yet (use ldap or csv)")
+    kind: ConnectorKind = "csv" if named == "csv" else "ldap"
     if kind == "csv" and len(tokens) > 1:
         return kind, origin.path(_one_argument(tokens, kind, "one CSV file", origin))
     _no_argument(tokens, kind, origin)
@@ -188,9 +198,9 @@ def _adobe_only_action(value: Any, origin: _Origin) -> tuple[AdobeOnlyAction, Pa
     return action, None
 
 
-def _adobe_users(value: Any, origin: _Origin) -> tuple[Any, tuple[str, ...]]:
+def _adobe_users(value: Any, origin: _Origin) -> tuple[AdobeUsersKind, tuple[str, ...]]:
     tokens = _tokens(value, origin)
-    kind = _keyword(tokens, ("all", "mapped", "group"), origin)
+    kind = _keyword(tokens, _ADOBE_USERS_KINDS, origin)
     if kind == "group":
         return kind, _group_list(tokens, kind, origin)
     _no_argument(tokens, kind, origin)

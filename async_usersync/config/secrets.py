@@ -22,21 +22,28 @@ import stat
 from datetime import date, datetime
 from pathlib import Path
 from types import ModuleType
-from typing import Callable, TypeVar
+from typing import Callable, Literal, TypeVar, overload
 
 from async_usersync.config.section import ConfigSection, resolve_path
 from async_usersync.errors import ConfigError
-from async_usersync.logs.redact import MIN_MASKED_LENGTH, register_secret
+from async_usersync.redaction import MIN_MASKED_LENGTH, register_secret
 
 T = TypeVar("T")
 logger = logging.getLogger("async_usersync.config")
 HEADLESS_HINT = "on a server without a keyring, use 'env:VARIABLE' or 'file:PATH' instead"
 
 
-def read_secret(section: ConfigSection, name: str, keyring_user: str | None, required: bool = True) -> str | None:
-    """The secret ``name`` of ``section``: given in plain text, or where ``secure_<name>_key`` points.
+@overload
+def read_secret(section: ConfigSection, name: str, keyring_user: str | None, required: Literal[True] = True) -> str: ...
+@overload
+def read_secret(section: ConfigSection, name: str, keyring_user: str | None, required: bool) -> str | None: ...
 
-    Error messages name the key and where the secret was looked for, never the value.
+
+def read_secret(section: ConfigSection, name: str, keyring_user: str | None, required: bool = True) -> str | None:
+    """The secret ``name`` of ``section``: given in plain text, or where ``secure_<name>_key`` points
+    (``keyring:``/a bare service name, ``env:VARIABLE``, ``file:PATH``); None only when not ``required``.
+
+    Raises ConfigError naming the file and key and where the secret was looked for, never the value.
     """
     secure_key = f"secure_{name}_key"
     plain = _written_text(section, name)
@@ -130,10 +137,15 @@ def read_secret_file(path: Path) -> str:
 # -- the OS keyring ---------------------------------------------------------------------------
 
 def keyring_get(service: str, user: str) -> str | None:
-    return _keyring_call("read", lambda keyring: keyring.get_password(service, user))
+    """The keyring's secret for ``service`` and ``user`` (None when it has none). Raises ConfigError
+    when no keyring is usable, saying what to use instead."""
+    value: str | None = _keyring_call("read", lambda keyring: keyring.get_password(service, user))
+    return value
 
 
 def keyring_set(service: str, user: str, value: str) -> None:
+    """Stores ``value`` in the OS keyring under ``service`` and ``user``. Raises ConfigError when no
+    keyring is usable, saying what to use instead."""
     _keyring_call("write", lambda keyring: keyring.set_password(service, user, value))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import codecs
 from pathlib import Path
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, Callable, Mapping, TypeVar, overload
 
 import yaml
 
@@ -21,8 +21,18 @@ T = TypeVar("T")
 _MISSING: Any = object()
 
 
+def read_config_file(file: Path, encoding: str, parse: Callable[["ConfigSection"], T]) -> tuple[T, tuple[str, ...]]:
+    """``parse(the file's top section)`` and the file's warnings (``ConfigSection.warn``); a key
+    ``parse`` did not read is refused. Raises ConfigError naming the file (and the key)."""
+    section = load_yaml(file, encoding)
+    value = parse(section)
+    section.finish()
+    return value, tuple(section.notes)
+
+
 def load_yaml(file: str | Path, encoding: str = "utf8") -> "ConfigSection":
-    """Reads a YAML file whose top level is a mapping."""
+    """Reads a YAML file whose top level is a mapping. Raises ConfigError naming the file when it
+    cannot be read, is not YAML (with the line and column) or is not a mapping."""
     path = Path(file)
     try:
         text = path.read_text(encoding=encoding)
@@ -96,9 +106,11 @@ class ConfigSection:
         self._read: set[str] = set()
 
     def full_key(self, key: str) -> str:
+        """``key``'s dotted position in the file (``server.limits.action``)."""
         return f"{self.prefix}.{key}" if self.prefix else key
 
     def error(self, key: str, message: str) -> ConfigError:
+        """A ConfigError about ``key``, naming the file and the full key (to raise)."""
         return ConfigError(message, file=self.file, key=self.full_key(key))
 
     def warn(self, key: str, message: str) -> None:
@@ -117,6 +129,7 @@ class ConfigSection:
         return self._convert(key, value, kind)
 
     def require(self, key: str, kind: Callable[[Any], T] | type | None = None) -> Any:
+        """The value at ``key``, checked against ``kind``; raises ConfigError when absent or null."""
         self._read.add(key)
         value = self.data.get(key)
         if value is None:
@@ -124,6 +137,7 @@ class ConfigSection:
         return self._convert(key, value, kind)
 
     def section(self, key: str, required: bool = False) -> "ConfigSection":
+        """The mapping at ``key`` (empty when absent, unless ``required``), sharing this file's notes."""
         self._read.add(key)
         value = self.data.get(key)
         if value is None:
@@ -134,8 +148,14 @@ class ConfigSection:
             raise self.error(key, "must be a mapping of keys to values")
         return ConfigSection(value, self.file, self.full_key(key), self.notes)
 
+    @overload
+    def path(self, key: str, default: str) -> Path: ...
+    @overload
+    def path(self, key: str, default: None = None, required: bool = False) -> Path | None: ...
+
     def path(self, key: str, default: str | None = None, required: bool = False) -> Path | None:
-        """A file path, resolved against the folder of the file that names it."""
+        """A file path, resolved against the folder of the file that names it (None when absent
+        without a default and not ``required``)."""
         value = self.require(key, str) if required else self.get(key, default, str)
         if value is None:
             return None
@@ -146,6 +166,7 @@ class ConfigSection:
         self._read.update(keys)
 
     def unread_keys(self) -> list[str]:
+        """The keys no reader has asked for yet, in the file's order."""
         return [key for key in self.data if key not in self._read]
 
     def finish(self) -> None:
@@ -202,5 +223,7 @@ def text_encoding(name: object) -> str:
 
 
 def resolve_path(config_file: Path, value: str | Path) -> Path:
+    """``value`` (``~`` expanded) taken against the folder of ``config_file`` when relative, as User
+    Sync takes paths against the file that names them."""
     path = Path(value).expanduser()
     return path if path.is_absolute() else (config_file.parent / path)

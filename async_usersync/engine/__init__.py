@@ -10,7 +10,7 @@ from async_usersync.engine.rules import (
     Strategy,
     SyncRules,
 )
-from async_usersync.engine.summary import SummaryCounters, render_action_summary
+from async_usersync.engine.action_summary import SummaryCounters, render_action_summary
 
 __all__ = [
     "AdditionalGroupRule", "AdobeOnlyAction", "AdobeOnlyLimit", "Exclusions", "GroupMapping", "Strategy",

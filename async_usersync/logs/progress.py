@@ -16,6 +16,8 @@ logger = logging.getLogger("async_usersync.progress")
 
 
 class Progress:
+    """Counts one phase of a run (``advance`` per item, ``finish`` at the end) and logs ``N/M (x%) what``
+    every ``interval`` seconds when ``enabled``; ``LogStream.progress`` also draws it as a bar on a terminal."""
     def __init__(self, what: str, total: int | None, *, interval: float, enabled: bool = True) -> None:
         self.what = what
         """What is counted, as it reads after a number: 'directory users read'."""
@@ -29,6 +31,7 @@ class Progress:
         self._logged_count: int | None = None
 
     def advance(self, count: int = 1) -> None:
+        """Counts ``count`` more items; logs a line when ``interval`` seconds passed since the last."""
         self.done += count
         if self._enabled and time.monotonic() - self._last_logged >= self._interval:
             self._log()
@@ -45,6 +48,7 @@ class Progress:
             self._log()
 
     def rate(self) -> float:
+        """Items per second since the start."""
         elapsed = time.monotonic() - self._started
         return self.done / elapsed if elapsed > 0 else 0.0
 

@@ -4,8 +4,8 @@
 record of secrets, formats it and appends the text to a queue; one writer task takes the queue
 in batches and writes them with aiofiles (file log, JSON-lines log) or a worker thread (the
 console), so a slow disk or a full pipe to ``mail`` never stalls the sync. The queue is drained
-before the context exits, whatever the reason: a normal end, an exception, Ctrl-C, or SIGTERM
-(which cancels the task that opened the stream, so its ``finally`` blocks run too).
+before the context exits, whatever the reason: a normal end, an exception, or a cancellation
+(Ctrl-C, or SIGTERM through ``pipeline.interrupts``).
 """
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import os
 import shutil
-import signal
 import sys
 import threading
 from contextlib import asynccontextmanager
@@ -26,11 +24,11 @@ from typing import Any, AsyncIterator, Iterable, TextIO
 import aiofiles
 import orjson
 
+from async_usersync.config.settings import LogSettings
 from async_usersync.errors import ConfigError
-from async_usersync.logs.atomic import owner_only_opener
+from async_usersync.files import owner_only_opener
 from async_usersync.logs.progress import Progress
-from async_usersync.logs.redact import _STANDARD_RECORD_FIELDS, SecretRedactor, redact
-from async_usersync.logs.settings import LogSettings
+from async_usersync.redaction import _STANDARD_RECORD_FIELDS, SecretRedactor, redact
 
 LINE_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s - %(message)s"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -56,8 +54,6 @@ class LogStream:
         self.run_id = run_id
         self.started = datetime.now()
         self.log_file: Path | None = settings.file_log_path(self.started) if settings.log_to_file else None
-        self.interrupted_by: str | None = None
-        """``"SIGTERM"`` when a SIGTERM stopped the run."""
         self.records_written = 0
         self._console = console
         self._terminal = terminal if settings.log_progress and terminal is not None and terminal.isatty() else None
@@ -109,12 +105,14 @@ class LogStream:
     # -- the writer task ----------------------------------------------------------------------
 
     async def open(self) -> None:
+        """Opens the file and JSON logs asked for; raises ConfigError naming the ``logging.`` key."""
         if self.log_file is not None:
-            self._text_file = await _open_log(self.log_file, "a", "file_log_directory")
+            self._text_file = await _open_log(self.log_file, "file_log_directory")
         if self.settings.json_log_file is not None:
-            self._json_file = await _open_log(self.settings.json_log_file, "ab", "json_log_file")
+            self._json_file = await _open_log(self.settings.json_log_file, "json_log_file", binary=True)
 
     async def run_writer(self) -> None:
+        """The writer task: writes the queue in batches until ``request_close`` and the queue is empty."""
         while True:
             timeout = BAR_REFRESH_SECONDS if self._bars else None
             try:
@@ -140,6 +138,7 @@ class LogStream:
         self._wakeup.set()
 
     async def close_files(self) -> None:
+        """Closes the file and JSON logs."""
         for file in (self._text_file, self._json_file):
             if file is not None:
                 await file.close()
@@ -243,25 +242,27 @@ class _QueueHandler(logging.Handler):
         self._stream.enqueue(record)
 
 
-async def _open_log(path: Path, mode: str, key: str) -> Any:
-    """Opens a log file for appending, creating it readable by its owner only (logs name users)."""
+async def _open_log(path: Path, key: str, binary: bool = False) -> Any:
+    """Opens a log file for appending (text in UTF-8, or ``binary``), creating it readable by its
+    owner only (logs name users). Raises ConfigError naming ``logging.<key>``."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return await aiofiles.open(path, mode, **({} if "b" in mode else {"encoding": "utf-8"}),
-                                   opener=owner_only_opener)
+        if binary:
+            return await aiofiles.open(path, "ab", opener=owner_only_opener)
+        return await aiofiles.open(path, "a", encoding="utf-8", opener=owner_only_opener)
     except OSError as error:
         raise ConfigError(f"cannot open the log file {path}: {error.strerror}", key=f"logging.{key}") from None
 
 
 @asynccontextmanager
 async def streaming_logs(settings: LogSettings, *, run_id: str, console: TextIO | None = sys.stdout,
-                         terminal: TextIO | None = sys.stderr, progress_interval: float = 10.0,
-                         handle_sigterm: bool = True) -> AsyncIterator[LogStream]:
+                         terminal: TextIO | None = sys.stderr, progress_interval: float = 10.0
+                         ) -> AsyncIterator[LogStream]:
     """Streams every ``async_usersync.*`` log record to the console, the file log and the JSON log.
 
     ``terminal`` receives live progress bars when it is a terminal; otherwise progress shows as
-    ``N/M (x%)`` log lines every ``progress_interval`` seconds. With ``handle_sigterm``, a SIGTERM
-    cancels the calling task (like Ctrl-C does), so everything logged is still written.
+    ``N/M (x%)`` log lines every ``progress_interval`` seconds. Raises ConfigError (naming the
+    ``logging.`` key) when a log file cannot be opened.
     """
     stream = LogStream(settings, run_id, console, terminal, progress_interval)
     await stream.open()
@@ -273,14 +274,11 @@ async def streaming_logs(settings: LogSettings, *, run_id: str, console: TextIO 
     root.setLevel(min(levels, default=logging.CRITICAL))
     root.addHandler(handler)
     writer = asyncio.create_task(stream.run_writer(), name="async-usersync log writer")
-    sigterm_installed = handle_sigterm and _install_sigterm(stream, asyncio.current_task())
     for note in settings.notes:
         logger.warning("%s", note)
     try:
         yield stream
     finally:
-        if sigterm_installed:
-            asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
         stream.request_close()
         try:
             await writer
@@ -289,18 +287,3 @@ async def streaming_logs(settings: LogSettings, *, run_id: str, console: TextIO 
             root.setLevel(previous_level)
             await stream.close_files()
 
-
-def _install_sigterm(stream: LogStream, task: asyncio.Task[Any] | None) -> bool:
-    if task is None:
-        return False
-
-    def stop() -> None:
-        stream.interrupted_by = "SIGTERM"
-        logger.warning("Received SIGTERM: stopping the run")
-        task.cancel()
-
-    try:
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop)
-    except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
-        return False
-    return True

@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Iterable
 
 from async_usersync.errors import ConfigError
-from async_usersync.logs.atomic import owner_only_opener
+from async_usersync.files import owner_only_opener
 from async_usersync.records import AdobeUser, IdentityType
 
 COLUMNS = ("type", "username", "email", "domain")
 
 
 def delimiter_for(path: Path) -> str:
+    """User Sync's rule for its Adobe-only user files: comma for ``.csv``, else tab."""
     return "," if path.suffix.lower() == ".csv" else "\t"
 
 

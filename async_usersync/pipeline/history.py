@@ -20,12 +20,13 @@ from typing import Any
 from async_usersync.config.options import SyncOptions
 from async_usersync.engine.history import RunPicture
 from async_usersync.errors import ConfigError
-from async_usersync.logs.atomic import write_atomically
+from async_usersync.files import write_atomically
 
 logger = logging.getLogger("async_usersync.history")
 
 
 def default_history_path(config_file: Path) -> Path:
+    """``async-usersync.<config name>.history.json`` beside the config file: one history per config file."""
     return config_file.parent / f"async-usersync.{config_file.stem}.history.json"
 
 
@@ -39,6 +40,8 @@ def history_scope(options: SyncOptions) -> str:
 
 @dataclass(frozen=True)
 class RunHistory:
+    """The run history file: per ``scope`` (``history_scope``), the picture of the last successful run.
+    Read at the start of a run, written after one that ends 0 or 4 (``pipeline.main``)."""
     path: Path
     scope: str
 

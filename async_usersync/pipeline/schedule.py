@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from async_usersync.errors import ConfigError, RefusedStart
-from async_usersync.logs.atomic import write_atomically
+from async_usersync.files import write_atomically
 
 RECORD_FILE_NAME = "async-usersync.last-run.json"
 DEFAULT_MIN_INTERVAL = timedelta(hours=2)
@@ -23,11 +23,14 @@ logger = logging.getLogger("async_usersync.schedule")
 
 
 def default_record_path(config_file: Path) -> Path:
+    """The last-run record, beside the config file."""
     return config_file.parent / RECORD_FILE_NAME
 
 
 @dataclass(frozen=True)
 class ScheduleGuard:
+    """``--min-interval`` and ``--refuse-too-soon``: a run sooner than ``min_interval`` after the last
+    successful one warns, or with ``refuse`` raises ``RefusedStart`` (exit 5)."""
     record_path: Path
     min_interval: timedelta = DEFAULT_MIN_INTERVAL
     refuse: bool = False

@@ -270,6 +270,5 @@ def seeded_state(org_id: str, users: int, groups: int, seed: int) -> OrgState:
             user = {"type": "federatedID", "email": f"{local}@example.com", "domain": "example.com"}
         user["username"] = f"u{number:06d}" if user["type"] == "federatedID" and number % 10 == 0 else user["email"]
         user |= {"firstname": first, "lastname": last, "country": rng.choice(_COUNTRIES)}
-        user["groups"] = sorted(set(rng.sample(group_names, k=min(len(group_names), rng.randint(0, 3)))))
-        state.add_user(user)
+        state.add_user(user | {"groups": sorted(set(rng.sample(group_names, k=min(len(group_names), rng.randint(0, 3)))))})
     return state

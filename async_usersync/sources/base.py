@@ -3,29 +3,12 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable, Literal, Mapping, Protocol
+from typing import Any, AsyncGenerator, Callable, Mapping, Protocol
 
+from async_usersync.config.settings import UserSelection
 from async_usersync.records import DirectoryUser, IdentityType, UnreadableDirectoryUser
 
 LOG = logging.getLogger("async_usersync.sources")
-
-
-@dataclass(frozen=True)
-class UserSelection:
-    """User Sync's ``--users``: all | mapped | group g1,g2.
-
-    ``groups`` are directory group names: for ``mapped`` the mapping's directory groups, for
-    ``group`` the named ones. For ``all`` they are optional: every user is read, and those in
-    the listed groups carry them in ``DirectoryUser.groups`` (so mapped groups still apply).
-    """
-
-    kind: Literal["all", "mapped", "group"]
-    groups: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("all", "mapped", "group"):
-            raise ValueError(f"unknown user selection {self.kind!r} (expected all, mapped or group)")
 
 
 MissingGroupHandler = Callable[[str], None]
@@ -34,7 +17,7 @@ MissingGroupHandler = Callable[[str], None]
 
 class DirectorySource(Protocol):
     def users(self, selection: UserSelection, on_missing_group: MissingGroupHandler | None = None
-              ) -> AsyncIterator[DirectoryUser | UnreadableDirectoryUser]:
+              ) -> AsyncGenerator[DirectoryUser | UnreadableDirectoryUser, None]:
         """Streams the selected users, each one once, with all its selected groups; an entry whose
         record cannot be built comes as an ``UnreadableDirectoryUser``, whatever the selection. A
         selected group the directory does not have is logged and, before any user, given to

@@ -11,57 +11,18 @@ from __future__ import annotations
 import codecs
 import csv
 from contextlib import aclosing
-from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import AsyncIterator
+from dataclasses import replace
+from typing import AsyncGenerator
 
 import aiofiles
 
-from async_usersync.config.section import ConfigSection, text_encoding
+from async_usersync.config.settings import CsvSettings, UserSelection
 from async_usersync.errors import ConfigError, ReadError
 from async_usersync.records import DirectoryRecord, IdentityType, UnreadableDirectoryUser
-from async_usersync.sources.base import LOG, MissingGroupHandler, UserSelection, build_user
+from async_usersync.sources.base import LOG, MissingGroupHandler, build_user
 
 Row = dict[str, str]
 CHUNK_BYTES = 1 << 16
-
-
-@dataclass(frozen=True)
-class CsvSettings:
-    file_path: Path | None = None
-    delimiter: str | None = None
-    """None: a comma for a .csv file, a tab for anything else (as User Sync)."""
-    string_encoding: str = "utf8"
-    email_column_name: str = "email"
-    first_name_column_name: str = "firstname"
-    last_name_column_name: str = "lastname"
-    country_column_name: str = "country"
-    groups_column_name: str = "groups"
-    username_column_name: str = "username"
-    domain_column_name: str = "domain"
-    identity_type_column_name: str = "type"
-    user_identity_type: IdentityType | None = None
-
-    @classmethod
-    def from_config(cls, section: ConfigSection, file_path: Path | None = None) -> "CsvSettings":
-        """Reads connector-csv.yml; ``file_path`` (from ``--users file``) overrides its file_path."""
-        configured_path = section.path("file_path")
-        delimiter = section.get("delimiter", kind=str)
-        if delimiter is not None and len(delimiter) != 1:
-            raise section.error("delimiter", f"must be a single character, got {delimiter!r}")
-        encoding = section.get("string_encoding", "utf8", text_encoding)
-        parsed_identity_type = section.get("user_identity_type", kind=IdentityType.parse)
-        columns = {name: section.get(name, default, str) for name, default in _COLUMN_DEFAULTS.items()}
-        section.finish()
-        return cls(file_path=file_path or configured_path, delimiter=delimiter, string_encoding=encoding,
-                   user_identity_type=parsed_identity_type, **columns)
-
-
-_COLUMN_DEFAULTS = {
-    "email_column_name": "email", "first_name_column_name": "firstname", "last_name_column_name": "lastname",
-    "country_column_name": "country", "groups_column_name": "groups", "username_column_name": "username",
-    "domain_column_name": "domain", "identity_type_column_name": "type",
-}
 
 
 class CsvSource:
@@ -75,7 +36,7 @@ class CsvSource:
         self.identity_type = settings.user_identity_type or default_identity_type
 
     async def users(self, selection: UserSelection, on_missing_group: MissingGroupHandler | None = None
-                    ) -> AsyncIterator[DirectoryRecord]:
+                    ) -> AsyncGenerator[DirectoryRecord, None]:
         """All rows' users, or (mapped/group) those in one of the selection's groups; a row that
         cannot be built comes whatever the selection (as an UnreadableDirectoryUser).
 
@@ -132,7 +93,7 @@ class CsvSource:
             groups=groups, source_attributes=row, origin=origin,
         )
 
-    async def _rows(self) -> AsyncIterator[tuple[int, Row]]:
+    async def _rows(self) -> AsyncGenerator[tuple[int, Row], None]:
         """(line number, row by column name) for each record after the header, as the file streams."""
         header: list[str] | None = None
         async with aclosing(self._records()) as stream:
@@ -163,7 +124,7 @@ class CsvSource:
                         "in connector-csv.yml")
         return "set email_column_name in connector-csv.yml"
 
-    async def _records(self) -> AsyncIterator[tuple[int, list[str]]]:
+    async def _records(self) -> AsyncGenerator[tuple[int, list[str]], None]:
         """CSV records with the line each starts on; a quoted cell may span lines, up to the csv
         module's cell limit (``csv.field_size_limit()``, 128 KiB; User Sync read with the same
         module): past it, a stray quote is reported at the line it opens, without reading on."""
@@ -194,7 +155,7 @@ class CsvSource:
         if pending:
             raise ReadError(f"the CSV file {self.path} ends inside a quoted cell that starts at line {start}")
 
-    async def _lines(self) -> AsyncIterator[tuple[int, str]]:
+    async def _lines(self) -> AsyncGenerator[tuple[int, str], None]:
         """Numbered lines (ends kept), decoded from large chunks: aiofiles costs a thread hop per
         call, so one per line would be slow."""
         encoding = self.settings.string_encoding

@@ -18,24 +18,24 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import aclosing, asynccontextmanager
-from typing import AsyncIterator, Callable, Iterable
+from typing import AsyncGenerator, AsyncIterator, Callable, Iterable
 
 import bonsai
 from bonsai import LDAPSearchScope
 
+from async_usersync.config.settings import SASL_MECHANISMS, LdapSettings, TwoStepsLookup, UserSelection
 from async_usersync.errors import ReadError
 from async_usersync.records import DirectoryRecord, DirectoryUser, IdentityType, UnreadableDirectoryUser
-from async_usersync.sources.base import LOG, MissingGroupHandler, UserSelection, build_user
+from async_usersync.sources.base import LOG, MissingGroupHandler, build_user
 from async_usersync.sources.ldap_connection import (
     ConnectionPlan, ConnectionPool, LdapConnection, PagedSearch, stream_pages,
 )
-from async_usersync.sources.ldap_settings import SASL_MECHANISMS, LdapSettings, TwoStepsLookup
 from async_usersync.sources.ldap_values import (
     AttributeTemplate, EntryValues, Value, escape_filter_value, dn_key, first_rdn_value, is_ad_partition, is_under,
     ranged_values, referred_dn,
 )
 
-__all__ = ["LdapSettings", "LdapSource", "TwoStepsLookup"]
+__all__ = ["LdapSource"]
 
 LOOKUP_CHUNK = 50
 """Member entries read per worker call in two-step lookups."""
@@ -48,6 +48,18 @@ _unverified_tls_used = False
 later ones in the same process skip them too, whatever they ask. So we refuse them."""
 
 
+def user_templates(settings: LdapSettings) -> dict[str, AttributeTemplate]:
+    """The ``user_*_format`` keys that are set -> their value formats (User Sync's templates)."""
+    formats = {
+        "user_email_format": settings.user_email_format, "user_username_format": settings.user_username_format,
+        "user_domain_format": settings.user_domain_format, "user_given_name_format": settings.user_given_name_format,
+        "user_surname_format": settings.user_surname_format,
+        "user_country_code_format": settings.user_country_code_format,
+        "user_identity_type_format": settings.user_identity_type_format,
+    }
+    return {key: AttributeTemplate(text) for key, text in formats.items() if text is not None}
+
+
 class LdapSource:
     """Reads users from an LDAP server or Active Directory."""
 
@@ -58,8 +70,9 @@ class LdapSource:
         self.settings = settings
         self.identity_type = settings.user_identity_type or default_identity_type
         self.pool_size = pool_size
+        templates = user_templates(settings)
         names: dict[str, str] = {}
-        for template in settings.user_templates:
+        for template in templates.values():
             names.update((name.lower(), name) for name in template.attribute_names)
         names.update((name.lower(), name) for name in extra_attributes)
         if settings.dynamic_group_member_attribute:
@@ -70,25 +83,23 @@ class LdapSource:
         """Lower-cased name -> the spelling a user's values (and source_attributes) use."""
         self._key_of_returned: dict[str, str] = {"dn": ""}
         """The server's spelling of an attribute -> ours ("" for attributes we did not ask for)."""
-        self._email_format = settings.user_email_format.keyed_by(names)
-        self._username_format = self._keyed(settings.user_username_format)
-        self._domain_format = self._keyed(settings.user_domain_format)
-        self._given_name_format = settings.user_given_name_format.keyed_by(names)
-        self._surname_format = settings.user_surname_format.keyed_by(names)
-        self._country_format = settings.user_country_code_format.keyed_by(names)
-        self._identity_type_format = self._keyed(settings.user_identity_type_format)
-        self._identity_type_text = settings.user_identity_type_format.text if settings.user_identity_type_format else ""
+        keyed = {key: template.keyed_by(names) for key, template in templates.items()}
+        self._email_format = keyed["user_email_format"]
+        self._username_format = keyed.get("user_username_format")
+        self._domain_format = keyed.get("user_domain_format")
+        self._given_name_format = keyed["user_given_name_format"]
+        self._surname_format = keyed["user_surname_format"]
+        self._country_format = keyed["user_country_code_format"]
+        self._identity_type_format = keyed.get("user_identity_type_format")
+        self._identity_type_text = settings.user_identity_type_format or ""
         self._gaps: list[str] = []
         """Why the read is incomplete: entries that could not even be identified (appended from
         the connections' worker threads)."""
         self._dynamic_group_key = (names[settings.dynamic_group_member_attribute.lower()]
                                    if settings.dynamic_group_member_attribute else None)
 
-    def _keyed(self, template: AttributeTemplate | None) -> AttributeTemplate | None:
-        return template.keyed_by(self._spelling) if template is not None else None
-
     async def users(self, selection: UserSelection, on_missing_group: MissingGroupHandler | None = None
-                    ) -> AsyncIterator[DirectoryRecord]:
+                    ) -> AsyncGenerator[DirectoryRecord, None]:
         self._gaps.clear()
         async with self._pool() as pool:
             await self._check_base_dn(pool)
@@ -141,14 +152,14 @@ class LdapSource:
 
     # Users, a page (a list) at a time: one step through these generators per page, not per user.
 
-    async def _all_users(self, pool: ConnectionPool, groups: dict[str, str]) -> AsyncIterator[list[DirectoryRecord]]:
+    async def _all_users(self, pool: ConnectionPool, groups: dict[str, str]) -> AsyncGenerator[list[DirectoryRecord], None]:
         membership = await self._membership(pool, groups)
         labels_of = membership.get if membership else None
         async with aclosing(self._stream(pool, self.settings.all_users_filter, labels_of)) as stream:
             async for page in stream:
                 yield page
 
-    async def _group_members(self, pool: ConnectionPool, groups: dict[str, str]) -> AsyncIterator[list[DirectoryRecord]]:
+    async def _group_members(self, pool: ConnectionPool, groups: dict[str, str]) -> AsyncGenerator[list[DirectoryRecord], None]:
         membership = await self._membership(pool, groups) if len(groups) > 1 else {}
         seen: set[str] = set()
         for name, group_dn in groups.items():
@@ -159,7 +170,7 @@ class LdapSource:
                     yield page
 
     async def _two_steps_users(self, pool: ConnectionPool, selection: UserSelection, groups: dict[str, str],
-                               lookup: TwoStepsLookup) -> AsyncIterator[list[DirectoryRecord]]:
+                               lookup: TwoStepsLookup) -> AsyncGenerator[list[DirectoryRecord], None]:
         members = await self._two_step_members(pool, groups, lookup)
         if selection.kind == "all":
             labels_of = {key: labels for key, (_, labels) in members.items()}
@@ -313,7 +324,7 @@ class LdapSource:
     # Entries to users.
 
     async def _stream(self, pool: ConnectionPool, filter_text: str, labels_of: Callable[[str], set[str] | None] | None,
-                      seen: set[str] | None = None) -> AsyncIterator[list[DirectoryRecord]]:
+                      seen: set[str] | None = None) -> AsyncGenerator[list[DirectoryRecord], None]:
         """Streams one paged user search, page by page; ``labels_of(dn_key)`` gives the selected groups (None:
         there are none), ``seen`` the DNs already yielded by an earlier search."""
         def to_users(page: list[bonsai.LDAPEntry]) -> list[DirectoryRecord]:
@@ -340,7 +351,7 @@ class LdapSource:
                 yield users
 
     async def _read_members(self, pool: ConnectionPool, members: dict[str, tuple[str, set[str]]]
-                            ) -> AsyncIterator[list[DirectoryRecord]]:
+                            ) -> AsyncGenerator[list[DirectoryRecord], None]:
         """Reads each two-step member entry once, a chunk per worker call, chunks in parallel."""
         wanted = list(members.values())
         users_filter = self.settings.all_users_filter
@@ -374,7 +385,8 @@ class LdapSource:
         encoding = self.settings.string_encoding
         key_of = self._key_of_returned
         values: dict[str, Value | tuple[Value, ...]] = {}
-        for name, raw in dict.items(entry):
+        entry_values: dict[str, list[bytes]] = entry
+        for name, raw in dict.items(entry_values):
             key = key_of.get(name)
             if key is None:
                 key = key_of[name] = self._spelling.get(name.lower(), "")

@@ -26,7 +26,7 @@ import threading
 from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Callable, Iterable, TypeVar
+from typing import Any, AsyncGenerator, AsyncIterator, Callable, Iterable, TypeVar
 from urllib.parse import urlsplit
 
 import bonsai
@@ -199,7 +199,8 @@ class LdapConnection:
         decoded: list[Entry] = []
         for entry in entries:
             attributes: dict[str, list[str | bytes]] = {}
-            for name, values in dict.items(entry):  # the plain dict view: LDAPEntry.items() is slow
+            entry_values: dict[str, list[Any]] = entry
+            for name, values in dict.items(entry_values):  # the plain dict view: LDAPEntry.items() is slow
                 if name == "dn":
                     continue
                 key = lowered.get(name) or lowered.setdefault(name, name.lower())
@@ -252,9 +253,9 @@ class PagedSearch:
 def entries_only(results: Iterable[bonsai.LDAPEntry | LDAPReference], plan: ConnectionPlan) -> list[bonsai.LDAPEntry]:
     """A search's entries. bonsai hands the search continuation references among them: their URLs
     are added to ``plan.references`` instead."""
-    entries = []
+    entries: list[bonsai.LDAPEntry] = []
     for item in results:
-        if item.__class__ is LDAPReference:
+        if isinstance(item, LDAPReference):
             plan.references.update(str(url) for url in item.references)
         else:
             entries.append(item)
@@ -262,7 +263,7 @@ def entries_only(results: Iterable[bonsai.LDAPEntry | LDAPReference], plan: Conn
 
 
 async def stream_pages(connection: LdapConnection, search: PagedSearch,
-                       convert: Callable[[list[bonsai.LDAPEntry]], list[T]]) -> AsyncIterator[list[T]]:
+                       convert: Callable[[list[bonsai.LDAPEntry]], list[T]]) -> AsyncGenerator[list[T], None]:
     """Yields pages as they arrive, always fetching one page ahead of the consumer. ``convert``
     runs on the worker thread too, so the event loop only hands finished records on."""
     def next_converted() -> list[T] | None:

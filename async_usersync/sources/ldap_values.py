@@ -6,10 +6,11 @@ Nothing here talks to a server, so each piece is tested on its own.
 from __future__ import annotations
 
 import re
-import string
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 from urllib.parse import unquote
+
+from async_usersync.config.settings import template_fields
 
 Attributes = Mapping[str, Sequence[str | bytes]]
 """An entry's attributes: lower-cased name -> values (bytes when not decodable)."""
@@ -25,18 +26,6 @@ _FILTER_ESCAPES = {ord("\\"): r"\5c", ord("*"): r"\2a", ord("("): r"\28", ord(")
 def escape_filter_value(value: str) -> str:
     """Escapes a value for an LDAP filter (RFC 4515): backslash, star, parentheses and NUL."""
     return value.translate(_FILTER_ESCAPES)
-
-
-def template_fields(text: str) -> list[str]:
-    """The ``{name}`` fields of a format string; raises ValueError on anything fancier."""
-    names = []
-    for _, name, format_spec, conversion in string.Formatter().parse(text):
-        if name is None:
-            continue
-        if not name or format_spec or conversion or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*(;[A-Za-z0-9-]+)*", name):
-            raise ValueError(f"'{text}': placeholders must be plain attribute names such as {{mail}}")
-        names.append(name)
-    return names
 
 
 @dataclass(frozen=True)
@@ -76,7 +65,7 @@ class AttributeTemplate:
         if key is not None:  # inlined: this runs for every attribute of every user
             value = values.get(key)
             if value.__class__ is str:
-                return value or None  # type: ignore[return-value]
+                return value or None
             return _first_text(value, key) or None
         parts: dict[str, str] = {}
         for name, key in zip(self.attribute_names, self.keys):

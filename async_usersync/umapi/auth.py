@@ -12,9 +12,9 @@ import logging
 import time
 from typing import Awaitable, Callable
 
-from async_usersync.logs.redact import register_secret
+from async_usersync.redaction import register_secret
 from async_usersync.umapi.errors import UmapiError
-from async_usersync.umapi.settings import UmapiSettings
+from async_usersync.config.settings import UmapiSettings
 
 log = logging.getLogger(__name__)
 

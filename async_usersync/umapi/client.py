@@ -13,10 +13,10 @@ from urllib.parse import quote
 import aiohttp
 
 from async_usersync import __version__
+from async_usersync.config.settings import UmapiSettings
 from async_usersync.records import AdobeUser, CommandError, CommandResult
 from async_usersync.umapi.convert import adobe_user
 from async_usersync.umapi.errors import UmapiError, answer_error
-from async_usersync.umapi.settings import UmapiSettings
 from async_usersync.umapi.sink import MAX_ENTRIES, ActionSink
 from async_usersync.tls import TlsTrust
 from async_usersync.umapi.transport import Reply, Transport
@@ -96,6 +96,14 @@ class UmapiClient:
             raise RuntimeError("use the client inside 'async with'")
         return self._transport
 
+    def throttle_report(self) -> dict[str, dict[str, Any]]:
+        """Per API family (``action``, ``users``, ``groups``): 429s received (``throttled``), seconds
+        paused (``paused_seconds``), requests attempted and retried; for the summary JSON and metrics."""
+        transport = self.transport
+        return {family: {"throttled": bucket.stats.throttled, "paused_seconds": round(bucket.stats.paused_seconds, 3),
+                         "attempts": transport.counters[family].attempts, "retries": transport.counters[family].retries}
+                for family, bucket in transport.throttles.items()}
+
     async def users(self, group: str | None = None) -> AsyncIterator[AdobeUser]:
         """All users of the org, or the users of ``group``, in the order their pages arrive."""
         suffix = f"/{quote(group, safe='')}" if group else ""
@@ -137,11 +145,11 @@ class UmapiClient:
                 results.extend(GroupResult(name, failure) for name in chunk)
                 continue
             failed: dict[int, list[CommandError]] = {}
-            for error in reply.body.get("errors") or []:
-                index = error.get("index") if isinstance(error, dict) else None
+            for entry in reply.body.get("errors") or []:
+                index = entry.get("index") if isinstance(entry, dict) else None
                 if isinstance(index, int) and 0 <= index < len(chunk):
                     failed.setdefault(index, []).append(CommandError(
-                        "createUserGroup", str(error.get("errorCode")), str(error.get("message", ""))))
+                        "createUserGroup", str(entry.get("errorCode")), str(entry.get("message", ""))))
             results.extend(GroupResult(name, tuple(failed.get(index, ()))) for index, name in enumerate(chunk))
         return results
 

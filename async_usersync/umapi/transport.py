@@ -24,10 +24,10 @@ from typing import Any, Callable, Mapping
 import orjson
 from yarl import URL
 
+from async_usersync.config.settings import FAMILIES, UmapiSettings
 from async_usersync.umapi.auth import ImsToken
 from async_usersync.umapi.errors import NotSent, UmapiError, answer_error
 from async_usersync.umapi.policy import RETRYABLE_STATUS, Backoff, Outage, parse_retry_after
-from async_usersync.umapi.settings import FAMILIES, UmapiSettings
 from async_usersync.umapi.throttle import AdaptiveBucket
 from async_usersync.umapi.wire import Wire, WireFailure
 

@@ -10,10 +10,11 @@ import yaml
 
 from async_usersync.config import load_run_settings, merge_options
 from async_usersync.config.section import ConfigSection
+from async_usersync.config.settings import UserSelection
 from async_usersync.engine import AdobeOnlyAction, Strategy
 from async_usersync.errors import ConfigError
 
-from tests.config.test_sync_config import MINIMAL, write_config
+from tests.config.test_user_sync_config import MINIMAL, write_config
 
 CONFIG_FILE = Path("/etc/usersync/user-sync-config.yml")
 
@@ -109,12 +110,12 @@ def test_run_settings_turn_options_into_engine_rules_and_group_lists(tmp_path: P
     rules = settings.rules
     assert rules.directory_group_filter == {"staff"} and rules.process_groups
     assert rules.adobe_only_action is AdobeOnlyAction.REMOVE
-    assert settings.selection == ("group", ("Staff",))
+    assert settings.selection == UserSelection("group", ("Staff", "staff"))
     assert settings.adobe_groups_to_read == ("All Apps", "Acrobat", "Spark")
     assert settings.user_groups_wanted == ("All Apps", "Acrobat", "Spark")
     pushed = load_run_settings(path, {"strategy": "push", "adobe_users": "all"})
     assert pushed.user_groups_wanted == () and pushed.adobe_groups_to_read is None
-    assert pushed.selection == ("all", ("Staff", "staff"))
+    assert pushed.selection == UserSelection("all", ("Staff", "staff"))
 
 
 @pytest.mark.parametrize("config_changes, given, key, message", [

@@ -25,8 +25,8 @@ import pytest
 import yaml
 
 from async_usersync.sandbox import SandboxConfig, SandboxServer, run_sandbox
-from async_usersync.sources.local_slapd import LocalSlapd, start_slapd
-from async_usersync.sources.testdata import group_ldif, people_ou_ldif, user_ldif
+from async_usersync.demo.slapd import LocalSlapd, start_slapd
+from async_usersync.demo.directory_data import group_ldif, people_ou_ldif, user_ldif
 
 BASE_DN = "dc=e2e,dc=test"
 GROUPS_DN = f"ou=groups,{BASE_DN}"

@@ -9,8 +9,8 @@ from typing import Iterator
 import pytest
 
 from async_usersync.sandbox import SandboxServer
-from async_usersync.sources.local_slapd import LocalSlapd, start_slapd
-from async_usersync.sources.testdata import group_ldif, people_ou_ldif, user_ldif
+from async_usersync.demo.slapd import LocalSlapd, start_slapd
+from async_usersync.demo.directory_data import group_ldif, people_ou_ldif, user_ldif
 
 from tests.e2e.conftest import MAPPING, Setup, email
 

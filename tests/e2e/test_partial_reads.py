@@ -13,7 +13,7 @@ from typing import AsyncIterator, Callable, Iterator
 import pytest
 
 from async_usersync.sandbox import SandboxConfig, SandboxServer, run_sandbox
-from async_usersync.sources.local_slapd import LocalSlapd, start_slapd
+from async_usersync.demo.slapd import LocalSlapd, start_slapd
 from tests.e2e.conftest import BASE_DN, Setup, adobe_user, directory_ldif, email, starting_org
 
 REMOVE = ("--users", "mapped", "--process-groups", "--adobe-only-user-action", "remove")

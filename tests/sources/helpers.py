@@ -7,12 +7,18 @@ from typing import Any, AsyncIterator
 
 import yaml
 
-from async_usersync.config.section import ConfigSection, load_yaml
+from async_usersync.config.connector_ldap import read_connector_ldap
+from async_usersync.config.settings import LdapSettings
 from async_usersync.records import DirectoryUser
-from async_usersync.sources.local_slapd import LocalSlapd
+from async_usersync.demo.slapd import LocalSlapd
 
 
-def ldap_config(tmp_path: Path, slapd: LocalSlapd, **keys: Any) -> ConfigSection:
+def ldap_settings(tmp_path: Path, slapd: LocalSlapd, **keys: Any) -> LdapSettings:
+    """``ldap_config``'s file, read."""
+    return read_connector_ldap(ldap_config(tmp_path, slapd, **keys))[0]
+
+
+def ldap_config(tmp_path: Path, slapd: LocalSlapd, **keys: Any) -> Path:
     """A connector-ldap.yml for the test server, bound as admin, with inetOrgPerson users;
     a key given as None is left out."""
     data: dict[str, Any] = {
@@ -24,7 +30,7 @@ def ldap_config(tmp_path: Path, slapd: LocalSlapd, **keys: Any) -> ConfigSection
     tmp_path.mkdir(parents=True, exist_ok=True)
     file = tmp_path / "connector-ldap.yml"
     file.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf8")
-    return load_yaml(file)
+    return file
 
 
 async def collect(users: AsyncIterator[DirectoryUser]) -> dict[str, DirectoryUser]:

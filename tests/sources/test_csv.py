@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from async_usersync.config.section import load_yaml
-from async_usersync.errors import ConfigError, ReadError
+from async_usersync.config.connector_csv import read_connector_csv
+from async_usersync.config.settings import UserSelection
+from async_usersync.errors import ReadError
 from async_usersync.records import IdentityType, UnreadableDirectoryUser
-from async_usersync.sources.base import UserSelection
-from async_usersync.sources.csv import CsvSettings, CsvSource
+from async_usersync.sources.csv import CsvSource
 from tests.sources.helpers import collect
 
 ALL = UserSelection("all")
@@ -23,7 +23,7 @@ def csv_source(tmp_path: Path, content: bytes | str, name: str = "users.csv", **
     file.write_bytes(content.encode("utf8") if isinstance(content, str) else content)
     config = tmp_path / "connector-csv.yml"
     config.write_text(yaml.safe_dump({"file_path": name, **keys}), encoding="utf8")
-    return CsvSource(CsvSettings.from_config(load_yaml(config)), IdentityType.FEDERATED_ID)
+    return CsvSource(read_connector_csv(config)[0], IdentityType.FEDERATED_ID)
 
 
 async def test_columns_identity_types_and_relative_path(tmp_path: Path) -> None:
@@ -103,23 +103,12 @@ async def test_unreadable_files_fail_loudly_before_any_user(tmp_path: Path, cont
     assert received == []
 
 
-async def test_missing_file_and_unknown_key(tmp_path: Path) -> None:
+async def test_a_missing_file_fails_the_read_naming_it(tmp_path: Path) -> None:
     config = tmp_path / "connector-csv.yml"
     config.write_text("file_path: nowhere.csv\n")
-    source = CsvSource(CsvSettings.from_config(load_yaml(config)), IdentityType.FEDERATED_ID)
+    source = CsvSource(read_connector_csv(config)[0], IdentityType.FEDERATED_ID)
     with pytest.raises(ReadError, match="nowhere.csv does not exist"):
         await collect(source.users(ALL))
-    config.write_text("file_path: a.csv\nemail_colum_name: mail\n")
-    with pytest.raises(ConfigError, match=r"connector-csv.yml, key 'email_colum_name': unknown key"):
-        CsvSettings.from_config(load_yaml(config))
-
-
-async def test_file_given_on_the_command_line_wins(tmp_path: Path) -> None:
-    (tmp_path / "cli.csv").write_text("email\ncli@example.org\n")
-    config = tmp_path / "connector-csv.yml"
-    config.write_text("file_path: other.csv\n")
-    settings = CsvSettings.from_config(load_yaml(config), file_path=tmp_path / "cli.csv")
-    assert set(await collect(CsvSource(settings, IdentityType.FEDERATED_ID).users(ALL))) == {"cli@example.org"}
 
 
 async def test_a_large_file_streams_across_chunks(tmp_path: Path) -> None:

@@ -7,19 +7,19 @@ from pathlib import Path
 
 import pytest
 
+from async_usersync.config.settings import UserSelection
 from async_usersync.errors import ReadError
 from async_usersync.records import IdentityType
-from async_usersync.sources.base import UserSelection
-from async_usersync.sources.ldap import LdapSettings, LdapSource
-from async_usersync.sources.local_slapd import LocalSlapd, free_port
-from async_usersync.sources.testdata import generated_users
-from tests.sources.helpers import collect, ldap_config
+from async_usersync.demo.slapd import LocalSlapd, free_port
+from async_usersync.demo.directory_data import generated_users
+from async_usersync.sources.ldap import LdapSource
+from tests.sources.helpers import collect, ldap_settings
 
 ALL = UserSelection("all")
 
 
 def source(tmp_path: Path, slapd: LocalSlapd, **keys) -> LdapSource:
-    return LdapSource(LdapSettings.from_config(ldap_config(tmp_path, slapd, **keys)), IdentityType.FEDERATED_ID)
+    return LdapSource(ldap_settings(tmp_path, slapd, **keys), IdentityType.FEDERATED_ID)
 
 
 async def test_unreachable_server(tmp_path: Path, slapd: LocalSlapd) -> None:

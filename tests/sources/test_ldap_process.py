@@ -12,15 +12,15 @@ from typing import Iterator
 
 import pytest
 
+from async_usersync.config.settings import LdapSettings, UserSelection
 from async_usersync.errors import ReadError
 from async_usersync.records import IdentityType, UnreadableDirectoryUser
-from async_usersync.sources.base import UserSelection
-from async_usersync.sources.ldap import LdapSettings, LdapSource
+from async_usersync.sources.ldap import LdapSource
 from async_usersync.sources import ldap_process
 from async_usersync.sources.ldap_process import IN_PROCESS_VARIABLE, LdapProcessSource, ldap_in_child_process
-from async_usersync.sources.local_slapd import LocalSlapd, free_port, start_slapd
-from async_usersync.sources.testdata import generated_users, people_ou_ldif
-from tests.sources.helpers import collect, ldap_config
+from async_usersync.demo.slapd import LocalSlapd, free_port, start_slapd
+from async_usersync.demo.directory_data import generated_users, people_ou_ldif
+from tests.sources.helpers import collect, ldap_settings
 from tests.support.slapd import BASE_DN, METACHAR_GROUP
 
 ALL = UserSelection("all")
@@ -31,7 +31,7 @@ first users."""
 
 
 def settings(tmp_path: Path, slapd: LocalSlapd, **keys) -> LdapSettings:
-    return LdapSettings.from_config(ldap_config(tmp_path, slapd, **keys))
+    return ldap_settings(tmp_path, slapd, **keys)
 
 
 def reader_children() -> list[int]:
@@ -111,6 +111,15 @@ async def test_a_failed_read_in_the_child_is_the_same_read_error(tmp_path: Path,
             received.append(user)
     assert str(in_child.value) == str(in_process.value)
     assert received == []
+
+
+async def test_a_child_that_cannot_start_is_a_read_error(tmp_path: Path, slapd: LocalSlapd, monkeypatch) -> None:
+    missing = tmp_path / "no-python"
+    monkeypatch.setattr(ldap_process.sys, "executable", str(missing))
+    source = LdapProcessSource(settings(tmp_path, slapd), IdentityType.FEDERATED_ID)
+    with pytest.raises(ReadError, match=f"the LDAP reader process could not be started \\({missing}: .*"
+                                        f"{IN_PROCESS_VARIABLE}=1"):
+        await collect(source.users(ALL))
 
 
 async def test_a_killed_child_is_a_read_error_not_a_short_list(tmp_path: Path, many_users_slapd: LocalSlapd,

@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
+from async_usersync.config.settings import UserSelection
 from async_usersync.errors import ReadError
 from async_usersync.records import IdentityType, UnreadableDirectoryUser
-from async_usersync.sources.base import UserSelection
-from async_usersync.sources.ldap import LdapSettings, LdapSource
-from async_usersync.sources.local_slapd import LocalSlapd
-from tests.sources.helpers import collect, ldap_config
+from async_usersync.demo.slapd import LocalSlapd
+from async_usersync.sources.ldap import LdapSource
+from tests.sources.helpers import collect, ldap_settings
 from tests.support.slapd import BIG_GROUP_SIZE, METACHAR_GROUP
 
 
 def source(tmp_path: Path, slapd: LocalSlapd, **keys) -> LdapSource:
-    return LdapSource(LdapSettings.from_config(ldap_config(tmp_path, slapd, **keys)), IdentityType.FEDERATED_ID)
+    return LdapSource(ldap_settings(tmp_path, slapd, **keys), IdentityType.FEDERATED_ID)
 
 
 async def test_all_users_are_read_once_with_their_values(tmp_path: Path, slapd: LocalSlapd, caplog) -> None:
@@ -142,7 +142,7 @@ async def test_stopping_early_releases_the_connections(tmp_path: Path, slapd: Lo
 async def test_mapped_groups_are_read_without_a_full_scan(tmp_path: Path) -> None:
     """The searches the server receives: the base check, one lookup per group, one DN-only pass
     and one member search per group (two groups selected), never all_users_filter alone."""
-    from async_usersync.sources.local_slapd import start_slapd
+    from async_usersync.demo.slapd import start_slapd
     from tests.support.slapd import BASE_DN, directory_ldif
     server = start_slapd(tmp_path / "slapd", BASE_DN, log_searches=True)
     try:

@@ -10,19 +10,18 @@ import keyring
 import pytest
 from keyring.backend import KeyringBackend
 
+from async_usersync.config.settings import UserSelection
 from async_usersync.errors import ConfigError, ReadError
 from async_usersync.records import IdentityType
-from async_usersync.sources.base import UserSelection
-from async_usersync.sources.ldap import LdapSettings, LdapSource
-from async_usersync.sources.ldap_settings import DEFAULT_ALL_USERS_FILTER, DEFAULT_PAGE_SIZE
-from async_usersync.sources.local_slapd import LocalSlapd
-from tests.sources.helpers import collect, ldap_config
+from async_usersync.demo.slapd import LocalSlapd
+from async_usersync.sources.ldap import LdapSource
+from tests.sources.helpers import collect, ldap_config, ldap_settings
 
 SALES = UserSelection("group", ("Sales",))
 
 
 def source(tmp_path: Path, slapd: LocalSlapd, **keys) -> LdapSource:
-    return LdapSource(LdapSettings.from_config(ldap_config(tmp_path, slapd, **keys)), IdentityType.FEDERATED_ID)
+    return LdapSource(ldap_settings(tmp_path, slapd, **keys), IdentityType.FEDERATED_ID)
 
 
 async def test_ldaps_with_the_private_ca_given_relative_to_the_config(tmp_path: Path, slapd: LocalSlapd) -> None:
@@ -48,18 +47,18 @@ async def test_an_untrusted_certificate_is_refused(tmp_path: Path, slapd: LocalS
 def test_verification_can_be_turned_off_and_then_stays_refused(tmp_path: Path, slapd: LocalSlapd) -> None:
     """In a process of its own: libldap keeps 'no verification' for the whole process, so the
     source refuses a verifying connection after it (and this test process stays verifying)."""
-    unverified = ldap_config(tmp_path / "off", slapd, host=slapd.ldaps_url, tls_verify=False).file
-    verified = ldap_config(tmp_path / "on", slapd, host=slapd.ldaps_url).file
+    unverified = ldap_config(tmp_path / "off", slapd, host=slapd.ldaps_url, tls_verify=False)
+    verified = ldap_config(tmp_path / "on", slapd, host=slapd.ldaps_url)
     script = f"""
 import asyncio
-from async_usersync.config.section import load_yaml
+from async_usersync.config.connector_ldap import read_connector_ldap
+from async_usersync.config.settings import UserSelection
 from async_usersync.errors import ReadError
 from async_usersync.records import IdentityType
-from async_usersync.sources.base import UserSelection
-from async_usersync.sources.ldap import LdapSettings, LdapSource
+from async_usersync.sources.ldap import LdapSource
 
 async def count(file):
-    source = LdapSource(LdapSettings.from_config(load_yaml(file)), IdentityType.FEDERATED_ID)
+    source = LdapSource(read_connector_ldap(file)[0], IdentityType.FEDERATED_ID)
     return len([user async for user in source.users(UserSelection("group", ("Sales",)))])
 
 print(asyncio.run(count({str(unverified)!r})))
@@ -74,42 +73,6 @@ except ReadError as error:
     first, second = result.stdout.splitlines()
     assert first == "2"
     assert "tls_verify: false" in second and "start a new process" in second
-
-
-def test_defaults_are_user_syncs(tmp_path: Path, slapd: LocalSlapd) -> None:
-    file = tmp_path / "connector-ldap.yml"
-    file.write_text("host: ldap://ldap.example.org\nbase_dn: dc=example,dc=org\nusername: cn=u\npassword: s3cr3t-value\n")
-    from async_usersync.config.section import load_yaml
-    settings = LdapSettings.from_config(load_yaml(file))
-    assert settings.search_page_size == DEFAULT_PAGE_SIZE == 200
-    assert settings.all_users_filter == DEFAULT_ALL_USERS_FILTER
-    assert settings.group_member_filter_format == "(memberOf={group_dn})"
-    assert (settings.user_email_format.text, settings.user_given_name_format.text, settings.user_surname_format.text,
-            settings.user_country_code_format.text) == ("{mail}", "{givenName}", "{sn}", "{c}")
-    assert settings.authentication_method == "simple" and settings.tls_verify and not settings.require_tls_cert
-    assert "s3cr3t-value" not in repr(settings)
-
-
-@pytest.mark.parametrize("keys, key, message", [
-    ({"hots": "x"}, "hots", "unknown key"),
-    ({"host": "http://x"}, "host", "expected ldap://"),
-    ({"authentication_method": "magic"}, "authentication_method", "unknown method 'magic'"),
-    ({"search_page_size": -1}, "search_page_size", "0 \\(unpaged\\) or more"),
-    ({"user_email_format": "{mail!r}"}, "user_email_format", "plain attribute names"),
-    ({"group_filter_format": "(cn={name})"}, "group_filter_format", "must contain {group}"),
-    ({"user_identity_type": "martian"}, "user_identity_type", "unknown identity type"),
-    ({"string_encoding": "klingon"}, "string_encoding", "unknown encoding"),
-    ({"ca_cert_file": "missing.pem"}, "ca_cert_file", "file not found"),
-    ({"two_steps_lookup": {"nested_group": True}}, "two_steps_lookup.group_member_attribute_name", "a value is required"),
-    ({"two_steps_lookup": {"group_member_attribute_name": "member", "deep": 1}}, "two_steps_lookup.deep", "unknown key"),
-    ({"two_steps_lookup": {"group_member_attribute_name": "member"}, "group_member_filter_format": "(x={group_dn})"},
-     "group_member_filter_format", "not be set together"),
-    ({"require_tls_cert": True, "tls_verify": False}, "tls_verify", "cannot be false"),
-    ({"password": None}, "password", "a value is required"),
-])
-def test_config_errors_name_file_and_key(tmp_path: Path, slapd: LocalSlapd, keys: dict, key: str, message: str) -> None:
-    with pytest.raises(ConfigError, match=f"connector-ldap.yml, key '{key}': .*{message}"):
-        LdapSettings.from_config(ldap_config(tmp_path, slapd, **keys))
 
 
 class MemoryKeyring(KeyringBackend):
@@ -146,7 +109,7 @@ async def test_bind_password_from_the_keyring_under_the_username(tmp_path: Path,
 
 def test_active_directory_nested_membership_rule_is_accepted(tmp_path: Path, slapd: LocalSlapd) -> None:
     nested = "(memberOf:1.2.840.113556.1.4.1941:={group_dn})"
-    settings = LdapSettings.from_config(ldap_config(tmp_path, slapd, group_member_filter_format=nested))
+    settings = ldap_settings(tmp_path, slapd, group_member_filter_format=nested)
     source = LdapSource(settings, IdentityType.FEDERATED_ID)
     assert source.member_filter("cn=R&D (x),dc=ad") == (
         "(&(memberOf:1.2.840.113556.1.4.1941:=cn=R&D \\28x\\29,dc=ad)(objectClass=inetOrgPerson))")

@@ -14,8 +14,8 @@ from typing import Iterator
 
 import pytest
 
-from async_usersync.sources.local_slapd import LocalSlapd, start_slapd
-from async_usersync.sources.testdata import generated_users, group_ldif, people_ou_ldif, user_ldif
+from async_usersync.demo.slapd import LocalSlapd, start_slapd
+from async_usersync.demo.directory_data import generated_users, group_ldif, people_ou_ldif, user_ldif
 
 BASE_DN = "dc=example,dc=org"
 PEOPLE = f"ou=people,{BASE_DN}"

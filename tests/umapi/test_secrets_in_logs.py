@@ -8,8 +8,8 @@ import logging
 from pathlib import Path
 from urllib.parse import urlencode
 
-from async_usersync.logs.redact import forget_secrets
-from async_usersync.logs.settings import LogSettings
+from async_usersync.redaction import forget_secrets
+from async_usersync.config.settings import LogSettings
 from async_usersync.logs.stream import streaming_logs
 from async_usersync.records import UserCommand
 from async_usersync.umapi import UmapiClient
@@ -24,7 +24,7 @@ async def test_tokens_and_the_client_secret_are_masked_in_every_output(sandbox_f
     console = io.StringIO()
     wire = logging.getLogger("async_usersync.umapi.wire")
     command = UserCommand(user="nobody@example.com", remove_from_org=True)
-    async with streaming_logs(settings, run_id="tokens", console=console, handle_sigterm=False) as stream:
+    async with streaming_logs(settings, run_id="tokens", console=console) as stream:
         async with UmapiClient(client_settings(server)) as client:
             for _ in range(2):  # a token lifetime of 1 s: each round fetches a new token
                 assert len([user async for user in client.users()]) == 20

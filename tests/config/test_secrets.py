@@ -17,10 +17,10 @@ import pytest
 from async_usersync.config.secrets import read_secret
 from async_usersync.config.section import load_yaml, ConfigSection
 from async_usersync.errors import ConfigError
-from async_usersync.logs.redact import redact
-from async_usersync.logs.settings import LogSettings
+from async_usersync.redaction import redact
+from async_usersync.config.settings import LogSettings
 from async_usersync.logs.stream import streaming_logs
-from tests.ops.file_keyring import JsonFileKeyring
+from tests.support.file_keyring import JsonFileKeyring
 
 REPO = Path(__file__).parents[2]
 SECRET = "s3cr3t-Va1ue/with+odd&chars"
@@ -30,7 +30,7 @@ SECRET = "s3cr3t-Va1ue/with+odd&chars"
 def file_keyring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     store = tmp_path / "keyring.json"
     monkeypatch.setenv("ASYNC_USERSYNC_TEST_KEYRING", str(store))
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.ops.file_keyring.JsonFileKeyring")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.support.file_keyring.JsonFileKeyring")
     previous = keyring.get_keyring()
     keyring.set_keyring(JsonFileKeyring())
     yield store

@@ -19,29 +19,25 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from async_usersync import __version__
-from async_usersync.config import RunSettings, load_run_settings, write_example_config
+from async_usersync.config import RunSettings, load_run_settings
 from async_usersync.engine import Strategy, SyncPlanner, render_action_summary
 from async_usersync.engine.history import RemovalGuard
 from async_usersync.errors import ConfigError, ExitCode, UsersyncError
-from async_usersync.logs import LogStream, streaming_logs
-from async_usersync.logs.separators import run_title, stage_line, total_time
-from async_usersync.logs.summary import RunSummary
-from async_usersync.pipeline.adobe_only_file import read_adobe_only_users
+from async_usersync.logs import LogSettings, LogStream, streaming_logs
+from async_usersync.logs.stage_lines import run_title, stage_line, total_time
+from async_usersync.pipeline.reports import RunSummary, summary_counters, write_reports
+from async_usersync.pipeline.interrupts import stop_on_sigterm
 from async_usersync.pipeline.history import RunHistory, default_history_path, history_scope
-from async_usersync.pipeline.reports import summary_counters, write_reports
-from async_usersync.pipeline.run import RunResult, SyncJob, run_sync
+from async_usersync.pipeline.job import SyncJob, build_job
+from async_usersync.pipeline.stages import RunResult, run_stages
 from async_usersync.pipeline.runlock import RunLock, default_lock_path
 from async_usersync.pipeline.schedule import DEFAULT_MIN_INTERVAL, ScheduleGuard, default_record_path
-from async_usersync.sources.base import DirectorySource, UserSelection
-from async_usersync.sources.csv import CsvSource
-from async_usersync.sources.ldap import LdapSource
-from async_usersync.sources.ldap_process import LdapProcessSource, ldap_in_child_process
 
 logger = logging.getLogger("async_usersync.main")
 
 
 @dataclass(frozen=True)
-class CommandLine:
+class SyncInvocation:
     """The ``sync`` command line, as typed."""
 
     config_file: Path = Path("user-sync-config.yml")
@@ -59,94 +55,69 @@ class CommandLine:
     """The raw arguments, for the log's ``Command line arguments`` block."""
 
 
-def run_sync_command(command_line: CommandLine) -> ExitCode:
-    """Runs ``sync`` in a new event loop (the CLI's entry point)."""
+def sync_main(invocation: SyncInvocation) -> ExitCode:
+    """The ``sync`` command from its command line to its exit code, in a new event loop (the CLI's
+    entry point). The configuration, the connector files and the options are read and checked first:
+    an error there is printed (exit 2) before any log opens. Ctrl-C ends it with exit 130."""
     try:
-        return asyncio.run(execute_sync(command_line))
+        settings = load_run_settings(invocation.config_file, invocation.options, invocation.encoding)
+        job = build_job(settings)
+        guard = _schedule_guard(invocation)
+    except UsersyncError as error:
+        print_error(error)
+        return error.exit_code
+    try:
+        code = asyncio.run(_run_logged(invocation, settings, job, guard, settings.logging))
     except KeyboardInterrupt:
         print("async-usersync: interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
+    return code
 
 
-async def execute_sync(command_line: CommandLine) -> ExitCode:
-    """The whole command, for a caller that already runs an event loop."""
-    try:
-        settings = load_run_settings(command_line.config_file, command_line.options, command_line.encoding)
-        job = build_job(settings)
-        guard = _schedule_guard(command_line)
-        log_settings = settings.config.log_settings()
-    except UsersyncError as error:
-        _print_error(error)
-        return error.exit_code
+async def _run_logged(invocation: SyncInvocation, settings: RunSettings, job: SyncJob, guard: ScheduleGuard,
+                      log_settings: LogSettings) -> ExitCode:
+    """Opens the log stream (a log file that cannot be opened is printed, exit 2) and runs the
+    guarded part inside it, so that everything it logs is written whatever ends it; a SIGTERM
+    inside stops the run as Ctrl-C does (``interrupts.stop_on_sigterm``)."""
     run_id = uuid.uuid4().hex[:12]
     try:
-        async with streaming_logs(log_settings, run_id=run_id) as stream:
-            code = await _logged_run(command_line, settings, job, guard, stream, run_id)
+        async with streaming_logs(log_settings, run_id=run_id) as stream, stop_on_sigterm():
+            code = await _run_guarded(invocation, settings, job, guard, stream, run_id)
             await stream.flush()
     except UsersyncError as error:  # the log file itself could not be opened
-        _print_error(error)
+        print_error(error)
         return error.exit_code
-    except asyncio.CancelledError:  # SIGTERM: the log stream cancelled the run after logging why
+    except asyncio.CancelledError:  # SIGTERM: stop_on_sigterm logged why and cancelled the run
         return ExitCode.INTERRUPTED
     if code is not ExitCode.OK:
         print(f"async-usersync: the run ended with exit code {int(code)}; see the log for details", file=sys.stderr)
     return code
 
 
-def build_job(settings: RunSettings) -> SyncJob:
-    """The pipeline's job from the checked settings; connector files are read (and checked) here."""
-    config, options = settings.config, settings.options
-    identity_type = config.directory.user_identity_type
-    listed = None
-    directory: DirectorySource | None = None
-    if options.adobe_only_user_list is not None:
-        listed = tuple(read_adobe_only_users(options.adobe_only_user_list, identity_type))
-    elif options.connector == "csv":
-        directory = CsvSource(config.csv_settings(options.csv_file), identity_type)
-    else:
-        ldap_source = LdapProcessSource if ldap_in_child_process() else LdapSource
-        directory = ldap_source(config.ldap_settings(), identity_type)
-    kind, groups = settings.selection
-    if kind == "group" and options.process_groups:
-        # As User Sync: with --process-groups the members of the mapped groups are read too, so that
-        # a selected user carries every mapped group it belongs to; the planner's group filter then
-        # does the selecting. Without it only the named groups are read (and counted as read).
-        groups = tuple(dict.fromkeys((*groups, *config.directory.mapped_directory_groups)))
-    return SyncJob(
-        planner=SyncPlanner(settings.rules),
-        umapi=config.umapi_settings(options.ssl_cert_verify),
-        directory=directory,
-        selection=UserSelection(kind, groups),
-        push=options.strategy is Strategy.PUSH,
-        test_mode=options.test_mode,
-        adobe_groups_to_read=settings.adobe_groups_to_read,
-        user_groups_wanted=settings.user_groups_wanted,
-        listed_adobe_only_users=listed,
-        write_file=options.adobe_only_write_file,
-    )
-
-
-async def _logged_run(command_line: CommandLine, settings: RunSettings, job: SyncJob, guard: ScheduleGuard,
-                      stream: LogStream, run_id: str) -> ExitCode:
+async def _run_guarded(invocation: SyncInvocation, settings: RunSettings, job: SyncJob, guard: ScheduleGuard,
+                       stream: LogStream, run_id: str) -> ExitCode:
+    """The logged run: its header, the run lock, the schedule guard and the run history around
+    ``stages.run_stages``, then the Action Summary, the end line and the summary/metrics files.
+    Every error ends as one CRITICAL line and its exit code; a bug's trace goes to the debug log."""
     options = settings.options
     started, started_at = time.monotonic(), datetime.now().astimezone()
     title = run_title(__version__, options.test_mode)
     logger.info("%s", stage_line(f"Start {title}", "="))
     logger.info("async-usersync %s - Python %s - %s %s", __version__, platform.python_version(), platform.system(), platform.release())
     logger.info("------- Command line arguments -------")
-    logger.info("%s", " ".join(command_line.arguments) or "(none)")
-    for note in (*options.notes, *settings.config.notes):
+    logger.info("%s", " ".join(invocation.arguments) or "(none)")
+    for note in settings.notes:
         logger.warning("%s", note)
     code = ExitCode.OK
     result: RunResult | None = None
     try:
-        with RunLock(command_line.lock_file or default_lock_path(settings.config.file)):
+        with RunLock(invocation.lock_file or default_lock_path(settings.config.file)):
             guard.check()
             history = _run_history(settings, job)
             if history is not None:
                 job = replace(job, removal_guard=RemovalGuard(history.last_picture(), settings.config.max_shrink,
-                                                              command_line.accept_shrink))
-            result = await run_sync(job, stream.progress)
+                                                              invocation.accept_shrink))
+            result = await run_stages(job, stream.progress)
             if result.read_failure is not None:
                 logger.critical("%s; no Adobe-only user was touched", result.read_failure)
             if result.interrupted:
@@ -181,7 +152,7 @@ async def _logged_run(command_line: CommandLine, settings: RunSettings, job: Syn
     if stream.log_file is not None:
         logger.info("The log is in %s", stream.log_file)
     try:
-        write_reports(command_line.summary_json, command_line.metrics_file, RunSummary(
+        write_reports(invocation.summary_json, invocation.metrics_file, RunSummary(
             run_id=run_id, started=started_at, finished=datetime.now().astimezone(), exit_code=int(code),
             test_mode=options.test_mode, counters=summary_counters(counters, result),
             durations=(result.durations if result is not None else {}) | {"total": elapsed},
@@ -199,9 +170,9 @@ def _run_history(settings: RunSettings, job: SyncJob) -> RunHistory | None:
     return RunHistory(default_history_path(settings.config.file), history_scope(settings.options))
 
 
-def _schedule_guard(command_line: CommandLine) -> ScheduleGuard:
-    interval = parse_interval(command_line.min_interval) if command_line.min_interval else DEFAULT_MIN_INTERVAL
-    return ScheduleGuard(default_record_path(command_line.config_file), interval, command_line.refuse_too_soon)
+def _schedule_guard(invocation: SyncInvocation) -> ScheduleGuard:
+    interval = parse_interval(invocation.min_interval) if invocation.min_interval else DEFAULT_MIN_INTERVAL
+    return ScheduleGuard(default_record_path(invocation.config_file), interval, invocation.refuse_too_soon)
 
 
 _INTERVAL = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d)?\s*", re.IGNORECASE)
@@ -217,16 +188,6 @@ def parse_interval(text: str) -> timedelta:
     return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[unit])
 
 
-def _print_error(error: UsersyncError) -> None:
+def print_error(error: UsersyncError) -> None:
+    """One line on stderr, for errors found before the log is open."""
     print(f"async-usersync: error: {error}", file=sys.stderr)
-
-
-def write_example_config_command(folder: Path) -> ExitCode:
-    try:
-        paths = write_example_config(folder)
-    except UsersyncError as error:
-        _print_error(error)
-        return error.exit_code
-    for path in paths:
-        print(f"wrote {path}")
-    return ExitCode.OK

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +11,12 @@ import pytest
 import yaml
 
 from async_usersync.config import load_run_settings, load_sync_config, write_example_config
+from async_usersync.config.section import load_yaml
+from async_usersync.config.settings import CsvSettings, LdapSettings, UserSelection
+from async_usersync.config.user_sync_config import log_settings
 from async_usersync.engine import AdobeOnlyLimit
 from async_usersync.errors import ConfigError, ExitCode
+from async_usersync.logs.stream import streaming_logs
 from async_usersync.records import IdentityType
 
 MINIMAL: dict[str, Any] = {
@@ -26,8 +30,19 @@ MINIMAL: dict[str, Any] = {
 }
 
 
+CONNECTOR_FILES = {
+    "connector-umapi.yml": "enterprise:\n  org_id: o@AdobeOrg\n  client_id: the-client\n  client_secret: the-secret\n",
+    "connectors/connector-ldap.yml": "host: ldap://ldap.example.org\nbase_dn: dc=example,dc=org\n",
+}
+"""The connector files MINIMAL names, as small as they can be."""
+
+
 def write_config(folder: Path, **changes: Any) -> Path:
-    """MINIMAL with top-level sections replaced or removed (value None), written to folder."""
+    """MINIMAL with top-level sections replaced or removed (value None), written to folder with
+    ``CONNECTOR_FILES``."""
+    for name, text in CONNECTOR_FILES.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
     data = copy.deepcopy(MINIMAL)
     for key, value in changes.items():
         if value is None:
@@ -60,17 +75,14 @@ def test_the_full_example_config_loads_and_its_connector_files_parse(tmp_path: P
                                                      "user-sync-config.yml"]
     settings = load_run_settings(tmp_path / "user-sync-config.yml", {})
     assert settings.options.users == "mapped" and settings.options.process_groups
-    assert settings.selection == ("mapped", ("Adobe Photoshop Users", "Adobe Illustrator Users"))
+    assert settings.selection == UserSelection("mapped", ("Adobe Photoshop Users", "Adobe Illustrator Users"))
     config = settings.config
     assert config.directory.default_country_code == "US"
     assert config.adobe.exclusions.identity_types == {IdentityType.ADOBE_ID}
-    for module, parse in (("async_usersync.umapi.settings", config.umapi_settings),
-                          ("async_usersync.sources.ldap_settings", config.ldap_settings),
-                          ("async_usersync.logs.settings", config.log_settings),
-                          ("async_usersync.sources.csv", lambda: config.csv_settings(tmp_path / "users.csv"))):
-        if importlib.util.find_spec(module) is not None:
-            assert parse() is not None
-    assert config.notes == []  # loads unchanged: not even a warning
+    assert isinstance(settings.directory, LdapSettings) and settings.umapi.org_id and settings.logging == config.logging
+    from_csv = load_run_settings(tmp_path / "user-sync-config.yml", {"connector": ["csv", str(tmp_path / "users.csv")]})
+    assert isinstance(from_csv.directory, CsvSettings)
+    assert settings.notes == from_csv.notes == ()  # loads unchanged: not even a warning
     for file in written:
         assert isinstance(yaml.safe_load(file.read_text()), dict)
     with pytest.raises(ConfigError, match="already exists"):
@@ -154,12 +166,11 @@ def test_missing_and_broken_files_are_reported_by_name(tmp_path: Path) -> None:
 
 
 def test_a_connector_file_with_an_unknown_key_is_refused_naming_that_file(tmp_path: Path) -> None:
-    pytest.importorskip("async_usersync.umapi.settings")
-    config = load_sync_config(write_config(tmp_path))
+    config = write_config(tmp_path)
     (tmp_path / "connector-umapi.yml").write_text(
         "enterprise:\n  org_id: o@AdobeOrg\n  client_id: c\n  client_secret: s\nproxy: none\n")
     with pytest.raises(ConfigError) as caught:
-        config.umapi_settings()
+        load_run_settings(config, {"connector": "csv"})
     assert (caught.value.file, caught.value.key) == (str(tmp_path / "connector-umapi.yml"), "proxy")
 
 
@@ -176,3 +187,36 @@ def test_additional_groups_source_is_read_case_sensitively(tmp_path: Path) -> No
     config = load_sync_config(write_config(tmp_path, directory_users=directory_users))
     (rule,) = config.directory.mapping.additional
     assert (rule.target_for("ACL-Delta-Extra"), rule.target_for("acl-gamma")) == ("ACL-Grp-Delta-Extra", None)
+
+
+# --- logging ---------------------------------------------------------------------------------------
+
+async def test_settings_read_user_syncs_keys_relative_to_the_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "conf" / "user-sync-config.yml"
+    config.parent.mkdir()
+    config.write_text("logging:\n  log_to_file: yes\n  file_log_directory: mylogs\n"
+                      "  file_log_name_format: 'sync-{:%Y}.log'\n  file_log_level: DEBUG\n"
+                      "  console_log_level: loud\n  log_progress: false\n  json_log_file: out/run.jsonl\n")
+    settings = log_settings(load_yaml(config).section("logging"))
+    assert settings.log_to_file and not settings.log_progress
+    assert settings.file_log_directory == config.parent / "mylogs"
+    assert settings.json_log_file == config.parent / "out" / "run.jsonl"
+    assert settings.file_log_level == "debug"
+    assert settings.console_log_level == "info"
+    assert settings.file_log_path(datetime(2026, 1, 2)).name == "sync-2026.log"
+    warning = (f"{config}: unknown level 'loud' for 'logging.console_log_level' "
+               "(expected debug|info|warning|error|critical); using info")
+    assert settings.notes == (warning,)
+    async with streaming_logs(settings, run_id="notes", console=None) as stream:
+        pass
+    assert stream.log_file.read_text().splitlines()[0].endswith(f"WARNING async_usersync.logs - {warning}")  # type: ignore[union-attr]
+
+
+def test_settings_refuse_an_unknown_key_and_a_broken_name_pattern(tmp_path: Path) -> None:
+    config = tmp_path / "user-sync-config.yml"
+    config.write_text("logging:\n  log_to_flie: true\n")
+    with pytest.raises(ConfigError, match=r"user-sync-config.yml, key 'logging.log_to_flie': unknown key"):
+        log_settings(load_yaml(config).section("logging"))
+    config.write_text("logging:\n  file_log_name_format: '{:%Y'\n")
+    with pytest.raises(ConfigError, match="logging.file_log_name_format"):
+        log_settings(load_yaml(config).section("logging"))

@@ -1,8 +1,9 @@
 """``user-sync-config.yml``: read with User Sync's keys, checked strictly (an unknown key is an
 error naming the file and the key), relative paths taken against the file that names them.
 
-The connector files are parsed by their owners (umapi, sources, logs) through the methods of
-``SyncConfig``, when the run needs them.
+Its ``logging:`` section becomes ``LogSettings`` here; its ``invocation_defaults`` are merged with
+the command line by ``options.merge_options``; the connector files it names are read by their own
+modules (``connector_umapi``, ``connector_ldap``, ``connector_csv``), all through ``run_settings``.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import Any, Iterable
 
 from async_usersync.config.section import ConfigSection, load_yaml, resolve_path
+from async_usersync.config.settings import LEVELS, LogSettings
 from async_usersync.engine.history import DEFAULT_MAX_SHRINK
 from async_usersync.engine.rules import (
     DEFAULT_UPDATE_ATTRIBUTES,
@@ -27,10 +30,6 @@ from async_usersync.engine.rules import (
 from async_usersync.errors import ConfigError
 from async_usersync.records import IdentityType
 
-if TYPE_CHECKING:
-    from async_usersync.logs.settings import LogSettings
-    from async_usersync.umapi.settings import UmapiSettings
-
 DIRECTORY_CONNECTORS = ("ldap", "csv", "okta", "adobe_console")
 UNSUPPORTED = "is not supported by async-usersync"
 V1_SECTIONS = ("dashboard", "directory")
@@ -38,6 +37,8 @@ V1_SECTIONS = ("dashboard", "directory")
 
 @dataclass(frozen=True)
 class DirectorySettings:
+    """``directory_users``: the connector files, the group mapping and the directory defaults."""
+
     connector_files: dict[str, Path]
     """Connector name -> its config file, as listed under ``directory_users.connectors``."""
     mapping: GroupMapping
@@ -50,6 +51,8 @@ class DirectorySettings:
 
 @dataclass(frozen=True)
 class AdobeSettings:
+    """``adobe_users``: connector-umapi.yml's path, the exclusions and the attributes to update."""
+
     umapi_file: Path
     exclusions: Exclusions
     update_attributes: frozenset[str]
@@ -57,80 +60,20 @@ class AdobeSettings:
 
 @dataclass(frozen=True)
 class SyncConfig:
+    """user-sync-config.yml, read and checked (its connector files are read by ``run_settings``)."""
+
     file: Path
     encoding: str
     directory: DirectorySettings
     adobe: AdobeSettings
     limit: AdobeOnlyLimit
-    logging_section: ConfigSection
-    invocation_defaults: ConfigSection
+    logging: LogSettings
+    invocation_defaults: ConfigSection = field(repr=False, compare=False)
+    """Read by ``options.merge_options`` (which refuses its unknown keys) together with the command line."""
     max_shrink: float = DEFAULT_MAX_SHRINK
     """``limits.max_shrink`` as a share (0.2 for 20 %): see ``engine.history``."""
     notes: list[str] = field(default_factory=list)
     """Warnings about keys of the files read so far (``ConfigSection.warn``), for the run's log."""
-
-    def umapi_settings(self, ssl_cert_verify: bool = True) -> "UmapiSettings":
-        """connector-umapi.yml. Keys User Sync only warns about are noted here (the UMAPI settings
-        accept them): ``uses_business_id`` is deprecated, and a top-level ``ssl_verify`` is never
-        read (User Sync reads ``server.ssl_verify`` only, and so do we)."""
-        from async_usersync.umapi.settings import UmapiSettings
-
-        def parse(section: ConfigSection) -> UmapiSettings:
-            if "uses_business_id" in section.data:
-                section.warn("uses_business_id", "is deprecated and has no effect; remove it")
-            if "ssl_verify" in section.data:
-                section.warn("ssl_verify", "is not read at the top level; only server.ssl_verify is "
-                                           "(or invocation_defaults.ssl_cert_verify)")
-            return UmapiSettings.from_config(section, ssl_cert_verify)
-
-        return self._parse_file(self.adobe.umapi_file, parse)
-
-    def ldap_settings(self) -> Any:
-        """connector-ldap.yml. Raises ConfigError (naming the file and key) when ``additional_groups``
-        rules are set and ``dynamic_group_member_attribute`` is not, as User Sync does."""
-        from async_usersync.sources.ldap_settings import LdapSettings
-
-        file = self.directory.connector_files.get("ldap")
-        if file is None:
-            raise ConfigError("the ldap connector is selected but directory_users.connectors has no 'ldap' file",
-                              file=self.file, key="directory_users.connectors.ldap")
-        settings = self._parse_file(file, LdapSettings.from_config)
-        if self.directory.mapping.additional and not settings.dynamic_group_member_attribute:
-            # As User Sync: without it the rules never see a group, and --process-groups would
-            # then remove every membership they manage.
-            raise ConfigError("directory_users.additional_groups needs the LDAP connector to read each user's groups: "
-                              "set dynamic_group_member_attribute (memberOf on Active Directory)",
-                              file=file, key="dynamic_group_member_attribute")
-        return settings
-
-    def csv_settings(self, data_file: Path | None) -> Any:
-        """The CSV connector: its config file is optional (User Sync's defaults apply without one).
-        ``data_file`` (``--users file F`` or ``--connector csv F``) is read instead of the file's
-        ``file_path``, which then gets a warning; without it ``file_path`` is read."""
-        from async_usersync.sources.csv import CsvSettings
-
-        def parse(section: ConfigSection) -> Any:
-            if data_file is not None and "file_path" in section:
-                section.warn("file_path", f"not read: the command line names {data_file}, which is read instead")
-            return CsvSettings.from_config(section, data_file)
-
-        file = self.directory.connector_files.get("csv")
-        if file is None:
-            return parse(ConfigSection({}, self.file, "directory_users.connectors.csv"))
-        return self._parse_file(file, parse)
-
-    def log_settings(self) -> "LogSettings":
-        from async_usersync.logs.settings import LogSettings
-
-        return LogSettings.from_config(self.logging_section)
-
-    def _parse_file(self, file: Path, parse: Callable[[ConfigSection], Any]) -> Any:
-        """``parse(file's top section)``, refusing keys it did not read; its warnings join ``notes``."""
-        section = load_yaml(file, self.encoding)
-        settings = parse(section)
-        section.finish()
-        self.notes.extend(section.notes)
-        return settings
 
 
 def load_sync_config(file: str | Path, encoding: str = "utf8") -> SyncConfig:
@@ -151,12 +94,49 @@ def load_sync_config(file: str | Path, encoding: str = "utf8") -> SyncConfig:
         adobe=_adobe(root.section("adobe_users", required=True)),
         limit=_limit(limits),
         max_shrink=max_shrink,
-        logging_section=root.section("logging"),
+        logging=log_settings(root.section("logging")),
         invocation_defaults=root.section("invocation_defaults"),
         notes=root.notes,
     )
     root.finish()
     return config
+
+
+# --- logging ---------------------------------------------------------------------------------------
+
+def log_settings(section: ConfigSection) -> LogSettings:
+    """Reads the ``logging`` section; relative paths are taken against the config file's folder.
+    An unknown level falls back to ``info`` with a note, as User Sync warns. Raises ConfigError
+    naming the file and key (a file name pattern that ``str.format`` refuses, an unknown key)."""
+    defaults = LogSettings()
+    notes: list[str] = []
+    name_format: str = section.get("file_log_name_format", defaults.file_log_name_format, str)
+    try:
+        name_format.format(datetime.now())
+    except (ValueError, IndexError, KeyError) as error:
+        raise section.error("file_log_name_format", f"not a valid file name pattern: {error}") from None
+    settings = LogSettings(
+        log_to_file=section.get("log_to_file", defaults.log_to_file, bool),
+        file_log_directory=section.path("file_log_directory", str(defaults.file_log_directory)),
+        file_log_name_format=name_format,
+        file_log_level=_level_name(section, "file_log_level", notes),
+        console_log_level=_level_name(section, "console_log_level", notes),
+        log_progress=section.get("log_progress", defaults.log_progress, bool),
+        json_log_file=section.path("json_log_file"),
+        notes=tuple(notes),
+    )
+    section.finish()
+    return settings
+
+
+def _level_name(section: ConfigSection, key: str, notes: list[str]) -> str:
+    """The level named at ``key``; an unknown name means info, with a note (as User Sync warns)."""
+    value: str = section.get(key, "info", str).strip().lower()
+    if value in LEVELS:
+        return value
+    notes.append(f"{section.file}: unknown level '{value}' for '{section.full_key(key)}' "
+                 f"(expected {'|'.join(LEVELS)}); using info")
+    return "info"
 
 
 # --- directory_users -------------------------------------------------------------------------------
@@ -235,7 +215,7 @@ def _adobe_group_name(section: ConfigSection, key: str, value: Any) -> str:
 
 
 def _country(section: ConfigSection) -> str | None:
-    code = section.get("default_country_code", None, str)
+    code: str | None = section.get("default_country_code", None, str)
     if code is None:
         return None
     if not re.fullmatch(r"[A-Za-z]{2}", code.strip()):

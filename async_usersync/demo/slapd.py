@@ -57,7 +57,7 @@ class LocalSlapd:
     def searches(self) -> list[tuple[str, str]]:
         """(base, filter) of each search logged so far (needs ``log_searches``), in order."""
         pattern = re.compile(r'SRCH base="(.*)" scope=\d+ deref=\d+ filter="(.*)"$')
-        return [match.groups() for line in self.log_file.read_text(errors="replace").splitlines()
+        return [(match.group(1), match.group(2)) for line in self.log_file.read_text(errors="replace").splitlines()
                 if (match := pattern.search(line))]
 
     def add_ldif(self, ldif: str, manage_dsa_it: bool = False) -> None:

@@ -72,3 +72,24 @@ def test_an_unknown_config_file_encoding_is_a_usage_error_naming_it(tmp_path: Pa
         assert result.returncode == 2
         assert result.stderr.startswith(f"async-usersync: error: option --config-file-encoding: {problem}")
         assert "Traceback" not in result.stderr
+
+
+BLOCKED_CRYPTOGRAPHY = ("import sys, runpy; sys.modules['cryptography'] = None; "
+                        "runpy.run_module('async_usersync', run_name='__main__')")
+
+
+def test_without_the_sandbox_extra_a_sync_runs_and_the_sandbox_names_the_extra(tmp_path: Path) -> None:
+    def run_blocked(*arguments: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", BLOCKED_CRYPTOGRAPHY, *arguments], capture_output=True,
+                              text=True, cwd=tmp_path, timeout=60)
+
+    for line in (["--help"], ["sync", "-h"]):
+        result = run_blocked(*line)
+        assert result.returncode == 0, result.stderr
+        assert "Usage: " in result.stdout
+    missing_config = run_blocked("-c", str(tmp_path / "nowhere.yml"))
+    assert missing_config.returncode == 2
+    assert missing_config.stderr.startswith("async-usersync: error:") and "nowhere.yml" in missing_config.stderr
+    sandbox = run_blocked("sandbox", "--port", "0")
+    assert sandbox.returncode == 2
+    assert "pip install 'async-usersync[sandbox]'" in sandbox.stderr and "Traceback" not in sandbox.stderr

@@ -21,6 +21,9 @@ NOT_SENT_LABEL = "Number of UMAPI actions not sent"
 
 @dataclass
 class SummaryCounters:
+    """What the Action Summary counts, kept by the planner as it plans (users, not requests; the
+    requests' outcome comes from the client's sink). Labels and order as User Sync's."""
+
     strategy: Strategy = Strategy.SYNC
     directory_users_read: int = 0
     directory_users_selected: int = 0
@@ -37,7 +40,8 @@ class SummaryCounters:
 
     @property
     def adobe_users_unchanged(self) -> int:
-        """0 when no Adobe user was read (``--adobe-only-user-list``), as User Sync has it."""
+        """Adobe users read that are neither excluded, updated nor processed as Adobe-only; 0 when
+        no Adobe user was read (``--adobe-only-user-list``), as User Sync has it."""
         if not self.adobe_users_read:
             return 0
         return self.adobe_users_read - self.adobe_users_excluded - self.adobe_users_updated - self.adobe_only_processed
@@ -60,7 +64,7 @@ def render_action_summary(counters: SummaryCounters, actions: tuple[int, int, in
 
 
 def _rows(counters: SummaryCounters) -> list[tuple[str, object]]:
-    read = [("Number of directory users read", counters.directory_users_read),
+    read: list[tuple[str, object]] = [("Number of directory users read", counters.directory_users_read),
             ("Number of directory users selected for input", counters.directory_users_selected)]
     if counters.strategy is Strategy.PUSH:
         return read + [("Number of directory users pushed to Adobe", counters.adobe_users_created)]

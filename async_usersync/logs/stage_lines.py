@@ -1,4 +1,5 @@
-"""User Sync's separator and summary lines, which admins grep for (``=====``, ``-----``, ``Number of``).
+"""User Sync's separator lines, which admins grep for (``=====``, ``-----``); the Action Summary's
+``Number of`` lines are ``engine.action_summary``'s.
 
 A stage line is ten markers, the title, then markers up to 70 columns:
 ``========== Start Run (User Sync version: 0.1.0) ====================``.
@@ -10,14 +11,14 @@ import logging
 import time
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Iterator, Sequence
+from typing import Iterator
 
 LINE_WIDTH = 70
 LEFT_MARKERS = 10
-SUMMARY_WIDTH = 84
 
 
 def stage_line(title: str, marker: str = "-") -> str:
+    """Ten markers, the title, then markers up to 70 columns (at least one space each side of the title)."""
     right = max(0, LINE_WIDTH - LEFT_MARKERS - len(title) - 2)
     return f"{marker * LEFT_MARKERS} {title} {marker * right}"
 
@@ -28,6 +29,7 @@ def total_time(seconds: float) -> str:
 
 
 def run_title(version: str, test_mode: bool = False) -> str:
+    """``Run (User Sync version: X)``, with `` (TEST MODE)`` in test mode, as User Sync's first and last lines."""
     return f"Run (User Sync version: {version})" + (" (TEST MODE)" if test_mode else "")
 
 
@@ -42,12 +44,3 @@ def logged_stage(logger: logging.Logger, title: str, marker: str = "-") -> Itera
     finally:
         logger.info("%s", stage_line(f"End {title} (Total time: {total_time(time.monotonic() - started)})", marker))
 
-
-def action_summary(counters: Sequence[tuple[str, object]], test_mode: bool = False) -> list[str]:
-    """The Action Summary block: an 84-column header, ``  <label>: <n>`` lines with the labels
-    right-aligned to the longest, and a closing line of dashes."""
-    title = " Action Summary (TEST MODE) " if test_mode else " Action Summary "
-    side = (SUMMARY_WIDTH - len(title)) // 2
-    header = "-" * side + title + "-" * (SUMMARY_WIDTH - side - len(title))
-    width = max((len(label) for label, _ in counters), default=0)
-    return [header, *(f"  {label.rjust(width)}: {value}" for label, value in counters), "-" * SUMMARY_WIDTH]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from async_usersync.logs.separators import action_summary, logged_stage, run_title, stage_line
-from async_usersync.logs.settings import LogSettings
+from async_usersync.logs.stage_lines import logged_stage, run_title, stage_line
+from async_usersync.config.settings import LogSettings
 from async_usersync.logs.stream import streaming_logs
 
 
@@ -90,12 +90,6 @@ def test_separator_lines_are_padded_as_user_syncs() -> None:
     assert stage_line(f"End {run_title('2.6.2')} (Total time: 0:00:02)", "=").endswith(" (Total time: 0:00:02) ==")
     assert len(stage_line("Start Load from Directory")) == 70
     assert stage_line("x" * 80).endswith("x ")
-    assert action_summary([("Number of directory users read", 5), ("Number of Adobe users read", 7)], True) == [
-        "---------------------------- Action Summary (TEST MODE) ----------------------------",
-        "  Number of directory users read: 5",
-        "      Number of Adobe users read: 7",
-        "-" * 84]
-    assert action_summary([])[0] == "---------------------------------- Action Summary ----------------------------------"
 
 
 def test_a_stage_logs_its_end_with_total_time_even_when_it_fails(caplog: pytest.LogCaptureFixture) -> None:

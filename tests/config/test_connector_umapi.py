@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from async_usersync.config.section import load_yaml
+from async_usersync.config.connector_umapi import read_connector_umapi
+from async_usersync.config.settings import RateLimits, UmapiSettings
 from async_usersync.errors import ConfigError
-from async_usersync.umapi import RateLimits, UmapiSettings
 
 GOOD = """
 authentication_method: oauth
@@ -27,11 +27,15 @@ enterprise:
 """
 
 
-def settings_from(tmp_path: Path, text: str, **kwargs) -> UmapiSettings:
+def read_from(tmp_path: Path, text: str) -> tuple[UmapiSettings, bool | None, tuple[str, ...]]:
     (tmp_path / "ca.pem").write_text("not read here\n")
     file = tmp_path / "connector-umapi.yml"
     file.write_text(text)
-    return UmapiSettings.from_config(load_yaml(file), **kwargs)
+    return read_connector_umapi(file)
+
+
+def settings_from(tmp_path: Path, text: str) -> UmapiSettings:
+    return read_from(tmp_path, text)[0]
 
 
 def test_a_full_file_is_read(tmp_path):
@@ -45,12 +49,11 @@ def test_a_full_file_is_read(tmp_path):
     assert "the-secret" not in repr(settings)
 
 
-def test_defaults_and_the_invocation_ssl_setting(tmp_path):
-    settings = settings_from(tmp_path, "enterprise: {org_id: A@AdobeOrg, client_id: c, client_secret: s}\n",
-                             ssl_cert_verify=False)
+def test_defaults_and_the_ssl_setting_left_to_the_invocation(tmp_path):
+    settings, ssl_verify, notes = read_from(tmp_path, "enterprise: {org_id: A@AdobeOrg, client_id: c, client_secret: s}\n")
     assert settings.base_url == "https://usermanagement.adobe.io/v2/usermanagement"
     assert settings.token_url == "https://ims-na1.adobelogin.com/ims/token/v2"
-    assert (settings.timeout, settings.retries, settings.ssl_verify) == (120.0, 3, False)
+    assert (settings.timeout, settings.retries, settings.ssl_verify, ssl_verify, notes) == (120.0, 3, True, None, ())
     assert settings.limits == RateLimits()
     assert (settings.max_outage, settings.max_retry_after) == (900.0, 3600.0)
 
@@ -91,3 +94,15 @@ def test_jwt_keys_without_a_method_get_the_jwt_advice(tmp_path):
     text = "enterprise: {org_id: A@AdobeOrg, client_id: c, client_secret: s, priv_key_path: k.pem, tech_acct_id: t}\n"
     with pytest.raises(ConfigError, match="switched off by Adobe in 2026"):
         settings_from(tmp_path, text)
+
+
+def test_server_ssl_verify_is_read_and_returned_for_the_invocation_setting(tmp_path):
+    settings, ssl_verify, _ = read_from(tmp_path, GOOD.replace("  retries: 5", "  retries: 5\n  ssl_verify: false"))
+    assert (settings.ssl_verify, ssl_verify) == (False, False)
+
+
+def test_keys_user_sync_only_warns_about_are_noted(tmp_path):
+    _, _, notes = read_from(tmp_path, GOOD + "uses_business_id: true\nssl_verify: false\n")
+    assert notes == (f"in {tmp_path / 'connector-umapi.yml'}, key 'uses_business_id': is deprecated and has no effect; remove it",
+                     f"in {tmp_path / 'connector-umapi.yml'}, key 'ssl_verify': is not read at the top level; only "
+                     "server.ssl_verify is (or invocation_defaults.ssl_cert_verify)")

@@ -1,4 +1,5 @@
-"""Writing a file so that readers see the old content or the new one, never half of it."""
+"""Files the tool writes: whole or not at all (atomically), and readable by their owner only unless
+they name no one (a leaf module: logs/ and pipeline/ both write such files)."""
 
 from __future__ import annotations
 

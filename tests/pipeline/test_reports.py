@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from async_usersync.logs.metrics import write_metrics
-from async_usersync.logs.redact import register_secret
-from async_usersync.logs.summary import RunSummary, write_summary_json
+from async_usersync.pipeline.reports import RunSummary, write_metrics, write_summary_json
+from async_usersync.redaction import register_secret
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*\})? (\S+)$')
 

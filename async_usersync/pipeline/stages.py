@@ -21,18 +21,18 @@ import time
 from contextlib import aclosing, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Iterable, Iterator, TypeVar
+from typing import Any, AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator, Protocol, Self, TypeVar
 
 from async_usersync.engine import SyncPlanner
 from async_usersync.engine.history import RemovalGuard, RunPicture
 from async_usersync.engine.rules import AdobeOnlyAction, fold, missing_user_groups
 from async_usersync.errors import ExitCode, ReadError, UsersyncError
 from async_usersync.logs.progress import Progress
-from async_usersync.logs.separators import logged_stage
+from async_usersync.logs.stage_lines import logged_stage
 from async_usersync.pipeline.adobe_only_file import write_adobe_only_users
 from async_usersync.records import AdobeUser, CommandResult, UserCommand
-from async_usersync.sources.base import DirectorySource, UserSelection
-from async_usersync.umapi import ActionSink, ActionTotals, UmapiClient, UmapiSettings
+from async_usersync.pipeline.job import SyncJob
+from async_usersync.umapi import ActionTotals, GroupResult, UmapiClient
 
 logger = logging.getLogger("async_usersync.pipeline")
 T = TypeVar("T")
@@ -42,36 +42,46 @@ ProgressFactory = Callable[[str, "int | None"], Progress]
 
 
 def silent_progress(what: str, total: int | None) -> Progress:
+    """A ``ProgressFactory`` that counts without logging, for runs without a log stream."""
     return Progress(what, total, interval=0.0, enabled=False)
 
 
-@dataclass(frozen=True)
-class SyncJob:
-    """What one run does, already checked against the configuration and the options."""
+class ReadFailure(Exception):
+    """A read that ended with the project's ``error`` (as its edge raised it, never re-wrapped),
+    and what was being read: "reading the directory failed: <error>". The run exits with the
+    error's own code (3 for a ReadError, 2 for a ConfigError found while reading)."""
 
-    planner: SyncPlanner
-    umapi: UmapiSettings
-    directory: DirectorySource | None
-    """None with ``--adobe-only-user-list``."""
-    selection: UserSelection
-    push: bool = False
-    test_mode: bool = False
-    adobe_groups_to_read: tuple[str, ...] | None = None
-    """None reads the whole org; a tuple reads the members of these groups (``--adobe-users``)."""
-    user_groups_wanted: tuple[str, ...] = ()
-    """Mapped user groups to create when missing (``auto_create`` with ``--process-groups``)."""
-    listed_adobe_only_users: tuple[AdobeUser, ...] | None = None
-    write_file: Path | None = None
-    removal_guard: RemovalGuard | None = None
-    """The run history guard (None: not applied, as with push or an Adobe-only user list)."""
+    def __init__(self, what: str | None, error: UsersyncError) -> None:
+        super().__init__(what, error)
+        self.what = what
+        self.error = error
+
+    def __str__(self) -> str:
+        return f"{self.what} failed: {self.error}" if self.what else str(self.error)
+
+
+def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first real error of a task group (nested groups flattened, cancellations skipped), so the
+    run reports what went wrong rather than "ExceptionGroup"."""
+    errors: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        error = pending.pop(0)
+        if isinstance(error, BaseExceptionGroup):
+            pending[:0] = error.exceptions
+        elif not isinstance(error, asyncio.CancelledError):
+            errors.append(error)
+    return errors[0] if errors else group
 
 
 @dataclass(frozen=True)
 class RunResult:
+    """What the stages report back to ``pipeline.main``: totals, failures, durations, what to record."""
     totals: ActionTotals
     """What the sink sent: commands, completed, failed."""
-    read_failure: ReadError | None = None
-    """Why a read failed (exit 3); the commands planned before it were still sent."""
+    read_failure: ReadFailure | None = None
+    """Why a read failed (its error's exit code: 3, or 2 for a configuration error found while
+    reading); the commands planned before it were still sent."""
     durations: dict[str, float] = field(default_factory=dict)
     """Seconds per phase: ``directory_read``, ``adobe_read``, ``actions_sent`` (the whole UMAPI stage)."""
     throttle: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -86,16 +96,63 @@ class RunResult:
 
     @property
     def exit_code(self) -> ExitCode:
+        """130 interrupted, 3 a read failed, 6 removals held back, 4 a command failed or was not sent, else 0."""
         if self.interrupted:
             return ExitCode.INTERRUPTED
         if self.read_failure is not None:
-            return ExitCode.READ_FAILED
+            return self.read_failure.error.exit_code
         if self.held:
             return ExitCode.REMOVALS_HELD
         return ExitCode.COMMANDS_FAILED if self.totals.failed or self.totals.not_sent else ExitCode.OK
 
 
-class _Feed:
+class CommandSink(Protocol):
+    """What the stages use of the client's action sink (``umapi.ActionSink``): an async context
+    manager that takes commands and, once left, has reported every one to its ``on_result``."""
+
+    @property
+    def totals(self) -> ActionTotals:
+        """Commands handed over so far, and how each ended."""
+        ...
+
+    async def send(self, command: UserCommand) -> None:
+        """Queues one command for the wire (waits while the sink's queue is full)."""
+        ...
+
+    async def __aenter__(self) -> CommandSink: ...
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any, /) -> None: ...
+
+
+class OrgClient(Protocol):
+    """What the stages use of the Adobe org's client (``umapi.UmapiClient``), an async context manager."""
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, *exc_info: Any) -> None: ...
+
+    def users(self, group: str | None = None) -> AsyncIterator[AdobeUser]:
+        """All users of the org, or the members of ``group``; raises UmapiError (a ReadError)."""
+        ...
+
+    def groups(self) -> AsyncIterator[dict[str, Any]]:
+        """The org's groups as UMAPI describes them (``groupName``, ...)."""
+        ...
+
+    async def create_user_groups(self, names: Iterable[str]) -> list[GroupResult]:
+        """Creates these user groups (existing ones are left alone); one result per name."""
+        ...
+
+    def action_sink(self, on_result: Callable[[CommandResult], None] | None = None) -> CommandSink:
+        """The sink for user commands; ``on_result`` is told how each one ended."""
+        ...
+
+    def throttle_report(self) -> dict[str, dict[str, Any]]:
+        """Per API family: 429s, seconds paused, requests attempted and retried."""
+        ...
+
+
+class CommandSender:
     """Between the planner and the sink: logs each change and the planner's messages as they
     come, sends the commands, and keeps the phases' progress and durations."""
 
@@ -104,9 +161,10 @@ class _Feed:
         self.progress = progress
         self.applied = progress("UMAPI actions landed or failed", None)
         self.durations: dict[str, float] = {}
-        self.sink: ActionSink | None = None
+        self.sink: CommandSink | None = None
 
     async def send(self, commands: Iterable[UserCommand]) -> None:
+        """Logs the planner's messages, then each command's change lines, and hands it to the sink."""
         self.log_messages()
         assert self.sink is not None
         for command in commands:
@@ -115,10 +173,12 @@ class _Feed:
             await self.sink.send(command)
 
     def log_messages(self) -> None:
+        """Logs the planner's messages collected so far, at their levels."""
         for level, text in self.planner.take_messages():
             logger.log(level, "%s", text)
 
     def on_result(self, result: CommandResult) -> None:
+        """The sink's report of one command: counts it and logs User Sync's ``Error in action`` line per error."""
         if result.not_sent:  # counted in the totals and the summary, not logged one by one
             return
         self.applied.advance()
@@ -133,14 +193,15 @@ class _Feed:
         self.applied.total = self.sink.totals.sent
 
 
-async def run_sync(job: SyncJob, progress: ProgressFactory = silent_progress,
-                   client_type: type[UmapiClient] = UmapiClient) -> RunResult:
+async def run_stages(job: SyncJob, progress: ProgressFactory = silent_progress,
+                     client_type: Callable[..., OrgClient] = UmapiClient) -> RunResult:
     """Runs the stages. When a read fails, the commands already planned for matched and new users
-    are still sent, and no Adobe-only user is touched. ``client_type`` lets the scale benchmark
-    read through the real client while counting the commands instead of sending them."""
+    are still sent, and no Adobe-only user is touched. ``client_type(job.umapi, test_mode=...)``
+    makes the client: the scale benchmark reads through the real client while counting the commands
+    instead of sending them, and the pipeline tests put an in-memory org there."""
     planner = job.planner
-    feed = _Feed(planner, progress)
-    read_failure: ReadError | None = None
+    sender = CommandSender(planner, progress)
+    read_failure: ReadFailure | None = None
     picture: RunPicture | None = None
     held: tuple[str, ...] = ()
     if job.removal_guard is not None and job.removal_guard.previous is not None:
@@ -150,14 +211,15 @@ async def run_sync(job: SyncJob, progress: ProgressFactory = silent_progress,
     async with client_type(job.umapi, test_mode=job.test_mode) as client:
         with logged_stage(logger, "Push to UMAPI" if job.push else "Sync with UMAPI"), _full_collections_deferred():
             try:
-                async with client.action_sink(feed.on_result) as feed.sink:
+                async with client.action_sink(sender.on_result) as sink:
+                    sender.sink = sink
                     try:
                         if job.user_groups_wanted:
                             planner.counters.user_groups_created = await _create_missing_user_groups(client, job.user_groups_wanted)
                         if job.listed_adobe_only_users is not None:
-                            await _plan_listed_users(job, feed)
+                            await _plan_listed_users(job, sender)
                         else:
-                            await _inspect_both_sides(job, client, feed)
+                            await _inspect_both_sides(job, client, sender)
                             _check_mapped_groups_found(planner)
                             if job.removal_guard is not None:
                                 picture = _picture(job)
@@ -165,33 +227,30 @@ async def run_sync(job: SyncJob, progress: ProgressFactory = silent_progress,
                                 if keep_reference:
                                     picture = None
                             if held:
-                                await feed.send(planner.hold_group_removals())
+                                await sender.send(planner.hold_group_removals())
                             else:
-                                await feed.send(planner.release_group_removals())
-                                await feed.send(planner.finish())
+                                await sender.send(planner.release_group_removals())
+                                await sender.send(planner.finish())
                                 if job.write_file is not None:
                                     written = write_adobe_only_users(job.write_file, planner.adobe_only_users)
                                     logger.info("Wrote %d Adobe-only users to %s", written, job.write_file)
-                    except ReadError as error:
-                        read_failure = error
-                        await feed.send(planner.hold_group_removals())  # the waiting users' other changes
-                    feed.log_messages()
-                    feed.planning_done()
+                    except ReadFailure as failure:
+                        read_failure = failure
+                        await sender.send(planner.hold_group_removals())  # the waiting users' other changes
+                    sender.log_messages()
+                    sender.planning_done()
             except asyncio.CancelledError:  # Ctrl-C or SIGTERM: the sink stopped sending and told what it knows
                 interrupted = True
-            feed.applied.finish()
-            totals = feed.sink.totals
+            sender.applied.finish()
+            totals = sink.totals
             if totals.not_sent:
                 logger.warning("%d of %d UMAPI actions were not sent (%s); the next run plans them again",
                                totals.not_sent, totals.sent,
                                "the run was interrupted" if interrupted else "UMAPI stayed unavailable")
-        transport = client.transport
-        throttle = {family: {"throttled": bucket.stats.throttled, "paused_seconds": round(bucket.stats.paused_seconds, 3),
-                             "attempts": transport.counters[family].attempts, "retries": transport.counters[family].retries}
-                    for family, bucket in transport.throttles.items()}
-    durations = feed.durations | {"actions_sent": time.monotonic() - started}
+        throttle = client.throttle_report()
+    durations = sender.durations | {"actions_sent": time.monotonic() - started}
     recorded = _org_after(job, picture) if picture is not None and read_failure is None and not held else None
-    return RunResult(feed.sink.totals, read_failure, durations, throttle, recorded, held, interrupted)
+    return RunResult(totals, read_failure, durations, throttle, recorded, held, interrupted)
 
 
 def _picture(job: SyncJob) -> RunPicture:
@@ -272,20 +331,18 @@ def _group_set(names: Iterable[str]) -> str:
     return "{" + ", ".join(repr(name) for name in sorted(names)) + "}"
 
 
-async def _inspect_both_sides(job: SyncJob, client: UmapiClient, feed: _Feed) -> None:
-    """Both reads at once. If one fails the other is cancelled and its ``ReadError`` raised."""
-    failure: BaseException | None = None
+async def _inspect_both_sides(job: SyncJob, client: OrgClient, sender: CommandSender) -> None:
+    """Both reads at once. If one fails the other is cancelled and the first real error raised
+    as itself (a ``ReadFailure``, or a bug), never as an ExceptionGroup."""
     try:
         async with asyncio.TaskGroup() as reads:
-            reads.create_task(_read_directory(job, feed), name="directory read")
+            reads.create_task(_read_directory(job, sender), name="directory read")
             if not job.push:
-                reads.create_task(_read_adobe(job, client, feed), name="Adobe read")
-    except* ReadError as failed:
-        failure = failed.exceptions[0]  # raised below: raised in here, it can come out wrapped in a group
-    if failure is not None:
-        raise failure from None
+                reads.create_task(_read_adobe(job, client, sender), name="Adobe read")
+    except BaseExceptionGroup as group:
+        raise first_error(group) from None
     if job.push:
-        await feed.send(job.planner.adobe_done())
+        await sender.send(job.planner.adobe_done())
 
 
 def _check_mapped_groups_found(planner: SyncPlanner) -> None:
@@ -295,43 +352,44 @@ def _check_mapped_groups_found(planner: SyncPlanner) -> None:
     missing = planner.missing_directory_groups
     if missing:
         names = ", ".join(f"'{name}'" for name in missing)
-        raise ReadError(f"the directory group(s) {names} were not found in the directory (renamed or "
-                        f"deleted?); their Adobe groups were removed from nobody. Fix directory_users.groups "
-                        f"or the directory")
+        raise ReadFailure(None, ReadError(f"the directory group(s) {names} were not found in the directory (renamed "
+                                          f"or deleted?); their Adobe groups were removed from nobody. Fix "
+                                          f"directory_users.groups or the directory"))
 
 
-async def _read_directory(job: SyncJob, feed: _Feed) -> None:
+async def _read_directory(job: SyncJob, sender: CommandSender) -> None:
     assert job.directory is not None
     with logged_stage(logger, "Load from Directory"):
         users = job.directory.users(job.selection, job.planner.hold_missing_group)
-        await _feed_planner(feed, "directory", users, job.planner.add_directory_user,
+        await _feed_planner(sender, "directory", users, job.planner.add_directory_user,
                             job.planner.directory_done, progress="directory users read", failure="reading the directory")
 
 
-async def _read_adobe(job: SyncJob, client: UmapiClient, feed: _Feed) -> None:
-    await _feed_planner(feed, "adobe", _adobe_users(job, client), job.planner.add_adobe_user, job.planner.adobe_done,
+async def _read_adobe(job: SyncJob, client: OrgClient, sender: CommandSender) -> None:
+    await _feed_planner(sender, "adobe", _adobe_users(job, client), job.planner.add_adobe_user, job.planner.adobe_done,
                         progress="Adobe users read", failure="reading the Adobe users")
 
 
-async def _feed_planner(feed: _Feed, side: str, users: AsyncIterator[T], add: Callable[[T], list[UserCommand]],
+async def _feed_planner(sender: CommandSender, side: str, users: AsyncGenerator[T, None], add: Callable[[T], list[UserCommand]],
                         done: Callable[[], Iterable[UserCommand]], *, progress: str, failure: str) -> None:
     """Hands one side's users to the planner as they arrive and sends what it plans at once.
-    The stream is closed here, not when collected: a source may hold a child process or connections."""
-    counter = feed.progress(progress, None)
+    The stream is closed here, not when collected: a source may hold a child process or connections.
+    The source's error (its edge translated its library's) is raised as a ``ReadFailure`` naming ``failure``."""
+    counter = sender.progress(progress, None)
     started = time.monotonic()
     try:
-        async with aclosing(users) as stream:  # type: ignore[type-var]
+        async with aclosing(users) as stream:
             async for user in stream:
-                await feed.send(add(user))
+                await sender.send(add(user))
                 counter.advance()
-    except (OSError, UsersyncError) as error:
-        raise ReadError(f"{failure} failed: {error}") from None
-    await feed.send(done())
+    except UsersyncError as error:
+        raise ReadFailure(failure, error) from None
+    await sender.send(done())
     counter.finish()
-    feed.durations[f"{side}_read"] = time.monotonic() - started
+    sender.durations[f"{side}_read"] = time.monotonic() - started
 
 
-async def _adobe_users(job: SyncJob, client: UmapiClient) -> AsyncIterator[AdobeUser]:
+async def _adobe_users(job: SyncJob, client: OrgClient) -> AsyncGenerator[AdobeUser, None]:
     """The whole org, or the members of the chosen groups, each user once."""
     if job.adobe_groups_to_read is None:
         async for user in client.users():
@@ -346,23 +404,23 @@ async def _adobe_users(job: SyncJob, client: UmapiClient) -> AsyncIterator[Adobe
                 yield user
 
 
-async def _plan_listed_users(job: SyncJob, feed: _Feed) -> None:
+async def _plan_listed_users(job: SyncJob, sender: CommandSender) -> None:
     """``--adobe-only-user-list``: the listed users are the Adobe-only users; nothing is read."""
     assert job.listed_adobe_only_users is not None
     planner = job.planner
-    await feed.send(planner.directory_done())
+    await sender.send(planner.directory_done())
     for user in job.listed_adobe_only_users:
         planner.add_listed_adobe_only_user(user)
-    await feed.send(planner.adobe_done())
-    await feed.send(planner.finish())
+    await sender.send(planner.adobe_done())
+    await sender.send(planner.finish())
 
 
-async def _create_missing_user_groups(client: UmapiClient, wanted: Iterable[str]) -> int:
+async def _create_missing_user_groups(client: OrgClient, wanted: Iterable[str]) -> int:
     """``auto_create``: creates the wanted user groups the org lacks; returns how many were created."""
     try:
         existing = [str(group.get("groupName", "")) async for group in client.groups()]
-    except ReadError as error:
-        raise ReadError(f"reading the Adobe groups failed: {error}") from None
+    except UsersyncError as error:
+        raise ReadFailure("reading the Adobe groups", error) from None
     missing = missing_user_groups(wanted, existing)
     if not missing:
         return 0
@@ -371,6 +429,7 @@ async def _create_missing_user_groups(client: UmapiClient, wanted: Iterable[str]
         if result.ok:
             created += 1
             logger.info("Created Adobe user group: %s", result.name)
-        for error in result.errors:
-            logger.error('Error creating user group %s: code: "%s" message: "%s"', result.name, error.code, error.message)
+        for failure in result.errors:
+            logger.error('Error creating user group %s: code: "%s" message: "%s"', result.name, failure.code,
+                         failure.message)
     return created

@@ -32,8 +32,8 @@ from typing import Any, Iterator
 
 import yaml
 
-from async_usersync.sources.local_slapd import LocalSlapd, start_slapd
-from async_usersync.sources.testdata import COUNTRIES, generated_users, group_ldif, people_ou_ldif
+from async_usersync.demo.slapd import LocalSlapd, start_slapd
+from async_usersync.demo.directory_data import COUNTRIES, generated_users, group_ldif, people_ou_ldif
 
 BASE_DN = "dc=example,dc=org"
 DOMAIN = "example.org"

@@ -57,6 +57,7 @@ class SecretRedactor(logging.Filter):
     """A filter that cleans a record in place and always lets it through."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Masks every registered secret in ``record``, in place; always True."""
         if _pattern is None:
             return True
         record.msg = redact(record.getMessage())

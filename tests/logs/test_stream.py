@@ -7,20 +7,13 @@ import io
 import logging
 import os
 import re
-import signal
-import subprocess
-import sys
-import textwrap
 import time
-from datetime import datetime
 from pathlib import Path
 
 import orjson
 import pytest
 
-from async_usersync.config.section import load_yaml
-from async_usersync.errors import ConfigError
-from async_usersync.logs.settings import LogSettings
+from async_usersync.config.settings import LogSettings
 from async_usersync.logs.stream import streaming_logs
 
 LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (\d+) (DEBUG|INFO|WARNING|ERROR|CRITICAL) (\S+) - (.*)$")
@@ -32,37 +25,6 @@ def file_settings(tmp_path: Path, **overrides: object) -> LogSettings:
                                      file_log_name_format="run.log", json_log_file=tmp_path / "run.jsonl")
     values.update(overrides)
     return LogSettings(**values)  # type: ignore[arg-type]
-
-
-async def test_settings_read_user_syncs_keys_relative_to_the_config_file(tmp_path: Path) -> None:
-    config = tmp_path / "conf" / "user-sync-config.yml"
-    config.parent.mkdir()
-    config.write_text("logging:\n  log_to_file: yes\n  file_log_directory: mylogs\n"
-                      "  file_log_name_format: 'sync-{:%Y}.log'\n  file_log_level: DEBUG\n"
-                      "  console_log_level: loud\n  log_progress: false\n  json_log_file: out/run.jsonl\n")
-    settings = LogSettings.from_config(load_yaml(config).section("logging"))
-    assert settings.log_to_file and not settings.log_progress
-    assert settings.file_log_directory == config.parent / "mylogs"
-    assert settings.json_log_file == config.parent / "out" / "run.jsonl"
-    assert settings.file_log_level == "debug"
-    assert settings.console_log_level == "info"
-    assert settings.file_log_path(datetime(2026, 1, 2)).name == "sync-2026.log"
-    warning = (f"{config}: unknown level 'loud' for 'logging.console_log_level' "
-               "(expected debug|info|warning|error|critical); using info")
-    assert settings.notes == (warning,)
-    async with streaming_logs(settings, run_id="notes", console=None) as stream:
-        pass
-    assert stream.log_file.read_text().splitlines()[0].endswith(f"WARNING async_usersync.logs - {warning}")  # type: ignore[union-attr]
-
-
-def test_settings_refuse_an_unknown_key_and_a_broken_name_pattern(tmp_path: Path) -> None:
-    config = tmp_path / "user-sync-config.yml"
-    config.write_text("logging:\n  log_to_flie: true\n")
-    with pytest.raises(ConfigError, match=r"user-sync-config.yml, key 'logging.log_to_flie': unknown key"):
-        LogSettings.from_config(load_yaml(config).section("logging"))
-    config.write_text("logging:\n  file_log_name_format: '{:%Y'\n")
-    with pytest.raises(ConfigError, match="logging.file_log_name_format"):
-        LogSettings.from_config(load_yaml(config).section("logging"))
 
 
 async def test_lines_use_user_syncs_format_and_each_output_its_own_level(tmp_path: Path) -> None:
@@ -140,49 +102,3 @@ async def test_nothing_leaks_to_the_logger_after_the_stream_closes(tmp_path: Pat
     async with streaming_logs(file_settings(tmp_path), run_id="x", console=None):
         assert len(root.handlers) == len(before[0]) + 1
     assert (list(root.handlers), root.level) == before
-
-
-STOPPED_SCRIPT = textwrap.dedent("""
-    import asyncio, logging, os, sys
-    from pathlib import Path
-    from async_usersync.logs.settings import LogSettings
-    from async_usersync.logs.stream import streaming_logs
-
-    async def main() -> None:
-        settings = LogSettings(log_to_file=True, file_log_directory=Path(sys.argv[1]), file_log_name_format="run.log")
-        log = logging.getLogger("async_usersync.child")
-        try:
-            async with streaming_logs(settings, run_id="child", console=None) as stream:
-                number = 0
-                while True:
-                    for _ in range(500):
-                        log.info("line %d", number)
-                        number += 1
-                    if number == 20000:
-                        print("ready", flush=True)
-                    await asyncio.sleep(0)
-        except asyncio.CancelledError:
-            print(f"cancelled {stream.interrupted_by} after {number}", flush=True)
-            sys.exit(130)
-
-    asyncio.run(main())
-""")
-
-
-@pytest.mark.parametrize(("stop_signal", "interrupted_by"), [(signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "None")])
-def test_a_stop_signal_ends_the_run_and_everything_logged_is_written(tmp_path: Path, stop_signal: signal.Signals,
-                                                                     interrupted_by: str) -> None:
-    child = subprocess.Popen([sys.executable, "-c", STOPPED_SCRIPT, str(tmp_path)], stdout=subprocess.PIPE,
-                             text=True, cwd=Path(__file__).parents[2])
-    assert child.stdout is not None
-    assert child.stdout.readline() == "ready\n"
-    child.send_signal(stop_signal)
-    output, _ = child.communicate(timeout=60)
-    assert child.returncode == 130
-    match = re.fullmatch(rf"cancelled {interrupted_by} after (\d+)\n", output)
-    assert match, output
-    lines = (tmp_path / "run.log").read_text().splitlines()
-    numbered = [int(line.rsplit(" ", 1)[1]) for line in lines if " - line " in line]
-    assert numbered == list(range(int(match.group(1))))
-    if stop_signal == signal.SIGTERM:
-        assert lines[-1].endswith("WARNING async_usersync.logs - Received SIGTERM: stopping the run")

@@ -1,0 +1,118 @@
+"""connector-umapi.yml: the org's UMAPI connection, read with User Sync's keys (and our
+``server.limits``, ``server.max_outage``, ``server.max_retry_after``) into ``UmapiSettings``.
+
+Source: User Sync's ``connector-umapi.yml`` example and its umapi connector (``server``,
+``enterprise``; ``api_key`` is the old name of ``client_id``, ``ims_host`` of ``auth_host``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from async_usersync.config.secrets import read_secret
+from async_usersync.config.section import ConfigSection, read_config_file
+from async_usersync.config.settings import FAMILIES, RateLimits, UmapiSettings
+
+
+def read_connector_umapi(file: Path, encoding: str = "utf8") -> tuple[UmapiSettings, bool | None, tuple[str, ...]]:
+    """Reads connector-umapi.yml: its settings, its ``server.ssl_verify`` (None when the file does not
+    set it: then ``invocation_defaults.ssl_cert_verify`` decides) and warnings for the run's log.
+    Raises ConfigError naming the file and the key."""
+    (settings, ssl_verify), notes = read_config_file(file, encoding, umapi_settings)
+    return settings, ssl_verify, notes
+
+
+def umapi_settings(section: ConfigSection) -> tuple[UmapiSettings, bool | None]:
+    """Reads a ``connector-umapi.yml`` mapping: the settings (``ssl_verify`` true unless the file
+    turns it off) and the file's ``server.ssl_verify`` (None when unset). Keys User Sync only warns
+    about get a warning: ``uses_business_id`` is deprecated, and a top-level ``ssl_verify`` is never
+    read (User Sync reads ``server.ssl_verify`` only). Raises ConfigError naming the file and key."""
+    if "uses_business_id" in section.data:
+        section.warn("uses_business_id", "is deprecated and has no effect; remove it")
+    if "ssl_verify" in section.data:
+        section.warn("ssl_verify", "is not read at the top level; only server.ssl_verify is "
+                                   "(or invocation_defaults.ssl_cert_verify)")
+    method = section.get("authentication_method", kind=str)
+    enterprise = section.section("enterprise", required=True)
+    jwt_keys = [key for key in ("tech_acct_id", "tech_acct", "priv_key_path", "priv_key_data",
+                                "secure_priv_key_data_key") if key in enterprise]
+    if (method or "").strip().lower() == "jwt" or (method is None and jwt_keys):
+        raise section.error("authentication_method", "JWT (service account) authentication was switched off by "
+                            "Adobe in 2026; create an OAuth Server-to-Server credential in the Developer "
+                            "Console and set 'authentication_method: oauth'")
+    if method is not None and method.strip().lower() != "oauth":
+        raise section.error("authentication_method", f"expected 'oauth', got {method!r}")
+    if jwt_keys:
+        raise enterprise.error(jwt_keys[0], "only used by JWT authentication; remove it for oauth")
+
+    org_id: str = enterprise.require("org_id", str)
+    if "api_key" in enterprise and ("client_id" in enterprise or "secure_client_id_key" in enterprise):
+        raise enterprise.error("api_key", "give either 'client_id' or its old name 'api_key', not both")
+    client_id = read_secret(enterprise, "api_key" if "api_key" in enterprise else "client_id", org_id)
+    client_secret = read_secret(enterprise, "client_secret", org_id)
+    enterprise.finish()
+
+    server = section.section("server")
+    defaults = UmapiSettings(org_id="", client_id="", client_secret="")
+    timeout: float = server.get("timeout", defaults.timeout, float)
+    if timeout <= 0:
+        raise server.error("timeout", f"must be a number of seconds above 0, got {timeout!r}")
+    retries: int = server.get("retries", defaults.retries, int)
+    if retries < 1:
+        raise server.error("retries", f"is the total number of attempts and must be at least 1, got {retries}")
+    max_outage, max_retry_after = (_seconds(server, key, getattr(defaults, key))
+                                   for key in ("max_outage", "max_retry_after"))
+    ssl_verify: bool | None = server.get("ssl_verify", None, bool)
+    settings = UmapiSettings(
+        org_id=org_id,
+        client_id=client_id,
+        client_secret=client_secret,
+        host=server.get("host", defaults.host, str),
+        endpoint=server.get("endpoint", defaults.endpoint, str),
+        auth_host=_aliased(server, "auth_host", "ims_host", defaults.auth_host),
+        auth_endpoint=_aliased(server, "auth_endpoint", "ims_endpoint_jwt", defaults.auth_endpoint),
+        timeout=timeout,
+        retries=retries,
+        ssl_verify=True if ssl_verify is None else ssl_verify,
+        ca_file=_existing_file(server, "ca_file"),
+        limits=_limits(server.section("limits")),
+        max_outage=max_outage,
+        max_retry_after=max_retry_after,
+    )
+    server.finish()
+    section.ignore("trusted", "uses_business_id", "ssl_verify")
+    return settings, ssl_verify
+
+
+def _seconds(section: ConfigSection, key: str, default: float) -> float:
+    value: float = section.get(key, default, float)
+    if value <= 0:
+        raise section.error(key, f"must be a number of seconds above 0, got {value!r}")
+    return value
+
+
+def _aliased(section: ConfigSection, key: str, old_key: str, default: str) -> str:
+    if key in section and old_key in section:
+        raise section.error(old_key, f"give either '{key}' or its old name '{old_key}', not both")
+    value: str = section.get(key, None, str) or section.get(old_key, default, str)
+    return value
+
+
+def _existing_file(section: ConfigSection, key: str) -> Path | None:
+    path = section.path(key)
+    if path is not None and not path.is_file():
+        raise section.error(key, f"file not found: {path}")
+    return path
+
+
+def _limits(section: ConfigSection) -> RateLimits:
+    """``server.limits`` (our addition): ``{action: 10, users: 25, groups: 5, window: 60}``."""
+    defaults = RateLimits()
+    values: dict[str, float] = {}
+    for key in (*FAMILIES, "window"):
+        value: float = section.get(key, getattr(defaults, key), float)
+        if value <= 0:
+            raise section.error(key, f"must be above 0, got {value!r}")
+        values[key] = value
+    section.finish()
+    return RateLimits(action=values["action"], users=values["users"], groups=values["groups"], window=values["window"])
