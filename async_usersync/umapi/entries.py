@@ -29,7 +29,8 @@ def command_entries(command: UserCommand, request_ids: "RequestIds", max_steps: 
                     max_names: int = 10) -> list[Entry]:
     """The action entries for one command (usually one; more when it has over ``max_steps``
     steps, each piece under the same root with its own requestID). Group lists are split into steps
-    of at most ``max_names`` names; both limits are UMAPI's (10). ``useAdobeID`` is set for Adobe IDs."""
+    of at most ``max_names`` names. Both defaults are UMAPI's documented limits (10 names a step;
+    10 steps an entry, from its 2017 docs). ``useAdobeID`` is set for Adobe IDs."""
     steps = _steps(command, max_names)
     root: Entry = {"user": command.user}
     if command.domain:
