@@ -24,6 +24,8 @@ EVERY_FAMILY = "*"
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
+    """The throttle's answer to one request: accepted or a Retry-After, and whether the client sent
+    it inside a wait it had been told."""
     retry_after: int | None
     """``None``: accepted. Otherwise whole seconds the client must wait."""
     inside_told_wait: bool
