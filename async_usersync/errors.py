@@ -11,6 +11,7 @@ from pathlib import Path
 
 
 class ExitCode(IntEnum):
+    """The exit code a run ends with (the README lists them); each ``UsersyncError`` carries one."""
     OK = 0
     INTERNAL_ERROR = 1
     """A bug: an unexpected exception (its trace is logged at debug level)."""

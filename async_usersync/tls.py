@@ -24,6 +24,8 @@ logger = logging.getLogger("async_usersync.tls")
 
 @dataclass(frozen=True)
 class TlsTrust:
+    """How to check a server's certificate: whether to verify at all, and the CA bundle (None: the
+    system's store). ``resolve`` raises ConfigError when the bundle it picks does not exist."""
     verify: bool = True
     ca_bundle: Path | None = None
     """A PEM file, or a folder of hashed certificates; None for the system's store."""

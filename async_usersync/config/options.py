@@ -64,11 +64,14 @@ class _Origin:
         self.section = section
 
     def error(self, message: str) -> ConfigError:
+        """A ConfigError naming the option: its file and key when it came from ``invocation_defaults``,
+        else ``option --name``."""
         if self.section is not None:
             return self.section.error(self.name, message)
         return ConfigError(f"option --{self.name.replace('_', '-')}: {message}")
 
     def path(self, value: str) -> Path:
+        """``value`` as a path: against the config file that named it, else as given (``~`` expanded)."""
         if self.section is not None:
             return resolve_path(self.section.file, value)
         return Path(value).expanduser()

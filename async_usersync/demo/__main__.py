@@ -51,10 +51,12 @@ SYNC_ARGUMENTS = ("--users", "mapped", "--process-groups", "--adobe-only-user-ac
 
 
 def leaf_group(number: int) -> str:
+    """The leaf group of generated user ``number``: ``Team 01`` to ``Team 18`` in turn."""
     return f"Team {number % LEAF_GROUPS + 1:02d}"
 
 
 def uid(number: int) -> str:
+    """The uid of generated user ``number`` (``user0000042``), as ``generated_users`` names it."""
     return f"user{number:07d}"
 
 
@@ -75,6 +77,8 @@ def directory_ldif(path: Path) -> None:
 
 
 def group_mapping() -> list[dict[str, Any]]:
+    """connector-ldap's ``groups`` for the demo: each leaf team to the Adobe group of the same name,
+    ``Team 19`` to ``Photoshop Users`` and ``Team 20`` to ``All Apps``."""
     mapping = [{"directory_group": f"Team {n:02d}", "adobe_groups": [f"Team {n:02d}"]} for n in range(1, LEAF_GROUPS + 1)]
     mapping.append({"directory_group": "Team 19", "adobe_groups": ["Photoshop Users"]})
     mapping.append({"directory_group": "Team 20", "adobe_groups": ["All Apps"]})
@@ -82,6 +86,8 @@ def group_mapping() -> list[dict[str, Any]]:
 
 
 def desired_groups(number: int) -> list[str]:
+    """The Adobe groups generated user ``number`` should end with (sorted), through the nesting of
+    Teams 19 and 20."""
     leaf = leaf_group(number)
     wanted = [leaf]
     if leaf in ("Team 01", "Team 02", "Team 03"):
@@ -121,6 +127,7 @@ def _adobe_user(email: str, firstname: str, lastname: str, country: str, groups:
 
 @dataclass
 class Sandbox:
+    """The sandbox subprocess the demo started, with its URL, CA certificate and credentials."""
     process: subprocess.Popen[str]
     url: str
     ca_cert: Path
@@ -130,9 +137,11 @@ class Sandbox:
 
     @property
     def host(self) -> str:
+        """``host:port`` of the sandbox's URL."""
         return self.url.split("://", 1)[1]
 
     def get(self, what: str) -> Any:
+        """GET ``/_sandbox/<what>`` (``state``, ``stats``) as decoded JSON, trusting the sandbox's CA."""
         context = ssl.create_default_context(cafile=str(self.ca_cert))
         with urllib.request.urlopen(f"{self.url}/_sandbox/{what}", context=context, timeout=30) as response:
             return json.load(response)
@@ -216,6 +225,8 @@ def org_overview(sandbox: Sandbox) -> tuple[int, int]:
 
 
 def main() -> int:
+    """Runs the demo end to end and returns the sync's exit code (1 when a server could not be
+    started, 130 on Ctrl-C); everything is cleaned up but the config files, log and summary."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up below on SIGTERM too
     folder = Path(tempfile.mkdtemp(prefix="async-usersync-demo-"))
     scratch = folder / "servers"
@@ -266,6 +277,7 @@ def main() -> int:
 
 
 def step(text: str) -> None:
+    """Prints a ``==>`` heading for the next step of the demo."""
     print(f"\n==> {text}", flush=True)
 
 

@@ -13,6 +13,7 @@ COUNTRIES = ("US", "DE", "FR", "JP", "GB", "IN", "BR", "CA")
 
 
 def people_ou_ldif(base_dn: str, ou: str = "people") -> str:
+    """The LDIF of the organizational unit ``ou`` under ``base_dn``."""
     return f"dn: ou={ou},{base_dn}\nobjectClass: organizationalUnit\nou: {ou}\n\n"
 
 
@@ -40,6 +41,7 @@ def generated_users(base_dn: str, count: int, start: int = 0, domain: str = "exa
 
 
 def group_ldif(base_dn: str, name: str, member_dns: list[str], ou: str = "groups") -> str:
+    """The LDIF of a groupOfNames ``cn=name`` under ``ou``, one ``member`` line per DN."""
     lines = [f"dn: cn={name},ou={ou},{base_dn}", "objectClass: groupOfNames", f"cn: {name}"]
     lines.extend(f"member: {dn}" for dn in member_dns)
     return "\n".join(lines) + "\n\n"

@@ -44,14 +44,17 @@ class LocalSlapd:
 
     @property
     def url(self) -> str:
+        """``ldap://127.0.0.1:<port>``."""
         return f"ldap://127.0.0.1:{self.port}"
 
     @property
     def ldaps_url(self) -> str:
+        """``ldaps://127.0.0.1:<tls_port>``, with a certificate signed by ``ca_cert_file``."""
         return f"ldaps://127.0.0.1:{self.tls_port}"
 
     @property
     def log_file(self) -> Path:
+        """slapd's log in the server's folder."""
         return self.folder / "slapd.log"
 
     def searches(self) -> list[tuple[str, str]]:
@@ -81,10 +84,12 @@ class LocalSlapd:
             time.sleep(0.005)
 
     def resume(self) -> None:
+        """Lets a paused server run again (SIGCONT)."""
         assert self.process is not None
         self.process.send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
+        """Ends the server (SIGTERM, SIGKILL after 10 s); does nothing when it is not running."""
         if self.process is None:
             return
         self.process.send_signal(signal.SIGCONT)
@@ -98,6 +103,7 @@ class LocalSlapd:
 
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 free at the time of asking."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]

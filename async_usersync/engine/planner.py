@@ -162,6 +162,10 @@ class SyncPlanner:
     # --- the streaming interface -------------------------------------------------------------
 
     def add_directory_user(self, user: DirectoryRecord) -> list[UserCommand]:
+        """Takes one directory record and returns the commands that may go at once: a matched pair's
+        changes (those removing groups are held until ``directory_done()``), or a create once the Adobe
+        read is done (at once with ``push``). A user without email is skipped with a warning; an
+        ``UnreadableDirectoryUser`` protects its Adobe match. RuntimeError after ``directory_done()``."""
         if self._directory_done:
             raise RuntimeError("add_directory_user() after directory_done()")
         self.counters.directory_users_read += 1
@@ -203,6 +207,10 @@ class SyncPlanner:
         return []
 
     def add_adobe_user(self, user: AdobeUser) -> list[UserCommand]:
+        """Takes one Adobe user and returns the commands of the pair it completes, if any. Excluded
+        users (``exclude_*``) are counted and never changed; an unmatched one waits for the directory, or
+        is Adobe-only once it is read. A user key seen twice is ignored with a warning. RuntimeError
+        after ``adobe_done()``."""
         if self._adobe_done:
             raise RuntimeError("add_adobe_user() after adobe_done()")
         self.counters.adobe_users_read += 1

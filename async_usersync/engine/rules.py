@@ -16,6 +16,8 @@ from async_usersync.records import AdobeUser, IdentityType
 
 
 class Strategy(str, Enum):
+    """``--strategy``: ``sync`` reads both sides and plans against the org; ``push``, as in User
+    Sync, reads no Adobe user and sends each selected directory user as a create."""
     SYNC = "sync"
     PUSH = "push"
 
@@ -54,6 +56,8 @@ class AdditionalGroupRule:
     target: str
 
     def target_for(self, directory_group: str) -> str | None:
+        """The Adobe group ``directory_group`` maps to (interned), or None when ``source`` does not
+        match at the start of its name."""
         if self.source.match(directory_group) is None:
             return None
         return sys.intern(self.source.sub(self.target, directory_group))
@@ -81,6 +85,8 @@ class GroupMapping:
 
     @classmethod
     def from_pairs(cls, pairs: Iterable[tuple[str, Iterable[str]]], additional: Iterable[AdditionalGroupRule] = ()) -> "GroupMapping":
+        """A mapping from ``(directory group, Adobe groups)`` pairs: a directory group listed twice
+        (ignoring case) gets the targets of both, each Adobe group once (first spelling wins)."""
         targets: dict[str, tuple[str, ...]] = {}
         for directory_group, adobe_groups in pairs:
             names = list(targets.get(fold(directory_group), ()))
@@ -101,6 +107,7 @@ class GroupMapping:
 
     @cached_property
     def folded_static_targets(self) -> frozenset[str]:
+        """``static_targets`` folded, for membership tests."""
         return frozenset(fold(name) for name in self.static_targets)
 
     def may_be_mapped(self, folded_group: str) -> bool:
@@ -128,6 +135,7 @@ class Exclusions:
         return bool(self.username_patterns) and any(pattern.fullmatch(user.username) for pattern in self.username_patterns)
 
     def excludes_groups(self, groups: Iterable[str]) -> bool:
+        """Whether any of ``groups`` (as the org spells them) is an ``exclude_groups`` group, ignoring case."""
         return not self.groups.isdisjoint(fold(group) for group in groups)
 
 
@@ -143,6 +151,9 @@ class AdobeOnlyLimit:
         return f"{self.percent:g}%" if self.percent is not None else str(self.count)
 
     def allows(self, adobe_only_count: int, adobe_users_considered: int) -> bool:
+        """Whether ``adobe_only_count`` Adobe-only users may be acted on: at most ``count``, or at
+        most ``percent`` % of ``adobe_users_considered`` (the non-excluded Adobe users read), as User
+        Sync's ``max_adobe_only_users``."""
         if self.percent is not None:
             return adobe_only_count <= adobe_users_considered * self.percent / 100
         assert self.count is not None
@@ -151,6 +162,10 @@ class AdobeOnlyLimit:
 
 @dataclass(frozen=True)
 class SyncRules:
+    """Every rule the planner applies, in plain types: the mapping, exclusions and limit, and the
+    options that change them (``--strategy``, ``--process-groups``, ``--update-user-info``,
+    ``--adobe-only-user-action``, ``--users``, ``--user-filter``, ``--exclude-unmapped-users``,
+    ``default_country_code``). Built by ``async_usersync.config.build_sync_rules``."""
     mapping: GroupMapping = field(default_factory=GroupMapping)
     exclusions: Exclusions = field(default_factory=Exclusions)
     limit: AdobeOnlyLimit = field(default_factory=AdobeOnlyLimit)

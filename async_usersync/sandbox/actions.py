@@ -44,6 +44,8 @@ class RequestRejected(Exception):
 
 @dataclass(slots=True)
 class ActionOutcome:
+    """The answer to one action request (``completed``, ``notCompleted``, ``result``, errors) and what
+    it changed: entries and steps applied (0 in test mode), for the stats."""
     body: dict[str, Any]
     entries_applied: int
     steps_applied: int
@@ -62,6 +64,8 @@ class _Entry:
     group: Group | None = None
 
     def report(self, step: int, problem: Problem, *, warning: bool = False) -> None:
+        """Records a failed (or, with ``warning``, warned) step as UMAPI reports it: index, step, requestID,
+        user, error or warning code and message."""
         code, message = problem
         item: dict[str, Any] = {"index": self.index, "step": step}
         if "requestID" in self.raw:
@@ -73,6 +77,9 @@ class _Entry:
 
 
 def run_actions(state: OrgState, body: Any, config: SandboxConfig, test_only: bool) -> ActionOutcome:
+    """Runs one action request's entries against ``state`` (nothing changes with ``test_only``, UMAPI's
+    ``testOnly``). Raises ``RequestRejected`` when the body is not a non-empty array or holds more than
+    ``max_entries_per_request`` entries (UMAPI's 10)."""
     if not isinstance(body, list) or not body:
         raise RequestRejected("error.command.malformed", "Request body must be a non-empty JSON array of commands")
     if len(body) > config.max_entries_per_request:

@@ -34,6 +34,7 @@ Handler = Callable[[web.Request, str], Awaitable[web.Response]]
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """An ``application/json`` response with ``body`` serialised by orjson."""
     return web.Response(body=orjson.dumps(body), status=status, headers=headers, content_type="application/json")
 
 
@@ -83,6 +84,10 @@ class Sandbox:
     # --- the gate ------------------------------------------------------------------------------
 
     def gated(self, family: str, handler: Handler, page_zero_listing: bool = False) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        """A UMAPI endpoint of ``family`` behind UMAPI's gate: a bearer token from this sandbox (else 401),
+        its client id as X-Api-Key (else 403), this org (else 400), the throttle (429 with Retry-After, and
+        with ``page_zero_listing`` the sync-frequency penalty), then the faults; counts it in the stats and
+        echoes (or makes) its X-Request-Id."""
         async def endpoint(request: web.Request) -> web.StreamResponse:
             now = time.monotonic()
             stats = self.stats.families[family]
@@ -126,6 +131,8 @@ class Sandbox:
     # --- UMAPI endpoints -----------------------------------------------------------------------
 
     async def list_users(self, request: web.Request, client: str) -> web.Response:
+        """GET users/{org}/{page}: one page of users (``user_page_size``), with UMAPI's paging headers;
+        ``domain`` filters, ``directOnly=false`` adds the profiles reached through user groups."""
         users = self.state.user_list()
         domain = request.query.get("domain")
         if domain:
@@ -136,6 +143,8 @@ class Sandbox:
         return json_response(body, headers=headers)
 
     async def list_group_users(self, request: web.Request, client: str) -> web.Response:
+        """GET users/{org}/{page}/{group}: one page of a group's members (none for an admin group of an
+        existing group); 404 ``error.group.not_found`` for an unknown group, as UMAPI answers."""
         name = request.match_info["group"]
         group = self.state.groups.get(name.lower())
         if group is None and not self._is_admin_group_of_existing(name):
@@ -153,6 +162,8 @@ class Sandbox:
         return json_response(body, headers=_paging_headers(member_count, page_count, page, size))
 
     async def get_user(self, request: web.Request, client: str) -> web.Response:
+        """GET organizations/{org}/users/{user}: one user by email, by username with ``domain``, or as an
+        Adobe ID with ``domain=adobeID``; 404 ``error.user.not_found`` when there is none."""
         user_string = request.match_info["user"]
         domain = request.query.get("domain")
         if domain and domain.lower() == "adobeid":
@@ -166,12 +177,15 @@ class Sandbox:
         return json_response({"result": "success", "user": user})
 
     async def list_groups(self, request: web.Request, client: str) -> web.Response:
+        """GET groups/{org}/{page}: one page of groups (``group_page_size``) with their member counts."""
         groups = self.state.group_list()
         body, headers = self._page(groups, _page_number(request), self.config.group_page_size, "groups")
         body["groups"] = [group.listed() for group in body["groups"]]
         return json_response(body, headers=headers)
 
     async def action(self, request: web.Request, client: str) -> web.Response:
+        """POST action/{org}: runs the entries (``run_actions``); 413 for a body over ``MAX_ACTION_BODY``
+        bytes, 400 for one that is not JSON or is rejected whole."""
         raw = await request.read()
         if len(raw) > MAX_ACTION_BODY:  # the whole request is refused, every entry in it
             return json_response({"result": "error.request.too_large",
@@ -210,6 +224,8 @@ class Sandbox:
     # --- IMS -----------------------------------------------------------------------------------
 
     async def token(self, request: web.Request) -> web.Response:
+        """POST /ims/token/v2 or v3: the client_credentials grant (form or query parameters), faults
+        included; a refused grant answers with its status and IMS's ``{error, error_description}``."""
         stats = self.stats.families["ims"]
         stats.requests += 1
         params = dict(request.query)
@@ -254,12 +270,15 @@ class Sandbox:
     # --- control endpoints ---------------------------------------------------------------------
 
     async def get_state(self, request: web.Request) -> web.Response:
+        """GET /_sandbox/state: the org in the state-file shape."""
         return json_response(self.state.to_json())
 
     async def get_stats(self, request: web.Request) -> web.Response:
+        """GET /_sandbox/stats: the counters per family and the seconds since the last reset."""
         return json_response(self.stats.to_json(time.monotonic()))
 
     async def post_reset(self, request: web.Request) -> web.Response:
+        """POST /_sandbox/reset: back to the starting org, or to ``{"state": {...}}``; 400 for any other body."""
         raw = await request.read()
         try:
             body = orjson.loads(raw) if raw.strip() else {}
@@ -283,9 +302,11 @@ class Sandbox:
         return json_response({"result": "success", "down_for": seconds})
 
     async def get_config(self, request: web.Request) -> web.Response:
+        """GET /_sandbox/config: the settings ``describe_config`` gives."""
         return json_response(self.describe_config())
 
     async def put_config(self, request: web.Request) -> web.Response:
+        """PUT /_sandbox/config: applies a JSON object of settings all or nothing; 400 naming the bad key."""
         try:
             changes = orjson.loads(await request.read())
             if not isinstance(changes, dict):
@@ -296,6 +317,7 @@ class Sandbox:
         return json_response(self.describe_config())
 
     def describe_config(self) -> dict[str, Any]:
+        """The settings that can be changed while serving, and the org id, as a JSON object."""
         config = self.config
         return {
             "org_id": self.state.org_id,
@@ -318,10 +340,12 @@ class Sandbox:
         }
 
     async def status(self, request: web.Request) -> web.Response:
+        """GET /status: UMAPI's liveness answer."""
         return json_response({"build": "async-usersync-sandbox", "version": "2.0", "state": "LIVE"})
 
 
 def too_many_requests(retry_after: int) -> web.Response:
+    """A 429 as UMAPI's gateway answers it, with ``Retry-After`` in whole seconds."""
     return json_response(
         {"error_code": "429050", "message": "Too many requests"},
         429,
@@ -346,6 +370,7 @@ def _dropped(request: web.Request) -> bool:
 
 
 def build_app(sandbox: Sandbox) -> web.Application:
+    """The aiohttp application: IMS token routes, UMAPI's v2 endpoints (gated) and the ``/_sandbox`` controls."""
     app = web.Application(client_max_size=4 * 1024 * 1024)
     for version in ("v2", "v3"):
         app.router.add_post(f"/ims/token/{version}", sandbox.token)

@@ -25,6 +25,8 @@ class RateLimit:
 
 
 def default_rate_limits() -> dict[str, RateLimit]:
+    """UMAPI's documented limits per minute, per client and global: action 10/100, users 25/100,
+    groups 5/100."""
     return {
         "action": RateLimit(per_client=10, global_=100),
         "users": RateLimit(per_client=25, global_=100),
@@ -34,6 +36,9 @@ def default_rate_limits() -> dict[str, RateLimit]:
 
 @dataclass(slots=True)
 class SandboxConfig:
+    """Every setting of one sandbox: where it listens, its org and clients, the seeded org, the time
+    scale, rate limits, faults, UMAPI's page sizes and request limits, token lifetime and the
+    sync-frequency penalty (seconds unless said)."""
     host: str = "127.0.0.1"
     port: int = 8443
     tls: bool = True
@@ -67,13 +72,16 @@ class SandboxConfig:
 
     @property
     def clients(self) -> dict[str, str]:
+        """Client id -> secret, for every integration the IMS side accepts."""
         return {**self.extra_clients, self.client_id: self.client_secret}
 
     @property
     def window_seconds(self) -> float:
+        """The throttle window: 60 seconds divided by ``time_scale``."""
         return 60.0 / self.time_scale
 
     def copy(self) -> "SandboxConfig":
+        """A deep copy (``update`` checks changes on one before applying them)."""
         return copy.deepcopy(self)
 
     def update(self, changes: dict[str, Any]) -> None:

@@ -27,6 +27,7 @@ STATUS_KINDS = ("500", "502", "503", "504")
 
 @dataclass(slots=True)
 class FamilyFaults:
+    """The faults of one endpoint family: the share of requests each kind takes, and its delays (seconds)."""
     shares: dict[str, float] = field(default_factory=dict)
     """Kind (``500``, ``502``, ``503``, ``504``, ``reset``, ``lost``, ``slow``) -> share of requests, 0..1."""
     slow_seconds: float = 1.0
@@ -36,6 +37,7 @@ class FamilyFaults:
 
 @dataclass(frozen=True, slots=True)
 class Fault:
+    """The fault drawn for one request."""
     kind: str
     """``429``, ``500``, ``502``, ``503``, ``504``, ``reset``, ``lost`` or ``slow``."""
     delay: float = 0.0
@@ -44,9 +46,11 @@ class Fault:
 
 @dataclass(slots=True)
 class FaultPlan:
+    """Faults per endpoint family (``action``, ``users``, ``groups``, ``ims``); empty: none."""
     families: dict[str, FamilyFaults] = field(default_factory=dict)
 
     def draw(self, family: str, rng: random.Random) -> Fault | None:
+        """The fault for one request of ``family`` (one draw of ``rng``), or None for a normal answer."""
         faults = self.families.get(family)
         if faults is None:
             return None
@@ -58,6 +62,7 @@ class FaultPlan:
         return None
 
     def describe(self) -> dict[str, Any]:
+        """The plan as the JSON object ``parse_fault_plan`` accepts."""
         return {
             family: {**faults.shares, "slow_seconds": faults.slow_seconds, "retry_after": faults.retry_after}
             for family, faults in self.families.items()

@@ -11,11 +11,13 @@ REQUIRED_SCOPE = "user_management_sdk"
 
 @dataclass(frozen=True, slots=True)
 class GrantRefused(Exception):
+    """A token request IMS refuses: the HTTP status and IMS's ``error`` and ``error_description``."""
     status: int
     error: str
     description: str
 
     def body(self) -> dict[str, str]:
+        """The JSON body IMS answers a refused grant with."""
         return {"error": self.error, "error_description": self.description}
 
 

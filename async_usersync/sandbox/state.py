@@ -20,6 +20,7 @@ ADOBE_ID = "adobeID"
 
 @dataclass(slots=True)
 class Group:
+    """One group of the org (user group or product profile): its API object, members and profiles."""
     info: dict[str, Any]
     """The group object as GET groups returns it, without ``memberCount`` (counted when listed)."""
     members: dict[str, None] = field(default_factory=dict)
@@ -29,17 +30,22 @@ class Group:
 
     @property
     def name(self) -> str:
+        """``groupName`` as the org spells it."""
         return self.info["groupName"]
 
     @property
     def type(self) -> str:
+        """``USER_GROUP`` or ``PRODUCT_PROFILE`` (UMAPI's group types)."""
         return self.info["type"]
 
     def listed(self) -> dict[str, Any]:
+        """The group object as GET groups lists it, with ``memberCount``."""
         return {**self.info, "memberCount": len(self.members)}
 
 
 class OrgState:
+    """The org in memory: ``users`` (id -> user object in the API's shape) and ``groups`` (folded
+    name -> ``Group``), indexed by folded email (Adobe IDs apart) and by folded username and domain."""
     def __init__(self, org_id: str) -> None:
         self.org_id = org_id
         self.users: dict[str, dict[str, Any]] = {}
@@ -63,6 +69,8 @@ class OrgState:
         return (adobe or owned) if use_adobe_id else (owned or adobe)
 
     def find_by_email(self, email: str, identity_type: str) -> dict[str, Any] | None:
+        """The user with this email (ignoring case) among Adobe IDs, or among the org's own
+        (Enterprise and Federated IDs) for any other ``identity_type``; None if there is none."""
         index = self._adobe_by_email if identity_type == ADOBE_ID else self._owned_by_email
         return index.get(email.lower())
 
@@ -91,6 +99,7 @@ class OrgState:
         return candidate
 
     def remove_user(self, user: dict[str, Any]) -> None:
+        """Removes the user from the org and from every group it is in."""
         self._unindex(user)
         del self.users[user["id"]]
         for name in user["groups"]:
@@ -100,6 +109,7 @@ class OrgState:
         self._user_list = None
 
     def update_user(self, user: dict[str, Any], changes: dict[str, str]) -> None:
+        """Sets the changed fields (API names such as ``email``, ``username``) and re-indexes the user."""
         self._unindex(user)
         for name, value in changes.items():
             user[name] = value
@@ -120,14 +130,17 @@ class OrgState:
         self._owned_by_username.pop((user["username"].lower(), user.get("domain", "").lower()), None)
 
     def username_taken(self, username: str, domain: str, by: dict[str, Any]) -> bool:
+        """Whether another user than ``by`` has this username in ``domain`` (ignoring case)."""
         other = self._owned_by_username.get((username.lower(), domain.lower()))
         return other is not None and other is not by
 
     def email_taken(self, email: str, by: dict[str, Any]) -> bool:
+        """Whether another user than ``by``, of its kind (Adobe ID or not), has this email."""
         other = self.find_by_email(email, by["type"])
         return other is not None and other is not by
 
     def user_list(self) -> list[dict[str, Any]]:
+        """Every user object, in the order they were added (cached until a user is added or removed)."""
         if self._user_list is None:
             self._user_list = list(self.users.values())
         return self._user_list
@@ -135,15 +148,18 @@ class OrgState:
     # --- membership ----------------------------------------------------------------------------
 
     def join(self, user: dict[str, Any], group: Group) -> None:
+        """Adds the user to the group; nothing if it is a member already."""
         if user["id"] not in group.members:
             group.members[user["id"]] = None
             user["groups"].append(group.name)
 
     def leave(self, user: dict[str, Any], group: Group) -> None:
+        """Takes the user out of the group; nothing if it is not a member."""
         if group.members.pop(user["id"], 0) is None:
             user["groups"] = [name for name in user["groups"] if name.lower() != group.name.lower()]
 
     def members_page(self, group: Group, start: int, size: int) -> list[dict[str, Any]]:
+        """The user objects of members ``start`` to ``start + size`` of ``group``, in joining order."""
         return [self.users[user_id] for user_id in itertools.islice(group.members, start, start + size)]
 
     def indirect_profiles(self, user: dict[str, Any]) -> list[str]:
@@ -158,6 +174,8 @@ class OrgState:
     # --- groups --------------------------------------------------------------------------------
 
     def add_group(self, info: dict[str, Any]) -> Group:
+        """Stores a group from its API object (``memberCount`` dropped; ``_profiles`` the state-file
+        key for a user group's profiles); a missing ``groupId`` gets the next free one."""
         info = {name: value for name, value in info.items() if name != "memberCount"}
         if not isinstance(info.get("groupId"), int):
             info["groupId"] = self._next_group_id
@@ -168,6 +186,7 @@ class OrgState:
         return group
 
     def remove_group(self, group: Group) -> None:
+        """Deletes the group: every member leaves it, and no user group lists it as a profile."""
         for user_id in list(group.members):
             self.leave(self.users[user_id], group)
         for other in self.groups.values():
@@ -177,6 +196,7 @@ class OrgState:
         self._group_list = None
 
     def rename_group(self, group: Group, new_name: str) -> None:
+        """Renames the group, in its members' group lists too."""
         old_name = group.name
         del self.groups[old_name.lower()]
         group.info["groupName"] = new_name
@@ -187,6 +207,7 @@ class OrgState:
         self._group_list = None
 
     def group_list(self) -> list[Group]:
+        """Every group, in the order they were added (cached until a group is added, removed or renamed)."""
         if self._group_list is None:
             self._group_list = list(self.groups.values())
         return self._group_list

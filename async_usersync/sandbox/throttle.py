@@ -24,6 +24,8 @@ EVERY_FAMILY = "*"
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
+    """The throttle's answer to one request: accepted or a Retry-After, and whether the client sent
+    it inside a wait it had been told."""
     retry_after: int | None
     """``None``: accepted. Otherwise whole seconds the client must wait."""
     inside_told_wait: bool
@@ -38,17 +40,22 @@ class _ToldWait:
 
 
 class Throttle:
+    """UMAPI's rate limits for one sandbox: a sliding log per client and per family (see the module
+    docstring), the Retry-Afters told, and the sync-frequency penalty."""
     def __init__(self, config: SandboxConfig) -> None:
         self._config = config
         self.clear()
 
     def clear(self) -> None:
+        """Forgets every accepted request, told wait and page-0 read (a reset)."""
         self._client_log: dict[tuple[str, str], deque[float]] = {}
         self._global_log: dict[str, deque[float]] = {}
         self._told: dict[tuple[str, str], _ToldWait] = {}
         self._last_page_zero: dict[tuple[str, str], float] = {}
 
     def check(self, family: str, client: str, now: float, connection: object) -> Verdict:
+        """Whether ``client`` may have a ``family`` request at ``now`` (``time.monotonic()`` seconds):
+        accepted and logged, or a Retry-After in whole seconds; also whether it came inside a wait told before."""
         inside = self._inside(family, client, now, connection) or self._inside(EVERY_FAMILY, client, now, connection)
         penalty = self._told.get((EVERY_FAMILY, client))
         if penalty is not None and now < penalty.until:

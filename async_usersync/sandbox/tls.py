@@ -44,6 +44,7 @@ def write_self_signed(directory: Path) -> tuple[Path, Path]:
 
 
 def server_context(cert_path: Path, key_path: Path) -> ssl.SSLContext:
+    """A server-side TLS context holding this certificate and key (PEM files)."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert_path, key_path)
     return context

@@ -15,10 +15,12 @@ _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 
 def is_email(text: str) -> bool:
+    """Whether an entry's root is an email (it has an '@') rather than a username."""
     return "@" in text
 
 
 def check_email(value: Any) -> Problem | None:
+    """An email as UMAPI takes it: a string, well formed, at most ``MAX_EMAIL`` (60) characters."""
     if not isinstance(value, str):
         return "error.command.string_expected", "Expected a string for field: email"
     if len(value) > MAX_EMAIL or not _EMAIL.match(value):
@@ -27,6 +29,7 @@ def check_email(value: Any) -> Problem | None:
 
 
 def check_string(field: str, value: Any, max_length: int = MAX_STRING) -> Problem | None:
+    """A string of at most ``max_length`` characters (UMAPI's 250 by default)."""
     if not isinstance(value, str):
         return "error.command.string_expected", f"Expected a string for field: {field}"
     if len(value) > max_length:
@@ -35,6 +38,7 @@ def check_string(field: str, value: Any, max_length: int = MAX_STRING) -> Proble
 
 
 def check_country(value: Any) -> Problem | None:
+    """A country code as UMAPI takes it: two upper-case letters (ISO 3166 alpha-2)."""
     problem = check_string("country", value, max_length=2)
     if problem is not None:
         return problem
@@ -69,6 +73,7 @@ def check_name_list(values: Any, list_key: str, max_names: int) -> Problem | Non
 
 
 def check_group_name(name: Any) -> Problem | None:
+    """A user group name as umapi-client checks it: non-empty, at most 255 characters, no leading '_'."""
     if not isinstance(name, str) or not name.strip() or name.startswith("_") or len(name) > MAX_GROUP_NAME:
         return "error.group.invalid_name", f"Invalid user group name: {name!r}"
     return None

@@ -16,6 +16,7 @@ MissingGroupHandler = Callable[[str], None]
 
 
 class DirectorySource(Protocol):
+    """A directory source (LDAP, or a CSV file): what the pipeline reads users from."""
     def users(self, selection: UserSelection, on_missing_group: MissingGroupHandler | None = None
               ) -> AsyncGenerator[DirectoryUser | UnreadableDirectoryUser, None]:
         """Streams the selected users, each one once, with all its selected groups; an entry whose

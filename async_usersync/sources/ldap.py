@@ -100,6 +100,10 @@ class LdapSource:
 
     async def users(self, selection: UserSelection, on_missing_group: MissingGroupHandler | None = None
                     ) -> AsyncGenerator[DirectoryRecord, None]:
+        """``DirectorySource.users`` over LDAP: ``--users all`` pages through the user filter, ``mapped``
+        and ``group`` read the named groups' members (or use ``two_steps_lookup``). Raises ReadError when
+        the server cannot be reached or refuses, when ``base_dn`` is missing, or (after the users) when a
+        referral or an unidentifiable entry means users were missed."""
         self._gaps.clear()
         async with self._pool() as pool:
             await self._check_base_dn(pool)

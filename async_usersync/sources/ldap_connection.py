@@ -79,6 +79,8 @@ class ThreadWaitConnection(BaseLDAPConnection):
                 burst_until = time.monotonic() + BURST_SECONDS
 
     def get_result(self, msg_id: int, timeout: float | None = None) -> object:
+        """bonsai's result for ``msg_id``, waited for on this thread (``timeout`` in seconds, None: no
+        limit). Raises ``OperationTimeout`` when it passes."""
         return self._evaluate(msg_id, timeout)
 
 
@@ -110,6 +112,7 @@ class DaemonWorker:
         threading.Thread(target=self._run, name="ldap-worker", daemon=True).start()
 
     def submit(self, work: Callable[..., T], *args: object) -> Future[T]:
+        """Queues ``work(*args)`` for the thread; the future holds its result or exception."""
         future: Future[T] = Future()
         self._calls.put((future, work, args))  # type: ignore[arg-type]
         return future
@@ -160,6 +163,8 @@ class LdapConnection:
             raise describe_error(error, self.plan) from None
 
     async def open(self) -> None:
+        """Connects and binds on the worker thread. Raises ReadError when that fails or takes longer
+        than ``connect_timeout`` seconds."""
         await self.call(self._open_blocking)
 
     def _open_blocking(self) -> None:
@@ -298,6 +303,9 @@ class ConnectionPool:
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[LdapConnection]:
+        """An open connection for one operation, waited for while ``size`` are in use; returned to the
+        pool after, or closed if it is no longer healthy. Opening raises ReadError when the server cannot
+        be reached (TCP, and the TLS handshake on ldaps://) or refuses the bind."""
         async with self._slots:
             connection = self._idle.pop() if self._idle else await self._open()
             try:
@@ -348,6 +356,7 @@ class ConnectionPool:
         writer.close()
 
     async def close(self) -> None:
+        """Closes the idle connections (a connection in use is closed when it comes back unhealthy)."""
         while self._idle:
             self._idle.pop().discard()
 

@@ -84,6 +84,9 @@ class LdapProcessSource:
 
     async def users(self, selection: UserSelection, on_missing_group: MissingGroupHandler | None = None
                     ) -> AsyncGenerator[DirectoryRecord, None]:
+        """``LdapSource.users`` run in a child process (``python -m`` this module), its users, log
+        records and missing groups streamed back over a pipe. Raises the child's ReadError or ConfigError
+        as it raised it, and ReadError when the child cannot be started or ends before the read is done."""
         request = _Request(self.settings, self.default_identity_type, self.extra_attributes, self.pool_size,
                            selection, logging.getLogger("async_usersync").getEffectiveLevel(), PIPE_BYTES)
         try:
@@ -169,6 +172,7 @@ class _FrameWriter:
         self._lock = threading.Lock()
 
     def send(self, frame: tuple[Any, ...]) -> None:
+        """Writes one frame, length-prefixed and pickled, and flushes it."""
         payload = pickle.dumps(frame, pickle.HIGHEST_PROTOCOL)
         with self._lock:
             self._output.write(_HEADER.pack(len(payload)))
@@ -182,6 +186,7 @@ class _FrameLogHandler(logging.Handler):
         self._writer = writer
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Sends the record to the parent as a ``log`` frame, its message redacted."""
         try:
             self._writer.send(("log", record.name, record.levelno, redact(record.getMessage())))
         except Exception:  # noqa: BLE001 - a log record must never end the read

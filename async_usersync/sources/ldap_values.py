@@ -141,6 +141,8 @@ def dn_key(dn: str) -> str:
 
 
 def is_under(dn: str, base_dn: str) -> bool:
+    """Whether ``dn`` is ``base_dn`` or below it, compared as ``dn_key`` does; everything is under
+    an empty base."""
     if not base_dn:
         return True
     entry, base = dn_key(dn), dn_key(base_dn)

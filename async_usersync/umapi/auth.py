@@ -25,6 +25,10 @@ TokenRequest = Callable[[str, dict[str, str]], Awaitable[dict]]
 
 
 class ImsToken:
+    """The access token of one UMAPI client, from Adobe IMS's OAuth server-to-server flow
+    (``client_credentials``, scope ``SCOPE``). ``get()`` and ``renew()`` raise ``UmapiError``:
+    ``ims.malformed`` when IMS answers without a token and lifetime, and what ``post_form`` raises
+    (the transport's: credentials refused, IMS unreachable). ``fetches`` counts the tokens fetched."""
     def __init__(self, settings: UmapiSettings, post_form: TokenRequest) -> None:
         self._settings = settings
         register_secret(settings.client_secret)  # config.secrets did so too, unless the settings were built in code

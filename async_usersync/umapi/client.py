@@ -38,6 +38,7 @@ class GroupResult:
 
     @property
     def ok(self) -> bool:
+        """Whether the group was created (no error)."""
         return not self.errors
 
 

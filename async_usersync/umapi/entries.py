@@ -27,6 +27,10 @@ bulk load makes millions of these."""
 
 def command_entries(command: UserCommand, request_ids: "RequestIds", max_steps: int = 10,
                     max_names: int = 10) -> list[Entry]:
+    """The action entries for one command (usually one; more when it has over ``max_steps``
+    steps, each piece under the same root with its own requestID). Group lists are split into steps
+    of at most ``max_names`` names. Both defaults are UMAPI's documented limits (10 names a step;
+    10 steps an entry, from its 2017 docs). ``useAdobeID`` is set for Adobe IDs."""
     steps = _steps(command, max_names)
     root: Entry = {"user": command.user}
     if command.domain:
@@ -54,6 +58,7 @@ class RequestIds:
         self._count = 0
 
     def next(self) -> str:
+        """The next request ID: ``action_1`` first."""
         self._count += 1
         return f"action_{self._count}"
 

@@ -86,7 +86,9 @@ class Outage:
         return self.step
 
     def lasted(self, now: float) -> float:
+        """Seconds since the first failure of this outage (0.0 while the server answers)."""
         return 0.0 if self.since is None else now - self.since
 
     def recovered(self) -> None:
+        """A request was accepted: the outage is over and the next one starts from step 1."""
         self.since, self.step = None, 0

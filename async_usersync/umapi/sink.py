@@ -33,6 +33,7 @@ INTERRUPT_GRACE = 5.0
 
 @dataclass(slots=True)
 class ActionTotals:
+    """Counters of one ``ActionSink``: commands by outcome, action requests posted, failed steps by code."""
     sent: int = 0
     """Commands handed to the sink; each ends as exactly one of the next three."""
     completed: int = 0
@@ -63,6 +64,10 @@ _END = object()
 
 
 class ActionSink:
+    """Posts commands as action requests (``MAX_ENTRIES`` entries a request, at most
+    ``max_in_flight`` under way) and reports each command exactly once, to ``on_result`` and in
+    ``totals``. Use as ``async with``: leaving it waits for every answer; Ctrl-C or a cancellation
+    stops sending and reports what was not sent. ``test_mode`` adds UMAPI's ``testOnly=true``."""
     def __init__(self, transport: Transport, *, test_mode: bool = False,
                  on_result: Callable[[CommandResult], None] | None = None, linger: float = 0.5) -> None:
         self.totals = ActionTotals()

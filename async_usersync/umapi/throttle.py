@@ -53,6 +53,7 @@ WINDOW_GUARD = 1.001
 
 @dataclass(slots=True)
 class ThrottleStats:
+    """What one family's bucket met in a run: 429s, seconds paused by Retry-After, limit changes."""
     throttled: int = 0
     """429 answers received."""
     paused_seconds: float = 0.0
@@ -63,6 +64,9 @@ class ThrottleStats:
 
 
 class AdaptiveBucket:
+    """The pace of one endpoint family: at most ``limit`` requests a ``window`` (seconds), spread
+    evenly, with the limit lowered by 429s and raised back by quiet windows (see the module docstring).
+    ``acquire()`` raises ``NotSent`` once ``stop()`` was called."""
     def __init__(
         self,
         limit: float,

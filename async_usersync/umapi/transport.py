@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class RequestCounters:
+    """One family's request counts in a run: attempts, retries and the failures that caused them."""
     attempts: int = 0
     """Requests put on the wire, retries included."""
     retries: int = 0
@@ -49,6 +50,8 @@ class RequestCounters:
 
 @dataclass(slots=True)
 class Reply:
+    """An answer ``Transport.call()`` returns: status (2xx or 404), headers, decoded JSON body (or
+    None) and the X-Request-Id it was sent with."""
     status: int
     headers: Mapping[str, str]
     body: Any
@@ -106,6 +109,7 @@ class Transport:
             bucket.stop(reason)
 
     async def close(self) -> None:
+        """Cancels the reminders that repeat a long pause's resume time in the log, and waits for them."""
         for task in self._reminders.values():
             task.cancel()
         await asyncio.gather(*self._reminders.values(), return_exceptions=True)

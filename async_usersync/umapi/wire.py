@@ -21,6 +21,7 @@ from async_usersync.umapi.errors import UmapiError
 
 @dataclass(frozen=True, slots=True)
 class WireAnswer:
+    """One HTTP answer as received: status, headers and the raw body (bytes)."""
     status: int
     headers: Mapping[str, str]
     body: bytes
@@ -37,6 +38,8 @@ class WireFailure(Exception):
 
 
 class Wire(Protocol):
+    """The HTTP exchange the transport uses: ``AiohttpWire``, or a scripted server in tests. Both
+    methods raise ``WireFailure`` when no answer came."""
     async def send(self, method: str, url: URL, headers: Mapping[str, str], data: bytes | None,
                    answered: Callable[[], None]) -> WireAnswer:
         """One request. ``answered`` is called once, as soon as the answer's headers arrive or the
@@ -57,6 +60,8 @@ class AiohttpWire:
 
     async def send(self, method: str, url: URL, headers: Mapping[str, str], data: bytes | None,
                    answered: Callable[[], None]) -> WireAnswer:
+        """One request through the session; see ``Wire.send``. Raises ``WireFailure`` when no answer came,
+        and ``UmapiError`` (code ``tls``) when the server's certificate is not trusted."""
         told = False
         try:
             with self._failures_mapped(url.host):
@@ -69,6 +74,7 @@ class AiohttpWire:
                 answered()
 
     async def post_form(self, url: str, form: Mapping[str, str]) -> WireAnswer:
+        """A form post to IMS (``Cache-Control: no-cache``); errors as ``send``."""
         with self._failures_mapped(URL(url).host):
             async with self.session.post(url, data=dict(form), headers={"Cache-Control": "no-cache"}) as response:
                 return WireAnswer(response.status, response.headers, await response.read())
