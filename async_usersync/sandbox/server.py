@@ -24,6 +24,9 @@ from async_usersync.sandbox.tls import server_context, write_self_signed
 
 @dataclass(slots=True)
 class SandboxServer:
+    """A running sandbox: where it listens, the certificate to trust, and its org, for tests,
+    benchmarks and the demo (``run_sandbox`` makes one)."""
+
     sandbox: Sandbox
     host: str
     port: int
@@ -49,14 +52,17 @@ class SandboxServer:
 
     @property
     def config(self) -> SandboxConfig:
+        """The limits, faults and credentials it serves with (changed through ``PUT /_sandbox/config``)."""
         return self.sandbox.config
 
     @property
     def scheme(self) -> str:
+        """``https`` with TLS (the default), ``http`` without."""
         return "https" if self.ca_cert is not None else "http"
 
     @property
     def base_url(self) -> str:
+        """``scheme://host:port``, with no path."""
         return f"{self.scheme}://{self.host}:{self.port}"
 
     @property
@@ -81,14 +87,17 @@ class SandboxServer:
 
     @property
     def client_id(self) -> str:
+        """The OAuth client id the sandbox's IMS accepts."""
         return self.config.client_id
 
     @property
     def client_secret(self) -> str:
+        """The OAuth client secret the sandbox's IMS accepts (a test value, never a real secret)."""
         return self.config.client_secret
 
     @property
     def state(self) -> OrgState:
+        """The org in memory: users, groups, and what each action changed."""
         return self.sandbox.state
 
 
@@ -111,6 +120,9 @@ def save_state_file(path: Path, state: OrgState) -> None:
 
 @contextlib.asynccontextmanager
 async def run_sandbox(config: SandboxConfig) -> AsyncIterator[SandboxServer]:
+    """Serves the sandbox while the context is open (its certificate in a scratch folder, its org
+    from ``config.state_file`` when that exists, saved back there on the way out). Raises
+    ValueError for a state file that cannot be loaded, OSError when the port cannot be bound."""
     state_file = Path(config.state_file) if config.state_file else None
     initial = load_state_file(state_file) if state_file is not None and state_file.exists() else None
     sandbox = Sandbox(config, initial)
