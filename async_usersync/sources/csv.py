@@ -57,7 +57,11 @@ class CsvSource:
                     continue
                 key = user.email.casefold()
                 if key in repeated:
-                    held[key] = _merged(held.get(key), user)
+                    first = held.get(key)
+                    if first is not None:
+                        LOG.warning("Rows %s and %s have the same email (%s): they are taken as one user, with the "
+                                    "groups of both", _origin(first), _origin(user), user.email)
+                    held[key] = _merged(first, user)
                     continue
                 if isinstance(user, UnreadableDirectoryUser) or selection.kind == "all" or user.groups & wanted:
                     yield user
@@ -203,6 +207,11 @@ def _merged(first: DirectoryRecord | None, user: DirectoryRecord) -> DirectoryRe
     if isinstance(user, UnreadableDirectoryUser):
         return user
     return replace(first, groups=first.groups | user.groups)
+
+
+def _origin(user: DirectoryRecord) -> str:
+    """Where a row's user came from: ``line N of FILE``."""
+    return user.where.removeprefix("at ") if isinstance(user, UnreadableDirectoryUser) else user.origin
 
 
 def _cell(row: Row, column: str) -> str | None:

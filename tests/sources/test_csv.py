@@ -69,6 +69,7 @@ async def test_rows_without_email_are_skipped_with_the_line_and_repeats_merge(tm
     assert users["ann@example.org"].groups == {"A", "B", "C"}
     assert users["ann@example.org"].firstname == "Ann"
     assert "at line 3 of" in caplog.text and "at line 6 of" in caplog.text
+    assert f"Rows line 2 of {source.path} and line 5 of {source.path} have the same email (ANN@example.org)" in caplog.text
     selected = await collect(source.users(UserSelection("group", ("C",))))
     assert set(selected) == {"ann@example.org"}
 
