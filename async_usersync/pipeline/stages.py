@@ -162,6 +162,13 @@ class CommandSender:
         self.applied = progress("UMAPI actions landed or failed", None)
         self.durations: dict[str, float] = {}
         self.sink: CommandSink | None = None
+        self._adobe_only_commands: set[int] = set()
+        """``id()`` of the commands of Adobe-only users (few: ``max_adobe_only_users`` bounds them)."""
+
+    async def send_adobe_only(self, commands: list[UserCommand]) -> None:
+        """``send`` for the commands ``planner.finish()`` made for Adobe-only users."""
+        self._adobe_only_commands.update(id(command) for command in commands)
+        await self.send(commands)
 
     async def send(self, commands: Iterable[UserCommand]) -> None:
         """Logs the planner's messages, then each command's change lines, and hands it to the sink."""
@@ -179,6 +186,8 @@ class CommandSender:
 
     def on_result(self, result: CommandResult) -> None:
         """The sink's report of one command: counts it and logs User Sync's ``Error in action`` line per error."""
+        if not result.ok:
+            self._count_as_unchanged(result.command)
         if result.not_sent:  # counted in the totals and the summary, not logged one by one
             return
         self.applied.advance()
@@ -186,6 +195,18 @@ class CommandSender:
         for error in result.errors:
             logger.error('Error in action (User: %s, Command: %s): code: "%s" message: "%s"',
                          command.key or command.user, error.step, error.code, error.message)
+
+    def _count_as_unchanged(self, command: UserCommand) -> None:
+        """A command that failed or was not sent left its user as it was, so the Action Summary's user
+        counts (added, updated, Adobe-only processed) are what landed, and the summary JSON and the
+        metrics with them. User Sync counts what it planned; the README lists this difference."""
+        counters = self.planner.counters
+        if id(command) in self._adobe_only_commands:
+            counters.adobe_only_processed -= 1
+        elif command.create:
+            counters.adobe_users_created -= 1
+        else:
+            counters.adobe_users_updated -= 1
 
     def planning_done(self) -> None:
         """Every command is known now: the actions' progress gets its total."""
@@ -230,7 +251,7 @@ async def run_stages(job: SyncJob, progress: ProgressFactory = silent_progress,
                                 await sender.send(planner.hold_group_removals())
                             else:
                                 await sender.send(planner.release_group_removals())
-                                await sender.send(planner.finish())
+                                await sender.send_adobe_only(planner.finish())
                                 if job.write_file is not None:
                                     written = write_adobe_only_users(job.write_file, planner.adobe_only_users)
                                     logger.info("Wrote %d Adobe-only users to %s", written, job.write_file)
@@ -412,7 +433,7 @@ async def _plan_listed_users(job: SyncJob, sender: CommandSender) -> None:
     for user in job.listed_adobe_only_users:
         planner.add_listed_adobe_only_user(user)
     await sender.send(planner.adobe_done())
-    await sender.send(planner.finish())
+    await sender.send_adobe_only(planner.finish())
 
 
 async def _create_missing_user_groups(client: OrgClient, wanted: Iterable[str]) -> int:

@@ -51,6 +51,8 @@ async def test_a_bulk_load_stopped_mid_way_says_what_landed_failed_and_was_not_s
     assert counters["umapi_actions_succeeded"] == landed and 30 <= landed < BULK
     assert counters["umapi_actions_failed"] == 0
     assert counters["umapi_actions_not_sent"] == BULK - landed, out
+    assert counters["primary_users_created"] == landed  # users whose create landed, not the planned ones
+    assert f"Number of directory users pushed to Adobe: {landed}\n" in out
     assert f"{BULK - landed} of {BULK} UMAPI actions were not sent" in out
     assert "Number of UMAPI actions not sent" in out
 
