@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from async_usersync.engine import (  # noqa: E402
     AdditionalGroupRule, AdobeOnlyAction, AdobeOnlyLimit, GroupMapping, SyncPlanner, SyncRules,
 )
-from async_usersync.pipeline.stages import _full_collections_deferred  # noqa: E402
+from async_usersync.pipeline.stages import full_collections_deferred  # noqa: E402
 from async_usersync.records import AdobeUser, DirectoryUser, IdentityType  # noqa: E402
 
 CASES = {"interleaved, busy": (0.05, True, False, False), "interleaved, settled": (0.05, False, False, False),
@@ -145,7 +145,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--one"]:
-        with _full_collections_deferred() if sys.argv[8] == "1" else nullcontext():
+        with full_collections_deferred() if sys.argv[8] == "1" else nullcontext():
             cpu, rss, commands = measure(int(sys.argv[2]), float(sys.argv[3]), sys.argv[4] == "1", sys.argv[5] == "1",
                                          sys.argv[6] == "1", sys.argv[7] == "1")
         print(cpu, rss, commands)

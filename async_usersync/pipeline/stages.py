@@ -230,7 +230,7 @@ async def run_stages(job: SyncJob, progress: ProgressFactory = silent_progress,
     interrupted = False
     started = time.monotonic()
     async with client_type(job.umapi, test_mode=job.test_mode) as client:
-        with logged_stage(logger, "Push to UMAPI" if job.push else "Sync with UMAPI"), _full_collections_deferred():
+        with logged_stage(logger, "Push to UMAPI" if job.push else "Sync with UMAPI"), full_collections_deferred():
             try:
                 async with client.action_sink(sender.on_result) as sink:
                     sender.sink = sink
@@ -320,7 +320,7 @@ def _removals_held(guard: RemovalGuard, picture: RunPicture, planner: SyncPlanne
 
 
 @contextmanager
-def _full_collections_deferred() -> Iterator[None]:
+def full_collections_deferred() -> Iterator[None]:
     """Python's full garbage collections scan every live object. A large org keeps millions of
     records alive during the reads (none in a reference cycle), and the full collections they set
     off took 21 of the 48 CPU seconds of a 300,000-user sync (benchmarks/scale.py). Young
