@@ -120,8 +120,9 @@ def test_the_first_run_is_never_held_back(tmp_path: Path, caplog: pytest.LogCapt
 
 def test_a_run_too_soon_warns_or_is_refused_and_a_later_one_passes(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     record = tmp_path / "async-usersync.last-run.json"
-    ScheduleGuard(record).record_success("run-1", NOW)
-    assert json.loads(record.read_text()) == {"finished": "2026-11-28T12:00:00+00:00", "run_id": "run-1"}
+    ScheduleGuard(record).record_success("run-1", tmp_path / "user-sync-config.yml", NOW)
+    assert json.loads(record.read_text()) == {"finished": "2026-11-28T12:00:00+00:00", "run_id": "run-1", "last_success": {
+        str(tmp_path / "user-sync-config.yml"): "2026-11-28T12:00:00+00:00"}}
     soon = NOW + timedelta(minutes=45)
     with caplog.at_level(logging.WARNING):
         ScheduleGuard(record).check(soon)
