@@ -2,7 +2,9 @@
 
 Each successful run is recorded in a small JSON file (beside the lock by default). A run that
 starts sooner than the minimum interval after the last success warns, or is refused when the
-guard is strict. With no record yet (the first, bulk load) nothing is checked.
+guard is strict. With no record yet (the first, bulk load) nothing is checked. The record also
+keeps each config file's own last success (``last_success``), which the summary and the metrics
+report on every run.
 """
 
 from __future__ import annotations

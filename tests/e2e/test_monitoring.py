@@ -8,11 +8,9 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import signal
 import stat
 import sys
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +18,6 @@ import pytest
 from async_usersync.files import umask_mode
 from async_usersync.pipeline.runlock import RunLock
 from tests.e2e.conftest import Run, Setup, email
-from tests.e2e.test_interrupts import bulk_users, write_users
 from tests.e2e.test_run_history import REMOVE_ALL, without
 from tests.support.metrics import parse_metrics
 
@@ -174,47 +171,6 @@ async def test_a_429_storm_shows_in_the_429_counts_and_the_paused_seconds(setup:
     assert paused["action"] >= 1 and paused["users"] >= 1 and paused["groups"] == 0
     assert {family: (figures["throttled"], figures["paused_seconds"]) for family, figures in summary["throttle"].items()} == {
         family: (sent_429[family], paused[family]) for family in sent_429}
-
-
-@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-async def test_a_stopped_run_keeps_every_series(setup: Setup, stop: signal.Signals) -> None:
-    setup.write(server={"limits": {"window": 1.0}})  # 10 action requests a second: 30 for the load
-    users_file = write_users(setup)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "async_usersync", "--strategy", "push", "--users", "file", users_file,
-        "--process-groups", *report_options(setup), "-c", str(setup.config_file),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=setup.folder)
-    output = asyncio.ensure_future(process.communicate())
-    for _ in range(300):
-        if await bulk_users(setup) >= 10:
-            break
-        await asyncio.sleep(0.05)
-    process.send_signal(stop)
-    out, err = (part.decode() for part in await asyncio.wait_for(output, 60))
-    assert process.returncode == 130, out + err
-    families, summary = read_reports(setup, 130)
-    landed = await bulk_users(setup)
-    assert families[f"{P}umapi_actions_succeeded"] == {"": landed} and families[f"{P}umapi_actions_not_sent"][""] > 0
-    assert labelled(families, "phase_duration_seconds")["adobe_read"] == 0  # push reads no Adobe user
-    assert last_success(families, summary) == 0
-
-
-async def test_a_stop_during_the_directory_read_keeps_every_series(setup: Setup) -> None:
-    setup.directory.pause()  # the directory read hangs
-    try:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "async_usersync", "--users", "mapped", *report_options(setup),
-            "-c", str(setup.config_file), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        assert process.stdout is not None
-        while b"Start Load from Directory" not in await asyncio.wait_for(process.stdout.readline(), 30):
-            pass
-        process.terminate()
-        out, err = await asyncio.wait_for(process.communicate(), 30)
-    finally:
-        setup.directory.resume()
-    assert process.returncode == 130, err
-    families, _ = read_reports(setup, 130)
-    assert families[f"{P}directory_users_read"] == {"": 0}
 
 
 async def test_an_unexpected_error_writes_both_files(setup: Setup) -> None:
