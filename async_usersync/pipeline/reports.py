@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -116,12 +115,12 @@ def summary_throttle(report: Mapping[str, Mapping[str, Any]] | None) -> dict[str
     return {family: figures | dict((report or {}).get(family, {})) for family, figures in _zero_throttle().items()}
 
 
-def write_metrics(path: Path, summary: RunSummary, *, finished: float | None = None) -> None:
+def write_metrics(path: Path, summary: RunSummary) -> None:
     """Writes the summary as gauges (README, "Monitoring"): ``<prefix>_<counter>`` per counter,
     ``<prefix>_phase_duration_seconds{phase}``, ``<prefix>_umapi_429_responses{family}``,
     ``<prefix>_umapi_paused_seconds{family}``, ``<prefix>_limit_held{limit}`` (1: the limit held
-    actions back), the exit code, the finish time (Unix seconds, ``finished`` or now; so an alert
-    can fire when runs stop) and the last success's time (0: none yet)."""
+    actions back), the exit code, the finish time (Unix seconds; so an alert can fire when runs
+    stop) and the last success's time (0: none yet)."""
     lines: list[str] = []
     seen: dict[str, str] = {}
     for counter, value in summary.counters.items():
@@ -142,7 +141,7 @@ def write_metrics(path: Path, summary: RunSummary, *, finished: float | None = N
     lines += _family(f"{PREFIX}_last_run_exit_code", "The exit code of the last run (0: everything landed).",
                      [("", summary.exit_code)])
     lines += _family(f"{PREFIX}_last_run_finish_timestamp_seconds", "When the last run finished (Unix time).",
-                     [("", time.time() if finished is None else finished)])
+                     [("", summary.finished.timestamp())])
     lines += _family(f"{PREFIX}_last_success_timestamp_seconds",
                      "When the last successful run (exit 0) of this config file finished (Unix time; 0: none yet).",
                      [("", summary.last_success.timestamp() if summary.last_success else 0)])

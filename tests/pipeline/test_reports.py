@@ -17,7 +17,7 @@ from async_usersync.pipeline.reports import (COUNTERS, LIMITS, PHASES, PREFIX, R
 from async_usersync.redaction import register_secret
 from tests.support.metrics import parse_metrics
 
-FINISHED = datetime(2026, 11, 28, 7, 5, tzinfo=timezone.utc)
+FINISHED = datetime(2026, 11, 28, 7, 5, 0, 500_000, tzinfo=timezone.utc)
 
 
 def summary(**fields: Any) -> RunSummary:
@@ -32,7 +32,7 @@ def test_metrics_parse_back_with_every_value(tmp_path: Path) -> None:
         counters={"directory_users_read": 1200, "primary_users_created": 7, "Adobe-only users removed": 0},
         durations={"directory_read": 1.25, 'odd "phase"\\': math.inf},
         throttle={"action": {"throttled": 3, "paused_seconds": 4.5}, "users": {"throttled": 0, "paused_seconds": 0.0}},
-        limits_held={"max_adobe_only_users": True, "run_history": False}), finished=1_764_000_000.5)
+        limits_held={"max_adobe_only_users": True, "run_history": False}))
     families = parse_metrics(path.read_text())
     assert families == {
         "async_usersync_directory_users_read": {"": 1200},
@@ -43,7 +43,7 @@ def test_metrics_parse_back_with_every_value(tmp_path: Path) -> None:
         "async_usersync_umapi_paused_seconds": {"family=action": 4.5, "family=users": 0},
         "async_usersync_limit_held": {"limit=max_adobe_only_users": 1, "limit=run_history": 0},
         "async_usersync_last_run_exit_code": {"": 4},
-        "async_usersync_last_run_finish_timestamp_seconds": {"": 1_764_000_000.5},
+        "async_usersync_last_run_finish_timestamp_seconds": {"": FINISHED.timestamp()},
         "async_usersync_last_success_timestamp_seconds": {"": FINISHED.timestamp()},
     }
     assert stat.S_IMODE(path.stat().st_mode) == 0o644  # node_exporter runs as another user
@@ -81,7 +81,7 @@ def test_the_summary_json_holds_the_run_and_no_secret(tmp_path: Path) -> None:
     write_summary_json(path, summary(counters={"directory_users_read": 10}, durations={"total": 300.5},
                                      throttle={"action": {"throttled": 3, "note": "token hunter2-secret"}}))
     assert json.loads(path.read_text()) == {
-        "run_id": "r-1", "started": "2026-11-28T07:00:00+00:00", "finished": "2026-11-28T07:05:00+00:00",
+        "run_id": "r-1", "started": "2026-11-28T07:00:00+00:00", "finished": "2026-11-28T07:05:00.500000+00:00",
         "exit_code": 0, "test_mode": False, "last_success": None, "counters": {"directory_users_read": 10},
         "durations": {"total": 300.5}, "throttle": {"action": {"throttled": 3, "note": "token ********"}},
         "limits_held": {"max_adobe_only_users": False, "run_history": False}}
