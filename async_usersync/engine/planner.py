@@ -110,6 +110,8 @@ class SyncPlanner:
         reads; kept only when they are written or acted on."""
         self.adobe_only_changed = 0
         """Adobe-only users that ``finish()`` gave a command (the summary counts every one acted on)."""
+        self.adobe_only_over_limit = False
+        """``finish()`` took no Adobe-only action: more candidates than ``max_adobe_only_users`` allows."""
         self._waiting_directory: dict[str, DirectoryRecord] = {}
         self._waiting_adobe: dict[str, AdobeUser] = {}
         self._waiting_excluded: dict[str, AdobeUser] = {}
@@ -289,6 +291,7 @@ class SyncPlanner:
             candidates = [user for user in candidates if fold(user.username) not in self._username_conflicts]
         considered = self.counters.adobe_users_read - self.counters.adobe_users_excluded
         if not rules.limit.allows(len(candidates), considered):
+            self.adobe_only_over_limit = True
             self.messages.append((logging.CRITICAL,
                                   f"Unable to process Adobe-only users, as their count ({len(candidates)}) is larger "
                                   f"than the max_adobe_only_users setting ({rules.limit})"))

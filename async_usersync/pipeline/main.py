@@ -23,15 +23,16 @@ from async_usersync.config import RunSettings, load_run_settings
 from async_usersync.engine import Strategy, SyncPlanner, render_action_summary
 from async_usersync.engine.history import RemovalGuard
 from async_usersync.errors import ConfigError, ExitCode, UsersyncError
-from async_usersync.logs import LogSettings, LogStream, streaming_logs
+from async_usersync.logs import LogStream, streaming_logs
 from async_usersync.logs.stage_lines import run_title, stage_line, total_time
-from async_usersync.pipeline.reports import RunSummary, summary_counters, write_reports
+from async_usersync.pipeline.reports import (RunSummary, summary_counters, summary_durations, summary_throttle,
+                                             write_reports)
 from async_usersync.pipeline.interrupts import stop_on_sigterm
 from async_usersync.pipeline.history import RunHistory, default_history_path, history_scope
 from async_usersync.pipeline.job import SyncJob, build_job
 from async_usersync.pipeline.stages import RunResult, run_stages
 from async_usersync.pipeline.runlock import RunLock, default_lock_path
-from async_usersync.pipeline.schedule import DEFAULT_MIN_INTERVAL, ScheduleGuard, default_record_path
+from async_usersync.pipeline.schedule import DEFAULT_MIN_INTERVAL, ScheduleGuard, default_record_path, last_success
 
 logger = logging.getLogger("async_usersync.main")
 
@@ -55,34 +56,72 @@ class SyncInvocation:
     """The raw arguments, for the log's ``Command line arguments`` block."""
 
 
+@dataclass
+class RunReports:
+    """The run's ``--summary-json`` and ``--metrics-file``, written once on every exit path: by the
+    logged run with what it reached, else (a configuration error, a log file that cannot be opened,
+    Ctrl-C outside the event loop) with zeros, so a dashboard never keeps showing an older run."""
+
+    invocation: SyncInvocation
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    started: datetime = field(default_factory=lambda: datetime.now().astimezone())
+    clock: float = field(default_factory=time.monotonic)
+    """``time.monotonic()`` at the start, for the total duration."""
+    written: bool = False
+
+    def write(self, code: ExitCode, **figures: Any) -> None:
+        """Writes both files asked for, with the exit code, the last success of the config file (this
+        run's when it succeeded) and ``figures`` (``RunSummary`` fields; zeros where not given).
+        Raises OSError or UsersyncError when a file cannot be written."""
+        config_file = self.invocation.config_file
+        figures.setdefault("durations", summary_durations(None, time.monotonic() - self.clock))
+        self.written = True
+        write_reports(self.invocation.summary_json, self.invocation.metrics_file, RunSummary(
+            run_id=self.run_id, started=self.started, finished=datetime.now().astimezone(), exit_code=int(code),
+            last_success=last_success(default_record_path(config_file), config_file), **figures))
+
+    def write_if_not_written(self, code: ExitCode) -> None:
+        """``write(code)`` for a run that ended before its log opened or after it closed; an error is
+        printed."""
+        if self.written:
+            return
+        try:
+            self.write(code)
+        except (OSError, UsersyncError) as error:
+            print(f"async-usersync: error: cannot write the run's summary or metrics: {error}", file=sys.stderr)
+
+
 def sync_main(invocation: SyncInvocation) -> ExitCode:
     """The ``sync`` command from its command line to its exit code, in a new event loop (the CLI's
     entry point). The configuration, the connector files and the options are read and checked first:
-    an error there is printed (exit 2) before any log opens. Ctrl-C ends it with exit 130."""
+    an error there is printed (exit 2) before any log opens. Ctrl-C ends it with exit 130. The
+    summary and metrics files are written whatever the exit."""
+    reports = RunReports(invocation)
     try:
         settings = load_run_settings(invocation.config_file, invocation.options, invocation.encoding)
         job = build_job(settings)
         guard = _schedule_guard(invocation)
     except UsersyncError as error:
         print_error(error)
-        return error.exit_code
-    try:
-        code = asyncio.run(_run_logged(invocation, settings, job, guard, settings.logging))
-    except KeyboardInterrupt:
-        print("async-usersync: interrupted", file=sys.stderr)
-        return ExitCode.INTERRUPTED
+        code = error.exit_code
+    else:
+        try:
+            code = asyncio.run(_run_logged(invocation, settings, job, guard, reports))
+        except KeyboardInterrupt:
+            print("async-usersync: interrupted", file=sys.stderr)
+            code = ExitCode.INTERRUPTED
+    reports.write_if_not_written(code)
     return code
 
 
 async def _run_logged(invocation: SyncInvocation, settings: RunSettings, job: SyncJob, guard: ScheduleGuard,
-                      log_settings: LogSettings) -> ExitCode:
+                      reports: RunReports) -> ExitCode:
     """Opens the log stream (a log file that cannot be opened is printed, exit 2) and runs the
     guarded part inside it, so that everything it logs is written whatever ends it; a SIGTERM
     inside stops the run as Ctrl-C does (``interrupts.stop_on_sigterm``)."""
-    run_id = uuid.uuid4().hex[:12]
     try:
-        async with streaming_logs(log_settings, run_id=run_id) as stream, stop_on_sigterm():
-            code = await _run_guarded(invocation, settings, job, guard, stream, run_id)
+        async with streaming_logs(settings.logging, run_id=reports.run_id) as stream, stop_on_sigterm():
+            code = await _run_guarded(invocation, settings, job, guard, stream, reports)
             await stream.flush()
     except UsersyncError as error:  # the log file itself could not be opened
         print_error(error)
@@ -95,12 +134,13 @@ async def _run_logged(invocation: SyncInvocation, settings: RunSettings, job: Sy
 
 
 async def _run_guarded(invocation: SyncInvocation, settings: RunSettings, job: SyncJob, guard: ScheduleGuard,
-                       stream: LogStream, run_id: str) -> ExitCode:
+                       stream: LogStream, reports: RunReports) -> ExitCode:
     """The logged run: its header, the run lock, the schedule guard and the run history around
-    ``stages.run_stages``, then the Action Summary, the end line and the summary/metrics files.
-    Every error ends as one CRITICAL line and its exit code; a bug's trace goes to the debug log."""
+    ``stages.run_stages``, then the Action Summary, a WARNING when a limit held actions back, the
+    end line and the summary/metrics files. Every error ends as one CRITICAL line and its exit code;
+    a bug's trace goes to the debug log."""
     options = settings.options
-    started, started_at = time.monotonic(), datetime.now().astimezone()
+    run_id = reports.run_id
     title = run_title(__version__, options.test_mode)
     logger.info("%s", stage_line(f"Start {title}", "="))
     logger.info("async-usersync %s - Python %s - %s %s", __version__, platform.python_version(), platform.system(), platform.release())
@@ -126,7 +166,7 @@ async def _run_guarded(invocation: SyncInvocation, settings: RunSettings, job: S
                                 "and %d were not sent", totals.sent, totals.completed, totals.failed, totals.not_sent)
             code = result.exit_code
             if code is ExitCode.OK and not options.test_mode:
-                guard.record_success(run_id)
+                guard.record_success(run_id, invocation.config_file)
             if (history is not None and result.picture is not None and not options.test_mode
                     and code in (ExitCode.OK, ExitCode.COMMANDS_FAILED)):
                 history.record(result.picture, run_id)
@@ -147,19 +187,34 @@ async def _run_guarded(invocation: SyncInvocation, settings: RunSettings, job: S
         for line in render_action_summary(counters, (totals.sent, totals.completed, totals.failed, totals.not_sent),
                                           options.test_mode):
             logger.info("%s", line)
-    elapsed = time.monotonic() - started
+    limits_held = {"max_adobe_only_users": job.planner.adobe_only_over_limit,
+                   "run_history": result is not None and bool(result.held)}
+    _warn_limits_held(limits_held)
+    elapsed = time.monotonic() - reports.clock
     logger.info("%s", stage_line(f"End {title} (Total time: {total_time(elapsed)})", "="))
     if stream.log_file is not None:
         logger.info("The log is in %s", stream.log_file)
     try:
-        write_reports(invocation.summary_json, invocation.metrics_file, RunSummary(
-            run_id=run_id, started=started_at, finished=datetime.now().astimezone(), exit_code=int(code),
-            test_mode=options.test_mode, counters=summary_counters(counters, result),
-            durations=(result.durations if result is not None else {}) | {"total": elapsed},
-            throttle=result.throttle if result is not None else {}))
+        reports.write(code, test_mode=options.test_mode, counters=summary_counters(counters, result),
+                      durations=summary_durations(result, elapsed), limits_held=limits_held,
+                      throttle=summary_throttle(result.throttle if result is not None else None))
     except (OSError, UsersyncError) as error:
         logger.error("Cannot write the run's summary or metrics: %s", error)
     return code
+
+
+def _warn_limits_held(limits_held: Mapping[str, bool]) -> None:
+    """One WARNING line naming the limits that held actions back (the summary and metrics flag them
+    too), for the cron mail's grep and for alerting on a run that otherwise looks fine."""
+    held = [_LIMIT_EFFECTS[limit] for limit, was_held in limits_held.items() if was_held]
+    if held:
+        logger.warning("A limit held actions back in this run: %s", "; ".join(held))
+
+
+_LIMIT_EFFECTS = {
+    "max_adobe_only_users": "max_adobe_only_users (no Adobe-only user was acted on)",
+    "run_history": "the run history (no removal was sent; see limits.max_shrink and --accept-shrink)",
+}
 
 
 def _run_history(settings: RunSettings, job: SyncJob) -> RunHistory | None:

@@ -2,7 +2,9 @@
 
 Each successful run is recorded in a small JSON file (beside the lock by default). A run that
 starts sooner than the minimum interval after the last success warns, or is refused when the
-guard is strict. With no record yet (the first, bulk load) nothing is checked.
+guard is strict. With no record yet (the first, bulk load) nothing is checked. The record also
+keeps each config file's own last success (``last_success``), which the summary and the metrics
+report on every run.
 """
 
 from __future__ import annotations
@@ -73,14 +75,41 @@ class ScheduleGuard:
             raise RefusedStart(f"{message}. Not starting.")
         logger.warning("Running sooner than advised: %s", message)
 
-    def record_success(self, run_id: str, now: datetime | None = None) -> None:
-        """Records a successful run, atomically (a half-written record never replaces a good one)."""
-        now = now or datetime.now(timezone.utc)
-        record = {"finished": now.isoformat(timespec="seconds"), "run_id": run_id}
+    def record_success(self, run_id: str, config_file: Path, now: datetime | None = None) -> None:
+        """Records a successful run of ``config_file``, atomically (a half-written record never
+        replaces a good one); the other config files' last successes in the record are kept."""
+        finished = (now or datetime.now(timezone.utc)).isoformat(timespec="seconds")
+        record = {"finished": finished, "run_id": run_id,
+                  "last_success": _last_successes(self.record_path) | {_state_key(config_file): finished}}
         try:
             write_atomically(self.record_path, json.dumps(record).encode(), mode=0o600)
         except OSError as error:
             raise ConfigError(f"cannot write the last-run record {self.record_path}: {error.strerror}") from None
+
+
+def last_success(record_path: Path, config_file: Path) -> datetime | None:
+    """When the last successful run of ``config_file`` finished, as the last-run record keeps it per
+    config file; None when none is recorded or the record cannot be read (never raises: the
+    monitoring files are written on every exit path, a configuration error's included)."""
+    try:
+        finished = datetime.fromisoformat(_last_successes(record_path)[_state_key(config_file)])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return finished if finished.tzinfo is not None else None
+
+
+def _last_successes(record_path: Path) -> dict[str, str]:
+    """The record's last success per config file (empty when there is no readable record)."""
+    try:
+        successes = json.loads(record_path.read_text(encoding="utf-8")).get("last_success", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return successes if isinstance(successes, dict) else {}
+
+
+def _state_key(config_file: Path) -> str:
+    """A config file's key in the run state: its absolute path."""
+    return str(config_file.resolve())
 
 
 def _duration(interval: timedelta) -> str:

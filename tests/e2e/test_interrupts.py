@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from tests.e2e.conftest import Setup
+from tests.e2e.test_monitoring import read_reports, report_options
 
 BULK = 300
 
@@ -26,14 +27,13 @@ async def bulk_users(setup: Setup) -> int:
     return sum(address.startswith("bulk") for address in await setup.users())
 
 
-@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 async def test_a_bulk_load_stopped_mid_way_says_what_landed_failed_and_was_not_sent(setup: Setup, stop) -> None:
     setup.write(server={"limits": {"window": 1.0}})  # 10 action requests a second: 30 for the load
     users_file = write_users(setup)
-    summary_file = setup.folder / "summary.json"
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "async_usersync", "--strategy", "push", "--users", "file", users_file,
-        "--process-groups", "--summary-json", str(summary_file), "-c", str(setup.config_file),
+        "--process-groups", *report_options(setup), "-c", str(setup.config_file),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=setup.folder)
     output = asyncio.ensure_future(process.communicate())
     for _ in range(300):
@@ -45,8 +45,10 @@ async def test_a_bulk_load_stopped_mid_way_says_what_landed_failed_and_was_not_s
     assert process.returncode == 130, out + err
     assert "Traceback" not in out + err and "Error in action" not in out
     assert " ERROR " not in out, [line for line in out.splitlines() if " ERROR " in line]
-    counters = json.loads(summary_file.read_text())["counters"]
+    families, summary = read_reports(setup, 130)  # every series and field, as on every exit path (issue 14)
+    counters = summary["counters"]
     landed = await bulk_users(setup)
+    assert families["async_usersync_umapi_actions_not_sent"] == {"": BULK - landed}
     assert counters["umapi_actions_sent"] == BULK, out
     assert counters["umapi_actions_succeeded"] == landed and 30 <= landed < BULK
     assert counters["umapi_actions_failed"] == 0

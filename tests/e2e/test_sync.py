@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from tests.e2e.conftest import MAPPING, Setup, email
+from tests.e2e.test_monitoring import read_reports, report_options
 
 UNTOUCHED_BY_RULES = {
     email("alice"): ["Sales Team"],
@@ -288,7 +289,8 @@ async def test_sigterm_stops_the_run_cleanly(setup: Setup) -> None:
     try:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "async_usersync", "--users", "mapped", "--adobe-only-user-action", "remove",
-            "-c", str(setup.config_file), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            *report_options(setup), "-c", str(setup.config_file), stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
         assert process.stdout is not None
         while b"Start Load from Directory" not in await asyncio.wait_for(process.stdout.readline(), 30):
             pass
@@ -299,6 +301,8 @@ async def test_sigterm_stops_the_run_cleanly(setup: Setup) -> None:
     assert process.returncode == 130, err
     assert b"Received SIGTERM" in out and b"The run was stopped" in out and b"========== End Run" in out
     assert {email("gone1"), email("gone2")} <= (await setup.users()).keys()
+    families, _ = read_reports(setup, 130)  # every series, though the stages never got going (issue 14)
+    assert families["async_usersync_directory_users_read"] == {"": 0}
     assert (await setup.sync("--users", "mapped")).code == 0  # the lock was released
 
 

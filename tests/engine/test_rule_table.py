@@ -215,6 +215,7 @@ def test_the_limit_stops_only_adobe_only_actions(limit, allowed) -> None:
     assert {command.user for command in result.streamed} == {"stay@example.com", "new@example.com"}
     critical = [text for level, text in result.planner.messages if level == logging.CRITICAL]
     expected_count = 1 if limit.group_removals_only else 3
+    assert result.planner.adobe_only_over_limit is not allowed  # for the summary's and the metrics' flag
     if allowed:
         assert len(result.final) == expected_count and critical == []
         assert result.planner.counters.adobe_only_processed == expected_count
@@ -227,7 +228,7 @@ def test_the_limit_stops_only_adobe_only_actions(limit, allowed) -> None:
 
 def test_the_limit_is_not_checked_when_adobe_only_users_are_only_written() -> None:
     result = run(rules(limit=AdobeOnlyLimit(count=0), adobe_only_action=AdobeOnlyAction.WRITE_FILE), [], STRAYS)
-    assert result.commands == [] and result.planner.messages == []
+    assert result.commands == [] and result.planner.messages == [] and not result.planner.adobe_only_over_limit
     assert len(result.planner.adobe_only_users) == 3
 
 

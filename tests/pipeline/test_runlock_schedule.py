@@ -16,7 +16,7 @@ import pytest
 
 from async_usersync.errors import ExitCode, RefusedStart
 from async_usersync.pipeline.runlock import RunLock, default_lock_path
-from async_usersync.pipeline.schedule import ScheduleGuard, default_record_path
+from async_usersync.pipeline.schedule import ScheduleGuard, default_record_path, last_success
 
 REPO = Path(__file__).parents[2]
 
@@ -120,8 +120,9 @@ def test_the_first_run_is_never_held_back(tmp_path: Path, caplog: pytest.LogCapt
 
 def test_a_run_too_soon_warns_or_is_refused_and_a_later_one_passes(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     record = tmp_path / "async-usersync.last-run.json"
-    ScheduleGuard(record).record_success("run-1", NOW)
-    assert json.loads(record.read_text()) == {"finished": "2026-11-28T12:00:00+00:00", "run_id": "run-1"}
+    ScheduleGuard(record).record_success("run-1", tmp_path / "user-sync-config.yml", NOW)
+    assert json.loads(record.read_text()) == {"finished": "2026-11-28T12:00:00+00:00", "run_id": "run-1", "last_success": {
+        str(tmp_path / "user-sync-config.yml"): "2026-11-28T12:00:00+00:00"}}
     soon = NOW + timedelta(minutes=45)
     with caplog.at_level(logging.WARNING):
         ScheduleGuard(record).check(soon)
@@ -148,3 +149,15 @@ def test_the_lock_names_its_holder_to_its_owner_only(tmp_path: Path) -> None:
             assert oct((tmp_path / "async-usersync.lock").stat().st_mode & 0o777) == "0o600"
     finally:
         os.umask(previous)
+
+
+def test_the_last_success_is_kept_per_config_file_and_never_raises(tmp_path: Path) -> None:
+    record = tmp_path / "async-usersync.last-run.json"
+    first, second = tmp_path / "user-sync-config.yml", tmp_path / "other-org.yml"
+    assert last_success(record, first) is None  # no record yet
+    ScheduleGuard(record).record_success("run-1", first, NOW)
+    ScheduleGuard(record).record_success("run-2", second, NOW + timedelta(hours=3))
+    assert last_success(record, first) == NOW and last_success(record, second) == NOW + timedelta(hours=3)
+    for unreadable in ("{", "[]", '{"last_success": []}', '{"last_success": {"%s": "noon"}}' % first):
+        record.write_text(unreadable)
+        assert last_success(record, first) is None
