@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from async_usersync import __version__
-from async_usersync.config import RunSettings, load_run_settings
+from async_usersync.config import RunSettings, load_run_settings, read_log_settings
 from async_usersync.engine import Strategy, SyncPlanner, render_action_summary
 from async_usersync.engine.history import RemovalGuard
 from async_usersync.errors import ConfigError, ExitCode, UsersyncError
@@ -27,11 +27,13 @@ from async_usersync.logs import LogSettings, LogStream, streaming_logs
 from async_usersync.logs.stage_lines import run_title, stage_line, total_time
 from async_usersync.pipeline.reports import RunSummary, summary_counters, write_reports
 from async_usersync.pipeline.interrupts import stop_on_sigterm
-from async_usersync.pipeline.history import RunHistory, default_history_path, history_scope
+from async_usersync.pipeline.history import RunHistory, history_scope
 from async_usersync.pipeline.job import SyncJob, build_job
 from async_usersync.pipeline.stages import RunResult, run_stages
-from async_usersync.pipeline.runlock import RunLock, default_lock_path
-from async_usersync.pipeline.schedule import DEFAULT_MIN_INTERVAL, ScheduleGuard, default_record_path
+from async_usersync.pipeline.outputs import OutputPath, WriteKind, check_writable
+from async_usersync.pipeline.run_state import RunStatePaths
+from async_usersync.pipeline.runlock import RunLock
+from async_usersync.pipeline.schedule import DEFAULT_MIN_INTERVAL, ScheduleGuard
 
 logger = logging.getLogger("async_usersync.main")
 
@@ -55,65 +57,90 @@ class SyncInvocation:
     """The raw arguments, for the log's ``Command line arguments`` block."""
 
 
+RunSetup = tuple[RunSettings, SyncJob, ScheduleGuard]
+"""What ``sync_main`` reads and checks before the log opens."""
+
+
 def sync_main(invocation: SyncInvocation) -> ExitCode:
     """The ``sync`` command from its command line to its exit code, in a new event loop (the CLI's
-    entry point). The configuration, the connector files and the options are read and checked first:
-    an error there is printed (exit 2) before any log opens. Ctrl-C ends it with exit 130."""
+    entry point). The configuration, the connector files and the options are read and checked first.
+    An error there is printed on stderr, and is also the run's CRITICAL line on the console and in
+    the log file (when the ``logging`` section could be read), which the cron mail picks out; exit 2.
+    Ctrl-C ends it with exit 130."""
+    setup: RunSetup | UsersyncError
     try:
         settings = load_run_settings(invocation.config_file, invocation.options, invocation.encoding)
-        job = build_job(settings)
-        guard = _schedule_guard(invocation)
+        setup = settings, build_job(settings), _schedule_guard(invocation, settings)
+        log_settings = settings.logging
     except UsersyncError as error:
         print_error(error)
-        return error.exit_code
+        setup, log_settings = error, read_log_settings(invocation.config_file, invocation.encoding) or LogSettings()
     try:
-        code = asyncio.run(_run_logged(invocation, settings, job, guard, settings.logging))
+        code = asyncio.run(_run_logged(invocation, setup, log_settings))
     except KeyboardInterrupt:
         print("async-usersync: interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
     return code
 
 
-async def _run_logged(invocation: SyncInvocation, settings: RunSettings, job: SyncJob, guard: ScheduleGuard,
-                      log_settings: LogSettings) -> ExitCode:
-    """Opens the log stream (a log file that cannot be opened is printed, exit 2) and runs the
-    guarded part inside it, so that everything it logs is written whatever ends it; a SIGTERM
-    inside stops the run as Ctrl-C does (``interrupts.stop_on_sigterm``)."""
+async def _run_logged(invocation: SyncInvocation, setup: RunSetup | UsersyncError, log_settings: LogSettings) -> ExitCode:
+    """Opens the log stream and runs the guarded part inside it, so that everything it logs is
+    written whatever ends it; a SIGTERM inside stops the run as Ctrl-C does
+    (``interrupts.stop_on_sigterm``). A log file that cannot be opened is printed on stderr and ends
+    the run (exit 2) with its CRITICAL line on the console."""
     run_id = uuid.uuid4().hex[:12]
+    printed = isinstance(setup, UsersyncError)
     try:
-        async with streaming_logs(log_settings, run_id=run_id) as stream, stop_on_sigterm():
-            code = await _run_guarded(invocation, settings, job, guard, stream, run_id)
-            await stream.flush()
-    except UsersyncError as error:  # the log file itself could not be opened
-        print_error(error)
-        return error.exit_code
+        try:
+            code = await _run_in_logs(invocation, setup, log_settings, run_id)
+        except UsersyncError as error:  # the log file itself could not be opened
+            print_error(error)
+            printed = True
+            code = await _run_in_logs(invocation, error, replace(log_settings, log_to_file=False, json_log_file=None),
+                                      run_id)
     except asyncio.CancelledError:  # SIGTERM: stop_on_sigterm logged why and cancelled the run
         return ExitCode.INTERRUPTED
-    if code is not ExitCode.OK:
+    if code is not ExitCode.OK and not printed:
         print(f"async-usersync: the run ended with exit code {int(code)}; see the log for details", file=sys.stderr)
     return code
 
 
-async def _run_guarded(invocation: SyncInvocation, settings: RunSettings, job: SyncJob, guard: ScheduleGuard,
-                       stream: LogStream, run_id: str) -> ExitCode:
-    """The logged run: its header, the run lock, the schedule guard and the run history around
-    ``stages.run_stages``, then the Action Summary, the end line and the summary/metrics files.
-    Every error ends as one CRITICAL line and its exit code; a bug's trace goes to the debug log."""
-    options = settings.options
+async def _run_in_logs(invocation: SyncInvocation, setup: RunSetup | UsersyncError, log_settings: LogSettings,
+                       run_id: str) -> ExitCode:
+    """``_run_guarded`` inside a log stream; raises ConfigError when a log file cannot be opened."""
+    async with streaming_logs(log_settings, run_id=run_id) as stream, stop_on_sigterm():
+        code = await _run_guarded(invocation, setup, stream, run_id)
+        await stream.flush()
+    return code
+
+
+async def _run_guarded(invocation: SyncInvocation, setup: RunSetup | UsersyncError, stream: LogStream,
+                       run_id: str) -> ExitCode:
+    """The logged run: its header, the check of the files it will write, the run lock, the schedule
+    guard and the run history around ``stages.run_stages``, then the Action Summary, the end line and
+    the summary/metrics files. Every error ends as one CRITICAL line and its exit code, also one
+    found before the log opened (``setup`` is then that error); a bug's trace goes to the debug log."""
     started, started_at = time.monotonic(), datetime.now().astimezone()
-    title = run_title(__version__, options.test_mode)
+    settings, job, guard = setup if not isinstance(setup, UsersyncError) else (None, None, None)
+    title = run_title(__version__, settings.options.test_mode if settings else bool(invocation.options.get("test_mode")))
     logger.info("%s", stage_line(f"Start {title}", "="))
     logger.info("async-usersync %s - Python %s - %s %s", __version__, platform.python_version(), platform.system(), platform.release())
     logger.info("------- Command line arguments -------")
     logger.info("%s", " ".join(invocation.arguments) or "(none)")
-    for note in settings.notes:
+    for note in settings.notes if settings else ():
         logger.warning("%s", note)
     code = ExitCode.OK
     result: RunResult | None = None
     try:
-        with RunLock(invocation.lock_file or default_lock_path(settings.config.file)):
+        if isinstance(setup, UsersyncError):
+            raise setup
+        assert settings is not None and job is not None and guard is not None
+        options = settings.options
+        state = RunStatePaths.of(settings.config.file, options.state_dir)
+        check_writable(_outputs(invocation, settings, state))
+        with RunLock(invocation.lock_file or state.lock):
             guard.check()
-            history = _run_history(settings, job)
+            history = _run_history(settings, job, state)
             if history is not None:
                 job = replace(job, removal_guard=RemovalGuard(history.last_picture(), settings.config.max_shrink,
                                                               invocation.accept_shrink))
@@ -141,20 +168,21 @@ async def _run_guarded(invocation: SyncInvocation, settings: RunSettings, job: S
                         "to log its trace, and please report it", type(error).__name__, error)
         logger.debug("Trace of the internal error", exc_info=True)
         code = ExitCode.INTERNAL_ERROR
-    counters = job.planner.counters
-    if result is not None:
+    if result is not None and job is not None:
         totals = result.totals
-        for line in render_action_summary(counters, (totals.sent, totals.completed, totals.failed, totals.not_sent),
-                                          options.test_mode):
+        for line in render_action_summary(job.planner.counters, (totals.sent, totals.completed, totals.failed,
+                                                                 totals.not_sent), job.test_mode):
             logger.info("%s", line)
     elapsed = time.monotonic() - started
     logger.info("%s", stage_line(f"End {title} (Total time: {total_time(elapsed)})", "="))
     if stream.log_file is not None:
         logger.info("The log is in %s", stream.log_file)
+    if job is None:  # the run's own settings could not be read: no report files to write
+        return code
     try:
         write_reports(invocation.summary_json, invocation.metrics_file, RunSummary(
             run_id=run_id, started=started_at, finished=datetime.now().astimezone(), exit_code=int(code),
-            test_mode=options.test_mode, counters=summary_counters(counters, result),
+            test_mode=job.test_mode, counters=summary_counters(job.planner.counters, result),
             durations=(result.durations if result is not None else {}) | {"total": elapsed},
             throttle=result.throttle if result is not None else {}))
     except (OSError, UsersyncError) as error:
@@ -162,17 +190,35 @@ async def _run_guarded(invocation: SyncInvocation, settings: RunSettings, job: S
     return code
 
 
-def _run_history(settings: RunSettings, job: SyncJob) -> RunHistory | None:
+def _outputs(invocation: SyncInvocation, settings: RunSettings, state: RunStatePaths) -> list[OutputPath]:
+    """Every place the run will write besides its logs (opened already), for ``check_writable``."""
+    named_by = settings.options.named_by
+    outputs = [OutputPath(state.folder, named_by.get("state_dir", "the state folder (beside the config file; "
+                                                     "choose another with --state-dir)"), WriteKind.FOLDER)]
+    if invocation.lock_file is not None:
+        outputs.append(OutputPath(invocation.lock_file, "option --lock-file", WriteKind.IN_PLACE))
+    if settings.options.adobe_only_write_file is not None:
+        outputs.append(OutputPath(settings.options.adobe_only_write_file,
+                                  f"{named_by['adobe_only_user_action']} (write-file)", WriteKind.IN_PLACE))
+    if invocation.summary_json is not None:
+        outputs.append(OutputPath(invocation.summary_json, "option --summary-json", WriteKind.REPLACED))
+    if invocation.metrics_file is not None:
+        outputs.append(OutputPath(invocation.metrics_file, "option --metrics-file", WriteKind.REPLACED))
+    return outputs
+
+
+def _run_history(settings: RunSettings, job: SyncJob, state: RunStatePaths) -> RunHistory | None:
     """The run history of this config file, when the guard applies: both sides are read (not push,
     not an Adobe-only user list)."""
     if job.push or job.listed_adobe_only_users is not None:
         return None
-    return RunHistory(default_history_path(settings.config.file), history_scope(settings.options))
+    return RunHistory(state.history, history_scope(settings.options))
 
 
-def _schedule_guard(invocation: SyncInvocation) -> ScheduleGuard:
+def _schedule_guard(invocation: SyncInvocation, settings: RunSettings) -> ScheduleGuard:
     interval = parse_interval(invocation.min_interval) if invocation.min_interval else DEFAULT_MIN_INTERVAL
-    return ScheduleGuard(default_record_path(invocation.config_file), interval, invocation.refuse_too_soon)
+    state = RunStatePaths.of(settings.config.file, settings.options.state_dir)
+    return ScheduleGuard(state.last_run, interval, invocation.refuse_too_soon, state.legacy_last_run)
 
 
 _INTERVAL = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d)?\s*", re.IGNORECASE)

@@ -1,8 +1,10 @@
 """The operating guide's "not more often than every 2 hours", kept by the tool itself.
 
-Each successful run is recorded in a small JSON file (beside the lock by default). A run that
-starts sooner than the minimum interval after the last success warns, or is refused when the
-guard is strict. With no record yet (the first, bulk load) nothing is checked.
+Each successful run is recorded in a small JSON file per config file, in the state folder
+(``pipeline.run_state``). A run that starts sooner than the minimum interval after the last success
+warns, or is refused when the guard is strict. With no record yet (the first, bulk load) nothing is
+checked, except that the folder's record of older versions (one for every config in the folder)
+still gets a warning, never a refusal: it cannot say which config's run it records.
 """
 
 from __future__ import annotations
@@ -16,15 +18,9 @@ from pathlib import Path
 from async_usersync.errors import ConfigError, RefusedStart
 from async_usersync.files import write_atomically
 
-RECORD_FILE_NAME = "async-usersync.last-run.json"
 DEFAULT_MIN_INTERVAL = timedelta(hours=2)
 
 logger = logging.getLogger("async_usersync.schedule")
-
-
-def default_record_path(config_file: Path) -> Path:
-    """The last-run record, beside the config file."""
-    return config_file.parent / RECORD_FILE_NAME
 
 
 @dataclass(frozen=True)
@@ -35,29 +31,36 @@ class ScheduleGuard:
     min_interval: timedelta = DEFAULT_MIN_INTERVAL
     refuse: bool = False
     """Refuse a run that is too soon (``RefusedStart``) instead of only warning."""
+    legacy_record_path: Path | None = None
+    """The config folder's record of older versions, read only while ``record_path`` does not exist."""
 
-    def last_success(self) -> datetime | None:
-        """When the last successful run finished, or None (no record, or one that cannot be trusted)."""
+    def last_success(self, path: Path | None = None) -> datetime | None:
+        """When the last successful run recorded in ``path`` (default ``record_path``) finished, or
+        None (no record, or one that cannot be trusted). Raises ConfigError when it cannot be read."""
+        path = path or self.record_path
         try:
-            text = self.record_path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
         except OSError as error:
-            raise ConfigError(f"cannot read the last-run record {self.record_path}: {error.strerror}") from None
+            raise ConfigError(f"cannot read the last-run record {path}: {error.strerror}") from None
         try:
             finished = datetime.fromisoformat(json.loads(text)["finished"])
             if finished.tzinfo is None:
                 raise ValueError("no time zone")
         except (ValueError, KeyError, TypeError) as error:
-            logger.warning("The last-run record %s is unreadable (%s); not checking the run interval",
-                           self.record_path, error)
+            logger.warning("The last-run record %s is unreadable (%s); not checking the run interval", path, error)
             return None
         return finished
 
     def check(self, now: datetime | None = None) -> None:
-        """Warns, or refuses, when the last success was less than ``min_interval`` ago."""
+        """Warns, or refuses, when the last success was less than ``min_interval`` ago. Only a warning
+        when the last success comes from the folder's record of older versions (``legacy_record_path``)."""
         now = now or datetime.now(timezone.utc)
         last = self.last_success()
+        legacy = last is None and self.legacy_record_path is not None and not self.record_path.exists()
+        if legacy:
+            last = self.last_success(self.legacy_record_path)
         if last is None:
             return
         elapsed = now - last
@@ -69,8 +72,11 @@ class ScheduleGuard:
             return
         message = (f"the last successful run finished {_duration(elapsed)} ago ({last.isoformat(timespec='seconds')}); "
                    f"runs should be at least {_duration(self.min_interval)} apart")
-        if self.refuse:
+        if self.refuse and not legacy:
             raise RefusedStart(f"{message}. Not starting.")
+        if legacy:
+            message += (f" (by {self.legacy_record_path}, which an older version kept for every config in this folder; "
+                        f"not refusing: the run may be another config's)")
         logger.warning("Running sooner than advised: %s", message)
 
     def record_success(self, run_id: str, now: datetime | None = None) -> None:
