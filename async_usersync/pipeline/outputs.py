@@ -26,7 +26,8 @@ class WriteKind(Enum):
     """Written to a temporary file beside it, then renamed over it: its folder must take new files
     (a missing folder is created, so the nearest existing one must)."""
     IN_PLACE = "in place"
-    """Opened and written (created when missing): the file itself, or its folder when it is missing."""
+    """Opened and written (created when missing, in a folder that must exist): the file itself, or
+    its folder when it is missing."""
     FOLDER = "folder"
     """A folder the run creates files in: it must exist and take new files."""
 
@@ -43,29 +44,31 @@ def check_writable(outputs: Iterable[OutputPath]) -> None:
     """Raises ConfigError for the first output the run could not write: ``<named_by>: cannot write
     <path>: <reason>``. Creates and removes at most a probe file per folder; creates no folder."""
     for output in outputs:
-        reason = _problem(output)
+        path = output.path.absolute()  # a cron job's working folder is not obvious: name the full path
+        reason = _problem(path, output.kind)
         if reason:
-            raise ConfigError(f"{output.named_by}: cannot write {output.path}: {reason}")
+            raise ConfigError(f"{output.named_by}: cannot write {path}: {reason}")
 
 
-def _problem(output: OutputPath) -> str | None:
-    path = output.path
-    if output.kind is WriteKind.FOLDER:
+def _problem(path: Path, kind: WriteKind) -> str | None:
+    if kind is WriteKind.FOLDER:
         if not path.is_dir():
             return ("the folder does not exist: create it, owned by the account that runs the sync"
                     if not path.exists() else "not a folder")
         return _probe(path)
     if path.is_dir():
         return "it is a folder"
-    if output.kind is WriteKind.IN_PLACE and path.exists():
+    if kind is WriteKind.IN_PLACE and path.exists():
         try:
             os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC))  # no truncation: the file is kept as is
         except OSError as error:
             return error.strerror or str(error)
         return None
     folder = path.parent
-    while not folder.exists() and folder != folder.parent:
+    while kind is WriteKind.REPLACED and not folder.exists() and folder != folder.parent:
         folder = folder.parent
+    if not folder.exists():
+        return f"the folder {folder} does not exist"
     if not folder.is_dir():
         return f"{folder} is not a folder"
     return _probe(folder)
