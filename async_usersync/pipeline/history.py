@@ -3,9 +3,9 @@
 Each successful run records what it read: directory users, members per mapped directory group,
 Adobe users. The file sits in the state folder beside the last-run record (``pipeline.run_state``)
 and is named after the config file, so two configs in one folder keep their own:
-``user-sync-config.yml`` -> ``async-usersync.user-sync-config.history.json``. Inside, pictures are kept per scope (which users
-were read, from where), so that a ``--users group A`` run is never compared with a ``--users all``
-one. A missing file or scope is a first run: nothing is held back.
+``user-sync-config.yml`` -> ``async-usersync.user-sync-config.history.json``. Inside, pictures are
+kept per scope (which users were read, from where), so that a ``--users group A`` run is never
+compared with a ``--users all`` one. A missing file or scope is a first run: nothing is held back.
 """
 
 from __future__ import annotations

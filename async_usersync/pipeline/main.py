@@ -57,8 +57,14 @@ class SyncInvocation:
     """The raw arguments, for the log's ``Command line arguments`` block."""
 
 
-RunSetup = tuple[RunSettings, SyncJob, ScheduleGuard]
-"""What ``sync_main`` reads and checks before the log opens."""
+@dataclass(frozen=True)
+class RunSetup:
+    """What ``sync_main`` reads and checks before the log opens."""
+    settings: RunSettings
+    job: SyncJob
+    state: RunStatePaths
+    """Where this config file's run state lives (``--state-dir``)."""
+    guard: ScheduleGuard
 
 
 def sync_main(invocation: SyncInvocation) -> ExitCode:
@@ -70,7 +76,8 @@ def sync_main(invocation: SyncInvocation) -> ExitCode:
     setup: RunSetup | UsersyncError
     try:
         settings = load_run_settings(invocation.config_file, invocation.options, invocation.encoding)
-        setup = settings, build_job(settings), _schedule_guard(invocation, settings)
+        state = RunStatePaths.of(settings.config.file, settings.options.state_dir)
+        setup = RunSetup(settings, build_job(settings), state, _schedule_guard(invocation, state))
         log_settings = settings.logging
     except UsersyncError as error:
         print_error(error)
@@ -87,7 +94,8 @@ async def _run_logged(invocation: SyncInvocation, setup: RunSetup | UsersyncErro
     """Opens the log stream and runs the guarded part inside it, so that everything it logs is
     written whatever ends it; a SIGTERM inside stops the run as Ctrl-C does
     (``interrupts.stop_on_sigterm``). A log file that cannot be opened is printed on stderr and ends
-    the run (exit 2) with its CRITICAL line on the console."""
+    the run (exit 2) with its CRITICAL line on the console (or, when the configuration had failed
+    already, that failure's)."""
     run_id = uuid.uuid4().hex[:12]
     printed = isinstance(setup, UsersyncError)
     try:
@@ -96,8 +104,8 @@ async def _run_logged(invocation: SyncInvocation, setup: RunSetup | UsersyncErro
         except UsersyncError as error:  # the log file itself could not be opened
             print_error(error)
             printed = True
-            code = await _run_in_logs(invocation, error, replace(log_settings, log_to_file=False, json_log_file=None),
-                                      run_id)
+            code = await _run_in_logs(invocation, setup if isinstance(setup, UsersyncError) else error,
+                                      replace(log_settings, log_to_file=False, json_log_file=None), run_id)
     except asyncio.CancelledError:  # SIGTERM: stop_on_sigterm logged why and cancelled the run
         return ExitCode.INTERRUPTED
     if code is not ExitCode.OK and not printed:
@@ -121,7 +129,7 @@ async def _run_guarded(invocation: SyncInvocation, setup: RunSetup | UsersyncErr
     the summary/metrics files. Every error ends as one CRITICAL line and its exit code, also one
     found before the log opened (``setup`` is then that error); a bug's trace goes to the debug log."""
     started, started_at = time.monotonic(), datetime.now().astimezone()
-    settings, job, guard = setup if not isinstance(setup, UsersyncError) else (None, None, None)
+    settings, job = (setup.settings, setup.job) if isinstance(setup, RunSetup) else (None, None)
     title = run_title(__version__, settings.options.test_mode if settings else bool(invocation.options.get("test_mode")))
     logger.info("%s", stage_line(f"Start {title}", "="))
     logger.info("async-usersync %s - Python %s - %s %s", __version__, platform.python_version(), platform.system(), platform.release())
@@ -132,11 +140,10 @@ async def _run_guarded(invocation: SyncInvocation, setup: RunSetup | UsersyncErr
     code = ExitCode.OK
     result: RunResult | None = None
     try:
-        if isinstance(setup, UsersyncError):
+        if not isinstance(setup, RunSetup):
             raise setup
-        assert settings is not None and job is not None and guard is not None
+        settings, job, state, guard = setup.settings, setup.job, setup.state, setup.guard
         options = settings.options
-        state = RunStatePaths.of(settings.config.file, options.state_dir)
         check_writable(_outputs(invocation, settings, state))
         with RunLock(invocation.lock_file or state.lock):
             guard.check()
@@ -215,9 +222,8 @@ def _run_history(settings: RunSettings, job: SyncJob, state: RunStatePaths) -> R
     return RunHistory(state.history, history_scope(settings.options))
 
 
-def _schedule_guard(invocation: SyncInvocation, settings: RunSettings) -> ScheduleGuard:
+def _schedule_guard(invocation: SyncInvocation, state: RunStatePaths) -> ScheduleGuard:
     interval = parse_interval(invocation.min_interval) if invocation.min_interval else DEFAULT_MIN_INTERVAL
-    state = RunStatePaths.of(settings.config.file, settings.options.state_dir)
     return ScheduleGuard(state.last_run, interval, invocation.refuse_too_soon, state.legacy_last_run)
 
 

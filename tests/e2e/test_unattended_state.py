@@ -108,6 +108,16 @@ async def test_the_guides_cron_pipeline_mails_a_config_error_and_a_success(setup
     assert "========== End Run" in mail[-1]
 
 
+async def test_a_config_file_that_is_not_yaml_still_reaches_the_mail_from_the_console(setup: Setup) -> None:
+    setup.config_file.write_text("limits: [max_adobe_only_users: 10\n", encoding="utf8")
+    code, mail = await cron_pipeline(setup.folder, "--users mapped")
+    assert code == 2
+    assert [line for line in mail if line.startswith("CRITICAL")] == [
+        "CRITICAL async_usersync.main - in user-sync-config.yml: invalid YAML at line 2, column 1: "
+        "expected ',' or ']', but got '<stream end>'"]
+    assert not (setup.folder / "logs").exists()  # its logging section could not be read: the console only
+
+
 async def test_refusals_and_an_unopenable_log_reach_the_console_as_critical(setup: Setup) -> None:
     folder = setup.folder
     config = str(setup.config_file)
