@@ -60,7 +60,8 @@ def _problem(path: Path, kind: WriteKind) -> str | None:
         return "it is a folder"
     if kind is WriteKind.IN_PLACE and path.exists():
         try:
-            os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC))  # no truncation: the file is kept as is
+            # Appending changes nothing (no truncation); non-blocking, so that a FIFO without a reader cannot hang the run.
+            os.close(os.open(path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NONBLOCK", 0)))
         except OSError as error:
             return error.strerror or str(error)
         return None
