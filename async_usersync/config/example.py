@@ -78,6 +78,9 @@ invocation_defaults:
   adobe_users: all
   strategy: sync
   test_mode: false
+  # Where the run lock, the last-run record and the run history go (default: this folder). On a
+  # locked-down server, a folder the sync account owns while this one stays read-only:
+  # state_dir: /var/lib/async-usersync
 """
 
 UMAPI_CONFIG = """\

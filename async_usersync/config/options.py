@@ -6,7 +6,7 @@ refuses are refused here with an error naming the option (or the file and key).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence, TypeVar
 
@@ -16,7 +16,7 @@ from async_usersync.errors import ConfigError
 
 OPTION_NAMES = (
     "users", "connector", "process_groups", "update_user_info", "adobe_only_user_action", "adobe_only_user_list",
-    "adobe_users", "strategy", "exclude_unmapped_users", "user_filter", "test_mode", "ssl_cert_verify",
+    "adobe_users", "strategy", "exclude_unmapped_users", "user_filter", "test_mode", "ssl_cert_verify", "state_dir",
 )
 UNSUPPORTED_CONNECTORS = ("okta", "adobe_console")
 
@@ -52,6 +52,12 @@ class SyncOptions:
     user_filter: re.Pattern[str] | None = None
     test_mode: bool = False
     ssl_cert_verify: bool = True
+    state_dir: Path | None = None
+    """Our addition (``--state-dir``): the folder of the run lock, last-run record and run history;
+    None keeps them beside the config file (``pipeline.run_state``)."""
+    named_by: Mapping[str, str] = field(default_factory=dict)
+    """How the command line or the file named each option given (``option --state-dir``, ``in F, key
+    'invocation_defaults.state_dir'``), for errors found later about its value (an unwritable path)."""
     notes: tuple[str, ...] = ()
     """Warnings about options that were ignored, for the run's log."""
 
@@ -68,7 +74,13 @@ class _Origin:
         else ``option --name``."""
         if self.section is not None:
             return self.section.error(self.name, message)
-        return ConfigError(f"option --{self.name.replace('_', '-')}: {message}")
+        return ConfigError(f"{self.describe()}: {message}")
+
+    def describe(self) -> str:
+        """``option --name``, or ``in FILE, key 'invocation_defaults.name'``, as ``error`` names it."""
+        if self.section is not None:
+            return f"in {self.section.file}, key '{self.section.full_key(self.name)}'"
+        return f"option --{self.name.replace('_', '-')}"
 
     def path(self, value: str) -> Path:
         """``value`` as a path: against the config file that named it, else as given (``~`` expanded)."""
@@ -113,6 +125,7 @@ def _build(chosen: Mapping[str, tuple[Any, _Origin]]) -> SyncOptions:
     strategy = _strategy(*chosen["strategy"]) if "strategy" in chosen else Strategy.SYNC
     user_filter = _regex(*chosen["user_filter"]) if "user_filter" in chosen else None
     user_list = _path(*chosen["adobe_only_user_list"]) if "adobe_only_user_list" in chosen else None
+    state_dir = _path(*chosen["state_dir"]) if "state_dir" in chosen else None
     if user_list is not None:
         origin = chosen["adobe_only_user_list"][1]
         if strategy is Strategy.PUSH:
@@ -130,7 +143,8 @@ def _build(chosen: Mapping[str, tuple[Any, _Origin]]) -> SyncOptions:
         adobe_only_user_action=action, adobe_only_write_file=write_file, adobe_only_user_list=user_list,
         adobe_users=adobe_users, adobe_user_groups=adobe_user_groups, strategy=strategy,
         exclude_unmapped_users=flag("exclude_unmapped_users", False), user_filter=user_filter,
-        test_mode=flag("test_mode", False), ssl_cert_verify=flag("ssl_cert_verify", True), notes=tuple(notes),
+        test_mode=flag("test_mode", False), ssl_cert_verify=flag("ssl_cert_verify", True), state_dir=state_dir,
+        named_by={name: origin.describe() for name, (_, origin) in chosen.items()}, notes=tuple(notes),
     )
 
 

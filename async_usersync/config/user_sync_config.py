@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
 
-from async_usersync.config.section import ConfigSection, load_yaml, resolve_path
+from async_usersync.config.section import ConfigSection, load_yaml, resolve_path, text_encoding
 from async_usersync.config.settings import LEVELS, LogSettings
 from async_usersync.engine.history import DEFAULT_MAX_SHRINK
 from async_usersync.engine.rules import (
@@ -127,6 +127,16 @@ def log_settings(section: ConfigSection) -> LogSettings:
     )
     section.finish()
     return settings
+
+
+def read_log_settings(file: str | Path, encoding: str = "utf8") -> LogSettings | None:
+    """The ``logging`` section alone, for a run whose configuration could not be loaded, so that its
+    error still reaches the log file the admin reads. None when the file or the section cannot be read."""
+    try:
+        text_encoding(encoding)
+        return log_settings(load_yaml(file, encoding).section("logging"))
+    except (ConfigError, ValueError):
+        return None
 
 
 def _level_name(section: ConfigSection, key: str, notes: list[str]) -> str:

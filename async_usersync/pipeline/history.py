@@ -1,11 +1,11 @@
 """The run history the removal guard compares with (``engine.history``), one file per config file.
 
 Each successful run records what it read: directory users, members per mapped directory group,
-Adobe users. The file sits beside the last-run record (``pipeline.schedule``) and is named after
-the config file, so two configs in one folder keep their own: ``user-sync-config.yml`` ->
-``async-usersync.user-sync-config.history.json``. Inside, pictures are kept per scope (which users
-were read, from where), so that a ``--users group A`` run is never compared with a ``--users all``
-one. A missing file or scope is a first run: nothing is held back.
+Adobe users. The file sits in the state folder beside the last-run record (``pipeline.run_state``)
+and is named after the config file, so two configs in one folder keep their own:
+``user-sync-config.yml`` -> ``async-usersync.user-sync-config.history.json``. Inside, pictures are
+kept per scope (which users were read, from where), so that a ``--users group A`` run is never
+compared with a ``--users all`` one. A missing file or scope is a first run: nothing is held back.
 """
 
 from __future__ import annotations
@@ -23,11 +23,6 @@ from async_usersync.errors import ConfigError
 from async_usersync.files import write_atomically
 
 logger = logging.getLogger("async_usersync.history")
-
-
-def default_history_path(config_file: Path) -> Path:
-    """``async-usersync.<config name>.history.json`` beside the config file: one history per config file."""
-    return config_file.parent / f"async-usersync.{config_file.stem}.history.json"
 
 
 def history_scope(options: SyncOptions) -> str:

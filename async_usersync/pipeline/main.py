@@ -19,20 +19,23 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from async_usersync import __version__
-from async_usersync.config import RunSettings, load_run_settings
+from async_usersync.config import RunSettings, load_run_settings, read_log_settings
 from async_usersync.engine import Strategy, SyncPlanner, render_action_summary
 from async_usersync.engine.history import RemovalGuard
 from async_usersync.errors import ConfigError, ExitCode, UsersyncError
+from async_usersync.config.settings import LogSettings
 from async_usersync.logs import LogStream, streaming_logs
 from async_usersync.logs.stage_lines import run_title, stage_line, total_time
 from async_usersync.pipeline.reports import (RunSummary, summary_counters, summary_durations, summary_throttle,
                                              write_reports)
 from async_usersync.pipeline.interrupts import stop_on_sigterm
-from async_usersync.pipeline.history import RunHistory, default_history_path, history_scope
+from async_usersync.pipeline.history import RunHistory, history_scope
 from async_usersync.pipeline.job import SyncJob, build_job
 from async_usersync.pipeline.stages import RunResult, run_stages
-from async_usersync.pipeline.runlock import RunLock, default_lock_path
-from async_usersync.pipeline.schedule import DEFAULT_MIN_INTERVAL, ScheduleGuard, default_record_path, last_success
+from async_usersync.pipeline.outputs import OutputPath, WriteKind, check_writable
+from async_usersync.pipeline.run_state import RunStatePaths
+from async_usersync.pipeline.runlock import RunLock
+from async_usersync.pipeline.schedule import DEFAULT_MIN_INTERVAL, ScheduleGuard, last_success
 
 logger = logging.getLogger("async_usersync.main")
 
@@ -59,30 +62,38 @@ class SyncInvocation:
 @dataclass
 class RunReports:
     """The run's ``--summary-json`` and ``--metrics-file``, written once on every exit path: by the
-    logged run with what it reached, else (a configuration error, a log file that cannot be opened,
-    Ctrl-C outside the event loop) with zeros, so a dashboard never keeps showing an older run."""
+    logged run with what it reached (zeros where it did not get that far, a configuration error's
+    included), else (Ctrl-C outside the event loop) by ``sync_main``, so a dashboard never keeps
+    showing an older run."""
 
     invocation: SyncInvocation
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     started: datetime = field(default_factory=lambda: datetime.now().astimezone())
     clock: float = field(default_factory=time.monotonic)
     """``time.monotonic()`` at the start, for the total duration."""
+    last_run_record: Path | None = None
+    """The config file's last-run record (``RunStatePaths.last_run``), once the options are read; it
+    gives the last success."""
     written: bool = False
 
     def write(self, code: ExitCode, **figures: Any) -> None:
-        """Writes both files asked for, with the exit code, the last success of the config file (this
+        """Writes both files asked for, with the exit code, the config file's last success (this
         run's when it succeeded) and ``figures`` (``RunSummary`` fields; zeros where not given).
         Raises OSError or UsersyncError when a file cannot be written."""
-        config_file = self.invocation.config_file
         figures.setdefault("durations", summary_durations(None, time.monotonic() - self.clock))
         self.written = True
         write_reports(self.invocation.summary_json, self.invocation.metrics_file, RunSummary(
             run_id=self.run_id, started=self.started, finished=datetime.now().astimezone(), exit_code=int(code),
-            last_success=last_success(default_record_path(config_file), config_file), **figures))
+            last_success=last_success(self.last_run_record or self._default_last_run_record()), **figures))
+
+    def _default_last_run_record(self) -> Path:
+        """Where the last-run record is when the configuration could not be read: in the state folder
+        the command line names, else beside the config file."""
+        state_dir = self.invocation.options.get("state_dir")
+        return RunStatePaths.of(self.invocation.config_file, Path(state_dir) if state_dir else None).last_run
 
     def write_if_not_written(self, code: ExitCode) -> None:
-        """``write(code)`` for a run that ended before its log opened or after it closed; an error is
-        printed."""
+        """``write(code)`` for a run that ended outside its log stream; an error is printed."""
         if self.written:
             return
         try:
@@ -91,69 +102,101 @@ class RunReports:
             print(f"async-usersync: error: cannot write the run's summary or metrics: {error}", file=sys.stderr)
 
 
+@dataclass(frozen=True)
+class RunSetup:
+    """What ``sync_main`` reads and checks before the log opens."""
+    settings: RunSettings
+    job: SyncJob
+    state: RunStatePaths
+    """Where this config file's run state lives (``--state-dir``)."""
+    guard: ScheduleGuard
+
+
 def sync_main(invocation: SyncInvocation) -> ExitCode:
     """The ``sync`` command from its command line to its exit code, in a new event loop (the CLI's
-    entry point). The configuration, the connector files and the options are read and checked first:
-    an error there is printed (exit 2) before any log opens. Ctrl-C ends it with exit 130. The
-    summary and metrics files are written whatever the exit."""
+    entry point). The configuration, the connector files and the options are read and checked first.
+    An error there is printed on stderr, and is also the run's CRITICAL line on the console and in
+    the log file (when the ``logging`` section could be read), which the cron mail picks out; exit 2.
+    Ctrl-C ends it with exit 130. The summary and metrics files are written whatever the exit."""
     reports = RunReports(invocation)
+    setup: RunSetup | UsersyncError
     try:
         settings = load_run_settings(invocation.config_file, invocation.options, invocation.encoding)
-        job = build_job(settings)
-        guard = _schedule_guard(invocation)
+        state = RunStatePaths.of(settings.config.file, settings.options.state_dir)
+        setup = RunSetup(settings, build_job(settings), state, _schedule_guard(invocation, state))
+        reports.last_run_record = state.last_run
+        log_settings = settings.logging
     except UsersyncError as error:
         print_error(error)
-        code = error.exit_code
-    else:
-        try:
-            code = asyncio.run(_run_logged(invocation, settings, job, guard, reports))
-        except KeyboardInterrupt:
-            print("async-usersync: interrupted", file=sys.stderr)
-            code = ExitCode.INTERRUPTED
+        setup, log_settings = error, read_log_settings(invocation.config_file, invocation.encoding) or LogSettings()
+    try:
+        code = asyncio.run(_run_logged(invocation, setup, log_settings, reports))
+    except KeyboardInterrupt:
+        print("async-usersync: interrupted", file=sys.stderr)
+        code = ExitCode.INTERRUPTED
     reports.write_if_not_written(code)
     return code
 
 
-async def _run_logged(invocation: SyncInvocation, settings: RunSettings, job: SyncJob, guard: ScheduleGuard,
+async def _run_logged(invocation: SyncInvocation, setup: RunSetup | UsersyncError, log_settings: LogSettings,
                       reports: RunReports) -> ExitCode:
-    """Opens the log stream (a log file that cannot be opened is printed, exit 2) and runs the
-    guarded part inside it, so that everything it logs is written whatever ends it; a SIGTERM
-    inside stops the run as Ctrl-C does (``interrupts.stop_on_sigterm``)."""
+    """Opens the log stream and runs the guarded part inside it, so that everything it logs is
+    written whatever ends it; a SIGTERM inside stops the run as Ctrl-C does
+    (``interrupts.stop_on_sigterm``). A log file that cannot be opened is printed on stderr and ends
+    the run (exit 2) with its CRITICAL line on the console (or, when the configuration had failed
+    already, that failure's)."""
+    printed = isinstance(setup, UsersyncError)
     try:
-        async with streaming_logs(settings.logging, run_id=reports.run_id) as stream, stop_on_sigterm():
-            code = await _run_guarded(invocation, settings, job, guard, stream, reports)
-            await stream.flush()
-    except UsersyncError as error:  # the log file itself could not be opened
-        print_error(error)
-        return error.exit_code
+        try:
+            code = await _run_in_logs(invocation, setup, log_settings, reports)
+        except UsersyncError as error:  # the log file itself could not be opened
+            print_error(error)
+            printed = True
+            code = await _run_in_logs(invocation, setup if isinstance(setup, UsersyncError) else error,
+                                      replace(log_settings, log_to_file=False, json_log_file=None), reports)
     except asyncio.CancelledError:  # SIGTERM: stop_on_sigterm logged why and cancelled the run
         return ExitCode.INTERRUPTED
-    if code is not ExitCode.OK:
+    if code is not ExitCode.OK and not printed:
         print(f"async-usersync: the run ended with exit code {int(code)}; see the log for details", file=sys.stderr)
     return code
 
 
-async def _run_guarded(invocation: SyncInvocation, settings: RunSettings, job: SyncJob, guard: ScheduleGuard,
-                       stream: LogStream, reports: RunReports) -> ExitCode:
-    """The logged run: its header, the run lock, the schedule guard and the run history around
-    ``stages.run_stages``, then the Action Summary, a WARNING when a limit held actions back, the
-    end line and the summary/metrics files. Every error ends as one CRITICAL line and its exit code;
-    a bug's trace goes to the debug log."""
-    options = settings.options
+async def _run_in_logs(invocation: SyncInvocation, setup: RunSetup | UsersyncError, log_settings: LogSettings,
+                       reports: RunReports) -> ExitCode:
+    """``_run_guarded`` inside a log stream; raises ConfigError when a log file cannot be opened."""
+    async with streaming_logs(log_settings, run_id=reports.run_id) as stream, stop_on_sigterm():
+        code = await _run_guarded(invocation, setup, stream, reports)
+        await stream.flush()
+    return code
+
+
+async def _run_guarded(invocation: SyncInvocation, setup: RunSetup | UsersyncError, stream: LogStream,
+                       reports: RunReports) -> ExitCode:
+    """The logged run: its header, the check of the files it will write, the run lock, the schedule
+    guard and the run history around ``stages.run_stages``, then the Action Summary, a WARNING when a
+    limit held actions back, the end line and the summary/metrics files. Every error ends as one
+    CRITICAL line and its exit code, also one found before the log opened (``setup`` is then that
+    error); a bug's trace goes to the debug log."""
     run_id = reports.run_id
-    title = run_title(__version__, options.test_mode)
+    settings, job = (setup.settings, setup.job) if isinstance(setup, RunSetup) else (None, None)
+    title = run_title(__version__, settings.options.test_mode if settings else bool(invocation.options.get("test_mode")))
     logger.info("%s", stage_line(f"Start {title}", "="))
     logger.info("async-usersync %s - Python %s - %s %s", __version__, platform.python_version(), platform.system(), platform.release())
     logger.info("------- Command line arguments -------")
     logger.info("%s", " ".join(invocation.arguments) or "(none)")
-    for note in settings.notes:
+    for note in settings.notes if settings else ():
         logger.warning("%s", note)
     code = ExitCode.OK
     result: RunResult | None = None
     try:
-        with RunLock(invocation.lock_file or default_lock_path(settings.config.file)):
+        if not isinstance(setup, RunSetup):
+            raise setup
+        settings, job, state, guard = setup.settings, setup.job, setup.state, setup.guard
+        options = settings.options
+        check_writable(_outputs(invocation, settings, state))
+        with RunLock(invocation.lock_file or state.lock):
             guard.check()
-            history = _run_history(settings, job)
+            history = _run_history(settings, job, state)
             if history is not None:
                 job = replace(job, removal_guard=RemovalGuard(history.last_picture(), settings.config.max_shrink,
                                                               invocation.accept_shrink))
@@ -166,7 +209,7 @@ async def _run_guarded(invocation: SyncInvocation, settings: RunSettings, job: S
                                 "and %d were not sent", totals.sent, totals.completed, totals.failed, totals.not_sent)
             code = result.exit_code
             if code is ExitCode.OK and not options.test_mode:
-                guard.record_success(run_id, invocation.config_file)
+                guard.record_success(run_id)
             if (history is not None and result.picture is not None and not options.test_mode
                     and code in (ExitCode.OK, ExitCode.COMMANDS_FAILED)):
                 history.record(result.picture, run_id)
@@ -181,13 +224,12 @@ async def _run_guarded(invocation: SyncInvocation, settings: RunSettings, job: S
                         "to log its trace, and please report it", type(error).__name__, error)
         logger.debug("Trace of the internal error", exc_info=True)
         code = ExitCode.INTERNAL_ERROR
-    counters = job.planner.counters
-    if result is not None:
+    if result is not None and job is not None:
         totals = result.totals
-        for line in render_action_summary(counters, (totals.sent, totals.completed, totals.failed, totals.not_sent),
-                                          options.test_mode):
+        for line in render_action_summary(job.planner.counters, (totals.sent, totals.completed, totals.failed,
+                                                                 totals.not_sent), job.test_mode):
             logger.info("%s", line)
-    limits_held = {"max_adobe_only_users": job.planner.adobe_only_over_limit,
+    limits_held = {"max_adobe_only_users": job is not None and job.planner.adobe_only_over_limit,
                    "run_history": result is not None and bool(result.held)}
     _warn_limits_held(limits_held)
     elapsed = time.monotonic() - reports.clock
@@ -195,9 +237,12 @@ async def _run_guarded(invocation: SyncInvocation, settings: RunSettings, job: S
     if stream.log_file is not None:
         logger.info("The log is in %s", stream.log_file)
     try:
-        reports.write(code, test_mode=options.test_mode, counters=summary_counters(counters, result),
-                      durations=summary_durations(result, elapsed), limits_held=limits_held,
-                      throttle=summary_throttle(result.throttle if result is not None else None))
+        if job is None:  # the run's own settings could not be read: zeros, with the exit code
+            reports.write(code, test_mode=bool(invocation.options.get("test_mode")))
+        else:
+            reports.write(code, test_mode=job.test_mode, counters=summary_counters(job.planner.counters, result),
+                          durations=summary_durations(result, elapsed), limits_held=limits_held,
+                          throttle=summary_throttle(result.throttle if result is not None else None))
     except (OSError, UsersyncError) as error:
         logger.error("Cannot write the run's summary or metrics: %s", error)
     return code
@@ -217,17 +262,34 @@ _LIMIT_EFFECTS = {
 }
 
 
-def _run_history(settings: RunSettings, job: SyncJob) -> RunHistory | None:
+def _outputs(invocation: SyncInvocation, settings: RunSettings, state: RunStatePaths) -> list[OutputPath]:
+    """Every place the run will write besides its logs (opened already), for ``check_writable``."""
+    named_by = settings.options.named_by
+    outputs = [OutputPath(state.folder, named_by.get("state_dir", "the state folder (beside the config file; "
+                                                     "choose another with --state-dir)"), WriteKind.FOLDER)]
+    if invocation.lock_file is not None:
+        outputs.append(OutputPath(invocation.lock_file, "option --lock-file", WriteKind.IN_PLACE))
+    if settings.options.adobe_only_write_file is not None:
+        outputs.append(OutputPath(settings.options.adobe_only_write_file,
+                                  f"{named_by['adobe_only_user_action']} (write-file)", WriteKind.IN_PLACE))
+    if invocation.summary_json is not None:
+        outputs.append(OutputPath(invocation.summary_json, "option --summary-json", WriteKind.REPLACED))
+    if invocation.metrics_file is not None:
+        outputs.append(OutputPath(invocation.metrics_file, "option --metrics-file", WriteKind.REPLACED))
+    return outputs
+
+
+def _run_history(settings: RunSettings, job: SyncJob, state: RunStatePaths) -> RunHistory | None:
     """The run history of this config file, when the guard applies: both sides are read (not push,
     not an Adobe-only user list)."""
     if job.push or job.listed_adobe_only_users is not None:
         return None
-    return RunHistory(default_history_path(settings.config.file), history_scope(settings.options))
+    return RunHistory(state.history, history_scope(settings.options))
 
 
-def _schedule_guard(invocation: SyncInvocation) -> ScheduleGuard:
+def _schedule_guard(invocation: SyncInvocation, state: RunStatePaths) -> ScheduleGuard:
     interval = parse_interval(invocation.min_interval) if invocation.min_interval else DEFAULT_MIN_INTERVAL
-    return ScheduleGuard(default_record_path(invocation.config_file), interval, invocation.refuse_too_soon)
+    return ScheduleGuard(state.last_run, interval, invocation.refuse_too_soon, state.legacy_last_run)
 
 
 _INTERVAL = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d)?\s*", re.IGNORECASE)

@@ -4,7 +4,8 @@ The lock is an ``fcntl.flock`` on a file opened with ``O_NOFOLLOW``, so the kern
 when its holder dies: a lock left by a killed run is simply taken (with a warning naming the
 dead run), and two runs started in the same instant cannot both win. The file must be a
 regular file owned by the user running the sync; a symlink or someone else's file planted in
-a shared folder is refused, never followed or truncated.
+a shared folder is refused, never followed or truncated. Its default place is the state folder
+(``pipeline.run_state``).
 """
 
 from __future__ import annotations
@@ -22,14 +23,7 @@ from types import TracebackType
 
 from async_usersync.errors import ConfigError, RefusedStart
 
-LOCK_FILE_NAME = "async-usersync.lock"
-
 logger = logging.getLogger("async_usersync.runlock")
-
-
-def default_lock_path(config_file: Path) -> Path:
-    """The lock's default place: beside the main config file."""
-    return config_file.parent / LOCK_FILE_NAME
 
 
 class RunLock:

@@ -1,10 +1,12 @@
 """The operating guide's "not more often than every 2 hours", kept by the tool itself.
 
-Each successful run is recorded in a small JSON file (beside the lock by default). A run that
-starts sooner than the minimum interval after the last success warns, or is refused when the
-guard is strict. With no record yet (the first, bulk load) nothing is checked. The record also
-keeps each config file's own last success (``last_success``), which the summary and the metrics
-report on every run.
+Each successful run is recorded in a small JSON file per config file, in the state folder
+(``pipeline.run_state``). A run that starts sooner than the minimum interval after the last success
+warns, or is refused when the guard is strict. With no record yet (the first, bulk load) nothing is
+checked, except that the folder's record of older versions (one for every config in the folder)
+still gets a warning, never a refusal: it cannot say which config's run it records. The record's
+time is also the config's last success, which the summary and the metrics report on every run
+(``last_success``).
 """
 
 from __future__ import annotations
@@ -18,15 +20,9 @@ from pathlib import Path
 from async_usersync.errors import ConfigError, RefusedStart
 from async_usersync.files import write_atomically
 
-RECORD_FILE_NAME = "async-usersync.last-run.json"
 DEFAULT_MIN_INTERVAL = timedelta(hours=2)
 
 logger = logging.getLogger("async_usersync.schedule")
-
-
-def default_record_path(config_file: Path) -> Path:
-    """The last-run record, beside the config file."""
-    return config_file.parent / RECORD_FILE_NAME
 
 
 @dataclass(frozen=True)
@@ -37,29 +33,34 @@ class ScheduleGuard:
     min_interval: timedelta = DEFAULT_MIN_INTERVAL
     refuse: bool = False
     """Refuse a run that is too soon (``RefusedStart``) instead of only warning."""
+    legacy_record_path: Path | None = None
+    """The config folder's record of older versions, read only while ``record_path`` does not exist."""
 
-    def last_success(self) -> datetime | None:
-        """When the last successful run finished, or None (no record, or one that cannot be trusted)."""
+    def last_success(self, path: Path | None = None) -> datetime | None:
+        """When the last successful run recorded in ``path`` (default ``record_path``) finished, or
+        None (no record, or one that cannot be trusted). Raises ConfigError when it cannot be read."""
+        path = path or self.record_path
         try:
-            text = self.record_path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
         except OSError as error:
-            raise ConfigError(f"cannot read the last-run record {self.record_path}: {error.strerror}") from None
+            raise ConfigError(f"cannot read the last-run record {path}: {error.strerror}") from None
         try:
-            finished = datetime.fromisoformat(json.loads(text)["finished"])
-            if finished.tzinfo is None:
-                raise ValueError("no time zone")
+            finished = _finished(text)
         except (ValueError, KeyError, TypeError) as error:
-            logger.warning("The last-run record %s is unreadable (%s); not checking the run interval",
-                           self.record_path, error)
+            logger.warning("The last-run record %s is unreadable (%s); not checking the run interval", path, error)
             return None
         return finished
 
     def check(self, now: datetime | None = None) -> None:
-        """Warns, or refuses, when the last success was less than ``min_interval`` ago."""
+        """Warns, or refuses, when the last success was less than ``min_interval`` ago. Only a warning
+        when the last success comes from the folder's record of older versions (``legacy_record_path``)."""
         now = now or datetime.now(timezone.utc)
         last = self.last_success()
+        legacy = last is None and self.legacy_record_path is not None and not self.record_path.exists()
+        if legacy:
+            last = self.last_success(self.legacy_record_path)
         if last is None:
             return
         elapsed = now - last
@@ -71,45 +72,40 @@ class ScheduleGuard:
             return
         message = (f"the last successful run finished {_duration(elapsed)} ago ({last.isoformat(timespec='seconds')}); "
                    f"runs should be at least {_duration(self.min_interval)} apart")
-        if self.refuse:
+        if self.refuse and not legacy:
             raise RefusedStart(f"{message}. Not starting.")
+        if legacy:
+            message += (f" (by {self.legacy_record_path}, which an older version kept for every config in this folder; "
+                        f"not refusing: the run may be another config's)")
         logger.warning("Running sooner than advised: %s", message)
 
-    def record_success(self, run_id: str, config_file: Path, now: datetime | None = None) -> None:
-        """Records a successful run of ``config_file``, atomically (a half-written record never
-        replaces a good one); the other config files' last successes in the record are kept."""
-        finished = (now or datetime.now(timezone.utc)).isoformat(timespec="seconds")
-        record = {"finished": finished, "run_id": run_id,
-                  "last_success": _last_successes(self.record_path) | {_state_key(config_file): finished}}
+    def record_success(self, run_id: str, now: datetime | None = None) -> None:
+        """Records a successful run, atomically (a half-written record never replaces a good one)."""
+        now = now or datetime.now(timezone.utc)
+        record = {"finished": now.isoformat(timespec="seconds"), "run_id": run_id}
         try:
             write_atomically(self.record_path, json.dumps(record).encode(), mode=0o600)
         except OSError as error:
             raise ConfigError(f"cannot write the last-run record {self.record_path}: {error.strerror}") from None
 
 
-def last_success(record_path: Path, config_file: Path) -> datetime | None:
-    """When the last successful run of ``config_file`` finished, as the last-run record keeps it per
-    config file; None when none is recorded or the record cannot be read (never raises: the
-    monitoring files are written on every exit path, a configuration error's included)."""
+def last_success(record_path: Path) -> datetime | None:
+    """When the last successful run recorded in ``record_path`` finished; None when there is none or
+    the record cannot be read. Never raises: the monitoring files are written on every exit path, a
+    configuration error's included."""
     try:
-        finished = datetime.fromisoformat(_last_successes(record_path)[_state_key(config_file)])
-    except (KeyError, TypeError, ValueError):
+        return _finished(record_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    return finished if finished.tzinfo is not None else None
 
 
-def _last_successes(record_path: Path) -> dict[str, str]:
-    """The record's last success per config file (empty when there is no readable record)."""
-    try:
-        successes = json.loads(record_path.read_text(encoding="utf-8")).get("last_success", {})
-    except (OSError, ValueError, AttributeError):
-        return {}
-    return successes if isinstance(successes, dict) else {}
-
-
-def _state_key(config_file: Path) -> str:
-    """A config file's key in the run state: its absolute path."""
-    return str(config_file.resolve())
+def _finished(record: str) -> datetime:
+    """The ``finished`` time of a last-run record's text. Raises ValueError, KeyError or TypeError
+    when it is not one, or has no time zone."""
+    finished = datetime.fromisoformat(json.loads(record)["finished"])
+    if finished.tzinfo is None:
+        raise ValueError("no time zone")
+    return finished
 
 
 def _duration(interval: timedelta) -> str:

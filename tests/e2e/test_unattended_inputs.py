@@ -164,7 +164,7 @@ async def test_files_that_name_users_are_created_readable_by_their_owner_only(se
     folder = setup.folder
     private = [folder / "logs" / "sync.log", folder / "logs" / "sync.jsonl", folder / "adobe-only.csv",
                folder / "summary.json", folder / "async-usersync.user-sync-config.history.json",
-               folder / "async-usersync.last-run.json"]
+               folder / "async-usersync.user-sync-config.last-run.json"]
     assert {path.name: stat.S_IMODE(path.stat().st_mode) for path in private} == {path.name: 0o600 for path in private}
     assert email("gone1") in (folder / "adobe-only.csv").read_text(encoding="utf8")
     # The metrics name no one and node_exporter reads them as another account: the umask decides.

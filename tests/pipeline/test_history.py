@@ -7,11 +7,12 @@ from pathlib import Path
 
 from async_usersync.config.options import SyncOptions
 from async_usersync.engine.history import RunPicture
-from async_usersync.pipeline.history import RunHistory, default_history_path, history_scope
+from async_usersync.pipeline.history import RunHistory, history_scope
+from async_usersync.pipeline.run_state import RunStatePaths
 
 
 def test_two_configs_in_one_folder_keep_their_own_history(tmp_path: Path) -> None:
-    students, staff = default_history_path(tmp_path / "students.yml"), default_history_path(tmp_path / "staff.yml")
+    students, staff = RunStatePaths.of(tmp_path / "students.yml").history, RunStatePaths.of(tmp_path / "staff.yml").history
     assert students != staff and students.parent == staff.parent == tmp_path
     scope = history_scope(SyncOptions(users="mapped"))
     RunHistory(students, scope).record(RunPicture(10, 20, {"Sales": 3}), "run1")
@@ -21,7 +22,7 @@ def test_two_configs_in_one_folder_keep_their_own_history(tmp_path: Path) -> Non
 
 
 def test_scopes_are_kept_apart_and_replaced_alone(tmp_path: Path) -> None:
-    path = default_history_path(tmp_path / "user-sync-config.yml")
+    path = RunStatePaths.of(tmp_path / "user-sync-config.yml").history
     mapped = history_scope(SyncOptions(users="mapped"))
     group = history_scope(SyncOptions(users="group", user_groups=("Sales",)))
     assert mapped == "users mapped; adobe-users all; connector ldap" and group == "users group Sales; adobe-users all; connector ldap"
@@ -34,7 +35,7 @@ def test_scopes_are_kept_apart_and_replaced_alone(tmp_path: Path) -> None:
 
 def test_a_damaged_history_warns_and_counts_as_a_first_run(tmp_path: Path, caplog) -> None:
     caplog.set_level(logging.WARNING, "async_usersync.history")
-    path = default_history_path(tmp_path / "user-sync-config.yml")
+    path = RunStatePaths.of(tmp_path / "user-sync-config.yml").history
     path.write_text("{not json")
     assert RunHistory(path, "users all; adobe-users all; connector ldap").last_picture() is None
     assert "is unreadable" in caplog.text and str(path) in caplog.text

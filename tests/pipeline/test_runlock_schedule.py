@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from async_usersync.errors import ExitCode, RefusedStart
-from async_usersync.pipeline.runlock import RunLock, default_lock_path
-from async_usersync.pipeline.schedule import ScheduleGuard, default_record_path, last_success
+from async_usersync.pipeline.run_state import RunStatePaths
+from async_usersync.pipeline.runlock import RunLock
+from async_usersync.pipeline.schedule import ScheduleGuard, last_success
 
 REPO = Path(__file__).parents[2]
 
@@ -76,8 +77,8 @@ def test_a_lock_left_by_a_dead_run_is_taken_over_with_a_warning(tmp_path: Path, 
 
 
 def test_a_second_lock_in_the_same_process_is_refused_and_the_first_still_holds(tmp_path: Path) -> None:
-    lock_path = default_lock_path(tmp_path / "user-sync-config.yml")
-    assert lock_path == tmp_path / "async-usersync.lock"
+    lock_path = RunStatePaths.of(tmp_path / "user-sync-config.yml").lock
+    assert lock_path == tmp_path / "async-usersync.user-sync-config.lock"
     with RunLock(lock_path):
         with pytest.raises(RefusedStart, match=f"another run \\(process {os.getpid()} on .*\\) holds the lock"):
             RunLock(lock_path).acquire()
@@ -114,15 +115,14 @@ NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 
 
 def test_the_first_run_is_never_held_back(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    ScheduleGuard(default_record_path(tmp_path / "user-sync-config.yml"), refuse=True).check(NOW)
+    ScheduleGuard(RunStatePaths.of(tmp_path / "user-sync-config.yml").last_run, refuse=True).check(NOW)
     assert caplog.records == []
 
 
 def test_a_run_too_soon_warns_or_is_refused_and_a_later_one_passes(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    record = tmp_path / "async-usersync.last-run.json"
-    ScheduleGuard(record).record_success("run-1", tmp_path / "user-sync-config.yml", NOW)
-    assert json.loads(record.read_text()) == {"finished": "2026-11-28T12:00:00+00:00", "run_id": "run-1", "last_success": {
-        str(tmp_path / "user-sync-config.yml"): "2026-11-28T12:00:00+00:00"}}
+    record = tmp_path / "async-usersync.user-sync-config.last-run.json"
+    ScheduleGuard(record).record_success("run-1", NOW)
+    assert json.loads(record.read_text()) == {"finished": "2026-11-28T12:00:00+00:00", "run_id": "run-1"}
     soon = NOW + timedelta(minutes=45)
     with caplog.at_level(logging.WARNING):
         ScheduleGuard(record).check(soon)
@@ -136,7 +136,7 @@ def test_a_run_too_soon_warns_or_is_refused_and_a_later_one_passes(tmp_path: Pat
 
 
 def test_an_unreadable_record_warns_and_does_not_block(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    record = tmp_path / "async-usersync.last-run.json"
+    record = tmp_path / "async-usersync.user-sync-config.last-run.json"
     record.write_text("{not json")
     ScheduleGuard(record, refuse=True).check(NOW)
     assert "is unreadable" in caplog.text
@@ -152,12 +152,11 @@ def test_the_lock_names_its_holder_to_its_owner_only(tmp_path: Path) -> None:
 
 
 def test_the_last_success_is_kept_per_config_file_and_never_raises(tmp_path: Path) -> None:
-    record = tmp_path / "async-usersync.last-run.json"
-    first, second = tmp_path / "user-sync-config.yml", tmp_path / "other-org.yml"
-    assert last_success(record, first) is None  # no record yet
-    ScheduleGuard(record).record_success("run-1", first, NOW)
-    ScheduleGuard(record).record_success("run-2", second, NOW + timedelta(hours=3))
-    assert last_success(record, first) == NOW and last_success(record, second) == NOW + timedelta(hours=3)
-    for unreadable in ("{", "[]", '{"last_success": []}', '{"last_success": {"%s": "noon"}}' % first):
-        record.write_text(unreadable)
-        assert last_success(record, first) is None
+    first, second = (RunStatePaths.of(tmp_path / name).last_run for name in ("user-sync-config.yml", "other-org.yml"))
+    assert last_success(first) is None  # no record yet
+    ScheduleGuard(first).record_success("run-1", NOW)
+    ScheduleGuard(second).record_success("run-2", NOW + timedelta(hours=3))
+    assert last_success(first) == NOW and last_success(second) == NOW + timedelta(hours=3)
+    for unreadable in ("{", "[]", '{"finished": []}', '{"finished": "noon"}', '{"finished": "2026-11-28T12:00:00"}'):
+        first.write_text(unreadable)
+        assert last_success(first) is None
