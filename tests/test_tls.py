@@ -33,14 +33,14 @@ async def test_a_bundle_from_the_environment_is_trusted(sandbox: SandboxServer, 
 
 async def test_the_config_option_wins_over_the_environment(sandbox: SandboxServer, tmp_path: Path) -> None:
     trust = TlsTrust.resolve(ca_bundle=sandbox.ca_cert, environ={"REQUESTS_CA_BUNDLE": "/nonexistent.pem"})
-    assert trust.source == "'ca_file'"
+    assert trust.source == "ca_file"
     assert await fetch(sandbox, trust) < 500
     with pytest.raises(ConfigError, match="the CA bundle /nonexistent.pem named by the environment variable "
                                           "REQUESTS_CA_BUNDLE does not exist"):
         TlsTrust.resolve(environ={"REQUESTS_CA_BUNDLE": "/nonexistent.pem"})
     broken = tmp_path / "broken.pem"
     broken.write_text("not a certificate")
-    with pytest.raises(ConfigError, match=f"the CA bundle {broken} named by 'ca_file' cannot be loaded"):
+    with pytest.raises(ConfigError, match=f"the CA bundle {broken} named by ca_file cannot be loaded"):
         TlsTrust.resolve(ca_bundle=broken).ssl_context("UMAPI")
 
 

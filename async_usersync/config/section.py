@@ -109,6 +109,10 @@ class ConfigSection:
         """``key``'s dotted position in the file (``server.limits.action``)."""
         return f"{self.prefix}.{key}" if self.prefix else key
 
+    def where(self, key: str) -> str:
+        """``key`` as messages name it outside an error: ``server.ssl_verify in /etc/.../connector-umapi.yml``."""
+        return f"{self.full_key(key)} in {self.file}"
+
     def error(self, key: str, message: str) -> ConfigError:
         """A ConfigError about ``key``, naming the file and the full key (to raise)."""
         return ConfigError(message, file=self.file, key=self.full_key(key))

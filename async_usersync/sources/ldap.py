@@ -193,7 +193,8 @@ class LdapSource:
         settings = self.settings
         self._guard_tls_verification()
         plan = ConnectionPlan(make_client=self._make_client, url=settings.host,
-                              bind_name=settings.username or "anonymous", tls=settings.uses_tls,
+                              bind_name=settings.username or "anonymous",
+                              trust=settings.trust if settings.uses_tls else None,
                               connect_timeout=settings.connect_timeout, operation_timeout=settings.search_timeout,
                               string_encoding=settings.string_encoding)
         pool = ConnectionPool(plan, self.pool_size)
@@ -207,6 +208,7 @@ class LdapSource:
         if not self.settings.uses_tls:
             return
         if not self.settings.tls_verify:
+            self.settings.trust.warn_if_unverified(f"the LDAP server at {self.settings.host}")
             _unverified_tls_used = True
         elif _unverified_tls_used:
             raise ReadError("certificate verification was turned off (tls_verify: false) for an earlier LDAP "

@@ -73,7 +73,7 @@ class UmapiClient:
             self._transport = Transport(self.settings, self._wire)
             return self
         # server.ca_file first, then REQUESTS_CA_BUNDLE / SSL_CERT_FILE, then the system's store.
-        trust = TlsTrust.resolve(self.settings.ssl_verify, self.settings.ca_file, option_name="server.ca_file")
+        trust = TlsTrust.resolve(self.settings.ssl_verify, self.settings.ca_file, keys=self.settings.tls_keys)
         connector = aiohttp.TCPConnector(ssl=trust.ssl_context("UMAPI and Adobe IMS"),
                                          limit=self.settings.max_in_flight)
         self._session = aiohttp.ClientSession(
@@ -81,7 +81,7 @@ class UmapiClient:
             connector=connector, timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.settings.timeout,
                                                                sock_read=self.settings.timeout),
             headers={"User-Agent": self.user_agent})
-        self._transport = Transport(self.settings, AiohttpWire(self._session, self.settings.timeout))
+        self._transport = Transport(self.settings, AiohttpWire(self._session, self.settings.timeout, trust))
         return self
 
     async def __aexit__(self, *exc_info: Any) -> None:
