@@ -90,7 +90,9 @@ async def _run_logged(invocation: SyncInvocation, settings: RunSettings, job: Sy
     except asyncio.CancelledError:  # SIGTERM: stop_on_sigterm logged why and cancelled the run
         return ExitCode.INTERRUPTED
     if code is not ExitCode.OK:
-        print(f"async-usersync: the run ended with exit code {int(code)}; see the log for details", file=sys.stderr)
+        logs = [path for path in (stream.log_file, log_settings.json_log_file) if path is not None]
+        where = f"; see the log {' and '.join(map(str, logs))} for details" if logs else ""
+        print(f"async-usersync: the run ended with exit code {int(code)}{where}", file=sys.stderr)
     return code
 
 
