@@ -6,6 +6,7 @@ import asyncio
 import math
 import platform
 import sys
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable, Iterable
 from urllib.parse import quote
@@ -171,7 +172,9 @@ class UmapiClient:
         """Page 0, then every further page at once (the throttle paces them), yielded as each lands.
 
         A page past the end comes back as the last page again, so of the pages marked ``lastPage``
-        only the lowest-numbered one counts. When the org grew during the read, pages are read on
+        only the lowest-numbered one counts. The full users read ends with ``umapi-sync-end`` on its
+        last page; when page 0 (which carries the client's start signal) is the whole read, the end
+        goes on a request for page 1, whose answer (that last page again) is not read twice. When the org grew during the read, pages are read on
         one by one until ``lastPage``; an empty page ends the read as well.
         """
         signal_end = family == "users" and group is None
@@ -196,6 +199,9 @@ class UmapiClient:
         try:
             yield first.items
             if first.last or not first.items:
+                if signal_end:  # page 0 went out with the start signal: the end needs a request of its own
+                    with suppress(UmapiError):  # every user is read: a lost signal fails nothing
+                        await self._page(family, 1, path_of(1), params, key, group, SYNC_END)
                 return
             for _ in tasks:
                 page = await landed.get()
