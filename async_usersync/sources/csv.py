@@ -23,6 +23,8 @@ from async_usersync.sources.base import LOG, MissingGroupHandler, build_user
 
 Row = dict[str, str]
 CHUNK_BYTES = 1 << 16
+FIRST_ROWS = 10
+"""Rows ``first_page`` reads."""
 CELL_LIMIT = 131_072
 """The longest cell read (characters): the csv module's default field limit, which User Sync read
 with. A longer cell makes its row's user unreadable (its email, username or domain: the read fails);
@@ -72,6 +74,22 @@ class CsvSource:
         for user in held.values():
             if isinstance(user, UnreadableDirectoryUser) or selection.kind == "all" or user.groups & wanted:
                 yield user
+
+    async def first_page(self, rows: int = FIRST_ROWS) -> list[DirectoryRecord]:
+        """Opens the file, checks its header and builds the users of its first ``rows`` rows: a
+        probe of the file, not a read of the directory (repeated emails are not merged). Raises
+        ReadError as ``users`` does."""
+        users: list[DirectoryRecord] = []
+        async with aclosing(self._rows()) as stream:
+            read = 0
+            async for line, row, long_column in stream:
+                user = self._to_user(line, row, long_column)
+                if user is not None:
+                    users.append(user)
+                read += 1
+                if read == rows:
+                    break
+        return users
 
     async def _first_pass(self) -> tuple[set[str], set[str]]:
         """The repeated emails (folded) and every group name the rows give."""

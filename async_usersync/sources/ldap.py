@@ -124,6 +124,17 @@ class LdapSource:
                         yield user
             self._check_complete(pool.plan.references)
 
+    async def first_page(self) -> list[DirectoryRecord]:
+        """Connects and binds, checks ``base_dn`` and reads the first page of ``all_users_filter``
+        (``search_page_size`` entries at most): a probe of the connection, not a read of the
+        directory. Raises ReadError as ``users`` does."""
+        async with self._pool() as pool:
+            await self._check_base_dn(pool)
+            async with aclosing(self._stream(pool, self.settings.all_users_filter, None)) as stream:
+                async for page in stream:
+                    return page
+        return []
+
     def _check_complete(self, references: set[str]) -> None:
         """Logs every referral and search continuation reference with its URL, and raises
         ReadError when the read missed users: a reference pointing under base_dn (unless

@@ -120,6 +120,13 @@ class UmapiClient:
                 if position % YIELD_EVERY == 0:
                     await asyncio.sleep(0)  # let answers to the other page requests in meanwhile
 
+    async def first_page(self) -> list[AdobeUser]:
+        """Page 0 of the org's users, without the sync signals: a probe of the connection, not a
+        sync (``async-usersync check``). Raises UmapiError as ``users`` does."""
+        page = await self._page("users", 0, f"users/{self.settings.org_id}/0", {"directOnly": "true"}, "users",
+                                None, None)
+        return [user for user in map(adobe_user, page.items) if user is not None]
+
     async def groups(self) -> AsyncIterator[dict[str, Any]]:
         """The org's user groups, product profiles and admin groups, as UMAPI describes them."""
         async for page in self._pages("groups", lambda number: f"groups/{self.settings.org_id}/{number}",
