@@ -180,9 +180,9 @@ class LdapSettings:
     @property
     def trust(self) -> TlsTrust:
         """How the server's certificate is checked, for the warning and the remedy messages (libldap
-        itself is told ``tls_verify`` and ``ca_cert_file``)."""
-        return TlsTrust(verify=self.tls_verify, ca_bundle=self.ca_cert_file, source=self.tls_keys.ca_bundle,
-                        keys=self.tls_keys)
+        itself is told ``tls_verify`` and ``ca_cert_file``). Raises ConfigError when ``ca_cert_file``
+        no longer exists."""
+        return TlsTrust.resolve(self.tls_verify, self.ca_cert_file, keys=self.tls_keys)
 
 
 # --- connector-csv.yml -----------------------------------------------------------------------------
