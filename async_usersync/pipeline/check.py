@@ -30,7 +30,7 @@ from async_usersync.sources.csv import CsvSource
 from async_usersync.sources.ldap import LdapSource
 from async_usersync.umapi import UmapiClient
 
-STEPS = ("config", "directory", "token", "org")
+log = logging.getLogger("async_usersync.check")
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,9 @@ def check_main(config_file: Path, given: Mapping[str, Any], encoding: str = "utf
     package_logger.setLevel(logging.WARNING)
     try:
         outcomes = _run(config_file, given, encoding)
+    except KeyboardInterrupt:
+        print("check: interrupted", file=sys.stderr)
+        return ExitCode.INTERRUPTED
     finally:
         package_logger.removeHandler(handler)
         package_logger.setLevel(previous_level)
@@ -90,6 +93,8 @@ def _run(config_file: Path, given: Mapping[str, Any], encoding: str) -> list[Ste
                if settings.options.connector in settings.config.directory.connector_files else [])]
     outcomes = [_report(StepOutcome("config", True, time.monotonic() - started,
                                     f"read {', '.join(map(str, files))}"))]
+    for note in settings.notes:  # what a sync logs as warnings at its start
+        log.warning("%s", note)
     outcomes.extend(asyncio.run(_connections(settings)))
     return outcomes
 
@@ -126,15 +131,14 @@ async def _directory_step(settings: RunSettings) -> StepOutcome:
     if directory is None:
         return _report(StepOutcome("directory", None, 0.0, "not read with --adobe-only-user-list"))
     if isinstance(directory, CsvSettings):
-        csv_source = CsvSource(directory, identity_type)
+        csv_settings = directory
         csv_file = settings.config.directory.connector_files.get("csv", "connector-csv.yml")
-        return await _step("directory", csv_source.first_page,
+        return await _step("directory", lambda: CsvSource(csv_settings, identity_type).first_page(),
                            lambda users: f"{directory.file_path}: header and first rows read, {_users(users)}",
                            f"the file's columns; in {csv_file}: file_path, delimiter, string_encoding and the "
                            "*_column_name keys")
-    ldap_source = LdapSource(directory, identity_type)
     connector_file = settings.config.directory.connector_files.get("ldap")
-    return await _step("directory", ldap_source.first_page,
+    return await _step("directory", lambda: LdapSource(directory, identity_type).first_page(),
                        lambda users: (f"bound to {directory.host} as {directory.username or 'anonymous'}, "
                                       f"base_dn found, first page: {_users(users)}"),
                        f"in {connector_file}: host, username, password (or secure_password_key), "
@@ -142,8 +146,9 @@ async def _directory_step(settings: RunSettings) -> StepOutcome:
 
 
 async def _step(step: str, action: Callable[[], Awaitable[Any]], found: Callable[[Any], str], keys: str) -> StepOutcome:
-    """Runs ``action``, timed; ``found`` words its result. A UsersyncError fails the step with its
-    message and exit code; anything else fails it as an internal error."""
+    """Runs ``action`` (which builds what it uses, so that an error there is the step's too), timed;
+    ``found`` words its result. A UsersyncError fails the step with its message and exit code;
+    anything else fails it as an internal error."""
     started = time.monotonic()
     try:
         result = await action()

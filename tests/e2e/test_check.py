@@ -111,3 +111,14 @@ async def test_a_bad_config_key_fails_the_config_step_and_stops(setup: Setup) ->
             "'max_adobe_only_users'?") in line_of(run, "config")
     assert run.out.splitlines()[-1] == "check: FAILED at step 'config' (exit code 2)"
     assert await setup.requests("users") == 0
+
+
+async def test_warnings_a_sync_would_log_go_to_stderr(setup: Setup) -> None:
+    setup.write(server={"ssl_verify": False, "ca_file": None})
+    umapi_file = setup.folder / "connector-umapi.yml"
+    umapi_file.write_text(umapi_file.read_text() + "uses_business_id: true\n")
+    run = await check(setup)
+    assert run.code == 0, run.out + run.err
+    assert f"WARNING in {umapi_file}, key 'uses_business_id': is deprecated" in run.err
+    assert (f"WARNING TLS certificate verification is OFF for UMAPI and Adobe IMS (server.ssl_verify in {umapi_file} "
+            "is false)") in run.err
