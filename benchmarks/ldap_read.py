@@ -115,7 +115,7 @@ async def adapter():
     return time.process_time() - cpu, time.perf_counter() - started
 
 async def ours():
-    plan = ConnectionPlan(make_client=client, url=url, bind_name=admin, tls=False, connect_timeout=5,
+    plan = ConnectionPlan(make_client=client, url=url, bind_name=admin, trust=None, connect_timeout=5,
                           operation_timeout=2, string_encoding="utf8")
     connection = LdapConnection(plan)
     await connection.open()

@@ -20,6 +20,7 @@ from async_usersync.config.settings import (
     SASL_MECHANISMS, LdapSettings, TwoStepsLookup, template_fields,
 )
 from async_usersync.records import IdentityType
+from async_usersync.tls import TlsKeys
 
 _NEEDS_NO_USERNAME = {"kerberos", "gssapi", "gss-spnego", "external"}
 
@@ -73,6 +74,7 @@ def ldap_settings(section: ConfigSection) -> LdapSettings:
     return LdapSettings(
         host=host, base_dn=base_dn, username=username, password=password, authentication_method=method,
         require_tls_cert=require_tls_cert, ca_cert_file=ca_cert_file, tls_verify=tls_verify,
+        tls_keys=TlsKeys(section.where("tls_verify"), section.where("ca_cert_file"), environment=False),
         string_encoding=section.get("string_encoding", "utf8", text_encoding),
         user_identity_type=section.get("user_identity_type", kind=IdentityType.parse),
         search_page_size=page_size,

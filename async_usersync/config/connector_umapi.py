@@ -12,6 +12,7 @@ from pathlib import Path
 from async_usersync.config.secrets import read_secret
 from async_usersync.config.section import ConfigSection, read_config_file
 from async_usersync.config.settings import FAMILIES, RateLimits, UmapiSettings
+from async_usersync.tls import TlsKeys
 
 
 def read_connector_umapi(file: Path, encoding: str = "utf8") -> tuple[UmapiSettings, bool | None, tuple[str, ...]]:
@@ -75,6 +76,7 @@ def umapi_settings(section: ConfigSection) -> tuple[UmapiSettings, bool | None]:
         retries=retries,
         ssl_verify=True if ssl_verify is None else ssl_verify,
         ca_file=_existing_file(server, "ca_file"),
+        tls_keys=TlsKeys(server.where("ssl_verify"), server.where("ca_file")),
         limits=_limits(server.section("limits")),
         max_outage=max_outage,
         max_retry_after=max_retry_after,

@@ -75,8 +75,9 @@ def load_run_settings(config_file: str | Path, given: Mapping[str, Any], encodin
     directory = _directory_settings(config, options, notes)
     umapi, ssl_verify, umapi_notes = read_connector_umapi(config.adobe.umapi_file, encoding)
     notes.extend(umapi_notes)
-    if ssl_verify is None:
-        umapi = replace(umapi, ssl_verify=options.ssl_cert_verify)
+    if ssl_verify is None and not options.ssl_cert_verify:
+        umapi = replace(umapi, ssl_verify=False, tls_keys=replace(
+            umapi.tls_keys, verify=config.invocation_defaults.where("ssl_cert_verify")))
     selection, group_filter = directory_selection(config, options)
     return RunSettings(
         config=config,

@@ -54,7 +54,7 @@ def read_secret(section: ConfigSection, name: str, keyring_user: str | None, req
         return _registered(section, name, plain)
     if reference is None:
         if required:
-            raise section.error(name, f"a value is required (or '{secure_key}' saying where it is kept)")
+            raise section.missing(name, f"a value is required (or '{secure_key}' saying where it is kept)")
         return None
     try:
         value = _resolve(reference.strip(), section.file, keyring_user or "")

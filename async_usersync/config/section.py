@@ -2,7 +2,9 @@
 
 Every part of the pipeline parses its own settings through a ``ConfigSection`` so that
 errors always name the file and the full key, and ``finish()`` can refuse keys nobody read
-(User Sync treats an unknown key as an error, and so do we). A key that is read but deserves a
+(User Sync treats an unknown key as an error, and so do we). An unknown key is always named as
+the admin typed it, with the known key it looks like: also when that known key is required and so
+found missing first. A key that is read but deserves a
 warning (deprecated, or overridden) gets one through ``warn()``: the run logs these ``notes``
 once its log is open.
 """
@@ -10,8 +12,9 @@ once its log is open.
 from __future__ import annotations
 
 import codecs
+import difflib
 from pathlib import Path
-from typing import Any, Callable, Mapping, TypeVar, overload
+from typing import Any, Callable, Iterable, Mapping, TypeVar, overload
 
 import yaml
 
@@ -109,6 +112,10 @@ class ConfigSection:
         """``key``'s dotted position in the file (``server.limits.action``)."""
         return f"{self.prefix}.{key}" if self.prefix else key
 
+    def where(self, key: str) -> str:
+        """``key`` as messages name it outside an error: ``server.ssl_verify in /etc/.../connector-umapi.yml``."""
+        return f"{self.full_key(key)} in {self.file}"
+
     def error(self, key: str, message: str) -> ConfigError:
         """A ConfigError about ``key``, naming the file and the full key (to raise)."""
         return ConfigError(message, file=self.file, key=self.full_key(key))
@@ -129,12 +136,22 @@ class ConfigSection:
         return self._convert(key, value, kind)
 
     def require(self, key: str, kind: Callable[[Any], T] | type | None = None) -> Any:
-        """The value at ``key``, checked against ``kind``; raises ConfigError when absent or null."""
+        """The value at ``key``, checked against ``kind``; raises ConfigError when absent or null
+        (``missing``)."""
         self._read.add(key)
         value = self.data.get(key)
         if value is None:
-            raise self.error(key, "a value is required")
+            raise self.missing(key, "a value is required")
         return self._convert(key, value, kind)
+
+    def missing(self, key: str, message: str) -> ConfigError:
+        """The error for a required ``key`` that is absent (to raise): when the section holds an
+        unknown key that looks like a misspelling of it, that key as typed, with the suggestion;
+        else ``message`` about ``key``."""
+        typed = _looks_like(key, (name for name in self.unread_keys() if name != key))
+        if typed is not None:
+            return self.error(typed, f"unknown key; did you mean '{key}'?")
+        return self.error(key, message)
 
     def section(self, key: str, required: bool = False) -> "ConfigSection":
         """The mapping at ``key`` (empty when absent, unless ``required``), sharing this file's notes."""
@@ -142,7 +159,7 @@ class ConfigSection:
         value = self.data.get(key)
         if value is None:
             if required:
-                raise self.error(key, "this section is required")
+                raise self.missing(key, "this section is required")
             value = {}
         if not isinstance(value, Mapping):
             raise self.error(key, "must be a mapping of keys to values")
@@ -170,10 +187,12 @@ class ConfigSection:
         return [key for key in self.data if key not in self._read]
 
     def finish(self) -> None:
-        """Refuses any key that no reader asked for."""
+        """Refuses any key that no reader asked for, suggesting the known key it looks like."""
         unknown = self.unread_keys()
         if unknown:
-            raise self.error(unknown[0], "unknown key" + (f" (also unknown: {', '.join(map(str, unknown[1:]))})" if unknown[1:] else ""))
+            known = _looks_like(unknown[0], self._read - set(self.data))
+            raise self.error(unknown[0], "unknown key" + (f"; did you mean '{known}'?" if known else "")
+                             + (f" (also unknown: {', '.join(map(str, unknown[1:]))})" if unknown[1:] else ""))
 
     def _convert(self, key: str, value: Any, kind: Callable[[Any], T] | type | None) -> Any:
         if kind is None:
@@ -208,6 +227,14 @@ class ConfigSection:
             return kind(value)
         except (TypeError, ValueError) as error:
             raise self.error(key, str(error)) from None
+
+
+def _looks_like(typed: object, known: Iterable[object]) -> str | None:
+    """The one of ``known`` that ``typed`` looks like a misspelling of, if any."""
+    if not isinstance(typed, str):
+        return None
+    close = difflib.get_close_matches(typed, [name for name in known if isinstance(name, str)], n=1, cutoff=0.8)
+    return close[0] if close else None
 
 
 def text_encoding(name: object) -> str:

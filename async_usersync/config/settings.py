@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from async_usersync.records import IdentityType
+from async_usersync.tls import TlsKeys, TlsTrust
 
 # --- connector-umapi.yml ---------------------------------------------------------------------------
 
@@ -60,6 +61,8 @@ class UmapiSettings:
     ssl_verify: bool = True
     ca_file: Path | None = None
     """A PEM bundle to trust instead of the system's (a private CA, or the sandbox's certificate)."""
+    tls_keys: TlsKeys = TlsKeys("server.ssl_verify", "server.ca_file")
+    """The keys that set ``ssl_verify`` and ``ca_file``, for messages (with their file, once read)."""
     limits: RateLimits = RateLimits()
     backoff_base: float = 3.0
     """First wait (seconds) of the exponential backoff used when a retryable answer has no Retry-After."""
@@ -143,6 +146,8 @@ class LdapSettings:
     require_tls_cert: bool = False
     ca_cert_file: Path | None = None
     tls_verify: bool = True
+    tls_keys: TlsKeys = TlsKeys("tls_verify", "ca_cert_file", environment=False)
+    """The keys that set ``tls_verify`` and ``ca_cert_file``, for messages (with their file, once read)."""
     string_encoding: str = "utf8"
     user_identity_type: IdentityType | None = None
     search_page_size: int = DEFAULT_PAGE_SIZE
@@ -171,6 +176,13 @@ class LdapSettings:
     def uses_tls(self) -> bool:
         """True when the connection is encrypted (``ldaps://`` or StartTLS)."""
         return self.uses_start_tls or self.host.lower().startswith("ldaps://")
+
+    @property
+    def trust(self) -> TlsTrust:
+        """How the server's certificate is checked, for the warning and the remedy messages (libldap
+        itself is told ``tls_verify`` and ``ca_cert_file``). Raises ConfigError when ``ca_cert_file``
+        no longer exists."""
+        return TlsTrust.resolve(self.tls_verify, self.ca_cert_file, keys=self.tls_keys)
 
 
 # --- connector-csv.yml -----------------------------------------------------------------------------

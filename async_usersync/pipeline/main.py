@@ -148,26 +148,28 @@ async def _run_logged(invocation: SyncInvocation, setup: RunSetup | UsersyncErro
     printed = isinstance(setup, UsersyncError)
     try:
         try:
-            code = await _run_in_logs(invocation, setup, log_settings, reports)
+            code, logs = await _run_in_logs(invocation, setup, log_settings, reports)
         except UsersyncError as error:  # the log file itself could not be opened
             print_error(error)
             printed = True
-            code = await _run_in_logs(invocation, setup if isinstance(setup, UsersyncError) else error,
+            code, logs = await _run_in_logs(invocation, setup if isinstance(setup, UsersyncError) else error,
                                       replace(log_settings, log_to_file=False, json_log_file=None), reports)
     except asyncio.CancelledError:  # SIGTERM: stop_on_sigterm logged why and cancelled the run
         return ExitCode.INTERRUPTED
     if code is not ExitCode.OK and not printed:
-        print(f"async-usersync: the run ended with exit code {int(code)}; see the log for details", file=sys.stderr)
+        where = f"; see the log {' and '.join(map(str, logs))} for details" if logs else ""
+        print(f"async-usersync: the run ended with exit code {int(code)}{where}", file=sys.stderr)
     return code
 
 
 async def _run_in_logs(invocation: SyncInvocation, setup: RunSetup | UsersyncError, log_settings: LogSettings,
-                       reports: RunReports) -> ExitCode:
-    """``_run_guarded`` inside a log stream; raises ConfigError when a log file cannot be opened."""
+                       reports: RunReports) -> tuple[ExitCode, list[Path]]:
+    """``_run_guarded`` inside a log stream: its exit code and the log files written (the text log,
+    the JSON log). Raises ConfigError when a log file cannot be opened."""
     async with streaming_logs(log_settings, run_id=reports.run_id) as stream, stop_on_sigterm():
         code = await _run_guarded(invocation, setup, stream, reports)
         await stream.flush()
-    return code
+    return code, [path for path in (stream.log_file, log_settings.json_log_file) if path is not None]
 
 
 async def _run_guarded(invocation: SyncInvocation, setup: RunSetup | UsersyncError, stream: LogStream,

@@ -23,6 +23,12 @@ from async_usersync.sources.base import LOG, MissingGroupHandler, build_user
 
 Row = dict[str, str]
 CHUNK_BYTES = 1 << 16
+FIRST_ROWS = 10
+"""Rows ``first_page`` reads."""
+CELL_LIMIT = 131_072
+"""The longest cell read (characters): the csv module's default field limit, which User Sync read
+with. A longer cell makes its row's user unreadable (its email, username or domain: the read fails);
+past it, an open quote is taken for a stray one."""
 
 
 class CsvSource:
@@ -51,8 +57,8 @@ class CsvSource:
         held: dict[str, DirectoryRecord] = {}
         wanted = set(selection.groups)
         async with aclosing(self._rows()) as stream:
-            async for line, row in stream:
-                user = self._to_user(line, row)
+            async for line, row, long_column in stream:
+                user = self._to_user(line, row, long_column)
                 if user is None:
                     continue
                 key = user.email.casefold()
@@ -69,6 +75,22 @@ class CsvSource:
             if isinstance(user, UnreadableDirectoryUser) or selection.kind == "all" or user.groups & wanted:
                 yield user
 
+    async def first_page(self, rows: int = FIRST_ROWS) -> list[DirectoryRecord]:
+        """Opens the file, checks its header and builds the users of its first ``rows`` rows: a
+        probe of the file, not a read of the directory (repeated emails are not merged). Raises
+        ReadError as ``users`` does."""
+        users: list[DirectoryRecord] = []
+        async with aclosing(self._rows()) as stream:
+            read = 0
+            async for line, row, long_column in stream:
+                user = self._to_user(line, row, long_column)
+                if user is not None:
+                    users.append(user)
+                read += 1
+                if read == rows:
+                    break
+        return users
+
     async def _first_pass(self) -> tuple[set[str], set[str]]:
         """The repeated emails (folded) and every group name the rows give."""
         seen: set[str] = set()
@@ -76,7 +98,7 @@ class CsvSource:
         groups: set[str] = set()
         email_column, groups_column = self.settings.email_column_name, self.settings.groups_column_name
         async with aclosing(self._rows()) as stream:
-            async for _, row in stream:
+            async for _, row, _ in stream:
                 key = (row.get(email_column) or "").strip().casefold()
                 if key in seen:
                     repeated.add(key)
@@ -84,24 +106,35 @@ class CsvSource:
                 groups.update(_group_names(row.get(groups_column)))
         return repeated, groups
 
-    def _to_user(self, line: int, row: Row) -> DirectoryRecord | None:
+    def _to_user(self, line: int, row: Row, long_column: str | None) -> DirectoryRecord | None:
+        """The row's user; unreadable when ``long_column`` holds a cell over ``CELL_LIMIT``. Raises
+        ReadError when that column is the email, username or domain (the Adobe account cannot be
+        recognised, so the read is incomplete)."""
         settings = self.settings
         groups = frozenset(_group_names(row.get(settings.groups_column_name)))
         origin = f"line {line} of {self.path}"
+        problem = None
+        if long_column is not None:
+            problem = (f"column '{long_column}' holds {len(row[long_column]):,} characters, over the limit of "
+                       f"{CELL_LIMIT:,}")
+            if long_column in (settings.email_column_name, settings.username_column_name, settings.domain_column_name):
+                raise ReadError(f"the CSV file {self.path} cannot be read at line {line}: {problem}, so its user "
+                                "cannot be recognised")
         return build_user(
             f"at {origin}", identity_text=row.get(settings.identity_type_column_name),
             identity_field=f"column '{settings.identity_type_column_name}'", default_identity_type=self.identity_type,
             email=row.get(settings.email_column_name), username=row.get(settings.username_column_name),
             domain=row.get(settings.domain_column_name), firstname=_cell(row, settings.first_name_column_name),
             lastname=_cell(row, settings.last_name_column_name), country=row.get(settings.country_column_name),
-            groups=groups, source_attributes=row, origin=origin,
+            groups=groups, source_attributes=row, origin=origin, problem=problem,
         )
 
-    async def _rows(self) -> AsyncGenerator[tuple[int, Row], None]:
-        """(line number, row by column name) for each record after the header, as the file streams."""
+    async def _rows(self) -> AsyncGenerator[tuple[int, Row, str | None], None]:
+        """(line number, row by column name, the column of a cell over ``CELL_LIMIT`` or None) for
+        each record after the header, as the file streams."""
         header: list[str] | None = None
         async with aclosing(self._records()) as stream:
-            async for line, cells in stream:
+            async for line, cells, long_cell in stream:
                 if header is None:
                     header = [name.strip() for name in cells]
                     if self.settings.email_column_name not in header:
@@ -110,7 +143,9 @@ class CsvSource:
                     continue
                 if not any(cell.strip() for cell in cells):
                     continue
-                yield line, dict(zip(header, cells))
+                # A cell beyond the header's columns is dropped, as every such cell is.
+                long_column = header[long_cell] if long_cell is not None and long_cell < len(header) else None
+                yield line, dict(zip(header, cells)), long_column
         if header is None:
             raise ReadError(f"the CSV file {self.path} is empty: it has no header line, so it cannot be told "
                             "from a failed export")
@@ -128,12 +163,12 @@ class CsvSource:
                         "in connector-csv.yml")
         return "set email_column_name in connector-csv.yml"
 
-    async def _records(self) -> AsyncGenerator[tuple[int, list[str]], None]:
-        """CSV records with the line each starts on; a quoted cell may span lines, up to the csv
-        module's cell limit (``csv.field_size_limit()``, 128 KiB; User Sync read with the same
-        module): past it, a stray quote is reported at the line it opens, without reading on."""
+    async def _records(self) -> AsyncGenerator[tuple[int, list[str], int | None], None]:
+        """CSV records with the line each starts on and the index of a cell over ``CELL_LIMIT`` (or
+        None); a quoted cell may span lines, up to ``CELL_LIMIT``: past it, a stray quote is reported
+        at the line it opens, without reading on."""
         delimiter = self._delimiter()
-        limit = csv.field_size_limit()
+        limit = CELL_LIMIT
         start = 1
         pending: list[str] = []
         pending_quotes = pending_size = 0
@@ -153,9 +188,13 @@ class CsvSource:
                 pending.clear()
                 pending_quotes = pending_size = 0
                 try:
-                    yield start, next(csv.reader([record], delimiter=delimiter, strict=True))
+                    cells = _parse(record, delimiter)
                 except (csv.Error, StopIteration) as error:
                     raise ReadError(f"the CSV file {self.path} is malformed at line {start}: {error}") from None
+                long_cell = None
+                if len(record) > limit:  # only then can a cell be over the limit
+                    long_cell = next((index for index, cell in enumerate(cells) if len(cell) > limit), None)
+                yield start, cells, long_cell
         if pending:
             raise ReadError(f"the CSV file {self.path} ends inside a quoted cell that starts at line {start}")
 
@@ -193,6 +232,19 @@ class CsvSource:
             raise ReadError(f"the CSV file {self.path} does not exist") from None
         except OSError as error:
             raise ReadError(f"the CSV file {self.path} cannot be read: {error.strerror or error}") from None
+
+
+def _parse(record: str, delimiter: str) -> list[str]:
+    """The cells of one whole record. The csv module refuses a cell over its (process-wide) field
+    limit; a record longer than ``CELL_LIMIT`` is already in memory, so it is parsed under a limit
+    of its own length, set and restored around this call, which does not yield to the event loop."""
+    if len(record) <= CELL_LIMIT:
+        return next(csv.reader([record], delimiter=delimiter, strict=True))
+    previous = csv.field_size_limit(max(len(record), csv.field_size_limit()))
+    try:
+        return next(csv.reader([record], delimiter=delimiter, strict=True))
+    finally:
+        csv.field_size_limit(previous)
 
 
 def _group_names(cell: str | None) -> list[str]:

@@ -124,6 +124,17 @@ class LdapSource:
                         yield user
             self._check_complete(pool.plan.references)
 
+    async def first_page(self) -> list[DirectoryRecord]:
+        """Connects and binds, checks ``base_dn`` and reads the first page of ``all_users_filter``
+        (``search_page_size`` entries at most): a probe of the connection, not a read of the
+        directory. Raises ReadError as ``users`` does."""
+        async with self._pool() as pool:
+            await self._check_base_dn(pool)
+            async with aclosing(self._stream(pool, self.settings.all_users_filter, None)) as stream:
+                async for page in stream:
+                    return page
+        return []
+
     def _check_complete(self, references: set[str]) -> None:
         """Logs every referral and search continuation reference with its URL, and raises
         ReadError when the read missed users: a reference pointing under base_dn (unless
@@ -193,7 +204,8 @@ class LdapSource:
         settings = self.settings
         self._guard_tls_verification()
         plan = ConnectionPlan(make_client=self._make_client, url=settings.host,
-                              bind_name=settings.username or "anonymous", tls=settings.uses_tls,
+                              bind_name=settings.username or "anonymous",
+                              trust=settings.trust if settings.uses_tls else None,
                               connect_timeout=settings.connect_timeout, operation_timeout=settings.search_timeout,
                               string_encoding=settings.string_encoding)
         pool = ConnectionPool(plan, self.pool_size)
@@ -207,6 +219,7 @@ class LdapSource:
         if not self.settings.uses_tls:
             return
         if not self.settings.tls_verify:
+            self.settings.trust.warn_if_unverified(f"the LDAP server at {self.settings.host}")
             _unverified_tls_used = True
         elif _unverified_tls_used:
             raise ReadError("certificate verification was turned off (tls_verify: false) for an earlier LDAP "

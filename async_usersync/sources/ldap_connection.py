@@ -36,6 +36,7 @@ from bonsai.ldapconnection import BaseLDAPConnection
 
 from async_usersync.errors import ReadError
 from async_usersync.sources.ldap_values import Attributes
+from async_usersync.tls import TlsTrust
 
 T = TypeVar("T")
 Entry = tuple[str, Attributes]
@@ -91,8 +92,9 @@ class ConnectionPlan:
     make_client: Callable[[], bonsai.LDAPClient]
     url: str
     bind_name: str
-    tls: bool
-    """True when the connection is encrypted (ldaps:// or StartTLS)."""
+    trust: TlsTrust | None
+    """How the certificate is checked when the connection is encrypted (ldaps:// or StartTLS), else
+    None; it words the remedy when TLS fails."""
     connect_timeout: float
     operation_timeout: float
     string_encoding: str
@@ -372,8 +374,8 @@ def describe_error(error: bonsai.LDAPError | OperationTimeout, plan: ConnectionP
     if isinstance(error, bonsai.NoSuchObjectError):
         return ReadError(f"the LDAP server at {plan.url} has no entry at the searched base ({error}); check base_dn")
     if isinstance(error, bonsai.ConnectionError):
-        if plan.tls:
-            return ReadError(f"TLS with the LDAP server at {plan.url} failed ({error}); most often the server "
-                             "certificate is not trusted (give its CA in 'ca_cert_file') or does not match the host name")
+        if plan.trust is not None:
+            return ReadError(f"TLS with the LDAP server at {plan.url} failed ({error}); most often its certificate is "
+                             f"not trusted or does not match the host name: {plan.trust.remedy()}")
         return ReadError(f"the connection to the LDAP server at {plan.url} failed ({error})")
     return ReadError(f"the LDAP server at {plan.url} returned an error: {error}")

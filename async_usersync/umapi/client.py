@@ -6,6 +6,7 @@ import asyncio
 import math
 import platform
 import sys
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable, Iterable
 from urllib.parse import quote
@@ -73,7 +74,7 @@ class UmapiClient:
             self._transport = Transport(self.settings, self._wire)
             return self
         # server.ca_file first, then REQUESTS_CA_BUNDLE / SSL_CERT_FILE, then the system's store.
-        trust = TlsTrust.resolve(self.settings.ssl_verify, self.settings.ca_file, option_name="server.ca_file")
+        trust = TlsTrust.resolve(self.settings.ssl_verify, self.settings.ca_file, keys=self.settings.tls_keys)
         connector = aiohttp.TCPConnector(ssl=trust.ssl_context("UMAPI and Adobe IMS"),
                                          limit=self.settings.max_in_flight)
         self._session = aiohttp.ClientSession(
@@ -81,7 +82,7 @@ class UmapiClient:
             connector=connector, timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.settings.timeout,
                                                                sock_read=self.settings.timeout),
             headers={"User-Agent": self.user_agent})
-        self._transport = Transport(self.settings, AiohttpWire(self._session, self.settings.timeout))
+        self._transport = Transport(self.settings, AiohttpWire(self._session, self.settings.timeout, trust))
         return self
 
     async def __aexit__(self, *exc_info: Any) -> None:
@@ -118,6 +119,13 @@ class UmapiClient:
                     yield user
                 if position % YIELD_EVERY == 0:
                     await asyncio.sleep(0)  # let answers to the other page requests in meanwhile
+
+    async def first_page(self) -> list[AdobeUser]:
+        """Page 0 of the org's users, without the sync signals: a probe of the connection, not a
+        sync (``async-usersync check``). Raises UmapiError as ``users`` does."""
+        page = await self._page("users", 0, f"users/{self.settings.org_id}/0", {"directOnly": "true"}, "users",
+                                None, None)
+        return [user for user in map(adobe_user, page.items) if user is not None]
 
     async def groups(self) -> AsyncIterator[dict[str, Any]]:
         """The org's user groups, product profiles and admin groups, as UMAPI describes them."""
@@ -171,7 +179,9 @@ class UmapiClient:
         """Page 0, then every further page at once (the throttle paces them), yielded as each lands.
 
         A page past the end comes back as the last page again, so of the pages marked ``lastPage``
-        only the lowest-numbered one counts. When the org grew during the read, pages are read on
+        only the lowest-numbered one counts. The full users read ends with ``umapi-sync-end`` on its
+        last page; when page 0 (which carries the client's start signal) is the whole read, the end
+        goes on a request for page 1, whose answer (that last page again) is not read twice. When the org grew during the read, pages are read on
         one by one until ``lastPage``; an empty page ends the read as well.
         """
         signal_end = family == "users" and group is None
@@ -196,6 +206,9 @@ class UmapiClient:
         try:
             yield first.items
             if first.last or not first.items:
+                if signal_end:  # page 0 went out with the start signal: the end needs a request of its own
+                    with suppress(UmapiError):  # every user is read: a lost signal fails nothing
+                        await self._page(family, 1, path_of(1), params, key, group, SYNC_END)
                 return
             for _ in tasks:
                 page = await landed.get()

@@ -16,6 +16,7 @@ from typing import Callable, Iterator, Literal, Mapping, Protocol
 import aiohttp
 from yarl import URL
 
+from async_usersync.tls import TlsTrust
 from async_usersync.umapi.errors import UmapiError
 
 
@@ -52,11 +53,13 @@ class Wire(Protocol):
 
 
 class AiohttpWire:
-    """The real wire: an aiohttp session (its connector holds the TLS trust and the timeouts)."""
+    """The real wire: an aiohttp session (its connector holds the TLS trust and the timeouts);
+    ``trust`` words the remedy when a server's certificate is not trusted."""
 
-    def __init__(self, session: aiohttp.ClientSession, timeout: float) -> None:
+    def __init__(self, session: aiohttp.ClientSession, timeout: float, trust: TlsTrust) -> None:
         self.session = session
         self.timeout = timeout
+        self.trust = trust
 
     async def send(self, method: str, url: URL, headers: Mapping[str, str], data: bytes | None,
                    answered: Callable[[], None]) -> WireAnswer:
@@ -64,7 +67,7 @@ class AiohttpWire:
         and ``UmapiError`` (code ``tls``) when the server's certificate is not trusted."""
         told = False
         try:
-            with self._failures_mapped(url.host):
+            with self._failures_mapped(f"UMAPI at {url.host}"):
                 async with self.session.request(method, url, headers=headers, data=data) as response:
                     told = True
                     answered()
@@ -75,19 +78,18 @@ class AiohttpWire:
 
     async def post_form(self, url: str, form: Mapping[str, str]) -> WireAnswer:
         """A form post to IMS (``Cache-Control: no-cache``); errors as ``send``."""
-        with self._failures_mapped(URL(url).host):
+        with self._failures_mapped(f"Adobe IMS at {URL(url).host}"):
             async with self.session.post(url, data=dict(form), headers={"Cache-Control": "no-cache"}) as response:
                 return WireAnswer(response.status, response.headers, await response.read())
 
     @contextmanager
-    def _failures_mapped(self, host: str | None) -> Iterator[None]:
-        """aiohttp's exceptions as ``WireFailure``; an untrusted certificate as a final ``UmapiError``."""
+    def _failures_mapped(self, server: str) -> Iterator[None]:
+        """aiohttp's exceptions as ``WireFailure``; an untrusted certificate of ``server`` (``UMAPI at
+        host``) as a final ``UmapiError`` with the trust's remedy."""
         try:
             yield
         except aiohttp.ClientConnectorCertificateError as error:
-            raise UmapiError(f"the TLS certificate of {host} is not trusted ({error.certificate_error}); name the "
-                             "CA in server.ca_file (or REQUESTS_CA_BUNDLE / SSL_CERT_FILE), or turn ssl_verify off "
-                             "only for a test server", code="tls") from None
+            raise UmapiError(self.trust.untrusted(server, str(error.certificate_error)), code="tls") from None
         except asyncio.TimeoutError:
             raise WireFailure("timeout", f"no answer within {self.timeout:g} s") from None
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as error:

@@ -220,3 +220,27 @@ def test_settings_refuse_an_unknown_key_and_a_broken_name_pattern(tmp_path: Path
     config.write_text("logging:\n  file_log_name_format: '{:%Y'\n")
     with pytest.raises(ConfigError, match="logging.file_log_name_format"):
         log_settings(load_yaml(config).section("logging"))
+
+
+@pytest.mark.parametrize(("changes", "file", "typed", "meant"), [
+    ({"limits": {"max_adobe_only_user": 10}}, "user-sync-config.yml", "limits.max_adobe_only_user", "max_adobe_only_users"),
+    ({"limits": {"max_adobe_only_users": 10, "max_shrnk": "10%"}}, "user-sync-config.yml", "limits.max_shrnk", "max_shrink"),
+    ({"adobe_users": {"conectors": {"umapi": "connector-umapi.yml"}}}, "user-sync-config.yml", "adobe_users.conectors",
+     "connectors"),
+])
+def test_a_misspelt_key_is_named_as_typed_with_the_key_meant(tmp_path: Path, changes: dict[str, Any], file: str,
+                                                             typed: str, meant: str) -> None:
+    """Issue 14: a misspelt required key was reported under its right name ('a value is required')."""
+    with pytest.raises(ConfigError) as caught:
+        load_sync_config(write_config(tmp_path, **changes))
+    assert str(caught.value) == f"in {tmp_path / file}, key '{typed}': unknown key; did you mean '{meant}'?"
+
+
+def test_a_misspelt_secret_key_is_named_as_typed(tmp_path: Path) -> None:
+    write_config(tmp_path)
+    (tmp_path / "connector-umapi.yml").write_text(CONNECTOR_FILES["connector-umapi.yml"].replace("client_secret",
+                                                                                                 "client_secrt"))
+    with pytest.raises(ConfigError) as caught:
+        load_run_settings(tmp_path / "user-sync-config.yml", {})
+    assert str(caught.value) == (f"in {tmp_path / 'connector-umapi.yml'}, key 'enterprise.client_secrt': unknown key; "
+                                 "did you mean 'client_secret'?")

@@ -134,6 +134,20 @@ async def test_a_csv_row_with_an_unusable_value_keeps_its_adobe_account_untouche
     assert f"Directory user at line 3 of {users_file} cannot be read (column 'type': unknown identity type" in run.out
 
 
+async def test_a_one_megabyte_cell_keeps_only_its_users_adobe_account_untouched(setup: Setup) -> None:
+    """Issue 14: a 1 MB cell stopped the whole read (exit 3) before the per-user checks."""
+    users_file = setup.folder / "users.csv"
+    users_file.write_text(f"email,groups,firstname,lastname\n{email('bob')},Engineering,Bob,Tester\n"
+                          f"{email('gone1')},Engineering,Gone,\"{'x' * 1_000_000}\"\n{email('dave')},Sales,Dave,Tester\n")
+    run = await setup.sync("--users", "file", str(users_file), "--process-groups", "--adobe-only-user-action", "remove")
+    assert run.code == 0, run.out + run.err
+    users = await setup.users()
+    assert users[email("gone1")] == ["Other Team", "Sales Team"]  # neither removed nor moved to Eng Team
+    assert users[email("bob")] == ["Eng Team", "Photoshop"] and users[email("dave")] == ["Sales Team"]
+    assert (f"Directory user at line 3 of {users_file} cannot be read (column 'lastname' holds 1,000,000 characters, "
+            "over the limit of 131,072") in run.out
+
+
 async def test_an_empty_users_file_is_a_failed_read(setup: Setup) -> None:
     users_file = setup.folder / "users.csv"
     users_file.write_bytes(b"")

@@ -128,3 +128,28 @@ async def test_a_selected_group_no_row_names_is_an_empty_group_with_a_warning(tm
     assert "No row of the CSV file" in caplog.text and "names the group Design" in caplog.text
     assert "group Sales" not in caplog.text
     assert missing == []  # a file cannot tell an emptied group from a missing one: the run history guard decides
+
+
+async def test_a_cell_over_the_limit_makes_only_its_user_unreadable_naming_line_and_column(tmp_path: Path) -> None:
+    """Issue 14: a 1 MB cell stopped the whole read (the csv module's field limit), naming no column."""
+    huge = "x" * 1_000_000
+    content = ("email,firstname,lastname,groups\n"
+               "ann@example.org,Ann,Lee,Sales\n"
+               f"ben@example.org,Ben,\"{huge}\",Sales\n"
+               f"cy@example.org,{huge},Oh,Sales\n"
+               "dee@example.org,Dee,Ray,Sales\n")
+    users = await collect(csv_source(tmp_path, content).users(ALL))
+    assert set(users) == {"ann@example.org", "ben@example.org", "cy@example.org", "dee@example.org"}
+    for email, line, column in (("ben@example.org", 3, "lastname"), ("cy@example.org", 4, "firstname")):
+        unreadable = users[email]
+        assert isinstance(unreadable, UnreadableDirectoryUser)
+        assert unreadable.where == f"at line {line} of {tmp_path / 'users.csv'}"
+        assert unreadable.problem == f"column '{column}' holds 1,000,000 characters, over the limit of 131,072"
+    assert not isinstance(users["dee@example.org"], UnreadableDirectoryUser)
+
+
+async def test_an_email_cell_over_the_limit_fails_the_read_naming_line_and_column(tmp_path: Path) -> None:
+    content = f"email,firstname\nann@example.org,Ann\n{'x' * 200_000}@example.org,Ben\n"
+    with pytest.raises(ReadError, match=r"users\.csv cannot be read at line 3: column 'email' holds 200,012 "
+                                        r"characters, over the limit of 131,072, so its user cannot be recognised"):
+        await collect(csv_source(tmp_path, content).users(ALL))

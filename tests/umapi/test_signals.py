@@ -40,4 +40,12 @@ async def test_the_start_goes_on_the_first_request_whatever_it_is(sandbox_factor
         assert all(result.ok for result in results)
         assert [group async for group in client.groups()]
         assert len([user async for user in client.users()]) == 20
-    assert signals(server, "action", "groups", "users") == {"action": (1, 0), "groups": (0, 0), "users": (0, 0)}
+    assert signals(server, "action", "groups", "users") == {"action": (1, 0), "groups": (0, 0), "users": (0, 1)}
+
+
+async def test_a_read_of_one_page_opens_and_closes_once(sandbox_factory):
+    """Issue 14: a users read of one page showed sync_ends 0 (page 0 carried the start only)."""
+    server = await sandbox_factory(users=5, time_scale=TIME_SCALE)
+    async with UmapiClient(client_settings(server)) as client:
+        assert len([user async for user in client.users()]) == 5
+    assert signals(server, "users") == {"users": (1, 1)}
