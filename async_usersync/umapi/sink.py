@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 MAX_ENTRIES = 10
 """Entries per action request (UMAPI's limit)."""
+HELD_LIMIT = 100_000
+"""Held commands that make the sink send their group entries at once, before the stream ends (after
+every request so far has been answered, as at the end), so that memory stays bounded."""
 INTERRUPT_GRACE = 5.0
 """Seconds an interrupted run waits for the answers to requests already on the wire."""
 
@@ -109,6 +112,8 @@ class ActionSink:
         self._read_groups = read_groups
         self._held: HeldMemberships[_Outcome] = HeldMemberships()
         """Membership-only commands waiting for the end of the stream (see ``usergroups``)."""
+        self._flushing: HeldMemberships[_Outcome] | None = None
+        """Held commands whose group entries the batcher is sending now."""
         self._pending: deque[_Queued] = deque()
         """Entries made at the end of the stream (group entries, the rest of the held commands, and the
         user entries of failed group steps), waiting to be packed into requests."""
@@ -144,13 +149,16 @@ class ActionSink:
         await asyncio.gather(self._batcher, return_exceptions=True)
         left = self._ready + self._batch + list(self._pending)
         self._pending.clear()
-        for _, outcome in self._held.take_all():
-            outcome.not_sent, outcome.entries_left = True, 0
-            self._finish(outcome)
+        held = [self._held, *([self._flushing] if self._flushing is not None else [])]
         while not self._queue.empty():
             item = self._queue.get_nowait()
-            if item is not _END and item is not _BARRIER:
+            if isinstance(item, HeldMemberships):
+                held.append(item)
+            elif item is not _END and item is not _BARRIER:
                 left.append(item)
+        for _, outcome in (command for commands in held for command in commands.take_all()):
+            outcome.not_sent, outcome.entries_left = True, 0
+            self._finish(outcome)
         self._settle(left, None, not_sent=True)
         if self._posts:
             await asyncio.wait(list(self._posts), timeout=INTERRUPT_GRACE)
@@ -177,6 +185,9 @@ class ActionSink:
         if self._read_groups is not None:
             if is_packable(command):
                 self._held.hold(command, _Outcome(command, 1, memberships(command)))
+                if len(self._held) >= HELD_LIMIT:  # sent when the batcher reaches this place in the queue
+                    full, self._held = self._held, HeldMemberships()
+                    await self._put([full])  # type: ignore[list-item]
                 return
             released = self._held.release(command.user) if self._held else []
             if released:  # this user's held changes go first, answered before this command goes
@@ -222,9 +233,12 @@ class ActionSink:
                     await self._dispatch(last=False)
                 await self._answered()
                 continue
+            if isinstance(item, HeldMemberships):
+                await self._send_held(item, last=False)
+                continue
             await self._pack(item)
         if self._held:
-            await self._send_held()
+            await self._send_held(self._held, last=True)
         elif self._batch:
             await self._dispatch(last=True)
 
@@ -237,25 +251,28 @@ class ActionSink:
         else:
             batch.append(item)
 
-    async def _send_held(self) -> None:
-        """The end of the stream, with held commands: once every request so far has been answered,
-        reads the group listing (only when some group is shared by enough users to pack), posts the
-        group entries and the rest of the held commands' changes in user entries, then, once those are
-        answered, the user entries of any failed group step."""
+    async def _send_held(self, held: HeldMemberships[_Outcome], last: bool) -> None:
+        """Sends ``held`` (at the end of the stream, or when ``HELD_LIMIT`` commands were held): once
+        every request so far has been answered, reads the group listing (only when some group is
+        shared by enough users to pack), posts the group entries and the rest of the held commands'
+        changes in user entries, then, once those are answered, the user entries of any failed group
+        step, and waits for their answers. ``last``: the end of the stream, whose first round of
+        requests ends with the sync-end signal."""
         if self._batch:
             await self._dispatch(last=False)
         await self._answered()
+        self._flushing = held
         facts: Mapping[str, GroupFacts] = {}
-        if self._held.worth_packing():
+        if held.worth_packing():
             facts = await self._group_facts()
-        plan = self._held.plan(facts, self._request_ids)
+        plan = held.plan(facts, self._request_ids)
+        self._flushing = None
         pending = self._pending
         for command, outcome, count in plan.rest:
             pending.extend(self._user_entries(command, outcome, count))
         pending.extend((group_entry.entry, group_entry) for group_entry in plan.group_entries)
         self.totals.group_entries += len(plan.group_entries)
-        last = True  # the end signal goes on the last request of this round; retries may follow it
-        while pending:
+        while pending:  # at the end, the sync-end signal goes on the first round's last request
             while pending:
                 await self._pack(pending.popleft())  # taken before packing: an interruption reports it
             if self._batch:

@@ -107,22 +107,28 @@ class HeldMemberships(Generic[Owner]):
 
     def __init__(self) -> None:
         self._by_user: dict[str, list[tuple[UserCommand, Owner]]] = {}
+        self._count = 0
 
-    def __bool__(self) -> bool:
-        return bool(self._by_user)
+    def __len__(self) -> int:
+        """Commands held."""
+        return self._count
 
     def hold(self, command: UserCommand, owner: Owner) -> None:
         """Keeps a packable command (see ``is_packable``) until ``plan``."""
         self._by_user.setdefault(command.user.casefold(), []).append((command, owner))
+        self._count += 1
 
     def release(self, user: str) -> list[tuple[UserCommand, Owner]]:
         """The commands held for ``user`` (an entry root), taken out: they go in user entries now."""
-        return self._by_user.pop(user.casefold(), [])
+        released = self._by_user.pop(user.casefold(), [])
+        self._count -= len(released)
+        return released
 
     def take_all(self) -> list[tuple[UserCommand, Owner]]:
         """Every held command, taken out (an interrupted run reports them not sent)."""
         held = [item for items in self._by_user.values() for item in items]
         self._by_user.clear()
+        self._count = 0
         return held
 
     def worth_packing(self) -> bool:

@@ -19,6 +19,7 @@ from yarl import URL
 from async_usersync.records import CommandResult, CreateUser, IdentityType, UserCommand
 from async_usersync.sandbox import SandboxServer
 from async_usersync.umapi import UmapiClient
+from async_usersync.umapi import sink as sink_module
 from async_usersync.umapi.sink import ActionTotals
 from async_usersync.umapi.wire import AiohttpWire, WireAnswer
 from tests.umapi.conftest import client_settings
@@ -233,3 +234,21 @@ async def test_an_interrupted_run_reports_held_changes_not_sent(sandbox):
     assert [result.command.user for result in results if result.not_sent] == [email(number) for number in range(12)]
     assert sink.totals.not_sent == 12 and [entry["user"] for entry in wire.entries] == [new]
     assert all(groups_of(sandbox, email(number)) == {MOVE_OUT} for number in range(12))
+
+
+async def test_held_changes_go_out_when_the_limit_is_reached_and_before_later_commands(sandbox, monkeypatch):
+    monkeypatch.setattr(sink_module, "HELD_LIMIT", 20)  # memory stays bounded: at most this many held
+    seed(sandbox, 40)
+    leaver = email(5)
+    commands = [move(email(number)) for number in range(20)]
+    commands.append(UserCommand(user=leaver, remove_from_org=True, key=leaver))  # after its held move
+    commands += [move(email(number)) for number in range(20, 40)]
+    async with recording_client(sandbox) as (client, wire):
+        results, totals = await send_all(client, commands)
+    assert len(results) == 41 and all(result.ok for result in results)
+    assert totals.group_entries == 4 and totals.requests == 3
+    assert [[entry.get("usergroup") or entry["user"] for entry in body] for body in wire.actions] == [
+        [MOVE_OUT, MOVE_IN], [leaver], [MOVE_OUT, MOVE_IN]]
+    assert [len(step["remove"]["user"]) for step in wire.actions[0][0]["do"]] == [10, 10]
+    assert sandbox.state.find_user(leaver) is None
+    assert all(groups_of(sandbox, email(number)) == {MOVE_IN} for number in range(40) if number != 5)
