@@ -21,7 +21,7 @@ import asyncio
 import logging
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable, Mapping
+from typing import Any, AsyncIterator, Callable, Mapping, Sequence
 
 from async_usersync.records import CommandError, CommandResult, UserCommand
 from async_usersync.umapi.entries import Entry, RequestIds, command_entries, step_name
@@ -187,13 +187,13 @@ class ActionSink:
                 self._held.hold(command, _Outcome(command, 1, memberships(command)))
                 if len(self._held) >= HELD_LIMIT:  # sent when the batcher reaches this place in the queue
                     full, self._held = self._held, HeldMemberships()
-                    await self._put([full])  # type: ignore[list-item]
+                    await self._put([full])
                 return
             released = self._held.release(command.user) if self._held else []
             if released:  # this user's held changes go first, answered before this command goes
                 for held, outcome in released:
                     await self._put(self._user_entries(held, outcome, outcome.entries_left))
-                await self._put([_BARRIER])  # type: ignore[list-item]
+                await self._put([_BARRIER])
         await self._put(self._user_entries(command, None, 0))
 
     def _user_entries(self, command: UserCommand, outcome: _Outcome | None, replaces: int) -> list[_Queued]:
@@ -206,7 +206,8 @@ class ActionSink:
             outcome.entries_left += len(entries) - replaces
         return [(entry, outcome) for entry in entries]
 
-    async def _put(self, items: list[_Queued]) -> None:
+    async def _put(self, items: Sequence[object]) -> None:
+        """Queues entries (or a ``_BARRIER``, or a batch of held commands to send at that place)."""
         queue = self._queue
         for item in items:
             try:

@@ -18,7 +18,7 @@ order the planner made them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Generic, Iterable, Mapping, TypeVar
+from typing import Any, Generic, Iterable, Iterator, Mapping, TypeVar
 
 from async_usersync.records import UserCommand
 from async_usersync.umapi.entries import RequestIds
@@ -31,7 +31,6 @@ PACK_MIN_USERS = 10
 Fewer gain nothing over user entries, which carry all of one user's groups in one entry."""
 MAX_GROUP_MEMBERS_FOR_ADD = 200_000
 """UMAPI refuses ``add`` on a user group with more members (usergroupActionCommands page)."""
-VERBS = ("remove", "add")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +73,13 @@ def is_packable(command: UserCommand) -> bool:
 def memberships(command: UserCommand) -> int:
     """How many (verb, group) changes a packable command holds."""
     return len(command.add_groups) + len(command.remove_groups)
+
+
+def _changes(command: UserCommand) -> Iterator[tuple[str, str]]:
+    """A packable command's changes as (verb, group name): removals first, as in its user entry."""
+    for verb, groups in (("remove", command.remove_groups), ("add", command.add_groups)):
+        for group in groups:
+            yield verb, group
 
 
 @dataclass(slots=True)
@@ -137,12 +143,11 @@ class HeldMemberships(Generic[Owner]):
         counts: dict[tuple[str, str], int] = {}
         for items in self._by_user.values():
             for command, _ in items:
-                for verb, groups in (("remove", command.remove_groups), ("add", command.add_groups)):
-                    for group in groups:
-                        key = (verb, group.casefold())
-                        counts[key] = counts.get(key, 0) + 1
-                        if counts[key] >= PACK_MIN_USERS:
-                            return True
+                for verb, group in _changes(command):
+                    key = (verb, group.casefold())
+                    counts[key] = counts.get(key, 0) + 1
+                    if counts[key] >= PACK_MIN_USERS:
+                        return True
         return False
 
     def plan(self, facts: Mapping[str, GroupFacts], request_ids: RequestIds, max_steps: int = 10,
@@ -159,24 +164,22 @@ class HeldMemberships(Generic[Owner]):
         seen: dict[tuple[str, str], int] = {}  # (folded group, folded user) -> times named
         for command, _ in held:
             user = command.user.casefold()
-            for verb, groups in (("remove", command.remove_groups), ("add", command.add_groups)):
-                for group in groups:
-                    folded = group.casefold()
-                    seen[(folded, user)] = seen.get((folded, user), 0) + 1
-                    users.setdefault((verb, folded), []).append(user)
+            for verb, group in _changes(command):
+                folded = group.casefold()
+                seen[(folded, user)] = seen.get((folded, user), 0) + 1
+                users.setdefault((verb, folded), []).append(user)
         steps: dict[tuple[str, str], list[tuple[str, Owner]]] = {  # in the order the groups came
             key: [] for key, names in users.items() if _packable_group(key, names, facts)}
         plan: Plan[Owner] = Plan()
         for command, owner in held:
             user = command.user.casefold()
             left: dict[str, list[str]] = {"remove": [], "add": []}
-            for verb, groups in (("remove", command.remove_groups), ("add", command.add_groups)):
-                for group in groups:
-                    key = (verb, group.casefold())
-                    if key in steps and seen[(key[1], user)] == 1:
-                        steps[key].append((command.user, owner))
-                    else:
-                        left[verb].append(group)
+            for verb, group in _changes(command):
+                key = (verb, group.casefold())
+                if key in steps and seen[(key[1], user)] == 1:
+                    steps[key].append((command.user, owner))
+                else:
+                    left[verb].append(group)
             if left["remove"] or left["add"]:
                 rest = UserCommand(user=command.user, remove_groups=tuple(left["remove"]),
                                    add_groups=tuple(left["add"]), key=command.key)
