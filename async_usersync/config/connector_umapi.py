@@ -1,5 +1,6 @@
 """connector-umapi.yml: the org's UMAPI connection, read with User Sync's keys (and our
-``server.limits``, ``server.max_outage``, ``server.max_retry_after``) into ``UmapiSettings``.
+``server.limits``, ``server.max_outage``, ``server.max_retry_after``, ``server.user_group_entries``)
+into ``UmapiSettings``.
 
 Source: User Sync's ``connector-umapi.yml`` example and its umapi connector (``server``,
 ``enterprise``; ``api_key`` is the old name of ``client_id``, ``ims_host`` of ``auth_host``).
@@ -80,6 +81,7 @@ def umapi_settings(section: ConfigSection) -> tuple[UmapiSettings, bool | None]:
         limits=_limits(server.section("limits")),
         max_outage=max_outage,
         max_retry_after=max_retry_after,
+        user_group_entries=server.get("user_group_entries", defaults.user_group_entries, bool),
     )
     server.finish()
     section.ignore("trusted", "uses_business_id", "ssl_verify")

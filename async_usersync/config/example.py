@@ -107,6 +107,7 @@ server:
   retries: 3       # failed answers a request may get while other requests go through
   max_outage: 900  # seconds without any accepted request before the rest is reported not sent
   max_retry_after: 3600  # longest single wait UMAPI may ask for; past it the rest is not sent
+  user_group_entries: true  # many users' changes of one user group go in entries rooted at the group
 """
 
 LDAP_CONFIG = """\

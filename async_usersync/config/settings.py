@@ -85,6 +85,10 @@ class UmapiSettings:
     """Refresh the access token this long before it expires (capped at a tenth of its lifetime)."""
     max_in_flight: int = 64
     """Requests of one family on the wire at once; the throttle, not this, sets the pace."""
+    user_group_entries: bool = True
+    """Pack membership changes many users share into entries rooted at the user group (up to 100
+    users an entry; ``server.user_group_entries``, our addition; false sends one entry per user, as
+    User Sync does)."""
 
     @property
     def base_url(self) -> str:

@@ -59,6 +59,8 @@ class _Entry:
     dry_run: bool
     errors: list[dict[str, Any]]
     warnings: list[dict[str, Any]]
+    member_ceiling: int
+    """A user group with more members than this takes no ``add`` step (``max_group_members_for_add``)."""
     steps_applied: int = 0
     user: dict[str, Any] | None = None
     group: Group | None = None
@@ -91,7 +93,8 @@ def run_actions(state: OrgState, body: Any, config: SandboxConfig, test_only: bo
     warnings: list[dict[str, Any]] = []
     succeeded = steps_applied = 0
     for index, raw in enumerate(body):
-        entry = _Entry(index, raw if isinstance(raw, dict) else {}, _root_of(raw), test_only, errors, warnings)
+        entry = _Entry(index, raw if isinstance(raw, dict) else {}, _root_of(raw), test_only, errors, warnings,
+                       config.max_group_members_for_add)
         if _run_entry(state, entry, raw, config):
             succeeded += 1
         steps_applied += entry.steps_applied
@@ -529,13 +532,27 @@ def _group_members(state: OrgState, args: dict[str, list[str]]) -> tuple[list[di
 
 
 def _run_group_membership(adding: bool) -> Callable[[OrgState, _Entry, dict[str, list[str]]], Problem | None]:
+    """An ``add`` or ``remove`` step of a user-group entry, as UMAPI's usergroupActionCommands page
+    describes it: a step changes all its members or none (one unknown user fails the whole step); a
+    read-only group (``isReadOnly``: shared from another org) refuses user memberships but takes
+    profiles; a group over ``member_ceiling`` members refuses ``add``. The read-only and ceiling
+    checks hold in test mode too (they need no user to exist)."""
     def run(state: OrgState, entry: _Entry, args: dict[str, list[str]]) -> Problem | None:
         users, profiles, problem = _group_members(state, args)
         if problem is not None:
             return problem
         group, problem = _usergroup(entry)
-        if group is None or entry.dry_run:
+        if group is None:
             return problem
+        if args.get("user") and group.info.get("isReadOnly"):
+            verb = "added to" if adding else "removed from"
+            return (f"error.usergroup.readonly.{'add' if adding else 'remove'}_user_not_allowed",
+                    f"User cannot be {verb} group as owned by another org and readonly: {group.name}")
+        if adding and len(group.members) > entry.member_ceiling:
+            return ("error.usergroup.exceeds_maximum_member_count",
+                    f"User group {group.name} has more than {entry.member_ceiling} members")
+        if entry.dry_run:
+            return None
         for user in users:
             (state.join if adding else state.leave)(user, group)
         for profile in profiles:

@@ -332,6 +332,7 @@ class Sandbox:
             "max_entries_per_request": config.max_entries_per_request,
             "max_steps_per_entry": config.max_steps_per_entry,
             "max_names_per_list": config.max_names_per_list,
+            "max_group_members_for_add": config.max_group_members_for_add,
             "token_lifetime": config.token_lifetime,
             "sync_penalty": config.sync_penalty,
             "sync_interval": config.sync_interval,

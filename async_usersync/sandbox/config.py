@@ -61,6 +61,9 @@ class SandboxConfig:
     max_entries_per_request: int = 10
     max_steps_per_entry: int = 10
     max_names_per_list: int = 10
+    max_group_members_for_add: int = 200_000
+    """A user-group ``add`` step is refused with ``error.usergroup.exceeds_maximum_member_count`` when
+    the group has more members than this (UMAPI's usergroupActionCommands page: 200,000)."""
     token_lifetime: int = 86399
     """Seconds an access token lives (``expires_in``); never scaled."""
     sync_penalty: bool = False
@@ -101,6 +104,7 @@ _RUNTIME_KEYS = {
     "max_entries_per_request": int,
     "max_steps_per_entry": int,
     "max_names_per_list": int,
+    "max_group_members_for_add": int,
     "token_lifetime": int,
     "sync_penalty": bool,
     "sync_interval": float,

@@ -164,8 +164,11 @@ class UmapiClient:
 
     def action_sink(self, on_result: Callable[[CommandResult], None] | None = None,
                     linger: float = 0.5) -> ActionSink:
-        """The sink for user commands; use as ``async with client.action_sink(...) as sink:``."""
-        return ActionSink(self.transport, test_mode=self.test_mode, on_result=on_result, linger=linger)
+        """The sink for user commands; use as ``async with client.action_sink(...) as sink:``. With
+        ``server.user_group_entries`` (the default) it packs shared user-group changes into entries
+        rooted at the group, reading the group listing once at the end of the stream."""
+        return ActionSink(self.transport, test_mode=self.test_mode, on_result=on_result, linger=linger,
+                          read_groups=self.groups if self.settings.user_group_entries else None)
 
     def _opening_signal(self) -> str | None:
         """``umapi-sync-start`` on the client's very first request, whatever it is (user-sync#813)."""

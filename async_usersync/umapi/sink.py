@@ -6,15 +6,22 @@ the stream ends, or the linger passes), so that the final request of the run is 
 ``Pragma: umapi-sync-end``; while commands come faster than the throttle releases requests, that
 costs nothing. ``send`` waits when ``max_in_flight`` requests are already under way and the queue
 is full, which keeps memory flat whatever the producer's pace.
+
+With a group listing to read (``read_groups``, on unless ``server.user_group_entries`` is false), a
+command that only adds or removes groups of an existing user is held until the stream ends, and its
+changes of user groups many users share go in entries rooted at the group (``usergroups``): up to 100
+users an entry instead of one. Held changes go out only after every other request has been answered;
+a group step that fails has its users retried in user entries (``_group_answered``), so each command
+is still reported once, as landed, failed or not sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, AsyncIterator, Callable, Mapping, Sequence
 
 from async_usersync.records import CommandError, CommandResult, UserCommand
 from async_usersync.umapi.entries import Entry, RequestIds, command_entries, step_name
@@ -22,11 +29,15 @@ from async_usersync.umapi.errors import NotSent, UmapiError, answer_error
 from async_usersync.umapi.fields import field_problem
 from async_usersync.umapi.policy import ALREADY_IN_PLACE
 from async_usersync.umapi.transport import Transport
+from async_usersync.umapi.usergroups import GroupEntry, GroupFacts, HeldMemberships, group_facts, is_packable, memberships
 
 log = logging.getLogger(__name__)
 
 MAX_ENTRIES = 10
 """Entries per action request (UMAPI's limit)."""
+HELD_LIMIT = 100_000
+"""Held commands that make the sink send their group entries at once, before the stream ends (after
+every request so far has been answered, as at the end), so that memory stays bounded."""
 INTERRUPT_GRACE = 5.0
 """Seconds an interrupted run waits for the answers to requests already on the wire."""
 
@@ -43,6 +54,10 @@ class ActionTotals:
     """Never sent: the run was interrupted, or UMAPI stayed unavailable past the configured limits."""
     requests: int = 0
     """Action requests posted (not counting retries)."""
+    group_entries: int = 0
+    """Entries rooted at a user group posted (each carries up to 100 users' changes)."""
+    fallback_users: int = 0
+    """Users of failed user-group steps retried in user entries."""
     failures: Counter[str] = field(default_factory=Counter)
     """errorCode (or the request failure's code) -> how many steps failed with it."""
 
@@ -53,23 +68,29 @@ class _Outcome:
 
     command: UserCommand
     pieces: int
+    """Entries the command was cut into (1 for a held command, whose parts are independent changes)."""
     entries_left: int
+    """Parts not yet answered: user entries, and for a held command each group change not yet sent."""
     errors: list[CommandError] | None = None
     """Made at the first error only: most commands have none."""
     not_sent: bool = False
 
 
-_Queued = tuple[Entry, _Outcome]
+_Queued = tuple[Entry, "_Outcome | GroupEntry[_Outcome]"]
 _END = object()
+_BARRIER = object()
+"""Queued after a user's released held changes: what follows waits until they are answered."""
 
 
 class ActionSink:
     """Posts commands as action requests (``MAX_ENTRIES`` entries a request, at most
     ``max_in_flight`` under way) and reports each command exactly once, to ``on_result`` and in
     ``totals``. Use as ``async with``: leaving it waits for every answer; Ctrl-C or a cancellation
-    stops sending and reports what was not sent. ``test_mode`` adds UMAPI's ``testOnly=true``."""
+    stops sending and reports what was not sent. ``test_mode`` adds UMAPI's ``testOnly=true``.
+    ``read_groups`` (the org's group listing, as ``UmapiClient.groups``) turns on user-group entries."""
     def __init__(self, transport: Transport, *, test_mode: bool = False,
-                 on_result: Callable[[CommandResult], None] | None = None, linger: float = 0.5) -> None:
+                 on_result: Callable[[CommandResult], None] | None = None, linger: float = 0.5,
+                 read_groups: Callable[[], AsyncIterator[Mapping[str, Any]]] | None = None) -> None:
         self.totals = ActionTotals()
         self._transport = transport
         self._path = f"action/{transport.settings.org_id}"
@@ -88,6 +109,14 @@ class ActionSink:
         """A packed request waiting for a free place."""
         self._batcher: asyncio.Task[None] | None = None
         self._sync_started = False
+        self._read_groups = read_groups
+        self._held: HeldMemberships[_Outcome] = HeldMemberships()
+        """Membership-only commands waiting for the end of the stream (see ``usergroups``)."""
+        self._flushing: HeldMemberships[_Outcome] | None = None
+        """Held commands whose group entries the batcher is sending now."""
+        self._pending: deque[_Queued] = deque()
+        """Entries made at the end of the stream (group entries, the rest of the held commands, and the
+        user entries of failed group steps), waiting to be packed into requests."""
 
     async def __aenter__(self) -> "ActionSink":
         self._batcher = asyncio.create_task(self._batch_entries())
@@ -118,11 +147,18 @@ class ActionSink:
         self._transport.stop("the run was interrupted")
         self._batcher.cancel()
         await asyncio.gather(self._batcher, return_exceptions=True)
-        left = self._ready + self._batch
+        left = self._ready + self._batch + list(self._pending)
+        self._pending.clear()
+        held = [self._held, *([self._flushing] if self._flushing is not None else [])]
         while not self._queue.empty():
             item = self._queue.get_nowait()
-            if item is not _END:
+            if isinstance(item, HeldMemberships):
+                held.append(item)
+            elif item is not _END and item is not _BARRIER:
                 left.append(item)
+        for _, outcome in (command for commands in held for command in commands.take_all()):
+            outcome.not_sent, outcome.entries_left = True, 0
+            self._finish(outcome)
         self._settle(left, None, not_sent=True)
         if self._posts:
             await asyncio.wait(list(self._posts), timeout=INTERRUPT_GRACE)
@@ -133,6 +169,8 @@ class ActionSink:
             self._settle(batch, CommandError("request", "unanswered", "the run was interrupted before UMAPI "
                                              "answered; the change may have landed"), not_sent=False)
         await asyncio.gather(*self._posts, return_exceptions=True)
+        self._settle(list(self._pending), None, not_sent=True)  # retries the last answers asked for
+        self._pending.clear()
 
     async def send(self, command: UserCommand) -> None:
         """Queues one command; waits when the queue is full (backpressure). A command whose values
@@ -144,14 +182,38 @@ class ActionSink:
         if refused is not None:  # refused alone, so that its batch-mates go out
             self._finish(_Outcome(command, 1, 0, [refused]))
             return
+        if self._read_groups is not None:
+            if is_packable(command):
+                self._held.hold(command, _Outcome(command, 1, memberships(command)))
+                if len(self._held) >= HELD_LIMIT:  # sent when the batcher reaches this place in the queue
+                    full, self._held = self._held, HeldMemberships()
+                    await self._put([full])
+                return
+            released = self._held.release(command.user) if self._held else []
+            if released:  # this user's held changes go first, answered before this command goes
+                for held, outcome in released:
+                    await self._put(self._user_entries(held, outcome, outcome.entries_left))
+                await self._put([_BARRIER])
+        await self._put(self._user_entries(command, None, 0))
+
+    def _user_entries(self, command: UserCommand, outcome: _Outcome | None, replaces: int) -> list[_Queued]:
+        """``command``'s user entries, reported through ``outcome`` (a new one when None), where they
+        take the place of ``replaces`` of its parts."""
         entries = command_entries(command, self._request_ids)
-        outcome = _Outcome(command, len(entries), len(entries))
+        if outcome is None:
+            outcome = _Outcome(command, len(entries), len(entries))
+        else:
+            outcome.entries_left += len(entries) - replaces
+        return [(entry, outcome) for entry in entries]
+
+    async def _put(self, items: Sequence[object]) -> None:
+        """Queues entries (or a ``_BARRIER``, or a batch of held commands to send at that place)."""
         queue = self._queue
-        for entry in entries:
+        for item in items:
             try:
-                queue.put_nowait((entry, outcome))  # no coroutine per entry on the hot path
+                queue.put_nowait(item)  # no coroutine per entry on the hot path
             except asyncio.QueueFull:
-                await queue.put((entry, outcome))
+                await queue.put(item)
 
     async def _batch_entries(self) -> None:
         """Packs entries ten a request. The pieces of one split command go in separate requests,
@@ -167,13 +229,72 @@ class ActionSink:
                     continue
             if item is _END:
                 break
-            batch = self._batch
-            if len(batch) == MAX_ENTRIES or (item[1].pieces > 1 and any(queued[1] is item[1] for queued in batch)):
-                await self._dispatch(last=False, then=item)
-            else:
-                batch.append(item)
-        if self._batch:
+            if item is _BARRIER:
+                if self._batch:
+                    await self._dispatch(last=False)
+                await self._answered()
+                continue
+            if isinstance(item, HeldMemberships):
+                await self._send_held(item, last=False)
+                continue
+            await self._pack(item)
+        if self._held:
+            await self._send_held(self._held, last=True)
+        elif self._batch:
             await self._dispatch(last=True)
+
+    async def _pack(self, item: _Queued) -> None:
+        owner = item[1]
+        batch = self._batch
+        if len(batch) == MAX_ENTRIES or (isinstance(owner, _Outcome) and owner.pieces > 1
+                                         and any(queued[1] is owner for queued in batch)):
+            await self._dispatch(last=False, then=item)
+        else:
+            batch.append(item)
+
+    async def _send_held(self, held: HeldMemberships[_Outcome], last: bool) -> None:
+        """Sends ``held`` (at the end of the stream, or when ``HELD_LIMIT`` commands were held): once
+        every request so far has been answered, reads the group listing (only when some group is
+        shared by enough users to pack), posts the group entries and the rest of the held commands'
+        changes in user entries, then, once those are answered, the user entries of any failed group
+        step, and waits for their answers. ``last``: the end of the stream, whose first round of
+        requests ends with the sync-end signal."""
+        if self._batch:
+            await self._dispatch(last=False)
+        await self._answered()
+        self._flushing = held
+        facts: Mapping[str, GroupFacts] = {}
+        if held.worth_packing():
+            facts = await self._group_facts()
+        plan = held.plan(facts, self._request_ids)
+        self._flushing = None
+        pending = self._pending
+        for command, outcome, count in plan.rest:
+            pending.extend(self._user_entries(command, outcome, count))
+        pending.extend((group_entry.entry, group_entry) for group_entry in plan.group_entries)
+        self.totals.group_entries += len(plan.group_entries)
+        while pending:  # at the end, the sync-end signal goes on the first round's last request
+            while pending:
+                await self._pack(pending.popleft())  # taken before packing: an interruption reports it
+            if self._batch:
+                await self._dispatch(last=last)
+            last = False
+            await self._answered()  # the answers put failed group steps' users in pending
+
+    async def _answered(self) -> None:
+        """Waits until every request posted so far has its answer."""
+        while self._posts:
+            await asyncio.wait(list(self._posts))
+
+    async def _group_facts(self) -> Mapping[str, GroupFacts]:
+        """The group listing as ``GroupFacts``; when it cannot be read, none (every change then goes in
+        user entries, as without packing)."""
+        assert self._read_groups is not None
+        try:
+            return group_facts([group async for group in self._read_groups()])
+        except Exception as error:
+            log.warning("The group listing could not be read (%s): group changes go in user entries", error)
+            return {}
 
     async def _dispatch(self, last: bool, then: _Queued | None = None) -> None:
         """Posts the entries packed so far in one request, once a place is free; ``then`` starts the
@@ -202,29 +323,62 @@ class ActionSink:
             return
         finally:
             self._slots.release()
-        for index, (_, outcome) in enumerate(batch):
-            if errors and index in errors:
-                if outcome.errors is None:
-                    outcome.errors = []
-                outcome.errors.extend(errors[index])
-            outcome.entries_left -= 1
-            if outcome.entries_left == 0:
-                self._finish(outcome)
+        for index, (_, owner) in enumerate(batch):
+            found = errors.get(index, []) if errors else []
+            if isinstance(owner, GroupEntry):
+                self._group_answered(owner, found)
+            else:
+                self._part_done(owner, [error for _, error in found])
+
+    def _part_done(self, outcome: _Outcome, errors: list[CommandError], not_sent: bool = False) -> None:
+        """One part of ``outcome``'s command has its answer (``errors``, or not sent); the last one reports it."""
+        if errors:
+            if outcome.errors is None:
+                outcome.errors = []
+            outcome.errors.extend(errors)
+        outcome.not_sent = outcome.not_sent or not_sent
+        outcome.entries_left -= 1
+        if outcome.entries_left == 0:
+            self._finish(outcome)
+
+    def _group_answered(self, group_entry: GroupEntry[_Outcome], errors: list[tuple[int | None, CommandError]]) -> None:
+        """A group entry's answer, per user: a step without error landed for its users; a failed step
+        (one unknown user fails all ten) has its users retried in user entries, whose answers then
+        decide; an error naming no step (the request failed whole) fails every user of the entry."""
+        whole = [error for step, error in errors if step is None]
+        failed = {step: error for step, error in errors if step is not None}
+        retry: dict[int, tuple[_Outcome, dict[str, list[str]]]] = {}
+        for position, step in enumerate(group_entry.steps):
+            error = failed.get(position)
+            if error is not None:
+                log.info("User group %s: %s step of %d users failed (%s: %s); retrying them in user entries",
+                         step.group, step.verb, len(step.users), error.code, error.message)
+            for _, outcome in step.users:
+                if error is None:
+                    self._part_done(outcome, whole)
+                    continue
+                _, changes = retry.setdefault(id(outcome), (outcome, {"remove": [], "add": []}))
+                changes[step.verb].append(step.group)
+        for outcome, changes in retry.values():
+            self.totals.fallback_users += 1
+            command = UserCommand(user=outcome.command.user, remove_groups=tuple(changes["remove"]),
+                                  add_groups=tuple(changes["add"]), key=outcome.command.key)
+            self._pending.extend(self._user_entries(command, outcome, len(changes["remove"]) + len(changes["add"])))
 
     def _settle(self, batch: list[_Queued], error: CommandError | None, *, not_sent: bool) -> None:
         """Ends ``batch``'s entries without an answer: not sent, or failed with ``error``."""
-        for _, outcome in batch:
-            if error is not None:
-                if outcome.errors is None:
-                    outcome.errors = []
-                outcome.errors.append(error)
-            outcome.not_sent = outcome.not_sent or not_sent
-            outcome.entries_left -= 1
-            if outcome.entries_left == 0:
-                self._finish(outcome)
+        errors = [error] if error is not None else []
+        for _, owner in batch:
+            if isinstance(owner, GroupEntry):
+                for step in owner.steps:
+                    for _, outcome in step.users:
+                        self._part_done(outcome, errors, not_sent)
+            else:
+                self._part_done(owner, errors, not_sent)
 
-    async def _errors_of(self, batch: list[_Queued], pragma: str | None) -> dict[int, list[CommandError]]:
-        """The errors of each entry of ``batch`` (by position); a request that failed whole fails each.
+    async def _errors_of(self, batch: list[_Queued], pragma: str | None) -> dict[int, list[tuple[int | None, CommandError]]]:
+        """The errors of each entry of ``batch`` (by position), each with its step's position (None
+        when it names no step); a request that failed whole fails each.
         Raises ``NotSent`` when the request never went out."""
         try:
             reply = await self._transport.call("action", "POST", self._path, params=self._params,
@@ -246,7 +400,7 @@ class ActionSink:
                 errors = [error for error in errors if not (isinstance(error, dict)
                                                            and error.get("errorCode") in ALREADY_IN_PLACE)]
             return _map_errors(batch, errors) if errors else {}
-        return {index: [failure] for index in range(len(batch))}
+        return {index: [(None, failure)] for index in range(len(batch))}
 
     def _finish(self, outcome: _Outcome) -> None:
         if outcome.errors:
@@ -266,14 +420,14 @@ class ActionSink:
                 log.exception("the result handler failed for %s", outcome.command.key or outcome.command.user)
 
 
-def _map_errors(batch: list[_Queued], errors: list[Any]) -> dict[int, list[CommandError]]:
+def _map_errors(batch: list[_Queued], errors: list[Any]) -> dict[int, list[tuple[int | None, CommandError]]]:
     """Sends each ``{index, step, requestID, errorCode, message}`` back to its entry and step name.
 
     The requestID decides when present (it is unique per entry); ``index`` otherwise. An error that
     names no entry of the batch is charged to every entry, so that no failure goes unreported.
     """
     by_request_id = {entry["requestID"]: index for index, (entry, _) in enumerate(batch)}
-    mapped: dict[int, list[CommandError]] = {}
+    mapped: dict[int, list[tuple[int | None, CommandError]]] = {}
     for error in errors:
         if not isinstance(error, dict):
             error = {"message": repr(error)}
@@ -282,11 +436,12 @@ def _map_errors(batch: list[_Queued], errors: list[Any]) -> dict[int, list[Comma
         message = str(error.get("message") or "")
         if not isinstance(index, int) or not 0 <= index < len(batch):
             for position in range(len(batch)):
-                mapped.setdefault(position, []).append(CommandError("request", code, message))
+                mapped.setdefault(position, []).append((None, CommandError("request", code, message)))
             continue
         step = error.get("step")
         if isinstance(step, str) and step.isdigit():
             step = int(step)
+        at: int | None = step if isinstance(step, int) and 0 <= step < len(batch[index][0]["do"]) else None
         name = step_name(batch[index][0], step) if isinstance(step, int) else "unknown"
-        mapped.setdefault(index, []).append(CommandError(name, code, message))
+        mapped.setdefault(index, []).append((at, CommandError(name, code, message)))
     return mapped

@@ -63,6 +63,12 @@ def test_the_outage_limit_and_the_retry_after_ceiling_are_read(tmp_path):
     assert (settings.max_outage, settings.max_retry_after) == (120.0, 600.0)
 
 
+def test_user_group_entries_are_on_unless_turned_off(tmp_path):
+    assert settings_from(tmp_path, GOOD).user_group_entries is True
+    settings = settings_from(tmp_path, GOOD.replace("  retries: 5", "  retries: 5\n  user_group_entries: false"))
+    assert settings.user_group_entries is False
+
+
 @pytest.mark.parametrize(("change", "key", "words"), [
     (("authentication_method: oauth", "authentication_method: jwt"), "key 'authentication_method'", "switched off by Adobe in 2026"),
     (("authentication_method: oauth", "authentication_method: saml"), "key 'authentication_method'", "expected 'oauth'"),
@@ -71,6 +77,7 @@ def test_the_outage_limit_and_the_retry_after_ceiling_are_read(tmp_path):
     (("  retries: 5", "  retries: 5\n  max_outage: 0"), "key 'server.max_outage'", "above 0"),
     (("  retries: 5", "  retries: 5\n  max_retry_after: -5"), "key 'server.max_retry_after'", "above 0"),
     (("  retries: 5", "  retries: 5\n  retry_delay: 3"), "key 'server.retry_delay'", "unknown key"),
+    (("  retries: 5", "  retries: 5\n  user_group_entries: sometimes"), "key 'server.user_group_entries'", "expected"),
     (("  client_id: the-client", "  client_id: the-client\n  colour: blue"), "key 'enterprise.colour'", "unknown key"),
     (("  org_id: ABC@AdobeOrg\n", ""), "key 'enterprise.org_id'", "a value is required"),
     (("  client_id: the-client", "  client_id: the-client\n  api_key: old"), "key 'enterprise.api_key'", "not both"),

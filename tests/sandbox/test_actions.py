@@ -147,3 +147,29 @@ async def test_test_mode_changes_nothing_and_treats_missing_users_as_success(cal
     assert body["errors"][0]["errorCode"] == "error.group.not_found"
     assert sandbox.state.to_json() == before
     assert sandbox.sandbox.stats.families["action"].commands_applied == 0
+
+
+async def test_user_group_steps_refuse_read_only_groups_and_the_member_ceiling(caller: SandboxCaller,
+                                                                               sandbox: SandboxServer) -> None:
+    """UMAPI's usergroupActionCommands page: a shared (``isReadOnly``) group takes no user membership
+    change but takes profiles; ``add`` is refused on a group over 200,000 members (here lowered)."""
+    await act(caller, [federated("ro1@example.com"), federated("ro2@example.com")])
+    sandbox.state.add_group({"groupName": "Shared", "type": "USER_GROUP", "isReadOnly": True})
+    listed = {group.name: group.listed() for group in sandbox.state.group_list()}
+    assert listed["Shared"]["isReadOnly"] is True  # the group listing tells the client
+    body = await act(caller, [
+        {"usergroup": "Shared", "do": [{"add": {"user": ["ro1@example.com"]}}, {"remove": {"user": ["ro2@example.com"]}},
+                                       {"add": {"productConfiguration": [PROFILE]}}]},
+    ])
+    assert [(error["step"], error["errorCode"]) for error in body["errors"]] == [
+        (0, "error.usergroup.readonly.add_user_not_allowed"), (1, "error.usergroup.readonly.remove_user_not_allowed")]
+    assert sandbox.state.groups["shared"].members == {} and sandbox.state.groups["shared"].profiles == [PROFILE]
+    sandbox.config.max_group_members_for_add = 1
+    body = await act(caller, [{"usergroup": "Team C", "do": [
+        {"createUserGroup": {}}, {"add": {"user": ["ro1@example.com", "ro2@example.com"]}},
+        {"add": {"user": ["ro2@example.com"]}}, {"remove": {"user": ["ro1@example.com"]}}]}])
+    assert [(error["step"], error["errorCode"]) for error in body["errors"]] == [
+        (2, "error.usergroup.exceeds_maximum_member_count")]
+    assert sandbox.state.find_user("ro2@example.com")["groups"] == ["Team C"]
+    assert sandbox.state.find_user("ro1@example.com")["groups"] == []
+

@@ -94,3 +94,28 @@ async def test_official_client_retries_injected_5xx_and_reads_everything(sandbox
     assert [user["email"] for user in listed] == [user["email"] for user in server.state.users.values()]
     users = server.sandbox.stats.families["users"]
     assert users.server_errors >= 1 and users.ok == 3
+
+
+def move_with_group_actions(server: SandboxServer, emails: list[str]) -> tuple[tuple[int, int, int], list]:
+    connection = connect(server)
+    moving_in = umapi_client.GroupAction("Official In").add_users(emails)  # the client cuts the list into steps of 10
+    moving_out = umapi_client.GroupAction("Official Out").remove_users(emails)
+    shared = umapi_client.GroupAction("Official Shared").add_users(emails[:3])
+    counts = connection.execute_multiple([moving_in, moving_out, shared])
+    return counts, [(error["command"], error["errorCode"]) for action in (moving_in, moving_out, shared)
+                    for error in action.execution_errors()]
+
+
+async def test_official_client_moves_users_with_user_group_entries(sandbox: SandboxServer) -> None:
+    state = sandbox.state
+    state.add_group({"groupName": "Official In", "type": "USER_GROUP"})
+    state.add_group({"groupName": "Official Out", "type": "USER_GROUP"})
+    state.add_group({"groupName": "Official Shared", "type": "USER_GROUP", "isReadOnly": True})
+    emails = [f"grouped.{number:02d}@example.com" for number in range(25)]
+    for address in emails:
+        state.add_user({"email": address, "username": address, "domain": "example.com", "type": "federatedID",
+                        "firstname": "G", "lastname": "U", "country": "US", "groups": ["Official Out"]})
+    counts, errors = await asyncio.to_thread(move_with_group_actions, sandbox, emails)
+    assert counts == (0, 3, 2)
+    assert errors == [({"add": {"user": emails[:3]}}, "error.usergroup.readonly.add_user_not_allowed")]
+    assert all(state.find_user(address)["groups"] == ["Official In"] for address in emails)
