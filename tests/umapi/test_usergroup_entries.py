@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import ssl
 from typing import Any, AsyncIterator, Callable, Mapping
 
 import aiohttp
@@ -22,6 +21,7 @@ from async_usersync.umapi import UmapiClient
 from async_usersync.umapi import sink as sink_module
 from async_usersync.umapi.sink import ActionTotals
 from async_usersync.umapi.wire import AiohttpWire, WireAnswer
+from async_usersync.tls import TlsTrust
 from tests.umapi.conftest import client_settings
 
 FED = IdentityType.FEDERATED_ID
@@ -31,8 +31,8 @@ MOVE_IN, MOVE_OUT, SHARED, OTHER = "Move In", "Move Out", "Shared Team", "Small 
 class RecordingWire(AiohttpWire):
     """The real wire, keeping the body of every action request it posts (retries included)."""
 
-    def __init__(self, session: aiohttp.ClientSession, timeout: float) -> None:
-        super().__init__(session, timeout)
+    def __init__(self, session: aiohttp.ClientSession, timeout: float, trust: TlsTrust) -> None:
+        super().__init__(session, timeout, trust)
         self.actions: list[list[dict[str, Any]]] = []
 
     async def send(self, method: str, url: URL, headers: Mapping[str, str], data: bytes | None,
@@ -48,9 +48,9 @@ class RecordingWire(AiohttpWire):
 
 @contextlib.asynccontextmanager
 async def recording_client(server: SandboxServer, **overrides: Any) -> AsyncIterator[tuple[UmapiClient, RecordingWire]]:
-    context = ssl.create_default_context(cafile=str(server.ca_cert))
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session:
-        wire = RecordingWire(session, 5.0)
+    trust = TlsTrust.resolve(ca_bundle=server.ca_cert, environ={})
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=trust.ssl_context("the sandbox"))) as session:
+        wire = RecordingWire(session, 5.0, trust)
         async with UmapiClient(client_settings(server, **overrides), wire=wire) as client:
             yield client, wire
 
