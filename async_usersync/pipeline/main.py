@@ -25,11 +25,12 @@ from async_usersync.engine.history import RemovalGuard
 from async_usersync.errors import ConfigError, ExitCode, UsersyncError
 from async_usersync.logs import LogSettings, LogStream, streaming_logs
 from async_usersync.logs.stage_lines import run_title, stage_line, total_time
-from async_usersync.pipeline.reports import RunSummary, summary_counters, write_reports
+from async_usersync.pipeline.reports import RunSummary, org_summaries, summary_counters, write_reports
 from async_usersync.pipeline.interrupts import stop_on_sigterm
 from async_usersync.pipeline.history import RunHistory, default_history_path, history_scope
 from async_usersync.pipeline.job import SyncJob, build_job
 from async_usersync.pipeline.stages import RunResult, run_stages
+from async_usersync.umapi import ActionTotals
 from async_usersync.pipeline.runlock import RunLock, default_lock_path
 from async_usersync.pipeline.schedule import DEFAULT_MIN_INTERVAL, ScheduleGuard, default_record_path
 
@@ -143,9 +144,8 @@ async def _run_guarded(invocation: SyncInvocation, settings: RunSettings, job: S
         code = ExitCode.INTERNAL_ERROR
     counters = job.planner.counters
     if result is not None:
-        totals = result.totals
-        for line in render_action_summary(counters, (totals.sent, totals.completed, totals.failed, totals.not_sent),
-                                          options.test_mode):
+        secondaries = {name: (org.counters, _actions(org.totals)) for name, org in result.secondaries.items()}
+        for line in render_action_summary(counters, _actions(result.totals), options.test_mode, secondaries):
             logger.info("%s", line)
     elapsed = time.monotonic() - started
     logger.info("%s", stage_line(f"End {title} (Total time: {total_time(elapsed)})", "="))
@@ -156,10 +156,15 @@ async def _run_guarded(invocation: SyncInvocation, settings: RunSettings, job: S
             run_id=run_id, started=started_at, finished=datetime.now().astimezone(), exit_code=int(code),
             test_mode=options.test_mode, counters=summary_counters(counters, result),
             durations=(result.durations if result is not None else {}) | {"total": elapsed},
-            throttle=result.throttle if result is not None else {}))
+            throttle=result.throttle if result is not None else {}, orgs=org_summaries(result)))
     except (OSError, UsersyncError) as error:
         logger.error("Cannot write the run's summary or metrics: %s", error)
     return code
+
+
+def _actions(totals: ActionTotals) -> tuple[int, int, int, int]:
+    """An org's sink totals as the Action Summary takes them: (total, landed, failed, not sent)."""
+    return totals.sent, totals.completed, totals.failed, totals.not_sent
 
 
 def _run_history(settings: RunSettings, job: SyncJob) -> RunHistory | None:

@@ -19,6 +19,7 @@ import orjson
 from async_usersync.engine import SummaryCounters
 from async_usersync.files import umask_mode, write_atomically
 from async_usersync.pipeline.stages import RunResult
+from async_usersync.umapi import ActionTotals
 from async_usersync.redaction import redact
 
 PREFIX = "async_usersync"
@@ -40,6 +41,9 @@ class RunSummary:
     """Seconds per phase (``directory_read``, ``adobe_read``, ``actions_sent``, ``total``)."""
     throttle: Mapping[str, Any] = field(default_factory=dict)
     """The client's throttle: waits, seconds waited, 429 retries, per API family where known."""
+    orgs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Each secondary (trustee) org's own ``counters``, ``durations`` and ``throttle``, by name (the
+    fields above are the primary's); empty without secondaries."""
 
 
 def write_summary_json(path: Path, summary: RunSummary) -> None:
@@ -54,12 +58,26 @@ def write_reports(summary_json: Path | None, metrics_file: Path | None, summary:
     if summary_json is not None:
         write_summary_json(summary_json, summary)
     if metrics_file is not None:
-        write_metrics(metrics_file, summary.counters, summary.durations, exit_code=summary.exit_code)
+        write_metrics(metrics_file, summary.counters, summary.durations, exit_code=summary.exit_code,
+                      orgs={name: org["counters"] for name, org in summary.orgs.items()})
 
 
 def summary_counters(counters: SummaryCounters, result: RunResult | None) -> dict[str, int]:
     """The planner's counters under User Sync's internal names, with the sink's totals when the
     stages ran (``result``)."""
+    return _named_counters(counters, result.totals if result is not None else None)
+
+
+def org_summaries(result: RunResult | None) -> dict[str, dict[str, Any]]:
+    """Each secondary org's part of ``RunSummary.orgs``: its counters (as ``summary_counters``
+    names them), its read's duration and its throttle's waits."""
+    if result is None:
+        return {}
+    return {name: {"counters": _named_counters(org.counters, org.totals), "durations": org.durations,
+                   "throttle": org.throttle} for name, org in result.secondaries.items()}
+
+
+def _named_counters(counters: SummaryCounters, totals: ActionTotals | None) -> dict[str, int]:
     named = {
         "directory_users_read": counters.directory_users_read,
         "directory_users_selected": counters.directory_users_selected,
@@ -71,16 +89,19 @@ def summary_counters(counters: SummaryCounters, result: RunResult | None) -> dic
         "adobe_user_groups_created": counters.user_groups_created,
         "primary_strays_processed": counters.adobe_only_processed,
     }
-    if result is not None:
-        named |= {"umapi_actions_sent": result.totals.sent, "umapi_actions_succeeded": result.totals.completed,
-                  "umapi_actions_failed": result.totals.failed, "umapi_actions_not_sent": result.totals.not_sent}
+    if totals is not None:
+        named |= {"umapi_actions_sent": totals.sent, "umapi_actions_succeeded": totals.completed,
+                  "umapi_actions_failed": totals.failed, "umapi_actions_not_sent": totals.not_sent}
     return named
 
 
 def write_metrics(path: Path, counters: Mapping[str, float], durations: Mapping[str, float], *,
-                  exit_code: int | None = None, finished: float | None = None) -> None:
+                  exit_code: int | None = None, finished: float | None = None,
+                  orgs: Mapping[str, Mapping[str, float]] | None = None) -> None:
     """Writes ``<prefix>_<counter>`` gauges, one ``<prefix>_phase_duration_seconds{phase=...}`` per
-    duration, the exit code, and the finish time (so an alert can fire when runs stop)."""
+    duration, the exit code, and the finish time (so an alert can fire when runs stop). ``orgs``
+    (secondary org name -> its counters) adds a sample ``{org="<name>"}`` to each counter's gauge;
+    the unlabelled sample is the primary's."""
     lines: list[str] = []
     seen: dict[str, str] = {}
     for counter, value in counters.items():
@@ -88,7 +109,9 @@ def write_metrics(path: Path, counters: Mapping[str, float], durations: Mapping[
         if name in seen:
             raise ValueError(f"counters '{seen[name]}' and '{counter}' give the same metric name {name}")
         seen[name] = counter
-        lines += _family(name, f"The last run's {counter.replace('_', ' ')}.", [("", value)])
+        samples = [("", value)] + [(f'{{org="{_label_value(org)}"}}', org_counters[counter])
+                                   for org, org_counters in (orgs or {}).items() if counter in org_counters]
+        lines += _family(name, f"The last run's {counter.replace('_', ' ')}.", samples)
     if durations:
         lines += _family(f"{PREFIX}_phase_duration_seconds", "How long each phase of the last run took.",
                          [(f'{{phase="{_label_value(phase)}"}}', seconds) for phase, seconds in durations.items()])

@@ -81,4 +81,4 @@ def test_the_summary_json_holds_the_run_and_no_secret(tmp_path: Path) -> None:
     assert json.loads(path.read_text()) == {
         "run_id": "r-1", "started": "2026-11-28T07:00:00+00:00", "finished": "2026-11-28T07:05:00+00:00",
         "exit_code": 0, "test_mode": False, "counters": {"directory_users_read": 10}, "durations": {"total": 300.5},
-        "throttle": {"waits": 3, "wait_seconds": 1.5, "note": "token ********"}}
+        "throttle": {"waits": 3, "wait_seconds": 1.5, "note": "token ********"}, "orgs": {}}
