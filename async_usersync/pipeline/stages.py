@@ -87,7 +87,7 @@ def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
 class RunResult:
     """What the stages report back to ``pipeline.main``: totals, failures, durations, what to record."""
     totals: ActionTotals
-    """What the sink sent: commands, completed, failed."""
+    """What the primary's sink sent: commands, completed, failed (each secondary's is in ``secondaries``)."""
     read_failure: ReadFailure | None = None
     """Why a read failed (its error's exit code: 3, or 2 for a configuration error found while
     reading); the commands planned before it were still sent."""

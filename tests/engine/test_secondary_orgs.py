@@ -23,11 +23,8 @@ def test_a_secondary_creates_only_users_with_mapped_groups_there_with_the_direct
         create=CreateUser(ENT, "ann@example.com", "Ann", "Lee", "DE", "ignoreIfAlreadyExists"),
         add_groups=("Acrobat",), key="enterpriseID,ann,example.com,ann@example.com")]
     assert result.planner.counters.adobe_users_created == 1
-
-
-def test_the_primary_still_creates_users_without_mapped_groups() -> None:
-    result = run(rules(mapping=TRUSTEE, process_groups=True), [directory_user("bob@example.com", ["Sales"])], [])
-    assert [command.user for command in result.commands if command.create] == ["bob@example.com"]
+    primary = run(rules(mapping=TRUSTEE, process_groups=True), [directory_user("bob@example.com", ["Sales"])], [])
+    assert [command.user for command in primary.commands if command.create] == ["bob@example.com"]
 
 
 @pytest.mark.parametrize("action, remove_from_org, delete_account, remove_groups", [
@@ -44,11 +41,9 @@ def test_adobe_only_users_of_a_secondary_are_handled_and_delete_only_removes_the
     assert (command.remove_from_org, command.delete_account, command.remove_groups) == (
         remove_from_org, delete_account, remove_groups)
     assert result.planner.counters.adobe_only_processed == 1
-
-
-def test_delete_in_the_primary_still_deletes() -> None:
-    result = run(rules(mapping=TRUSTEE, adobe_only_action=AdobeOnlyAction.DELETE), [], [adobe_user("gone@example.com")])
-    assert [(command.remove_from_org, command.delete_account) for command in result.final] == [(True, True)]
+    primary = run(rules(mapping=TRUSTEE, process_groups=True, adobe_only_action=action), [],
+                  [adobe_user("gone@example.com", ["Acrobat", "Other"])])
+    assert [command.delete_account for command in primary.final] == [action is AdobeOnlyAction.DELETE]
 
 
 def test_users_the_primary_excludes_are_left_alone_in_a_secondary() -> None:
