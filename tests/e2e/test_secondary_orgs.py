@@ -77,7 +77,8 @@ async def trustees(setup: Setup) -> AsyncIterator[Any]:
     """``await trustees(["org2", "org3"], faults={"org3": "users:500=1"})`` starts the secondaries and
     writes the config listing them after the primary."""
     async with AsyncExitStack() as stack:
-        async def start(names: list[str], faults: dict[str, str] | None = None) -> dict[str, SandboxServer]:
+        async def start(names: list[str], faults: dict[str, str] | None = None,
+                        mapping: list[dict[str, Any]] | None = None, **directory_users: Any) -> dict[str, SandboxServer]:
             servers = await start_orgs(stack, setup.folder, names, faults or {})
             for name, server in servers.items():
                 (setup.folder / f"connector-{name}.yml").write_text(yaml.safe_dump(connector_umapi(server)))
@@ -86,7 +87,8 @@ async def trustees(setup: Setup) -> AsyncIterator[Any]:
                 "adobe_users": {"connectors": {"umapi": umapi}, "exclude_identity_types": ["adobeID"],
                                 "exclude_adobe_groups": ["Keep"]},
                 "directory_users": {"user_identity_type": "federatedID", "default_country_code": "US",
-                                    "connectors": {"ldap": "connector-ldap.yml"}, "groups": mapping_for(names)}})
+                                    "connectors": {"ldap": "connector-ldap.yml"},
+                                    "groups": mapping or mapping_for(names)} | directory_users})
             return servers
 
         yield start
@@ -154,3 +156,23 @@ async def test_a_failed_secondary_read_holds_back_only_that_orgs_adobe_only_acti
     assert await setup.users(orgs["org2"]) == ORG2_AFTER
     assert await setup.users(orgs["org3"]) == {email("gone1"): ["Substance"]}
     assert run.summary()["Number of org3 UMAPI actions sent (total, success, error)"] == "(0, 0, 0)"
+
+
+async def test_push_creates_in_a_secondary_only_users_with_groups_there(setup: Setup, trustees: Any) -> None:
+    orgs = await trustees(["org2"])
+    run = await setup.sync("--users", "mapped", "--strategy", "push", "--process-groups")
+    assert run.code == 0, run.out + run.err
+    org2 = await setup.users(orgs["org2"])
+    assert org2[email("bob")] == ["Acrobat"] and org2[email("alice")] == ["Acrobat", "Local Team"]
+    assert email("dave") not in org2 and org2[email("stray2")] == ["Acrobat"]  # push never touches Adobe-only users
+    assert run.summary()["Number of Adobe users pushed to secondaries"] == "2"
+
+
+async def test_auto_create_makes_each_orgs_missing_user_groups_there(setup: Setup, trustees: Any) -> None:
+    orgs = await trustees(["org2"], mapping=[{"directory_group": "Sales", "adobe_groups": ["Sales Team", "org2::New Team"]}],
+                          group_sync_options={"auto_create": True})
+    run = await setup.sync("--users", "mapped", "--process-groups")
+    assert run.code == 0, run.out + run.err
+    assert "Created Adobe user group in org2: New Team" in run.out
+    assert (await setup.users(orgs["org2"]))[email("bob")] == ["New Team"]
+    assert run.summary()["Number of Adobe user-groups created"] == "1"
