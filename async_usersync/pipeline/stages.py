@@ -284,9 +284,7 @@ async def run_stages(job: SyncJob, progress: ProgressFactory = silent_progress,
     orgs = org_runs(job, progress)
     primary, secondaries = orgs[0], orgs[1:]
     planner, sender = primary.planner, primary.sender
-    read_failure: ReadFailure | None = None
-    picture: RunPicture | None = None
-    held: tuple[str, ...] = ()
+    planned = _Planned()
     if job.removal_guard is not None and job.removal_guard.previous is not None:
         for org in orgs:
             org.planner.defer_group_removals()
@@ -300,47 +298,19 @@ async def run_stages(job: SyncJob, progress: ProgressFactory = silent_progress,
                 assert primary.client is not None
                 async with primary.client.action_sink(sender.on_result) as sink:
                     sender.sink = sink
-                    primary_adobe_only = False
                     async with AsyncExitStack() as secondary_sinks:
                         for org in secondaries:
                             assert org.client is not None
                             org.sender.sink = await secondary_sinks.enter_async_context(
                                 org.client.action_sink(org.sender.on_result))
-                        try:
-                            for org in orgs:
-                                if org.user_groups_wanted:
-                                    assert org.client is not None
-                                    org.planner.counters.user_groups_created = await _create_missing_user_groups(
-                                        org.client, org.user_groups_wanted, org.name)
-                            if job.listed_adobe_only_users is not None:
-                                for org in secondaries:
-                                    await _plan_listed_users(org)
-                                primary_adobe_only = True
-                            else:
-                                await _inspect_both_sides(job, orgs)
-                                _check_mapped_groups_found(planner)
-                                if job.removal_guard is not None:
-                                    picture = _picture(job)
-                                    held, keep_reference = _removals_held(job.removal_guard, picture, planner)
-                                    if keep_reference:
-                                        picture = None
-                                if held:
-                                    for org in orgs:
-                                        await org.send_held()
-                                else:
-                                    await _secondaries_adobe_only(secondaries, planner.excluded_keys)
-                                    await sender.send(planner.release_group_removals())
-                                    primary_adobe_only = True
-                        except ReadFailure as failure:
-                            read_failure = failure
-                            for org in orgs:  # the waiting users' other changes
-                                await org.send_held()
+                        planned = await _plan(job, orgs)
                         for org in secondaries:
                             org.sender.log_messages()
                             org.sender.planning_done()
-                    if primary_adobe_only and job.listed_adobe_only_users is not None:
-                        await _plan_listed_users(primary)  # the secondaries' sinks have drained: removals go last
-                    elif primary_adobe_only:
+                    # the secondaries' sinks have drained: the primary's Adobe-only actions go last
+                    if planned.primary_adobe_only and job.listed_adobe_only_users is not None:
+                        await _plan_listed_users(primary)
+                    elif planned.primary_adobe_only:
                         await sender.send_adobe_only(planner.finish())
                         if job.write_file is not None:
                             users = {org.name: org.planner.adobe_only_users for org in secondaries
@@ -356,12 +326,63 @@ async def run_stages(job: SyncJob, progress: ProgressFactory = silent_progress,
                 _warn_not_sent(org, interrupted)
         throttle = {org.name: org.client.throttle_report() for org in orgs if org.client is not None}
     durations = sender.durations | {"actions_sent": time.monotonic() - started}
+    read_failure, picture, held = planned.read_failure, planned.picture, planned.held
     recorded = _org_after(job, picture) if picture is not None and read_failure is None and not held else None
     reports = {org.name: OrgReport(org.planner.counters, _sink_totals(org), throttle.get(org.name, {}),
                                    dict(org.sender.durations), org.read_failure)
                for org in secondaries if org.name is not None}
     return RunResult(_sink_totals(primary), read_failure, durations, throttle.get(None, {}), recorded, held, interrupted,
                      reports)
+
+
+@dataclass
+class _Planned:
+    """What ``_plan`` decided: the run's read failure, the picture for the run history, why the
+    removals are held back, and whether the primary's Adobe-only actions may go."""
+    read_failure: ReadFailure | None = None
+    picture: RunPicture | None = None
+    held: tuple[str, ...] = ()
+    primary_adobe_only: bool = False
+
+
+async def _plan(job: SyncJob, orgs: list[OrgRun]) -> _Planned:
+    """Everything before the primary's Adobe-only actions, every org's commands sent as planned: the
+    user groups to create, the reads (or the Adobe-only user list), the run history guard, and the
+    secondaries' Adobe-only actions. A ``ReadFailure`` of the run is caught here: each org then
+    sends only its waiting users' other changes."""
+    primary, secondaries = orgs[0], orgs[1:]
+    planner = primary.planner
+    planned = _Planned()
+    try:
+        for org in orgs:
+            if org.user_groups_wanted:
+                assert org.client is not None
+                org.planner.counters.user_groups_created = await _create_missing_user_groups(
+                    org.client, org.user_groups_wanted, org.name)
+        if job.listed_adobe_only_users is not None:
+            for org in secondaries:
+                await _plan_listed_users(org)
+            planned.primary_adobe_only = True
+            return planned
+        await _inspect_both_sides(job, orgs)
+        _check_mapped_groups_found(planner)
+        if job.removal_guard is not None:
+            planned.picture = _picture(job)
+            planned.held, keep_reference = _removals_held(job.removal_guard, planned.picture, planner)
+            if keep_reference:
+                planned.picture = None
+        if planned.held:
+            for org in orgs:
+                await org.send_held()
+            return planned
+        await _secondaries_adobe_only(secondaries, planner.excluded_keys)
+        await primary.sender.send(planner.release_group_removals())
+        planned.primary_adobe_only = True
+    except ReadFailure as failure:
+        planned.read_failure = failure
+        for org in orgs:  # the waiting users' other changes
+            await org.send_held()
+    return planned
 
 
 def _sink_totals(org: OrgRun) -> ActionTotals:
