@@ -176,3 +176,15 @@ async def test_auto_create_makes_each_orgs_missing_user_groups_there(setup: Setu
     assert "Created Adobe user group in org2: New Team" in run.out
     assert (await setup.users(orgs["org2"]))[email("bob")] == ["New Team"]
     assert run.summary()["Number of Adobe user-groups created"] == "1"
+
+
+async def test_a_missing_directory_group_keeps_its_groups_in_the_secondaries_too(setup: Setup, trustees: Any) -> None:
+    mapping = [*MAPPING, {"directory_group": "Ghosts", "adobe_groups": ["org2::Acrobat"]}]
+    orgs = await trustees(["org2", "org3"], mapping=mapping)
+    run = await setup.sync("--users", "mapped", "--process-groups", "--adobe-only-user-action", "remove")
+    assert run.code == 3, run.out + run.err
+    assert "No group found for: Ghosts" in run.out or "'Ghosts' were not found" in run.out
+    org2 = await setup.users(orgs["org2"])
+    assert org2[email("carol")] == ["Acrobat", "Local Team"] and org2[email("stray2")] == ["Acrobat"]
+    assert org2[email("bob")] == ["Acrobat"]  # additions still go
+    assert email("gone1") in await setup.users(orgs["org3"])  # no Adobe-only action anywhere
