@@ -82,3 +82,13 @@ def test_the_summary_json_holds_the_run_and_no_secret(tmp_path: Path) -> None:
         "run_id": "r-1", "started": "2026-11-28T07:00:00+00:00", "finished": "2026-11-28T07:05:00+00:00",
         "exit_code": 0, "test_mode": False, "counters": {"directory_users_read": 10}, "durations": {"total": 300.5},
         "throttle": {"waits": 3, "wait_seconds": 1.5, "note": "token ********"}, "orgs": {}}
+
+
+def test_metrics_of_secondary_orgs_are_samples_labelled_with_the_org(tmp_path: Path) -> None:
+    """Issue 16: each counter's gauge gets a sample per secondary org; the unlabelled one is the primary's."""
+    path = tmp_path / "async_usersync.prom"
+    write_metrics(path, {"primary_users_created": 3, "umapi_actions_sent": 5}, {},
+                  orgs={"org2": {"primary_users_created": 1, "umapi_actions_sent": 2}, "org3": {"umapi_actions_sent": 0}})
+    metrics = parse_prometheus(path.read_text())
+    assert metrics["async_usersync_primary_users_created"] == {"": 3, '{org="org2"}': 1}
+    assert metrics["async_usersync_umapi_actions_sent"] == {"": 5, '{org="org2"}': 2, '{org="org3"}': 0}
