@@ -12,7 +12,9 @@ MAIN_CONFIG = """\
 
 adobe_users:
   connectors:
-    # How to reach your Adobe org (one org; secondary orgs are not supported).
+    # How to reach your Adobe org. For secondary (trustee) orgs, give a list: the primary's file
+    # first, then each secondary as name: file, and name its groups name::Group in the mapping:
+    #   umapi: [connector-umapi.yml, {org2: connector-org2.yml}]
     umapi: connector-umapi.yml
   # Adobe users that the sync never changes or removes.
   exclude_identity_types:

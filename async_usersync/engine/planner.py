@@ -28,7 +28,7 @@ import logging
 from dataclasses import replace
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Any, Iterable, Iterator, Mapping, TypeVar
+from typing import AbstractSet, Any, Iterable, Iterator, Mapping, TypeVar
 
 from async_usersync.engine.rules import AdobeOnlyAction, Strategy, SyncRules, fold
 from async_usersync.engine.action_summary import ADOBE_ONLY_LABELS, GROUPS_PROCESSED_LABEL, SummaryCounters
@@ -112,6 +112,9 @@ class SyncPlanner:
         """Adobe-only users that ``finish()`` gave a command (the summary counts every one acted on)."""
         self.adobe_only_over_limit = False
         """``finish()`` took no Adobe-only action: more candidates than ``max_adobe_only_users`` allows."""
+        self.excluded_keys: set[str] = set()
+        """The match keys of the Adobe users ``exclude_*`` excluded: a secondary org's planner is told
+        them (``finish``), since User Sync's exclusions are decided in the primary."""
         self._waiting_directory: dict[str, DirectoryRecord] = {}
         self._waiting_adobe: dict[str, AdobeUser] = {}
         self._waiting_excluded: dict[str, AdobeUser] = {}
@@ -218,9 +221,10 @@ class SyncPlanner:
         self.counters.adobe_users_read += 1
         excluded = ((self._excludes_accounts and self.rules.exclusions.excludes_account(user))
                     or (self._excludes_groups and self._excluded_by_groups(user.groups)))
+        keys = match_keys(user)
         if excluded:
             self.counters.adobe_users_excluded += 1
-        keys = match_keys(user)
+            self.excluded_keys.update(keys)
         directory_user = _take(self._waiting_directory, keys) if self._waiting_directory else None
         if directory_user is not None:
             if excluded or type(directory_user) is UnreadableDirectoryUser:
@@ -265,8 +269,10 @@ class SyncPlanner:
         self._waiting_directory.clear()
         return commands
 
-    def finish(self) -> list[UserCommand]:
+    def finish(self, excluded_elsewhere: AbstractSet[str] = frozenset()) -> list[UserCommand]:
         """The Adobe-only actions. Call only when both reads completed successfully.
+        ``excluded_elsewhere``: match keys of users excluded in the primary org (its planner's
+        ``excluded_keys``), which a secondary org's planner leaves alone (counted as excluded).
 
         As User Sync counts them: the Adobe-only line of the summary appears whenever Adobe-only
         users are acted on or written to a file (``write-file``), and counts every candidate once
@@ -279,6 +285,10 @@ class SyncPlanner:
         rules = self.rules
         if rules.strategy is Strategy.PUSH:
             return []
+        if excluded_elsewhere:
+            kept = [user for user in self.adobe_only_users if excluded_elsewhere.isdisjoint(match_keys(user))]
+            self.counters.adobe_users_excluded += len(self.adobe_only_users) - len(kept)
+            self.adobe_only_users = kept
         if rules.limit.group_removals_only:
             self.adobe_only_users = [user for user in self.adobe_only_users
                                      if self._process_groups and self._mapped_groups_of(user.groups)]
@@ -528,7 +538,7 @@ class SyncPlanner:
             return []
         rules = self.rules
         desired, _ = self._group_facts(user.groups)
-        if rules.exclude_unmapped_users and not desired:
+        if (rules.exclude_unmapped_users or rules.secondary) and not desired:
             return []
         country = user.country or rules.default_country_code
         if not country:
@@ -649,7 +659,8 @@ class SyncPlanner:
         elif action is AdobeOnlyAction.REMOVE:
             changes = {"remove_from_org": True}
         elif action is AdobeOnlyAction.DELETE:
-            changes = {"remove_from_org": True, "delete_account": user.identity_type is not _ADOBE_ID}
+            changes = {"remove_from_org": True,
+                       "delete_account": user.identity_type is not _ADOBE_ID and not self.rules.secondary}
         else:
             mapped_groups = self._mapped_groups_of(user.groups)
             if not mapped_groups:

@@ -42,6 +42,20 @@ def fold(name: str) -> str:
     return name.lower()
 
 
+ORG_SEPARATOR = "::"
+"""Between a secondary org's name and one of its groups: ``org2::Acrobat`` (User Sync's
+``GROUP_NAME_DELIMITER``)."""
+
+
+def split_org(qualified_name: str) -> tuple[str | None, str]:
+    """``(org, group)`` from a group name as User Sync's config writes it: the org is what comes
+    before the last ``::`` (None, the primary, when there is none or it is empty), the group what
+    follows it. ``org2::Acrobat`` -> ``("org2", "Acrobat")``, ``Acrobat`` -> ``(None, "Acrobat")``.
+    As User Sync's ``AdobeGroup._parse``."""
+    org, _, group = qualified_name.rpartition(ORG_SEPARATOR)
+    return org or None, group
+
+
 @dataclass(frozen=True, eq=False)
 class AdditionalGroupRule:
     """``additional_groups``: each directory group matching ``source`` becomes the Adobe group
@@ -180,6 +194,11 @@ class SyncRules:
     """``--user-filter``: matched in full against the username part of the user key."""
     exclude_unmapped_users: bool = False
     default_country_code: str | None = None
+    secondary: bool = False
+    """A secondary (trustee) org, as User Sync treats one: a directory user is created there only when
+    it has mapped groups there, attributes are never updated, and ``delete`` removes from the org
+    without deleting the account (the primary owns it). Its Adobe-only users are handled too (User
+    Sync skips those not Adobe-only in the primary, its issue 788)."""
 
     @property
     def manages_adobe_only_users(self) -> bool:
