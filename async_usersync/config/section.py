@@ -10,14 +10,17 @@ once its log is open.
 from __future__ import annotations
 
 import codecs
+import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar, overload
 
 import yaml
 
+from async_usersync.engine.rules import fold
 from async_usersync.errors import ConfigError
 
 T = TypeVar("T")
+UNSUPPORTED = "is not supported by async-usersync"
 _MISSING: Any = object()
 
 
@@ -208,6 +211,20 @@ class ConfigSection:
             return kind(value)
         except (TypeError, ValueError) as error:
             raise self.error(key, str(error)) from None
+
+
+def adobe_group_name(section: ConfigSection, key: str, value: Any) -> str:
+    """An Adobe group name read at ``key`` (stripped, interned). Raises ConfigError naming the file
+    and key for a value that is not a name, a group of another org (``org::name``) or
+    ``_org_admin``, which no sync may assign."""
+    if not isinstance(value, str) or not value.strip():
+        raise section.error(key, f"expected Adobe group names, got {value!r}")
+    name = value.strip()
+    if "::" in name:
+        raise section.error(key, f"'{name}' names a group of another org; secondary orgs {UNSUPPORTED}")
+    if fold(name) == "_org_admin":
+        raise section.error(key, "'_org_admin' cannot be assigned by a sync")
+    return sys.intern(name)
 
 
 def text_encoding(name: object) -> str:

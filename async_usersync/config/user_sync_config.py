@@ -8,15 +8,16 @@ modules (``connector_umapi``, ``connector_ldap``, ``connector_csv``), all throug
 
 from __future__ import annotations
 
+import os
 import re
-import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
 
-from async_usersync.config.section import ConfigSection, load_yaml, resolve_path
-from async_usersync.config.settings import LEVELS, LogSettings
+from async_usersync.config.extension import SWITCH_VARIABLE, extensions_forbidden, read_extension
+from async_usersync.config.section import UNSUPPORTED, ConfigSection, adobe_group_name, load_yaml, resolve_path
+from async_usersync.config.settings import LEVELS, ExtensionSettings, LogSettings
 from async_usersync.engine.history import DEFAULT_MAX_SHRINK
 from async_usersync.engine.rules import (
     DEFAULT_UPDATE_ATTRIBUTES,
@@ -31,7 +32,6 @@ from async_usersync.errors import ConfigError
 from async_usersync.records import IdentityType
 
 DIRECTORY_CONNECTORS = ("ldap", "csv", "okta", "adobe_console")
-UNSUPPORTED = "is not supported by async-usersync"
 V1_SECTIONS = ("dashboard", "directory")
 
 
@@ -47,6 +47,8 @@ class DirectorySettings:
     user_identity_type: IdentityType
     default_country_code: str | None
     auto_create: bool
+    extension: ExtensionSettings | None = None
+    """``directory_users.extension``: the hook and what it reads and assigns (None: no hook)."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ def load_sync_config(file: str | Path, encoding: str = "utf8") -> SyncConfig:
     config = SyncConfig(
         file=root.file,
         encoding=encoding,
-        directory=_directory(root.section("directory_users", required=True)),
+        directory=_directory(root.section("directory_users", required=True), encoding),
         adobe=_adobe(root.section("adobe_users", required=True)),
         limit=_limit(limits),
         max_shrink=max_shrink,
@@ -141,9 +143,8 @@ def _level_name(section: ConfigSection, key: str, notes: list[str]) -> str:
 
 # --- directory_users -------------------------------------------------------------------------------
 
-def _directory(section: ConfigSection) -> DirectorySettings:
-    if "extension" in section.data:
-        raise section.error("extension", f"extensions (after_mapping_hook) {UNSUPPORTED}")
+def _directory(section: ConfigSection, encoding: str) -> DirectorySettings:
+    extension = _extension(section, encoding)
     pairs = _group_pairs(section)
     options = section.section("group_sync_options")
     auto_create = options.get("auto_create", False, bool)
@@ -151,14 +152,33 @@ def _directory(section: ConfigSection) -> DirectorySettings:
     identity_type = section.get("user_identity_type", IdentityType.ENTERPRISE_ID, IdentityType.parse)
     settings = DirectorySettings(
         connector_files=_connector_files(section.section("connectors")),
-        mapping=GroupMapping.from_pairs(pairs, _additional_groups(section)),
+        mapping=GroupMapping.from_pairs(pairs, _additional_groups(section),
+                                        extension.extended_adobe_groups if extension else ()),
         mapped_directory_groups=tuple(dict.fromkeys(group for group, _ in pairs)),
         user_identity_type=identity_type,
         default_country_code=_country(section),
         auto_create=auto_create,
+        extension=extension,
     )
     section.finish()
     return settings
+
+
+def _extension(section: ConfigSection, encoding: str) -> ExtensionSettings | None:
+    """``directory_users.extension``: the extension file named (one, or a list of one), read and
+    compiled; refused when this install forbids hooks (``UST_EXTENSION=0``)."""
+    value = section.get("extension")
+    if value is None:
+        return None
+    if extensions_forbidden():
+        raise section.error("extension", f"extension hooks are forbidden on this install ({SWITCH_VARIABLE}="
+                                         f"{os.environ.get(SWITCH_VARIABLE)}): remove the key, or run where they "
+                                         "are allowed")
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if not isinstance(value, str):
+        raise section.error("extension", f"expected the path of one extension file, got {value!r}")
+    return read_extension(resolve_path(section.file, value), encoding)
 
 
 def _connector_files(section: ConfigSection) -> dict[str, Path]:
@@ -182,7 +202,7 @@ def _group_pairs(section: ConfigSection) -> list[tuple[str, list[str]]]:
     pairs: list[tuple[str, list[str]]] = []
     for entry in _list_of_sections(section, "groups"):
         directory_group = entry.require("directory_group", str).strip()
-        adobe_groups = [_adobe_group_name(entry, "adobe_groups", name) for name in entry.get("adobe_groups", [], list)]
+        adobe_groups = [adobe_group_name(entry, "adobe_groups", name) for name in entry.get("adobe_groups", [], list)]
         entry.finish()
         pairs.append((directory_group, adobe_groups))
     return pairs
@@ -192,7 +212,7 @@ def _additional_groups(section: ConfigSection) -> list[AdditionalGroupRule]:
     rules: list[AdditionalGroupRule] = []
     for entry in _list_of_sections(section, "additional_groups"):
         source = entry.require("source", str)
-        target = _adobe_group_name(entry, "target", entry.require("target", str))
+        target = adobe_group_name(entry, "target", entry.require("target", str))
         try:
             pattern = re.compile(source)  # case-sensitive, as User Sync compiles it
             pattern.sub(target, "")  # checks the template's group references against the pattern
@@ -201,17 +221,6 @@ def _additional_groups(section: ConfigSection) -> list[AdditionalGroupRule]:
         entry.finish()
         rules.append(AdditionalGroupRule(pattern, target))
     return rules
-
-
-def _adobe_group_name(section: ConfigSection, key: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise section.error(key, f"expected Adobe group names, got {value!r}")
-    name = value.strip()
-    if "::" in name:
-        raise section.error(key, f"'{name}' names a group of another org; secondary orgs {UNSUPPORTED}")
-    if fold(name) == "_org_admin":
-        raise section.error(key, "'_org_admin' cannot be assigned by a sync")
-    return sys.intern(name)
 
 
 def _country(section: ConfigSection) -> str | None:

@@ -30,7 +30,7 @@ from async_usersync.errors import ExitCode, ReadError, UsersyncError
 from async_usersync.logs.progress import Progress
 from async_usersync.logs.stage_lines import logged_stage
 from async_usersync.pipeline.adobe_only_file import write_adobe_only_users
-from async_usersync.records import AdobeUser, CommandResult, UserCommand
+from async_usersync.records import AdobeUser, CommandResult, DirectoryRecord, UserCommand
 from async_usersync.pipeline.job import SyncJob
 from async_usersync.umapi import ActionTotals, GroupResult, UmapiClient
 
@@ -242,6 +242,7 @@ async def run_stages(job: SyncJob, progress: ProgressFactory = silent_progress,
                         else:
                             await _inspect_both_sides(job, client, sender)
                             _check_mapped_groups_found(planner)
+                            _check_hook_ran_for_everyone(job)
                             if job.removal_guard is not None:
                                 picture = _picture(job)
                                 held, keep_reference = _removals_held(job.removal_guard, picture, planner)
@@ -378,12 +379,28 @@ def _check_mapped_groups_found(planner: SyncPlanner) -> None:
                                           f"directory_users.groups or the directory"))
 
 
+def _check_hook_ran_for_everyone(job: SyncJob) -> None:
+    """A directory user the extension hook failed for was kept from any change (the planner protects
+    it as unreadable), but the hook may have meant it to match another Adobe user, which would then
+    look Adobe-only: so the directory's picture is partial, and the run ends as a failed read before
+    any Adobe-only action or mapped-group removal."""
+    if job.hook is not None and job.hook.failures:
+        raise ReadFailure(None, ReadError(
+            f"the extension hook failed for {job.hook.failures} directory user(s) (each is logged above with the "
+            f"line of {job.hook.extension.file}); their Adobe accounts were left as they are"))
+
+
 async def _read_directory(job: SyncJob, sender: CommandSender) -> None:
     assert job.directory is not None
+    planner, hook = job.planner, job.hook
+    add: Callable[[DirectoryRecord], list[UserCommand]] = planner.add_directory_user
+    if hook is not None:
+        def add(user: DirectoryRecord) -> list[UserCommand]:
+            return planner.add_directory_user(hook.apply(user))
     with logged_stage(logger, "Load from Directory"):
-        users = job.directory.users(job.selection, job.planner.hold_missing_group)
-        await _feed_planner(sender, "directory", users, job.planner.add_directory_user,
-                            job.planner.directory_done, progress="directory users read", failure="reading the directory")
+        users = job.directory.users(job.selection, planner.hold_missing_group)
+        await _feed_planner(sender, "directory", users, add, planner.directory_done,
+                            progress="directory users read", failure="reading the directory")
 
 
 async def _read_adobe(job: SyncJob, client: OrgClient, sender: CommandSender) -> None:

@@ -101,7 +101,6 @@ def test_the_full_example_config_loads_and_its_connector_files_parse(tmp_path: P
     ({"colour": "blue"}, "colour", "unknown key"),
     ({"dashboard": {"owning": "x"}}, "dashboard", "User Sync 1.x section"),
     ({"post_sync": {"modules": ["sign_sync"]}}, "post_sync", "Sign Sync (post_sync) is not supported"),
-    (with_section("directory_users", extension="extension-config.yml"), "directory_users.extension", "not supported"),
     (with_section("directory_users", user_identity_type="googleID"), "directory_users.user_identity_type", "unknown identity type"),
     (with_section("directory_users", default_country_code="USA"), "directory_users.default_country_code", "two-letter"),
     (with_section("directory_users", groups=[{"directory_group": "Staff", "adobe_groups": ["org2::Apps"]}]),

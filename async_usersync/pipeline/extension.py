@@ -1,0 +1,166 @@
+"""The extension hook (User Sync's ``after_mapping_hook``), run between the directory source and
+the planner: in this process (never in the LDAP reader's child), once per selected directory user,
+after the mapping and before the user key is built.
+
+The hook is user code with side effects (it logs, it may keep state in ``hook_storage``), so it
+runs here, at the edge of the pipeline, and the planner (``engine/``) stays pure: it gets each user
+as the hook left it, with the Adobe groups it chose in ``DirectoryUser.adobe_groups``.
+
+As User Sync runs it (``RuleProcessor.read_desired_user_groups`` in its ``engine/umapi.py``): the
+hook sees ``source_attributes``, ``source_groups``, ``target_attributes`` (email, username, domain,
+firstname, lastname, country), ``target_groups`` (the mapped Adobe groups), ``hook_storage`` and
+``logger``, all in one scope that lasts the run, so whatever the hook assigns at its top level
+(``hook_storage`` included) is still there for the next user. A group it adds that is neither
+mapped nor an ``extended_adobe_groups`` entry is ignored with an error, once per name.
+
+Differences: the user key is built after the hook, from what it left (User Sync builds it before:
+its issue 818), so a hook that changes the email changes whom the user matches; a username the
+directory did not give (it was the email) follows the email the hook sets; ``hook_storage``
+starts as an empty dict (User Sync: None). A hook that raises, or leaves no usable email, fails for
+that user alone: the user becomes an ``UnreadableDirectoryUser`` (its Adobe account gets no change
+and is never Adobe-only) and the pipeline ends the run as a failed read once the directory is read.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from types import TracebackType
+from typing import Any, Callable, Mapping
+
+from async_usersync.config.settings import ExtensionSettings
+from async_usersync.engine.rules import SyncRules, fold
+from async_usersync.records import DirectoryRecord, DirectoryUser, UnreadableDirectoryUser
+from async_usersync.sources.base import build_user
+
+HOOK_LOGGER = "async_usersync.extension"
+"""The ``logger`` the hook is given."""
+_TARGET_ATTRIBUTES = ("email", "username", "domain", "firstname", "lastname", "country")
+
+SourceAttributes = Callable[[DirectoryUser, tuple[str, ...]], dict[str, Any]]
+"""What the hook sees as ``source_attributes`` for a user of one kind of source, given the extended
+attributes: ``ldap_source_attributes`` or ``csv_source_attributes``."""
+
+
+def ldap_source_attributes(user: DirectoryUser, extended: tuple[str, ...]) -> dict[str, Any]:
+    """User Sync's names for an LDAP user (``email``, ``identity_type``, ``username``, ``domain``,
+    ``givenName``, ``sn``, ``c``: the user's values), then each extended attribute as read: a
+    string (bytes when it does not decode), a list when it has several values, None when absent."""
+    raw = user.source_attributes
+    attributes: dict[str, Any] = {
+        "email": user.email, "identity_type": user.identity_type.value, "username": user.username,
+        "domain": user.domain, "givenName": user.firstname, "sn": user.lastname, "c": user.country,
+    }
+    for name in extended:
+        value = raw.get(name)
+        attributes[name] = list(value) if isinstance(value, tuple) else value
+    return attributes
+
+
+def csv_source_attributes(user: DirectoryUser, extended: tuple[str, ...]) -> dict[str, Any]:
+    """User Sync's view of a CSV row: each column by its header name, trimmed, None when empty; an
+    extended column the file lacks is None too."""
+    attributes: dict[str, Any] = {name: (value.strip() or None) if isinstance(value, str) else value
+                                  for name, value in user.source_attributes.items()}
+    for name in extended:
+        attributes.setdefault(name, None)
+    return attributes
+
+
+class AfterMappingHook:
+    """Runs the compiled hook for each selected directory user (``apply``); counts the users it failed
+    for (``failures``), whom the pipeline then reports as a failed read."""
+
+    def __init__(self, extension: ExtensionSettings, rules: SyncRules, source_attributes: SourceAttributes) -> None:
+        self.extension = extension
+        self.rules = rules
+        self.failures = 0
+        self._source_attributes = source_attributes
+        self._code = extension.after_mapping_hook
+        self._known = {fold(name): name for name in rules.mapping.static_targets}
+        """The groups a hook may assign (folded -> the config's spelling): mapped or extended."""
+        self._unknown: set[str] = set()
+        self._logger = logging.getLogger(HOOK_LOGGER)
+        self._scope: dict[str, Any] = {"hook_storage": {}, "logger": self._logger}
+        self._mapped = lru_cache(maxsize=65536)(self._mapped_groups)
+        self._chosen = lru_cache(maxsize=65536)(self._known_groups)
+
+    def apply(self, user: DirectoryRecord) -> DirectoryRecord:
+        """The user as the hook leaves it (``adobe_groups``: the groups it chose), or an
+        ``UnreadableDirectoryUser`` when it failed for them. A user the run does not select (by
+        ``--users``, ``--user-filter``) and an unreadable one pass unchanged, as in User Sync."""
+        if type(user) is not DirectoryUser:
+            return user
+        selected, mapped = self._mapped(user.groups)
+        if not selected or not self.rules.selects_username(user.username or user.email):
+            return user
+        scope = self._scope
+        scope["source_attributes"] = self._source_attributes(user, self.extension.extended_attributes)
+        scope["source_groups"] = set(user.groups)
+        scope["target_attributes"] = {"email": user.email, "username": user.username, "domain": user.domain,
+                                      "firstname": user.firstname, "lastname": user.lastname, "country": user.country}
+        scope["target_groups"] = set(mapped)
+        try:
+            exec(self._code, scope)  # noqa: S102 - the admin's own hook, as User Sync runs it
+        except Exception as error:  # noqa: BLE001 - any error of the hook's is that user's failure
+            return self._failed(user, f"the extension hook raised {type(error).__name__}: {error} "
+                                      f"at line {self._hook_line(error.__traceback__)} of {self.extension.file}")
+        return self._result(user, scope["target_attributes"], scope["target_groups"])
+
+    def _result(self, user: DirectoryUser, attributes: Any, groups: Any) -> DirectoryRecord:
+        """The user rebuilt from what the hook left, by the sources' rules (``build_user``)."""
+        if not isinstance(attributes, Mapping) or not isinstance(groups, (set, frozenset, list, tuple)):
+            return self._failed(user, "the extension hook left target_attributes or target_groups of the wrong "
+                                      "kind (a dict and a set are expected)")
+        values = {name: attributes.get(name) for name in _TARGET_ATTRIBUTES}
+        wrong = [name for name, value in values.items() if value is not None and not isinstance(value, str)]
+        if wrong or any(not isinstance(name, str) for name in groups):
+            return self._failed(user, f"the extension hook left a value that is not text "
+                                      f"({', '.join(wrong) or 'in target_groups'})")
+        email = values["email"]
+        if not email or "@" not in email:
+            return self._failed(user, f"the extension hook left no valid email (got {email!r})")
+        username = values["username"]
+        if username == user.username == user.email:  # the directory gave no username: it follows the email
+            username = None
+        rebuilt = build_user(
+            user.origin, identity_text=None, identity_field="", default_identity_type=user.identity_type, email=email,
+            username=username, domain=values["domain"], firstname=values["firstname"], lastname=values["lastname"],
+            country=values["country"], groups=user.groups, source_attributes=user.source_attributes,
+            origin=user.origin, adobe_groups=self._chosen(frozenset(groups)))
+        assert rebuilt is not None  # the email was checked above
+        return rebuilt
+
+    def _mapped_groups(self, groups: frozenset[str]) -> tuple[bool, tuple[str, ...]]:
+        """Whether a user in these directory groups is selected, and the Adobe groups they map to."""
+        return (self.rules.selects_groups(fold(group) for group in groups),
+                tuple(self.rules.mapping.targets_of(groups).values()))
+
+    def _known_groups(self, groups: frozenset[str]) -> frozenset[str]:
+        """The hook's groups that are mapped or extended, as the config spells them; each other name
+        is logged once, as User Sync's "Target adobe group ... is not known; ignored"."""
+        known = set()
+        for name in groups:
+            spelling = self._known.get(fold(name))
+            if spelling is not None:
+                known.add(spelling)
+            elif name not in self._unknown:
+                self._unknown.add(name)
+                self._logger.error("The extension hook assigned the Adobe group '%s', which is neither mapped nor "
+                                   "in extended_adobe_groups of %s: ignored", name, self.extension.file)
+        return frozenset(known)
+
+    def _failed(self, user: DirectoryUser, problem: str) -> UnreadableDirectoryUser:
+        self.failures += 1
+        return UnreadableDirectoryUser(where=f"{user.email} ({user.origin})", problem=problem, email=user.email,
+                                       username=user.username, domain=user.domain)
+
+    def _hook_line(self, trace: TracebackType | None) -> int | str:
+        """The line of the extension file the hook failed at (its deepest frame in the hook's code)."""
+        line: int | str = "?"
+        file_name = self._code.co_filename
+        while trace is not None:
+            if trace.tb_frame.f_code.co_filename == file_name:
+                line = trace.tb_lineno
+            trace = trace.tb_next
+        return line
