@@ -76,6 +76,8 @@ class AfterMappingHook:
         self.rules = rules
         self.failures = 0
         self._source_attributes = source_attributes
+        self._extended = extension.extended_attributes
+        self._filters_usernames = rules.user_filter is not None
         self._code = extension.after_mapping_hook
         self._known = {fold(name): name for name in rules.mapping.static_targets}
         """The groups a hook may assign (folded -> the config's spelling): mapped or extended."""
@@ -92,10 +94,10 @@ class AfterMappingHook:
         if type(user) is not DirectoryUser:
             return user
         selected, mapped = self._mapped(user.groups)
-        if not selected or not self.rules.selects_username(user.username or user.email):
+        if not selected or (self._filters_usernames and not self.rules.selects_username(user.username or user.email)):
             return user
         scope = self._scope
-        scope["source_attributes"] = self._source_attributes(user, self.extension.extended_attributes)
+        scope["source_attributes"] = self._source_attributes(user, self._extended)
         scope["source_groups"] = set(user.groups)
         scope["target_attributes"] = {"email": user.email, "username": user.username, "domain": user.domain,
                                       "firstname": user.firstname, "lastname": user.lastname, "country": user.country}
@@ -112,22 +114,25 @@ class AfterMappingHook:
         if not isinstance(attributes, Mapping) or not isinstance(groups, (set, frozenset, list, tuple)):
             return self._failed(user, "the extension hook left target_attributes or target_groups of the wrong "
                                       "kind (a dict and a set are expected)")
-        values = {name: attributes.get(name) for name in _TARGET_ATTRIBUTES}
-        wrong = [name for name, value in values.items() if value is not None and not isinstance(value, str)]
-        if wrong or any(not isinstance(name, str) for name in groups):
-            return self._failed(user, f"the extension hook left a value that is not text "
-                                      f"({', '.join(wrong) or 'in target_groups'})")
-        email = values["email"]
+        chosen = self._chosen(frozenset(groups))
+        if chosen is None:
+            return self._failed(user, "the extension hook left a group name that is not text in target_groups")
+        values = tuple([attributes.get(name) for name in _TARGET_ATTRIBUTES])
+        if values == (user.email, user.username, user.domain, user.firstname, user.lastname, user.country):
+            return DirectoryUser(user.identity_type, user.username, user.domain, user.email, user.firstname,
+                                 user.lastname, user.country, user.groups, user.source_attributes, user.origin, chosen)
+        for name, value in zip(_TARGET_ATTRIBUTES, values):
+            if value is not None and type(value) is not str:
+                return self._failed(user, f"the extension hook left {name} {value!r}, which is not text")
+        email, username, domain, firstname, lastname, country = values
         if not email or "@" not in email:
             return self._failed(user, f"the extension hook left no valid email (got {email!r})")
-        username = values["username"]
         if username == user.username == user.email:  # the directory gave no username: it follows the email
             username = None
         rebuilt = build_user(
             user.origin, identity_text=None, identity_field="", default_identity_type=user.identity_type, email=email,
-            username=username, domain=values["domain"], firstname=values["firstname"], lastname=values["lastname"],
-            country=values["country"], groups=user.groups, source_attributes=user.source_attributes,
-            origin=user.origin, adobe_groups=self._chosen(frozenset(groups)))
+            username=username, domain=domain, firstname=firstname, lastname=lastname, country=country,
+            groups=user.groups, source_attributes=user.source_attributes, origin=user.origin, adobe_groups=chosen)
         assert rebuilt is not None  # the email was checked above
         return rebuilt
 
@@ -136,9 +141,12 @@ class AfterMappingHook:
         return (self.rules.selects_groups(fold(group) for group in groups),
                 tuple(self.rules.mapping.targets_of(groups).values()))
 
-    def _known_groups(self, groups: frozenset[str]) -> frozenset[str]:
-        """The hook's groups that are mapped or extended, as the config spells them; each other name
-        is logged once, as User Sync's "Target adobe group ... is not known; ignored"."""
+    def _known_groups(self, groups: frozenset[Any]) -> frozenset[str] | None:
+        """The hook's groups that are mapped or extended, as the config spells them (None when a name
+        is not text); each other name is logged once, as User Sync's "Target adobe group ... is not
+        known; ignored"."""
+        if any(type(name) is not str for name in groups):
+            return None
         known = set()
         for name in groups:
             spelling = self._known.get(fold(name))
