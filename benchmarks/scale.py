@@ -22,8 +22,8 @@ the child-process reader, ``LdapProcessSource``), the in-process LDAP reader alo
 for comparison), the Adobe read alone, the CSV read alone, then a whole sync: ``run_stages`` with the
 LDAP source and the Adobe read, the real ``SyncPlanner``, and a sink that counts the commands
 instead of sending them (sending is the push benchmark's subject); then the same sync with User
-Sync's example extension hook (its ``extension-config.yml``, in our words: the country from the
-business code, a company's group from ``o``). ``--ldap-in-process`` makes the
+Sync's example extension hook (``example-config``'s ``extension-config.yml``, which does what User
+Sync's example does: the country from the business code, a company's group from ``o``). ``--ldap-in-process`` makes the
 sync (and "directory alone") use the in-process reader, as before the child existed.
 
 Figures, per phase: wall seconds, CPU seconds of our process (all threads), peak RSS from the OS
@@ -62,6 +62,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from async_usersync.engine import AdobeOnlyAction, AdobeOnlyLimit, GroupMapping, SyncPlanner, SyncRules  # noqa: E402
+from async_usersync.config.example import EXAMPLE_FILES  # noqa: E402
 from async_usersync.config.extension import read_extension  # noqa: E402
 from async_usersync.pipeline.extension import AfterMappingHook, ldap_source_attributes  # noqa: E402
 from async_usersync.pipeline.job import SyncJob  # noqa: E402
@@ -87,24 +88,6 @@ REGROUPED_EVERY = 20
 PAGE_SIZE = 1000
 """LDAP search page size."""
 COMPANY_GROUPS = ("Company 1 Users", "Company 2 Users")
-EXAMPLE_EXTENSION = """\
-extended_attributes:
-  - businessCategory
-  - o
-extended_adobe_groups:
-  - Company 1 Users
-  - Company 2 Users
-after_mapping_hook: |
-  code = source_attributes.get('businessCategory')
-  company = source_attributes.get('o')
-  if code is not None:
-      target_attributes['country'] = code[0:2]
-  if company == 'Company 1':
-      target_groups.add('Company 1 Users')
-  elif company == 'Company 2':
-      target_groups.add('Company 2 Users')
-"""
-"""User Sync's shipped example hook (examples/config files - custom attributes and mappings), in our words."""
 
 
 # --- the generated population -------------------------------------------------------------------
@@ -426,7 +409,7 @@ async def measure_sync(servers: Servers, with_hook: bool = False) -> dict[str, A
     if with_hook:
         with tempfile.TemporaryDirectory() as folder:
             extension_file = Path(folder) / "extension-config.yml"
-            extension_file.write_text(EXAMPLE_EXTENSION)
+            extension_file.write_text(EXAMPLE_FILES["extension-config.yml"])
             extension = read_extension(extension_file)
         rules = sync_rules(extension.extended_adobe_groups)
         hook = TimedHook(extension, rules, ldap_source_attributes)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from async_usersync.config import load_sync_config
+from async_usersync.config import load_sync_config, write_example_config
 from async_usersync.config.extension import read_extension
 from async_usersync.errors import ConfigError
 from tests.config.test_user_sync_config import with_section, write_config
@@ -91,3 +91,14 @@ def test_ust_extension_0_refuses_any_extension_key(tmp_path: Path, monkeypatch: 
                                         f"on this install (UST_EXTENSION={switch})")
     monkeypatch.setenv("UST_EXTENSION", "1")
     assert load_sync_config(path).directory.extension is not None
+
+
+def test_example_config_writes_an_extension_file_that_loads(tmp_path: Path) -> None:
+    written = write_example_config(tmp_path)
+    extension = read_extension(tmp_path / "extension-config.yml")
+    assert tmp_path / "extension-config.yml" in written
+    assert (extension.extended_attributes, extension.extended_adobe_groups) == (
+        ("businessCategory", "o"), ("Company 1 Users", "Company 2 Users"))
+    main = tmp_path / "user-sync-config.yml"
+    main.write_text(main.read_text().replace("# extension: extension-config.yml", "extension: extension-config.yml"))
+    assert load_sync_config(main).directory.extension == extension

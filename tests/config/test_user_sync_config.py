@@ -72,7 +72,7 @@ def test_a_minimal_config_is_read_with_user_sync_defaults(tmp_path: Path) -> Non
 def test_the_full_example_config_loads_and_its_connector_files_parse(tmp_path: Path) -> None:
     written = write_example_config(tmp_path)
     assert sorted(path.name for path in written) == ["connector-csv.yml", "connector-ldap.yml", "connector-umapi.yml",
-                                                     "user-sync-config.yml"]
+                                                     "extension-config.yml", "user-sync-config.yml"]
     settings = load_run_settings(tmp_path / "user-sync-config.yml", {})
     assert settings.options.users == "mapped" and settings.options.process_groups
     assert settings.selection == UserSelection("mapped", ("Adobe Photoshop Users", "Adobe Illustrator Users"))

@@ -25,6 +25,7 @@ from typing import Any, AsyncIterator, Iterator
 
 import pytest
 
+from async_usersync.config.example import EXAMPLE_FILES
 from async_usersync.demo.directory_data import group_ldif, people_ou_ldif, user_ldif
 from async_usersync.demo.slapd import LocalSlapd, start_slapd
 from async_usersync.sandbox import SandboxConfig, SandboxServer, run_sandbox
@@ -43,24 +44,9 @@ PEOPLE: list[tuple[str, str | None, dict[str, str]]] = [
 COLUMNS = ("businessCategory", "o", "departmentNumber", "employeeType", "l")
 SOURCES = ["ldap", "csv"]
 
-EXAMPLE_HOOK = """\
-# The example User Sync ships, in other words: the country from the first two letters of a
-# business code, and a company's user group from the company attribute.
-extended_attributes:
-  - businessCategory
-  - o
-extended_adobe_groups:
-  - Company 1 Users
-  - Company 2 Users
-after_mapping_hook: |
-  code = source_attributes.get('businessCategory')
-  if code is not None:
-      target_attributes['country'] = code[:2]
-  company_groups = {'Company 1': 'Company 1 Users', 'Company 2': 'Company 2 Users'}
-  group = company_groups.get(source_attributes.get('o'))
-  if group:
-      target_groups.add(group)
-"""
+EXAMPLE_HOOK = EXAMPLE_FILES["extension-config.yml"]
+"""``example-config``'s extension file: what User Sync's shipped example does (the country from the
+first two letters of a business code, a company's user group from the company attribute)."""
 
 
 @pytest.fixture(scope="module")
