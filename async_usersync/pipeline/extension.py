@@ -115,7 +115,10 @@ class AfterMappingHook:
                 groups, (set, frozenset, list, tuple)):  # a dict first: the Mapping check alone costs 1.4 us
             return self._failed(user, "the extension hook left target_attributes or target_groups of the wrong "
                                       "kind (a dict and a set are expected)")
-        chosen = self._chosen(frozenset(groups))
+        try:
+            chosen = self._chosen(frozenset(groups))
+        except TypeError:  # an item that cannot be in a set
+            chosen = None
         if chosen is None:
             return self._failed(user, "the extension hook left a group name that is not text in target_groups")
         values = tuple([attributes.get(name) for name in _TARGET_ATTRIBUTES])

@@ -82,6 +82,7 @@ target_groups.update({'design', 'Nowhere'})
     ("target_attributes['country'] = 49", "the extension hook left country 49, which is not text"),
     ("target_groups.add(7)", "a group name that is not text"),
     ("target_groups = 'Design'", "target_attributes or target_groups of the wrong kind"),
+    ("target_groups = [['Design']]", "a group name that is not text"),
     ("x = 1\nx = 1 / 0", "the extension hook raised ZeroDivisionError: division by zero at line 5 of "),
 ])
 def test_a_hook_that_fails_makes_that_user_unreadable(tmp_path: Path, body: str, problem: str) -> None:
