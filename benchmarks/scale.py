@@ -35,7 +35,7 @@ the garbage collections that happened to start inside those calls are shown apar
 the hook's calls (``AfterMappingHook.apply``, timed the same way) are engine CPU too.
 
     .venv/bin/python benchmarks/scale.py 10000 100000 1000000 [--json benchmarks/results/scale.json]
-                                         [--ldap-in-process]
+                                         [--ldap-in-process] [--hook-pairs N]
 """
 
 from __future__ import annotations
@@ -468,7 +468,7 @@ def measure_in_child(kind: str, servers: Servers) -> dict[str, Any]:
 
 # --- one size, all sizes ---------------------------------------------------------------------------
 
-def measure_size(count: int, scratch: Path, ldap_in_child: bool = True) -> dict[str, Any]:
+def measure_size(count: int, scratch: Path, ldap_in_child: bool = True, hook_pairs: int = 0) -> dict[str, Any]:
     from tests.support.sandbox import run_sandbox_process
 
     folder = scratch / f"n{count}"
@@ -502,11 +502,18 @@ def measure_size(count: int, scratch: Path, ldap_in_child: bool = True) -> dict[
                 phases[kind]["servers_cpu"] = {name: process_cpu_of(pid) - servers_before[name]
                                                for name, pid in server_pids.items()}
                 print(f"  {count:,}: {kind} done in {phases[kind]['wall']:.1f} s", file=sys.stderr, flush=True)
+            pairs = []
+            for _ in range(hook_pairs):  # on a shared machine, one pair alone can meet very different loads
+                without, hooked = measure_in_child("sync", servers), measure_in_child("sync_hook", servers)
+                pairs.append({"engine_cpu_s": without["engine_cpu"], "hook_planner_cpu_s": hooked["engine_cpu"],
+                              "hook_cpu_s": hooked["hook_cpu"], "wall_s": without["wall"], "hook_wall_s": hooked["wall"],
+                              "ratio": (hooked["engine_cpu"] + hooked["hook_cpu"]) / without["engine_cpu"]})
+                print(f"  {count:,}: another sync and sync_hook done", file=sys.stderr, flush=True)
             state.unlink()  # the sandbox would write the org back on exit: not needed
     finally:
         slapd.stop()
     return {"users": count, "setup": setup, "phases": phases, "expected_commands": expected_commands(count),
-            "ldap_reader": "child process" if ldap_in_child else "in process"}
+            "ldap_reader": "child process" if ldap_in_child else "in process", "hook_pairs": pairs}
 
 
 def summarize(row: dict[str, Any]) -> dict[str, Any]:
@@ -591,6 +598,11 @@ def print_table(rows: Iterable[dict[str, Any]]) -> None:
                   f"{summary['hook_planner_cpu_s']:.1f}, hook {summary['hook_cpu_s']:.1f}) = "
                   f"{summary['hook_engine_cpu_ratio']:.2f} x the engine without it; commands "
                   f"{'the same' if summary['hook_commands_match'] else 'DIFFER: ' + str(hooked['commands'])}")
+        for pair in row.get("hook_pairs", ()):
+            print(f"{count:>9,}  {'again: sync, then with the hook':<34} {pair['wall_s']:>8.1f} {'':>8} {'':>12}  "
+                  f"engine {pair['engine_cpu_s']:.1f} cpu s; with the hook {pair['hook_wall_s']:.1f} s wall, engine "
+                  f"{pair['hook_planner_cpu_s'] + pair['hook_cpu_s']:.1f} cpu s (planner {pair['hook_planner_cpu_s']:.1f}, "
+                  f"hook {pair['hook_cpu_s']:.1f}) = {pair['ratio']:.2f} x")
 
 
 def main() -> None:
@@ -598,13 +610,15 @@ def main() -> None:
     parser.add_argument("sizes", nargs="*", type=int, default=[10_000, 100_000])
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "scale.json",
                         help="where to write the results (default benchmarks/results/scale.json)")
+    parser.add_argument("--hook-pairs", type=int, default=0,
+                        help="after the phases, measure the sync without and with the example hook this many more times")
     parser.add_argument("--ldap-in-process", action="store_true",
                         help="the sync reads LDAP in its own process (the reader before LdapProcessSource)")
     options = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="scale-bench-") as scratch:
         for count in options.sizes:
-            rows.append(measure_size(count, Path(scratch), not options.ldap_in_process))
+            rows.append(measure_size(count, Path(scratch), not options.ldap_in_process, options.hook_pairs))
     print_table(rows)
     options.json.parent.mkdir(parents=True, exist_ok=True)
     options.json.write_text(json.dumps({"sizes": rows, "summary": [summarize(row) for row in rows]}, indent=2))
