@@ -265,3 +265,18 @@ async def test_ust_extension_0_forbids_any_extension_key(hooks: Setup) -> None:
     run = await hooks.sync(*arguments, "--process-groups", env={"UST_EXTENSION": "1"})
     assert run.code == 0, run.out + run.err
 
+
+
+async def test_the_hook_runs_in_the_syncs_own_process_not_the_ldap_readers(hooks: Setup) -> None:
+    """The LDAP read runs in a child process; the hook must run in the sync's process, whose id the
+    log's lines carry (a line the child logs is relayed, so its text would name the child's id)."""
+    body = """
+import os
+if not hook_storage:
+    hook_storage['pid'] = os.getpid()
+    logger.info('hook ran in process %d', os.getpid())
+"""
+    run = await hooks.sync(*configure(hooks, "ldap", hook(body)), env={"ASYNC_USERSYNC_LDAP_IN_PROCESS": "0"})
+    assert run.code == 0, run.out + run.err
+    (line,) = [line for line in run.out.splitlines() if "hook ran in process" in line]
+    assert line.split()[2] == line.rsplit(" ", 1)[1]  # "date time PID LEVEL logger - hook ran in process PID"
