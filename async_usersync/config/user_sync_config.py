@@ -8,15 +8,16 @@ modules (``connector_umapi``, ``connector_ldap``, ``connector_csv``), all throug
 
 from __future__ import annotations
 
+import os
 import re
-import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
 
-from async_usersync.config.section import ConfigSection, load_yaml, resolve_path, text_encoding
-from async_usersync.config.settings import LEVELS, LogSettings
+from async_usersync.config.extension import SWITCH_VARIABLE, extensions_forbidden, read_extension
+from async_usersync.config.section import UNSUPPORTED, ConfigSection, adobe_group_name, load_yaml, resolve_path, text_encoding
+from async_usersync.config.settings import LEVELS, ExtensionSettings, LogSettings
 from async_usersync.engine.history import DEFAULT_MAX_SHRINK
 from async_usersync.engine.rules import (
     DEFAULT_UPDATE_ATTRIBUTES,
@@ -32,7 +33,6 @@ from async_usersync.errors import ConfigError
 from async_usersync.records import IdentityType
 
 DIRECTORY_CONNECTORS = ("ldap", "csv", "okta", "adobe_console")
-UNSUPPORTED = "is not supported by async-usersync"
 V1_SECTIONS = ("dashboard", "directory")
 
 
@@ -52,6 +52,8 @@ class DirectorySettings:
     secondary_mappings: dict[str, GroupMapping] = field(default_factory=dict)
     """Secondary org name -> its part of the mapping (``org::Group`` targets, prefix taken off);
     every directory group of the mapping is a key of each, with no targets where it maps none there."""
+    extension: ExtensionSettings | None = None
+    """``directory_users.extension``: the hook and what it reads and assigns (None: no hook)."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ def load_sync_config(file: str | Path, encoding: str = "utf8") -> SyncConfig:
     limits = root.section("limits", required=True)
     max_shrink = _max_shrink(limits)
     adobe = _adobe(root.section("adobe_users", required=True))
-    directory = _directory(root.section("directory_users", required=True), frozenset(adobe.secondary_umapi_files))
+    directory = _directory(root.section("directory_users", required=True), frozenset(adobe.secondary_umapi_files), encoding)
     config = SyncConfig(
         file=root.file,
         encoding=encoding,
@@ -161,12 +163,12 @@ def _level_name(section: ConfigSection, key: str, notes: list[str]) -> str:
 
 # --- directory_users -------------------------------------------------------------------------------
 
-def _directory(section: ConfigSection, orgs: frozenset[str]) -> DirectorySettings:
+def _directory(section: ConfigSection, orgs: frozenset[str], encoding: str) -> DirectorySettings:
     """``directory_users``; ``orgs`` are the secondary orgs' names (an ``org::`` prefix must name one)."""
-    if "extension" in section.data:
-        raise section.error("extension", f"extensions (after_mapping_hook) {UNSUPPORTED}")
+    extension = _extension(section, encoding, orgs)
     pairs = _group_pairs(section, orgs)
-    mappings = _mappings_by_org(pairs, _additional_groups(section, orgs))
+    mappings = _mappings_by_org(pairs, _additional_groups(section, orgs),
+                                extension.extended_adobe_groups if extension else ())
     options = section.section("group_sync_options")
     auto_create = options.get("auto_create", False, bool)
     options.finish()
@@ -179,28 +181,50 @@ def _directory(section: ConfigSection, orgs: frozenset[str]) -> DirectorySetting
         default_country_code=_country(section),
         auto_create=auto_create,
         secondary_mappings={org: mapping for org, mapping in mappings.items() if org is not None},
+        extension=extension,
     )
     section.finish()
     return settings
 
 
-def _mappings_by_org(pairs: list[tuple[str, list[str]]],
-                     additional: list[AdditionalGroupRule]) -> dict[str | None, GroupMapping]:
+def _mappings_by_org(pairs: list[tuple[str, list[str]]], additional: list[AdditionalGroupRule],
+                     extended: tuple[str, ...]) -> dict[str | None, GroupMapping]:
     """The mapping split by org (None: the primary, always there): each org gets the Adobe groups
     named with its prefix, the prefix taken off, as User Sync files each ``AdobeGroup`` under its
-    umapi name. An ``additional_groups`` target's prefix picks its org the same way."""
+    umapi name. An ``additional_groups`` target's prefix, and an ``extended_adobe_groups`` name's,
+    picks its org the same way."""
     orgs: dict[str | None, None] = {None: None}
     for _, names in pairs:
         orgs.update((split_org(name)[0], None) for name in names)
     orgs.update((split_org(rule.target)[0], None) for rule in additional)
+    orgs.update((split_org(name)[0], None) for name in extended)
     mappings: dict[str | None, GroupMapping] = {}
     for org in orgs:
         org_pairs = [(directory_group, [group for owner, group in map(split_org, names) if owner == org])
                      for directory_group, names in pairs]
         rules = [AdditionalGroupRule(rule.source, split_org(rule.target)[1]) for rule in additional
                  if split_org(rule.target)[0] == org]
-        mappings[org] = GroupMapping.from_pairs(org_pairs, rules)
+        mappings[org] = GroupMapping.from_pairs(org_pairs, rules,
+                                                [group for owner, group in map(split_org, extended) if owner == org])
     return mappings
+
+
+def _extension(section: ConfigSection, encoding: str, orgs: frozenset[str]) -> ExtensionSettings | None:
+    """``directory_users.extension``: the extension file named (one, or a list of one), read and
+    compiled (``orgs``: the secondary orgs an ``extended_adobe_groups`` prefix may name); refused when
+    this install forbids hooks (``UST_EXTENSION=0``)."""
+    value = section.get("extension")
+    if value is None:
+        return None
+    if extensions_forbidden():
+        raise section.error("extension", f"extension hooks are forbidden on this install ({SWITCH_VARIABLE}="
+                                         f"{os.environ.get(SWITCH_VARIABLE)}): remove the key, or run where they "
+                                         "are allowed")
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if not isinstance(value, str):
+        raise section.error("extension", f"expected the path of one extension file, got {value!r}")
+    return read_extension(resolve_path(section.file, value), encoding, orgs)
 
 
 def _connector_files(section: ConfigSection) -> dict[str, Path]:
@@ -224,7 +248,7 @@ def _group_pairs(section: ConfigSection, orgs: frozenset[str]) -> list[tuple[str
     pairs: list[tuple[str, list[str]]] = []
     for entry in _list_of_sections(section, "groups"):
         directory_group = entry.require("directory_group", str).strip()
-        adobe_groups = [_adobe_group_name(entry, "adobe_groups", name, orgs) for name in entry.get("adobe_groups", [], list)]
+        adobe_groups = [adobe_group_name(entry, "adobe_groups", name, orgs) for name in entry.get("adobe_groups", [], list)]
         entry.finish()
         pairs.append((directory_group, adobe_groups))
     return pairs
@@ -234,7 +258,7 @@ def _additional_groups(section: ConfigSection, orgs: frozenset[str]) -> list[Add
     rules: list[AdditionalGroupRule] = []
     for entry in _list_of_sections(section, "additional_groups"):
         source = entry.require("source", str)
-        target = _adobe_group_name(entry, "target", entry.require("target", str), orgs)
+        target = adobe_group_name(entry, "target", entry.require("target", str), orgs)
         try:
             pattern = re.compile(source)  # case-sensitive, as User Sync compiles it
             pattern.sub(target, "")  # checks the template's group references against the pattern
@@ -243,22 +267,6 @@ def _additional_groups(section: ConfigSection, orgs: frozenset[str]) -> list[Add
         entry.finish()
         rules.append(AdditionalGroupRule(pattern, target))
     return rules
-
-
-def _adobe_group_name(section: ConfigSection, key: str, value: Any, orgs: frozenset[str]) -> str:
-    """An Adobe group of the mapping, ``Group`` or ``org::Group`` (``org`` one of ``orgs``), interned."""
-    if not isinstance(value, str) or not value.strip():
-        raise section.error(key, f"expected Adobe group names, got {value!r}")
-    name = value.strip()
-    org, group = split_org(name)
-    if not group.strip():
-        raise section.error(key, f"'{name}' names no group after its org prefix")
-    if org is not None and org not in orgs:
-        raise section.error(key, f"'{name}' names the org '{org}', which is not a secondary org of "
-                                 f"adobe_users.connectors.umapi")
-    if fold(group) == "_org_admin":
-        raise section.error(key, "'_org_admin' cannot be assigned by a sync")
-    return sys.intern(name)
 
 
 def _country(section: ConfigSection) -> str | None:

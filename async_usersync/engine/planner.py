@@ -17,6 +17,9 @@ they are certain.
   groups): the outcome does not depend on the order of the reads.
 * A directory user whose record could not be built (``UnreadableDirectoryUser``) protects the
   Adobe user it matches: no command for either, and never Adobe-only.
+* A directory user the extension hook ran for (``adobe_groups`` set) was selected before the hook
+  (by its groups and its username then, as in User Sync) and wants the Adobe groups the hook chose
+  instead of its mapped ones; ``additional_groups`` still apply to its directory groups.
 
 Nothing here logs or does I/O: warnings and the CRITICAL limit message are collected in
 ``messages`` as (logging level, text) for the pipeline to log.
@@ -56,6 +59,10 @@ _FEDERATED_ID = IdentityType.FEDERATED_ID
 _TYPE_NAMES = {identity_type: f"{identity_type.value}," for identity_type in IdentityType}
 _blank_command = object.__new__
 _fill_command = UserCommand.__init__
+_CHOSEN = "\x00"
+"""Inside the planner, the group set of a user the extension hook ran for holds its directory groups,
+this mark, and each Adobe group the hook chose prefixed with it (no directory group name holds a NUL).
+Merging two entries is then a union, and every per-group-set cache works unchanged."""
 
 
 def _new_command(user: str, domain: str | None, use_adobe_id: bool, key: str, create: CreateUser | None = None,
@@ -142,6 +149,7 @@ class SyncPlanner:
         self._excluded_by_groups = lru_cache(maxsize=_CACHE_SIZE)(rules.exclusions.excludes_groups)
         self._mapped_groups_of = lru_cache(maxsize=_CACHE_SIZE)(self._compute_mapped_groups)
         self._mapped = lru_cache(maxsize=_CACHE_SIZE)(self._is_managed)
+        self._with_chosen = lru_cache(maxsize=_CACHE_SIZE)(_with_chosen_groups)
         self.missing_directory_groups: list[str] = []
         """Mapped directory groups the directory does not have (``hold_missing_group``)."""
         self._held_targets: set[str] = set()
@@ -181,9 +189,13 @@ class SyncPlanner:
         if not user.email:
             self._warn(f"Skipping directory user {user.username!r}: no email address")
             return []
-        if not self._group_facts(user.groups)[1]:
+        if user.adobe_groups is not None:  # selected before the hook
+            user = DirectoryUser(user.identity_type, user.username, user.domain, user.email, user.firstname,
+                                 user.lastname, user.country, self._with_chosen(user.groups, user.adobe_groups),
+                                 user.source_attributes, user.origin)
+        elif not self._group_facts(user.groups)[1]:
             return []
-        if self._user_filter is not None and self._user_filter.fullmatch(fold(user.username or user.email)) is None:
+        elif self._user_filter is not None and not self.rules.selects_username(user.username or user.email):
             return []
         self.counters.directory_users_selected += 1
         if self._selected_group_sets is not None:
@@ -386,18 +398,20 @@ class SyncPlanner:
         """For a set of directory groups: the desired Adobe groups (folded -> spelling) and
         whether the set passes ``--users mapped``/``group``. Cached: many users share a set."""
         mapping = self.rules.mapping
-        desired: dict[str, str] = {}
-        folded_groups = [fold(group) for group in groups]
-        for folded_group in sorted(folded_groups):
-            for target in mapping.targets_by_directory_group.get(folded_group, ()):
-                desired.setdefault(fold(target), target)
-        for group in sorted(groups):
+        directory_groups: Iterable[str] = groups
+        if _CHOSEN in groups:  # the extension hook chose the Adobe groups (see _with_chosen_groups)
+            directory_groups = [group for group in groups if group[0] != _CHOSEN]
+            desired: dict[str, str] = {}
+            for name in sorted(group[1:] for group in groups if group[0] == _CHOSEN and group != _CHOSEN):
+                desired.setdefault(fold(name), name)
+        else:
+            desired = mapping.targets_of(groups)
+        for group in sorted(directory_groups):
             for rule in mapping.additional:
                 added = rule.target_for(group)
                 if added is not None:
                     desired.setdefault(fold(added), added)
-        wanted = self.rules.directory_group_filter
-        return desired, wanted is None or not wanted.isdisjoint(folded_groups)
+        return desired, self.rules.selects_groups(fold(group) for group in directory_groups)
 
     def _pair(self, directory_user: DirectoryUser, adobe_user: AdobeUser, keys: tuple[str, ...]) -> list[UserCommand]:
         """The update and group changes of a matched pair. While the directory is still read, the
@@ -678,6 +692,12 @@ def _same(attribute: str, wanted: str, current: str | None) -> bool:
     if attribute in ("email", "username"):
         return fold(wanted) == fold(current or "")
     return wanted == current
+
+
+def _with_chosen_groups(groups: frozenset[str], chosen: frozenset[str]) -> frozenset[str]:
+    """The planner's group set of a user the extension hook ran for: its directory groups, the
+    ``_CHOSEN`` mark and the chosen Adobe groups, each prefixed with the mark."""
+    return groups | {_CHOSEN} | {_CHOSEN + name for name in chosen}
 
 
 def _take(index: dict[str, AnyUser], keys: tuple[str, ...]) -> AnyUser | None:

@@ -37,6 +37,7 @@ from async_usersync.errors import ExitCode, ReadError, UsersyncError
 from async_usersync.logs.progress import Progress
 from async_usersync.logs.stage_lines import logged_stage
 from async_usersync.pipeline.adobe_only_file import write_adobe_only_users
+from async_usersync.pipeline.extension import in_org
 from async_usersync.config.settings import UmapiSettings
 from async_usersync.engine.action_summary import SummaryCounters
 from async_usersync.records import AdobeUser, CommandResult, DirectoryRecord, UserCommand
@@ -368,6 +369,7 @@ async def _plan(job: SyncJob, orgs: list[OrgRun]) -> _Planned:
             return planned
         await _inspect_both_sides(job, orgs)
         _check_mapped_groups_found(planner)
+        _check_hook_ran_for_everyone(job)
         if job.removal_guard is not None:
             planned.picture = _picture(job)
             planned.held, keep_reference = _removals_held(job.removal_guard, planned.picture, planner)
@@ -520,18 +522,34 @@ def _check_mapped_groups_found(planner: SyncPlanner) -> None:
                                           f"directory_users.groups or the directory"))
 
 
+def _check_hook_ran_for_everyone(job: SyncJob) -> None:
+    """A directory user the extension hook failed for was kept from any change (the planner protects
+    it as unreadable), but the hook may have meant it to match another Adobe user, which would then
+    look Adobe-only: so the directory's picture is partial, and the run ends as a failed read before
+    any Adobe-only action or mapped-group removal."""
+    if job.hook is not None and job.hook.failures:
+        raise ReadFailure(None, ReadError(
+            f"the extension hook failed for {job.hook.failures} directory user(s) (each is logged above with the "
+            f"line of {job.hook.extension.file}); their Adobe accounts were left as they are"))
+
+
 async def _read_directory(job: SyncJob, orgs: list[OrgRun]) -> None:
-    """One directory read feeding every org's planner (an org whose read failed is left out)."""
+    """One directory read feeding every org's planner (an org whose read failed is left out), each
+    user through the extension hook first, once, and each org given the hook's groups of its own."""
     assert job.directory is not None
+    hook = job.hook
+    several_orgs = len(orgs) > 1
 
     def hold_missing_group(group: str) -> None:
         for org in orgs:
             org.planner.hold_missing_group(group)
 
     async def add(user: DirectoryRecord) -> None:
+        if hook is not None:
+            user = hook.apply(user)
         for org in orgs:
             if org.read_failure is None:
-                await org.sender.send(org.planner.add_directory_user(user))
+                await org.sender.send(org.planner.add_directory_user(in_org(user, org.name) if several_orgs else user))
 
     async def done() -> None:
         for org in orgs:

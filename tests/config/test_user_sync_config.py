@@ -72,7 +72,7 @@ def test_a_minimal_config_is_read_with_user_sync_defaults(tmp_path: Path) -> Non
 def test_the_full_example_config_loads_and_its_connector_files_parse(tmp_path: Path) -> None:
     written = write_example_config(tmp_path)
     assert sorted(path.name for path in written) == ["connector-csv.yml", "connector-ldap.yml", "connector-umapi.yml",
-                                                     "user-sync-config.yml"]
+                                                     "extension-config.yml", "user-sync-config.yml"]
     settings = load_run_settings(tmp_path / "user-sync-config.yml", {})
     assert settings.options.users == "mapped" and settings.options.process_groups
     assert settings.selection == UserSelection("mapped", ("Adobe Photoshop Users", "Adobe Illustrator Users"))
@@ -101,7 +101,6 @@ def test_the_full_example_config_loads_and_its_connector_files_parse(tmp_path: P
     ({"colour": "blue"}, "colour", "unknown key"),
     ({"dashboard": {"owning": "x"}}, "dashboard", "User Sync 1.x section"),
     ({"post_sync": {"modules": ["sign_sync"]}}, "post_sync", "Sign Sync (post_sync) is not supported"),
-    (with_section("directory_users", extension="extension-config.yml"), "directory_users.extension", "not supported"),
     (with_section("directory_users", user_identity_type="googleID"), "directory_users.user_identity_type", "unknown identity type"),
     (with_section("directory_users", default_country_code="USA"), "directory_users.default_country_code", "two-letter"),
     (with_section("directory_users", groups=[{"directory_group": "Staff", "adobe_groups": ["org2::Apps"]}]),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import ssl
 import sys
 from dataclasses import dataclass
@@ -145,20 +146,27 @@ class Setup:
                            ("user-sync-config.yml", config)):
             (self.folder / name).write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf8")
 
-    async def sync(self, *arguments: str) -> "Run":
-        """Runs ``async-usersync [arguments] -c <config>`` (sync is the default command)."""
+    async def sync(self, *arguments: str, env: dict[str, str] | None = None) -> "Run":
+        """Runs ``async-usersync [arguments] -c <config>`` (sync is the default command), with
+        ``env`` added to this process's environment."""
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "async_usersync", *arguments, "-c", str(self.config_file),
             "--lock-file", str(self.folder / "sync.lock"),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=self.folder)
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=self.folder,
+            env=None if env is None else {**os.environ, **env})
         stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
         assert process.returncode is not None
         return Run(process.returncode, stdout.decode(), stderr.decode())
 
     async def users(self, org: SandboxServer | None = None) -> dict[str, list[str]]:
         """The org's users now (GET /_sandbox/state; ``org``: another sandbox): email -> sorted groups."""
+        return {email: sorted(user["groups"]) for email, user in (await self.org_users(org)).items()}
+
+    async def org_users(self, org: SandboxServer | None = None) -> dict[str, dict[str, Any]]:
+        """The org's users now (GET /_sandbox/state; ``org``: another sandbox): email -> the user as
+        the sandbox holds it."""
         state = await self._get("state", org)
-        return {user["email"]: sorted(user["groups"]) for user in state["users"]}
+        return {user["email"]: user for user in state["users"]}
 
     async def requests(self, family: str) -> int:
         """Requests the org has received for one endpoint family (GET /_sandbox/stats)."""

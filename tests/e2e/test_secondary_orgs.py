@@ -188,3 +188,27 @@ async def test_a_missing_directory_group_keeps_its_groups_in_the_secondaries_too
     assert org2[email("carol")] == ["Acrobat", "Local Team"] and org2[email("stray2")] == ["Acrobat"]
     assert org2[email("bob")] == ["Acrobat"]  # additions still go
     assert email("gone1") in await setup.users(orgs["org3"])  # no Adobe-only action anywhere
+
+
+async def test_an_extension_hook_sees_and_chooses_each_orgs_groups_by_their_org_prefix(setup: Setup, trustees: Any) -> None:
+    """Issues 15 and 16 together: ``target_groups`` holds a secondary's mapped groups as ``org2::Group``
+    (User Sync's qualified names); what the hook leaves with that prefix is what org2 gets, and an
+    ``extended_adobe_groups`` entry with the prefix counts as mapped in org2 alone."""
+    (setup.folder / "extension-config.yml").write_text(
+        "extended_adobe_groups:\n  - org2::Local Team\n"
+        "after_mapping_hook: |\n"
+        "  email = source_attributes['email']\n"
+        "  if email.startswith('alice'):\n"
+        "      target_groups.add('org2::Local Team')\n"
+        "  if email.startswith('bob'):\n"
+        "      target_groups.discard('org2::Acrobat')\n")
+    orgs = await trustees(["org2"], extension="extension-config.yml")
+    run = await setup.sync("--users", "mapped", "--process-groups")
+    assert run.code == 0, run.out + run.err
+    assert await setup.users(orgs["org2"]) == {
+        email("alice"): ["Acrobat", "Local Team"],
+        email("carol"): [],  # Acrobat and the extended Local Team are mapped in org2, and the hook gave her neither
+        email("keeper"): ["Acrobat"],
+        email("stray2"): ["Acrobat"],  # Adobe-only, preserved
+    }  # bob: the hook took his only org2 group, so he is not created there
+    assert (await setup.users())[email("bob")] == ["Eng Team", "Photoshop", "Sales Team"]  # the primary's groups kept
