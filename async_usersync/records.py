@@ -54,18 +54,22 @@ class DirectoryUser:
     groups: frozenset[str]
     """Directory groups the user is selected through or directly belongs to (names, not DNs)."""
     source_attributes: Mapping[str, Any] = field(default_factory=dict)
-    """The entry's raw attributes by name (LDAP attributes, or CSV columns), as read. Nothing in a
-    sync reads them yet: they are kept for the extension hook (User Sync's ``after_mapping_hook``),
-    which reads them to compute groups and values."""
+    """The entry's raw attributes by name (LDAP attributes, or CSV columns), as read: the extension
+    hook (User Sync's ``after_mapping_hook``) reads them, through ``pipeline.extension``."""
     origin: str = ""
     """Which entry this is, for messages: its DN, or ``line N of FILE``."""
+    adobe_groups: frozenset[str] | None = None
+    """The Adobe groups the extension hook chose for this user (its ``target_groups``, as the config
+    spells them); the planner then takes them instead of mapping ``groups`` through
+    ``directory_users.groups`` (``additional_groups`` still apply). None: no hook ran."""
 
     def __init__(self, identity_type: IdentityType, username: str, domain: str | None, email: str, firstname: str | None,
                  lastname: str | None, country: str | None, groups: frozenset[str],
-                 source_attributes: Mapping[str, Any] | None = None, origin: str = "") -> None:
+                 source_attributes: Mapping[str, Any] | None = None, origin: str = "",
+                 adobe_groups: frozenset[str] | None = None) -> None:
         """``source_attributes=None`` stands for a new empty dict (the field's default)."""
         (set_identity_type, set_username, set_domain, set_email, set_firstname, set_lastname, set_country, set_groups,
-         set_source_attributes, set_origin) = _DIRECTORY_USER_SETTERS
+         set_source_attributes, set_origin, set_adobe_groups) = _DIRECTORY_USER_SETTERS
         set_identity_type(self, identity_type)
         set_username(self, username)
         set_domain(self, domain)
@@ -76,6 +80,7 @@ class DirectoryUser:
         set_groups(self, groups)
         set_source_attributes(self, {} if source_attributes is None else source_attributes)
         set_origin(self, origin)
+        set_adobe_groups(self, adobe_groups)
 
 
 _DIRECTORY_USER_SETTERS = _slot_setters(DirectoryUser)

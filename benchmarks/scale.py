@@ -10,6 +10,9 @@ For each N it generates, in a scratch folder:
 Population (both sides N users): directory users 0..N-1, Adobe users 0.05N..1.05N-1, so 5% are new
 (created), 5% are gone (removed from the org, the Adobe-only limit set to 20%), and of the 95% that
 match, 3% have a changed last name and 5% changed groups (20 mapped groups, users in 1-3 of them).
+Each entry also has a business code (``businessCategory``) and a company (``o``), which the
+extension example reads; the org already has what that hook gives (a company user group for two
+companies in three, the country), so the sync with the hook plans the same commands as without.
 The org lists its users in a shuffled order, unrelated to the directory's, as a real org does: the
 planner holds whichever side is ahead.
 
@@ -18,7 +21,9 @@ the same servers: the directory read alone (LDAP, through the same source as the
 the child-process reader, ``LdapProcessSource``), the in-process LDAP reader alone (``LdapSource``,
 for comparison), the Adobe read alone, the CSV read alone, then a whole sync: ``run_stages`` with the
 LDAP source and the Adobe read, the real ``SyncPlanner``, and a sink that counts the commands
-instead of sending them (sending is the push benchmark's subject). ``--ldap-in-process`` makes the
+instead of sending them (sending is the push benchmark's subject); then the same sync with User
+Sync's example extension hook (``example-config``'s ``extension-config.yml``, which does what User
+Sync's example does: the country from the business code, a company's group from ``o``). ``--ldap-in-process`` makes the
 sync (and "directory alone") use the in-process reader, as before the child existed.
 
 Figures, per phase: wall seconds, CPU seconds of our process (all threads), peak RSS from the OS
@@ -26,10 +31,11 @@ Figures, per phase: wall seconds, CPU seconds of our process (all threads), peak
 it has exited) are shown apart; the whole footprint counted is our peak plus the child's peak, an
 upper bound since the two need not peak at the same moment. Engine CPU is the event-loop thread's CPU inside the planner's calls
 (``time.thread_time``), less the cost of the clock reads themselves, measured in the same process;
-the garbage collections that happened to start inside those calls are shown apart.
+the garbage collections that happened to start inside those calls are shown apart. With the hook,
+the hook's calls (``AfterMappingHook.apply``, timed the same way) are engine CPU too.
 
     .venv/bin/python benchmarks/scale.py 10000 100000 1000000 [--json benchmarks/results/scale.json]
-                                         [--ldap-in-process]
+                                         [--ldap-in-process] [--hook-pairs N]
 """
 
 from __future__ import annotations
@@ -56,9 +62,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from async_usersync.engine import AdobeOnlyAction, AdobeOnlyLimit, GroupMapping, SyncPlanner, SyncRules  # noqa: E402
-from async_usersync.pipeline.job import SyncJob
+from async_usersync.config.example import EXAMPLE_FILES  # noqa: E402
+from async_usersync.config.extension import read_extension  # noqa: E402
+from async_usersync.pipeline.extension import AfterMappingHook, ldap_source_attributes  # noqa: E402
+from async_usersync.pipeline.job import SyncJob  # noqa: E402
 from async_usersync.pipeline.stages import run_stages  # noqa: E402
-from async_usersync.records import CommandResult, IdentityType, UserCommand  # noqa: E402
+from async_usersync.records import CommandResult, DirectoryRecord, IdentityType, UserCommand  # noqa: E402
 from async_usersync.sandbox import SandboxConfig  # noqa: E402
 from async_usersync.config.settings import CsvSettings, LdapSettings, UserSelection  # noqa: E402
 from async_usersync.sources.csv import CsvSource  # noqa: E402
@@ -78,6 +87,7 @@ REGROUPED_EVERY = 20
 """Every 20th matched user (not renamed) has other groups (5%)."""
 PAGE_SIZE = 1000
 """LDAP search page size."""
+COMPANY_GROUPS = ("Company 1 Users", "Company 2 Users")
 
 
 # --- the generated population -------------------------------------------------------------------
@@ -94,6 +104,11 @@ def group_sets() -> list[tuple[int, ...]]:
     """200 distinct-enough sets of 1 to 3 group indexes, shared by the users (as real departments are)."""
     rng = random.Random(7)
     return [tuple(sorted(rng.sample(range(GROUP_COUNT), rng.randint(1, 3)))) for _ in range(GROUP_SETS)]
+
+
+def company(number: int) -> int:
+    """The company (1, 2 or 3) of a user; companies 1 and 2 have a user group, as in User Sync's example."""
+    return number % 3 + 1
 
 
 def email(number: int) -> str:
@@ -127,7 +142,8 @@ def write_directory(folder: Path, count: int) -> tuple[Path, Path]:
             member_of = "".join(f"memberOf: {group_dns[index]}\n" for index in groups)
             ldif.write(f"dn: uid=user{number:07d},ou=people,{BASE_DN}\nobjectClass: inetOrgPerson\n"
                        f"objectClass: extensibleObject\nuid: user{number:07d}\ncn: Given{number} {surname}\n"
-                       f"givenName: Given{number}\nsn: {surname}\nmail: {address}\nc: US\n{member_of}\n")
+                       f"givenName: Given{number}\nsn: {surname}\nmail: {address}\nc: US\n"
+                       f"businessCategory: US{number:07d}\no: Company {company(number)}\n{member_of}\n")
             table.writerow([address, f"Given{number}", surname, "US", ",".join(directory_group(index) for index in groups)])
     return ldif_path, csv_path
 
@@ -144,13 +160,16 @@ def write_org(folder: Path, count: int, org_id: str) -> Path:
     for number in numbers:
         address = email(number)
         groups = sets[(number + 1) % GROUP_SETS] if is_regrouped(number) else sets[number % GROUP_SETS]
+        company_group = COMPANY_GROUPS[company(number) - 1:company(number)]
         users.append({"id": f"{number:016X}@sandbox.e", "type": "federatedID", "email": address, "username": address,
                       "domain": "example.com", "firstname": f"Given{number}", "lastname": lastname(number, False),
-                      "country": "US", "status": "active", "groups": [adobe_group(index) for index in groups]})
-    groups = [{"groupName": adobe_group(index), "type": "PRODUCT_PROFILE", "productName": "Scale (Sandbox)",
-               "licenseQuota": "UNLIMITED"} for index in range(GROUP_COUNT)]
+                      "country": "US", "status": "active",
+                      "groups": [*(adobe_group(index) for index in groups), *company_group]})
+    org_groups = [{"groupName": adobe_group(index), "type": "PRODUCT_PROFILE", "productName": "Scale (Sandbox)",
+                   "licenseQuota": "UNLIMITED"} for index in range(GROUP_COUNT)]
+    org_groups += [{"groupName": name, "type": "USER_GROUP"} for name in COMPANY_GROUPS]
     path = folder / "org.json"
-    path.write_bytes(orjson.dumps({"org_id": org_id, "users": users, "groups": groups}))
+    path.write_bytes(orjson.dumps({"org_id": org_id, "users": users, "groups": org_groups}))
     return path
 
 
@@ -165,8 +184,9 @@ def expected_commands(count: int) -> dict[str, int]:
                           and sets[number % GROUP_SETS] != sets[(number + 1) % GROUP_SETS])}
 
 
-def sync_rules() -> SyncRules:
-    mapping = GroupMapping.from_pairs((directory_group(index), [adobe_group(index)]) for index in range(GROUP_COUNT))
+def sync_rules(extended_groups: tuple[str, ...] = ()) -> SyncRules:
+    mapping = GroupMapping.from_pairs(((directory_group(index), [adobe_group(index)]) for index in range(GROUP_COUNT)),
+                                      extended=extended_groups)
     return SyncRules(mapping=mapping, process_groups=True, update_user_info=True,
                      adobe_only_action=AdobeOnlyAction.REMOVE, limit=AdobeOnlyLimit(count=None, percent=20))
 
@@ -220,13 +240,14 @@ def children_peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
-def ldap_source(servers: Servers, in_child: bool | None = None) -> LdapSource | LdapProcessSource:
+def ldap_source(servers: Servers, in_child: bool | None = None,
+                extra_attributes: tuple[str, ...] = ()) -> LdapSource | LdapProcessSource:
     """The sync's LDAP source (``in_child`` None), or the one asked for."""
     settings = LdapSettings(host=servers.ldap_url, base_dn=BASE_DN, username=servers.admin_dn,
                             password=servers.admin_password, all_users_filter="(objectClass=inetOrgPerson)",
                             search_page_size=PAGE_SIZE, dynamic_group_member_attribute="memberOf")
     source_type = LdapProcessSource if (servers.ldap_in_child if in_child is None else in_child) else LdapSource
-    return source_type(settings, IdentityType.FEDERATED_ID)
+    return source_type(settings, IdentityType.FEDERATED_ID, extra_attributes=extra_attributes)
 
 
 def umapi_settings(servers: Servers) -> UmapiSettings:
@@ -334,6 +355,20 @@ class TimedPlanner(SyncPlanner):
             self.reads_done = {"wall": time.monotonic(), "cpu": process_cpu(), "rss_mb": peak_rss_mb()}
 
 
+class TimedHook(AfterMappingHook):
+    """The real hook runner, adding up the CPU its calls take (as ``TimedPlanner`` does)."""
+
+    cpu_seconds = 0.0
+    calls = 0
+
+    def apply(self, user: DirectoryRecord) -> DirectoryRecord:
+        started = time.thread_time()
+        result = super().apply(user)
+        self.cpu_seconds += time.thread_time() - started
+        self.calls += 1
+        return result
+
+
 def clock_read_cost(samples: int = 200_000) -> float:
     """Seconds of thread CPU that one ``_timed`` wrapper adds beyond the call it wraps."""
     planner_like = TimedPlanner(SyncRules())
@@ -368,11 +403,23 @@ async def measure_adobe_alone(servers: Servers) -> dict[str, Any]:
         return {"users": await count_users(client.users())}
 
 
-async def measure_sync(servers: Servers) -> dict[str, Any]:
+async def measure_sync(servers: Servers, with_hook: bool = False) -> dict[str, Any]:
     timer_cost = clock_read_cost()
-    planner = TimedPlanner(sync_rules())
-    job = SyncJob(planner=planner, umapi=umapi_settings(servers), directory=ldap_source(servers),
-                  selection=UserSelection("all"))
+    hook = None
+    if with_hook:
+        with tempfile.TemporaryDirectory() as folder:
+            extension_file = Path(folder) / "extension-config.yml"
+            extension_file.write_text(EXAMPLE_FILES["extension-config.yml"])
+            extension = read_extension(extension_file)
+        rules = sync_rules(extension.extended_adobe_groups)
+        hook = TimedHook(extension, rules, ldap_source_attributes)
+        directory = ldap_source(servers, extra_attributes=extension.extended_attributes)
+    else:
+        rules = sync_rules()
+        directory = ldap_source(servers)
+    planner = TimedPlanner(rules)
+    job = SyncJob(planner=planner, umapi=umapi_settings(servers), directory=directory, selection=UserSelection("all"),
+                  hook=hook)
     started, cpu_started = time.monotonic(), process_cpu()
     result = await run_stages(job, client_type=CountingClient)
     finished, cpu_finished = time.monotonic(), process_cpu()
@@ -384,6 +431,7 @@ async def measure_sync(servers: Servers) -> dict[str, Any]:
         "reads_wall": reads["wall"] - started, "reads_cpu": reads["cpu"] - cpu_started, "reads_rss_mb": reads["rss_mb"],
         "directory_read": result.durations["directory_read"], "adobe_read": result.durations["adobe_read"],
         "engine_cpu": planner.cpu_seconds - planner.calls * timer_cost, "engine_cpu_raw": planner.cpu_seconds,
+        "hook_cpu": hook.cpu_seconds - hook.calls * timer_cost if hook is not None else 0.0,
         "engine_collection_cpu": planner.collection_seconds,
         "after_reads_wall": finished - reads["wall"], "after_reads_cpu": cpu_finished - reads["cpu"],
         "commands": dict(planner.planned), "commands_sent": result.totals.sent,
@@ -396,6 +444,7 @@ async def measure_sync(servers: Servers) -> dict[str, Any]:
 MEASUREMENTS: dict[str, Callable[[Servers], Any]] = {
     "directory_alone": measure_directory_alone, "directory_in_process_alone": measure_directory_in_process_alone,
     "adobe_alone": measure_adobe_alone, "csv_alone": measure_csv_alone, "sync": measure_sync,
+    "sync_hook": lambda servers: measure_sync(servers, with_hook=True),
 }
 
 
@@ -419,7 +468,7 @@ def measure_in_child(kind: str, servers: Servers) -> dict[str, Any]:
 
 # --- one size, all sizes ---------------------------------------------------------------------------
 
-def measure_size(count: int, scratch: Path, ldap_in_child: bool = True) -> dict[str, Any]:
+def measure_size(count: int, scratch: Path, ldap_in_child: bool = True, hook_pairs: int = 0) -> dict[str, Any]:
     from tests.support.sandbox import run_sandbox_process
 
     folder = scratch / f"n{count}"
@@ -453,11 +502,18 @@ def measure_size(count: int, scratch: Path, ldap_in_child: bool = True) -> dict[
                 phases[kind]["servers_cpu"] = {name: process_cpu_of(pid) - servers_before[name]
                                                for name, pid in server_pids.items()}
                 print(f"  {count:,}: {kind} done in {phases[kind]['wall']:.1f} s", file=sys.stderr, flush=True)
+            pairs = []
+            for _ in range(hook_pairs):  # on a shared machine, one pair alone can meet very different loads
+                without, hooked = measure_in_child("sync", servers), measure_in_child("sync_hook", servers)
+                pairs.append({"engine_cpu_s": without["engine_cpu"], "hook_planner_cpu_s": hooked["engine_cpu"],
+                              "hook_cpu_s": hooked["hook_cpu"], "wall_s": without["wall"], "hook_wall_s": hooked["wall"],
+                              "ratio": (hooked["engine_cpu"] + hooked["hook_cpu"]) / without["engine_cpu"]})
+                print(f"  {count:,}: another sync and sync_hook done", file=sys.stderr, flush=True)
             state.unlink()  # the sandbox would write the org back on exit: not needed
     finally:
         slapd.stop()
     return {"users": count, "setup": setup, "phases": phases, "expected_commands": expected_commands(count),
-            "ldap_reader": "child process" if ldap_in_child else "in process"}
+            "ldap_reader": "child process" if ldap_in_child else "in process", "hook_pairs": pairs}
 
 
 def summarize(row: dict[str, Any]) -> dict[str, Any]:
@@ -474,6 +530,7 @@ def summarize(row: dict[str, Any]) -> dict[str, Any]:
         "csv_alone_s": phases["csv_alone"]["wall"],
         "reads_s": sync["reads_wall"], "read_overlap_ratio": sync["reads_wall"] / slower_read,
         "engine_cpu_s": sync["engine_cpu"], "engine_collection_cpu_s": sync["engine_collection_cpu"],
+        **_hook_summary(phases, sync),
         "sync_wall_s": sync["wall"], "sync_cpu_s": sync["cpu"],
         "peak_rss_mb": sync["peak_rss_mb"], "child_peak_rss_mb": sync.get("child_peak_rss_mb", 0.0),
         "peak_rss_total_mb": sync["peak_rss_mb"] + sync.get("child_peak_rss_mb", 0.0),
@@ -483,6 +540,17 @@ def summarize(row: dict[str, Any]) -> dict[str, Any]:
         "sync_wall_us_per_user": sync["wall"] / count * 1e6,
         "peak_rss_bytes_per_user": sync["peak_rss_mb"] * 1024 * 1024 / count,
     }
+
+
+def _hook_summary(phases: dict[str, Any], sync: dict[str, Any]) -> dict[str, Any]:
+    """The sync with the example hook beside the one without: engine CPU (planner and hook) and its ratio."""
+    hooked = phases.get("sync_hook")
+    if hooked is None:
+        return {}
+    engine = hooked["engine_cpu"] + hooked["hook_cpu"]
+    return {"hook_engine_cpu_s": engine, "hook_planner_cpu_s": hooked["engine_cpu"], "hook_cpu_s": hooked["hook_cpu"],
+            "hook_engine_cpu_ratio": engine / sync["engine_cpu"], "hook_sync_wall_s": hooked["wall"],
+            "hook_peak_rss_mb": hooked["peak_rss_mb"], "hook_commands_match": hooked["commands"] == sync["commands"]}
 
 
 def servers_note(figures: dict[str, Any]) -> str:
@@ -523,6 +591,18 @@ def print_table(rows: Iterable[dict[str, Any]]) -> None:
             print(f"{count:>9,}  {'sync: LDAP reader child':<34} {'':>8} {sync['child_cpu']:>8.1f} "
                   f"{sync['child_peak_rss_mb']:>12.0f}  whole footprint <= {summary['peak_rss_total_mb']:.0f} MB "
                   f"(our peak + the child's)")
+        if "hook_engine_cpu_s" in summary:
+            hooked = phases["sync_hook"]
+            print(f"{count:>9,}  {'sync with the example hook':<34} {hooked['wall']:>8.1f} {hooked['cpu']:>8.1f} "
+                  f"{hooked['peak_rss_mb']:>12.0f}  engine {summary['hook_engine_cpu_s']:.1f} cpu s (planner "
+                  f"{summary['hook_planner_cpu_s']:.1f}, hook {summary['hook_cpu_s']:.1f}) = "
+                  f"{summary['hook_engine_cpu_ratio']:.2f} x the engine without it; commands "
+                  f"{'the same' if summary['hook_commands_match'] else 'DIFFER: ' + str(hooked['commands'])}")
+        for pair in row.get("hook_pairs", ()):
+            print(f"{count:>9,}  {'again: sync, then with the hook':<34} {pair['wall_s']:>8.1f} {'':>8} {'':>12}  "
+                  f"engine {pair['engine_cpu_s']:.1f} cpu s; with the hook {pair['hook_wall_s']:.1f} s wall, engine "
+                  f"{pair['hook_planner_cpu_s'] + pair['hook_cpu_s']:.1f} cpu s (planner {pair['hook_planner_cpu_s']:.1f}, "
+                  f"hook {pair['hook_cpu_s']:.1f}) = {pair['ratio']:.2f} x")
 
 
 def main() -> None:
@@ -530,13 +610,15 @@ def main() -> None:
     parser.add_argument("sizes", nargs="*", type=int, default=[10_000, 100_000])
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "scale.json",
                         help="where to write the results (default benchmarks/results/scale.json)")
+    parser.add_argument("--hook-pairs", type=int, default=0,
+                        help="after the phases, measure the sync without and with the example hook this many more times")
     parser.add_argument("--ldap-in-process", action="store_true",
                         help="the sync reads LDAP in its own process (the reader before LdapProcessSource)")
     options = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="scale-bench-") as scratch:
         for count in options.sizes:
-            rows.append(measure_size(count, Path(scratch), not options.ldap_in_process))
+            rows.append(measure_size(count, Path(scratch), not options.ldap_in_process, options.hook_pairs))
     print_table(rows)
     options.json.parent.mkdir(parents=True, exist_ok=True)
     options.json.write_text(json.dumps({"sizes": rows, "summary": [summarize(row) for row in rows]}, indent=2))

@@ -12,7 +12,9 @@ MAIN_CONFIG = """\
 
 adobe_users:
   connectors:
-    # How to reach your Adobe org (one org; secondary orgs are not supported).
+    # How to reach your Adobe org. For secondary (trustee) orgs, give a list: the primary's file
+    # first, then each secondary as name: file, and name its groups name::Group in the mapping:
+    #   umapi: [connector-umapi.yml, {org2: connector-org2.yml}]
     umapi: connector-umapi.yml
   # Adobe users that the sync never changes or removes.
   exclude_identity_types:
@@ -51,6 +53,8 @@ directory_users:
   group_sync_options:
     # Create mapped user groups the org lacks (with --process-groups).
     auto_create: false
+  # Python run once per selected user after the mapping, to change its values and groups.
+  # extension: extension-config.yml
 
 limits:
   # The most Adobe-only users one run may remove, or strip of groups: a number, or a share
@@ -153,11 +157,45 @@ domain_column_name: domain
 identity_type_column_name: type
 """
 
+EXTENSION_CONFIG = """\
+# extension-config.yml: a hook run once for each selected directory user, after the group mapping
+# and before the user is matched (named by directory_users.extension in user-sync-config.yml).
+# This one does what User Sync's example does: the country from the first two letters of a business
+# code, and a company's user group from the company attribute.
+
+# Directory attributes (or CSV columns) the hook reads from source_attributes besides the usual
+# ones; one that a user lacks is None.
+extended_attributes:
+  - businessCategory
+  - o
+
+# Adobe groups the hook may assign besides the mapped ones. They count as mapped: with
+# --process-groups, a user the hook does not give one of them loses it.
+extended_adobe_groups:
+  - Company 1 Users
+  - Company 2 Users
+
+# The hook's variables: source_attributes (the directory's values), source_groups (directory
+# groups), target_attributes (email, username, domain, firstname, lastname, country: change them),
+# target_groups (the user's Adobe groups, a set: change it), hook_storage (a dict that lasts the
+# run), logger. Line numbers in its errors are this file's.
+after_mapping_hook: |
+  code = source_attributes.get('businessCategory')
+  company = source_attributes.get('o')
+  if code is not None:
+      target_attributes['country'] = code[0:2]
+  if company == 'Company 1':
+      target_groups.add('Company 1 Users')
+  elif company == 'Company 2':
+      target_groups.add('Company 2 Users')
+"""
+
 EXAMPLE_FILES = {
     "user-sync-config.yml": MAIN_CONFIG,
     "connector-umapi.yml": UMAPI_CONFIG,
     "connector-ldap.yml": LDAP_CONFIG,
     "connector-csv.yml": CSV_CONFIG,
+    "extension-config.yml": EXTENSION_CONFIG,
 }
 
 

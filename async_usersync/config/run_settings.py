@@ -21,8 +21,21 @@ from async_usersync.config.options import SyncOptions, merge_options
 from async_usersync.config.section import text_encoding
 from async_usersync.config.settings import CsvSettings, LdapSettings, LogSettings, UmapiSettings, UserSelection
 from async_usersync.config.user_sync_config import SyncConfig, load_sync_config
-from async_usersync.engine.rules import Strategy, SyncRules, fold
+from async_usersync.engine.rules import GroupMapping, Strategy, SyncRules, fold, split_org
 from async_usersync.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class SecondaryOrg:
+    """A secondary (trustee) org of the run: its name (the ``org`` of ``org::Group``), its
+    connector file's settings, its rules (its part of the mapping, ``SyncRules.secondary``) and,
+    as ``RunSettings`` has them for the primary, the groups to read and to create."""
+
+    name: str
+    umapi: UmapiSettings
+    rules: SyncRules
+    adobe_groups_to_read: tuple[str, ...] | None
+    user_groups_wanted: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,8 @@ class RunSettings:
     and the sync strategy); compare with ``engine.rules.missing_user_groups``."""
     notes: tuple[str, ...] = ()
     """Warnings about the options and the files' keys, for the run's log (in the order read)."""
+    secondaries: tuple[SecondaryOrg, ...] = ()
+    """The secondary (trustee) orgs, in the order the config lists them."""
 
     @property
     def logging(self) -> LogSettings:
@@ -73,24 +88,64 @@ def load_run_settings(config_file: str | Path, given: Mapping[str, Any], encodin
         raise _config_error(config, "directory_users.groups", "'--adobe-users mapped' needs a group mapping")
     notes = [*options.notes, *config.notes]
     directory = _directory_settings(config, options, notes)
-    umapi, ssl_verify, umapi_notes = read_connector_umapi(config.adobe.umapi_file, encoding)
+    umapi = _umapi_settings(config, config.adobe.umapi_file, encoding, options, notes)
+    selection, group_filter = directory_selection(config, options)
+    rules = build_sync_rules(config, options, group_filter)
+    secondaries = tuple(
+        SecondaryOrg(name, _umapi_settings(config, file, encoding, options, notes), _secondary_rules(rules, mapping),
+                     _adobe_groups_to_read(options, name, mapping.static_targets),
+                     _user_groups_wanted(config, options, mapping.static_targets))
+        for name, file in config.adobe.secondary_umapi_files.items()
+        for mapping in (config.directory.secondary_mappings.get(name, GroupMapping()),))
+    return RunSettings(
+        config=config,
+        options=options,
+        rules=rules,
+        umapi=umapi,
+        directory=directory,
+        selection=selection,
+        adobe_groups_to_read=_adobe_groups_to_read(options, None, targets),
+        user_groups_wanted=_user_groups_wanted(config, options, targets),
+        notes=tuple(notes),
+        secondaries=secondaries,
+    )
+
+
+def _umapi_settings(config: SyncConfig, file: Path, encoding: str, options: SyncOptions,
+                    notes: list[str]) -> UmapiSettings:
+    """One org's connector file, read; ``ssl_cert_verify`` applies where ``server.ssl_verify`` is not
+    set, and is then the key its TLS warning names."""
+    umapi, ssl_verify, umapi_notes = read_connector_umapi(file, encoding)
     notes.extend(umapi_notes)
     if ssl_verify is None and not options.ssl_cert_verify:
         umapi = replace(umapi, ssl_verify=False, tls_keys=replace(
             umapi.tls_keys, verify=config.invocation_defaults.where("ssl_cert_verify")))
-    selection, group_filter = directory_selection(config, options)
-    return RunSettings(
-        config=config,
-        options=options,
-        rules=build_sync_rules(config, options, group_filter),
-        umapi=umapi,
-        directory=directory,
-        selection=selection,
-        adobe_groups_to_read={"all": None, "mapped": targets, "group": options.adobe_user_groups}[options.adobe_users],
-        user_groups_wanted=targets if (config.directory.auto_create and options.process_groups
-                                       and options.strategy is Strategy.SYNC) else (),
-        notes=tuple(notes),
-    )
+    return umapi
+
+
+def _adobe_groups_to_read(options: SyncOptions, org: str | None, targets: tuple[str, ...]) -> tuple[str, ...] | None:
+    """``--adobe-users``: None (the whole org), the org's mapped groups, or the named groups that
+    belong to this org (``org2::Group`` names a secondary's, as in User Sync)."""
+    if options.adobe_users == "all":
+        return None
+    if options.adobe_users == "mapped":
+        return targets
+    return tuple(group for owner, group in map(split_org, options.adobe_user_groups) if owner == org)
+
+
+def _user_groups_wanted(config: SyncConfig, options: SyncOptions, targets: tuple[str, ...]) -> tuple[str, ...]:
+    """``auto_create`` with ``--process-groups`` and the sync strategy: the org's mapped groups."""
+    if config.directory.auto_create and options.process_groups and options.strategy is Strategy.SYNC:
+        return targets
+    return ()
+
+
+def _secondary_rules(primary: SyncRules, mapping: GroupMapping) -> SyncRules:
+    """A secondary org's rules: the primary's, with the secondary's part of the mapping, no attribute
+    update, and only the account exclusions (``exclude_adobe_groups`` names primary groups; the
+    users the primary excludes are passed on at ``SyncPlanner.finish``)."""
+    exclusions = replace(primary.exclusions, groups=frozenset())
+    return replace(primary, mapping=mapping, exclusions=exclusions, update_user_info=False, secondary=True)
 
 
 def directory_selection(config: SyncConfig, options: SyncOptions) -> tuple[UserSelection, frozenset[str] | None]:

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import codecs
 import difflib
+import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, TypeVar, overload
 
 import yaml
 
+from async_usersync.engine.rules import fold, split_org
 from async_usersync.errors import ConfigError
 
 T = TypeVar("T")
+UNSUPPORTED = "is not supported by async-usersync"
 _MISSING: Any = object()
 
 
@@ -236,6 +239,24 @@ def _looks_like(typed: object, known: Iterable[object]) -> str | None:
     close = difflib.get_close_matches(typed, [name for name in known if isinstance(name, str)], n=1, cutoff=0.8)
     return close[0] if close else None
 
+
+def adobe_group_name(section: ConfigSection, key: str, value: Any, orgs: frozenset[str] = frozenset()) -> str:
+    """An Adobe group name read at ``key``: ``Group``, or ``org::Group`` naming one of ``orgs`` (the
+    secondary orgs, as User Sync writes them), stripped and interned. Raises ConfigError naming the
+    file and key for a value that is not a name, a prefix naming no secondary org, or ``_org_admin``,
+    which no sync may assign."""
+    if not isinstance(value, str) or not value.strip():
+        raise section.error(key, f"expected Adobe group names, got {value!r}")
+    name = value.strip()
+    org, group = split_org(name)
+    if not group.strip():
+        raise section.error(key, f"'{name}' names no group after its org prefix")
+    if org is not None and org not in orgs:
+        raise section.error(key, f"'{name}' names the org '{org}', which is not a secondary org of "
+                                 f"adobe_users.connectors.umapi")
+    if fold(group) == "_org_admin":
+        raise section.error(key, "'_org_admin' cannot be assigned by a sync")
+    return sys.intern(name)
 
 def text_encoding(name: object) -> str:
     """A ``kind`` for keys naming a text encoding (``string_encoding``): refuses unknown names and

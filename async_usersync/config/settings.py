@@ -14,6 +14,7 @@ import string
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from types import CodeType
 from typing import Literal
 
 from async_usersync.records import IdentityType
@@ -209,6 +210,23 @@ class CsvSettings:
     domain_column_name: str = "domain"
     identity_type_column_name: str = "type"
     user_identity_type: IdentityType | None = None
+
+
+# --- the extension file (directory_users.extension) ----------------------------------------------
+
+@dataclass(frozen=True)
+class ExtensionSettings:
+    """User Sync's extension file, read and compiled once at start (``config/extension.py``)."""
+
+    file: Path
+    """The extension file, for messages: the hook's line numbers are this file's lines."""
+    after_mapping_hook: CodeType = field(repr=False)
+    """The hook's Python code, compiled with ``file`` as its file name and line numbers counted from
+    the file's first line (not the code block's)."""
+    extended_attributes: tuple[str, ...] = ()
+    """Extra directory attributes (LDAP) or columns (CSV) the hook reads from ``source_attributes``."""
+    extended_adobe_groups: tuple[str, ...] = ()
+    """Adobe groups the hook may assign besides the mapped ones; they count as mapped."""
 
 
 # --- the logging section of user-sync-config.yml ---------------------------------------------------

@@ -8,15 +8,16 @@ modules (``connector_umapi``, ``connector_ldap``, ``connector_csv``), all throug
 
 from __future__ import annotations
 
+import os
 import re
-import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
 
-from async_usersync.config.section import ConfigSection, load_yaml, resolve_path, text_encoding
-from async_usersync.config.settings import LEVELS, LogSettings
+from async_usersync.config.extension import SWITCH_VARIABLE, extensions_forbidden, read_extension
+from async_usersync.config.section import UNSUPPORTED, ConfigSection, adobe_group_name, load_yaml, resolve_path, text_encoding
+from async_usersync.config.settings import LEVELS, ExtensionSettings, LogSettings
 from async_usersync.engine.history import DEFAULT_MAX_SHRINK
 from async_usersync.engine.rules import (
     DEFAULT_UPDATE_ATTRIBUTES,
@@ -26,12 +27,12 @@ from async_usersync.engine.rules import (
     Exclusions,
     GroupMapping,
     fold,
+    split_org,
 )
 from async_usersync.errors import ConfigError
 from async_usersync.records import IdentityType
 
 DIRECTORY_CONNECTORS = ("ldap", "csv", "okta", "adobe_console")
-UNSUPPORTED = "is not supported by async-usersync"
 V1_SECTIONS = ("dashboard", "directory")
 
 
@@ -42,11 +43,17 @@ class DirectorySettings:
     connector_files: dict[str, Path]
     """Connector name -> its config file, as listed under ``directory_users.connectors``."""
     mapping: GroupMapping
+    """The primary org's part of the mapping (its Adobe groups carry no ``org::`` prefix)."""
     mapped_directory_groups: tuple[str, ...]
     """The mapping's directory groups as the config spells them (what ``--users mapped`` reads)."""
     user_identity_type: IdentityType
     default_country_code: str | None
     auto_create: bool
+    secondary_mappings: dict[str, GroupMapping] = field(default_factory=dict)
+    """Secondary org name -> its part of the mapping (``org::Group`` targets, prefix taken off);
+    every directory group of the mapping is a key of each, with no targets where it maps none there."""
+    extension: ExtensionSettings | None = None
+    """``directory_users.extension``: the hook and what it reads and assigns (None: no hook)."""
 
 
 @dataclass(frozen=True)
@@ -54,8 +61,11 @@ class AdobeSettings:
     """``adobe_users``: connector-umapi.yml's path, the exclusions and the attributes to update."""
 
     umapi_file: Path
+    """The primary org's connector-umapi.yml."""
     exclusions: Exclusions
     update_attributes: frozenset[str]
+    secondary_umapi_files: dict[str, Path] = field(default_factory=dict)
+    """Secondary (trustee) org name -> its connector file, in the order the config lists them."""
 
 
 @dataclass(frozen=True)
@@ -87,11 +97,13 @@ def load_sync_config(file: str | Path, encoding: str = "utf8") -> SyncConfig:
         raise root.error("post_sync", f"Sign Sync (post_sync) {UNSUPPORTED}")
     limits = root.section("limits", required=True)
     max_shrink = _max_shrink(limits)
+    adobe = _adobe(root.section("adobe_users", required=True))
+    directory = _directory(root.section("directory_users", required=True), frozenset(adobe.secondary_umapi_files), encoding)
     config = SyncConfig(
         file=root.file,
         encoding=encoding,
-        directory=_directory(root.section("directory_users", required=True)),
-        adobe=_adobe(root.section("adobe_users", required=True)),
+        directory=directory,
+        adobe=adobe,
         limit=_limit(limits),
         max_shrink=max_shrink,
         logging=log_settings(root.section("logging")),
@@ -151,24 +163,68 @@ def _level_name(section: ConfigSection, key: str, notes: list[str]) -> str:
 
 # --- directory_users -------------------------------------------------------------------------------
 
-def _directory(section: ConfigSection) -> DirectorySettings:
-    if "extension" in section.data:
-        raise section.error("extension", f"extensions (after_mapping_hook) {UNSUPPORTED}")
-    pairs = _group_pairs(section)
+def _directory(section: ConfigSection, orgs: frozenset[str], encoding: str) -> DirectorySettings:
+    """``directory_users``; ``orgs`` are the secondary orgs' names (an ``org::`` prefix must name one)."""
+    extension = _extension(section, encoding, orgs)
+    pairs = _group_pairs(section, orgs)
+    mappings = _mappings_by_org(pairs, _additional_groups(section, orgs),
+                                extension.extended_adobe_groups if extension else ())
     options = section.section("group_sync_options")
     auto_create = options.get("auto_create", False, bool)
     options.finish()
     identity_type = section.get("user_identity_type", IdentityType.ENTERPRISE_ID, IdentityType.parse)
     settings = DirectorySettings(
         connector_files=_connector_files(section.section("connectors")),
-        mapping=GroupMapping.from_pairs(pairs, _additional_groups(section)),
+        mapping=mappings.pop(None),
         mapped_directory_groups=tuple(dict.fromkeys(group for group, _ in pairs)),
         user_identity_type=identity_type,
         default_country_code=_country(section),
         auto_create=auto_create,
+        secondary_mappings={org: mapping for org, mapping in mappings.items() if org is not None},
+        extension=extension,
     )
     section.finish()
     return settings
+
+
+def _mappings_by_org(pairs: list[tuple[str, list[str]]], additional: list[AdditionalGroupRule],
+                     extended: tuple[str, ...]) -> dict[str | None, GroupMapping]:
+    """The mapping split by org (None: the primary, always there): each org gets the Adobe groups
+    named with its prefix, the prefix taken off, as User Sync files each ``AdobeGroup`` under its
+    umapi name. An ``additional_groups`` target's prefix, and an ``extended_adobe_groups`` name's,
+    picks its org the same way."""
+    orgs: dict[str | None, None] = {None: None}
+    for _, names in pairs:
+        orgs.update((split_org(name)[0], None) for name in names)
+    orgs.update((split_org(rule.target)[0], None) for rule in additional)
+    orgs.update((split_org(name)[0], None) for name in extended)
+    mappings: dict[str | None, GroupMapping] = {}
+    for org in orgs:
+        org_pairs = [(directory_group, [group for owner, group in map(split_org, names) if owner == org])
+                     for directory_group, names in pairs]
+        rules = [AdditionalGroupRule(rule.source, split_org(rule.target)[1]) for rule in additional
+                 if split_org(rule.target)[0] == org]
+        mappings[org] = GroupMapping.from_pairs(org_pairs, rules,
+                                                [group for owner, group in map(split_org, extended) if owner == org])
+    return mappings
+
+
+def _extension(section: ConfigSection, encoding: str, orgs: frozenset[str]) -> ExtensionSettings | None:
+    """``directory_users.extension``: the extension file named (one, or a list of one), read and
+    compiled (``orgs``: the secondary orgs an ``extended_adobe_groups`` prefix may name); refused when
+    this install forbids hooks (``UST_EXTENSION=0``)."""
+    value = section.get("extension")
+    if value is None:
+        return None
+    if extensions_forbidden():
+        raise section.error("extension", f"extension hooks are forbidden on this install ({SWITCH_VARIABLE}="
+                                         f"{os.environ.get(SWITCH_VARIABLE)}): remove the key, or run where they "
+                                         "are allowed")
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if not isinstance(value, str):
+        raise section.error("extension", f"expected the path of one extension file, got {value!r}")
+    return read_extension(resolve_path(section.file, value), encoding, orgs)
 
 
 def _connector_files(section: ConfigSection) -> dict[str, Path]:
@@ -188,21 +244,21 @@ def _connector_files(section: ConfigSection) -> dict[str, Path]:
     return files
 
 
-def _group_pairs(section: ConfigSection) -> list[tuple[str, list[str]]]:
+def _group_pairs(section: ConfigSection, orgs: frozenset[str]) -> list[tuple[str, list[str]]]:
     pairs: list[tuple[str, list[str]]] = []
     for entry in _list_of_sections(section, "groups"):
         directory_group = entry.require("directory_group", str).strip()
-        adobe_groups = [_adobe_group_name(entry, "adobe_groups", name) for name in entry.get("adobe_groups", [], list)]
+        adobe_groups = [adobe_group_name(entry, "adobe_groups", name, orgs) for name in entry.get("adobe_groups", [], list)]
         entry.finish()
         pairs.append((directory_group, adobe_groups))
     return pairs
 
 
-def _additional_groups(section: ConfigSection) -> list[AdditionalGroupRule]:
+def _additional_groups(section: ConfigSection, orgs: frozenset[str]) -> list[AdditionalGroupRule]:
     rules: list[AdditionalGroupRule] = []
     for entry in _list_of_sections(section, "additional_groups"):
         source = entry.require("source", str)
-        target = _adobe_group_name(entry, "target", entry.require("target", str))
+        target = adobe_group_name(entry, "target", entry.require("target", str), orgs)
         try:
             pattern = re.compile(source)  # case-sensitive, as User Sync compiles it
             pattern.sub(target, "")  # checks the template's group references against the pattern
@@ -211,17 +267,6 @@ def _additional_groups(section: ConfigSection) -> list[AdditionalGroupRule]:
         entry.finish()
         rules.append(AdditionalGroupRule(pattern, target))
     return rules
-
-
-def _adobe_group_name(section: ConfigSection, key: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise section.error(key, f"expected Adobe group names, got {value!r}")
-    name = value.strip()
-    if "::" in name:
-        raise section.error(key, f"'{name}' names a group of another org; secondary orgs {UNSUPPORTED}")
-    if fold(name) == "_org_admin":
-        raise section.error(key, "'_org_admin' cannot be assigned by a sync")
-    return sys.intern(name)
 
 
 def _country(section: ConfigSection) -> str | None:
@@ -245,20 +290,55 @@ def _list_of_sections(section: ConfigSection, key: str) -> Iterable[ConfigSectio
 
 def _adobe(section: ConfigSection) -> AdobeSettings:
     connectors = section.section("connectors", required=True)
-    umapi = connectors.require("umapi")
-    if isinstance(umapi, list):
-        if any(not isinstance(item, str) for item in umapi):
-            raise connectors.error("umapi", f"secondary (trustee) orgs {UNSUPPORTED}; give one connector file")
-        if len(umapi) != 1:
-            raise connectors.error("umapi", "give exactly one connector file")
-        umapi = umapi[0]
-    if not isinstance(umapi, str):
-        raise connectors.error("umapi", f"expected the path of connector-umapi.yml, got {umapi!r}")
-    umapi_file = resolve_path(connectors.file, umapi)
+    primary, secondaries = _umapi_files(connectors, connectors.require("umapi"))
     connectors.finish()
-    settings = AdobeSettings(umapi_file=umapi_file, exclusions=_exclusions(section), update_attributes=_update_attributes(section))
+    settings = AdobeSettings(umapi_file=primary, exclusions=_exclusions(section),
+                             update_attributes=_update_attributes(section), secondary_umapi_files=secondaries)
     section.finish()
     return settings
+
+
+def _umapi_files(connectors: ConfigSection, umapi: Any) -> tuple[Path, dict[str, Path]]:
+    """``adobe_users.connectors.umapi`` as User Sync reads it: one file, or a list whose plain
+    strings (first) name the primary's file and whose ``{name: file}`` entries are the secondary
+    (trustee) orgs. A plain string after such an entry is an error, as in User Sync ("Secondary
+    umapi configuration found with no prefix"); so are a primary given by several files (User Sync
+    merges them) and a name given twice."""
+    items = umapi if isinstance(umapi, list) else [umapi]
+    primary: list[str] = []
+    secondaries: dict[str, Path] = {}
+    for item in items:
+        if isinstance(item, str):
+            if secondaries:
+                raise connectors.error("umapi", f"'{item}' comes after a secondary org, so it has no org name: "
+                                                f"list the primary's file first, and each secondary as name: file")
+            primary.append(item)
+        elif isinstance(item, dict):
+            for name, file in item.items():
+                secondaries[_secondary_name(connectors, name, secondaries)] = _secondary_file(connectors, name, file)
+        else:
+            raise connectors.error("umapi", f"expected the path of connector-umapi.yml, got {item!r}")
+    if len(primary) != 1:
+        raise connectors.error("umapi", "give exactly one connector file for the primary org "
+                                        f"(got {len(primary)}), before the secondary orgs")
+    return resolve_path(connectors.file, primary[0]), secondaries
+
+
+def _secondary_name(connectors: ConfigSection, name: Any, known: dict[str, Path]) -> str:
+    if not isinstance(name, str) or not name.strip() or name != name.strip() or "::" in name:
+        raise connectors.error("umapi", f"{name!r} is not a secondary org name (a word such as org2)")
+    if name in known:
+        raise connectors.error("umapi", f"the secondary org '{name}' is listed twice")
+    return name
+
+
+def _secondary_file(connectors: ConfigSection, name: str, file: Any) -> Path:
+    if isinstance(file, list) and len(file) == 1:
+        file = file[0]
+    if not isinstance(file, str):
+        raise connectors.error("umapi", f"secondary org '{name}': expected the path of its connector file "
+                                        f"(one file), got {file!r}")
+    return resolve_path(connectors.file, file)
 
 
 def _exclusions(section: ConfigSection) -> Exclusions:

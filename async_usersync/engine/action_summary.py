@@ -3,7 +3,8 @@ cron mail filters grep for (``Number of ...``), with the same labels, order and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Mapping
 
 from async_usersync.engine.rules import AdobeOnlyAction, Strategy
 
@@ -16,6 +17,10 @@ ADOBE_ONLY_LABELS: dict[AdobeOnlyAction, str] = {
 }
 GROUPS_PROCESSED_LABEL = "Number of Adobe-only users with groups processed"
 ACTIONS_LABEL = "Number of UMAPI actions sent (total, success, error)"
+ORG_ACTIONS_LABEL = "Number of {org} UMAPI actions sent (total, success, error)"
+"""With secondary orgs, one line per org (``primary`` first), as User Sync writes them."""
+SECONDARY_CREATED_LABELS = {Strategy.SYNC: "Number of Adobe users added to secondaries",
+                            Strategy.PUSH: "Number of Adobe users pushed to secondaries"}
 NOT_SENT_LABEL = "Number of UMAPI actions not sent"
 
 
@@ -47,16 +52,38 @@ class SummaryCounters:
         return self.adobe_users_read - self.adobe_users_excluded - self.adobe_users_updated - self.adobe_only_processed
 
 
-def render_action_summary(counters: SummaryCounters, actions: tuple[int, int, int, int],
-                          test_mode: bool = False) -> list[str]:
+Actions = tuple[int, int, int, int]
+"""What an org's sink did with its commands: (total, landed, failed, not sent)."""
+
+
+def render_action_summary(counters: SummaryCounters, actions: Actions, test_mode: bool = False,
+                          secondaries: Mapping[str, tuple[SummaryCounters, Actions]] | None = None) -> list[str]:
     """The summary block, one string per log line: header, counters right-aligned to the
     longest label, closing dashes. ``actions`` is (total, landed, failed, not sent): User Sync's
     line, then ours for the commands an interrupted or given-up run never sent, shown only when
-    there are any (so a complete run's block stays User Sync's, line for line)."""
+    there are any (so a complete run's block stays User Sync's, line for line).
+
+    ``secondaries`` (name -> its counters and actions) adds User Sync's lines for secondary orgs:
+    the users added (or pushed) to them, summed over the orgs, and one actions line per org; the
+    user-groups created count every org's. The other lines are the primary's, as in User Sync."""
     title = " Action Summary (TEST MODE) " if test_mode else " Action Summary "
-    rows = _rows(counters) + [(ACTIONS_LABEL, f"({actions[0]}, {actions[1]}, {actions[2]})")]
-    if actions[3]:
-        rows.append((NOT_SENT_LABEL, actions[3]))
+    orgs = dict(secondaries or {})
+    if orgs:
+        counters = replace(counters, user_groups_created=counters.user_groups_created + sum(
+            org.user_groups_created for org, _ in orgs.values()))
+    rows = _rows(counters)
+    if orgs:
+        rows.insert(len(rows) - (counters.adobe_only_label is not None), (
+            SECONDARY_CREATED_LABELS[counters.strategy], sum(org.adobe_users_created for org, _ in orgs.values())))
+        every = {"primary": actions} | {name: org_actions for name, (_, org_actions) in orgs.items()}
+        rows += [(ORG_ACTIONS_LABEL.format(org=name), f"({sent}, {landed}, {failed})")
+                 for name, (sent, landed, failed, _) in every.items()]
+        not_sent = sum(org_actions[3] for org_actions in every.values())
+    else:
+        rows.append((ACTIONS_LABEL, f"({actions[0]}, {actions[1]}, {actions[2]})"))
+        not_sent = actions[3]
+    if not_sent:
+        rows.append((NOT_SENT_LABEL, not_sent))
     width = max(len(label) for label, _ in rows)
     return [title.center(SUMMARY_WIDTH, "-"),
             *(f"  {label.rjust(width)}: {value}" for label, value in rows),

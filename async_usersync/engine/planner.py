@@ -17,6 +17,9 @@ they are certain.
   groups): the outcome does not depend on the order of the reads.
 * A directory user whose record could not be built (``UnreadableDirectoryUser``) protects the
   Adobe user it matches: no command for either, and never Adobe-only.
+* A directory user the extension hook ran for (``adobe_groups`` set) was selected before the hook
+  (by its groups and its username then, as in User Sync) and wants the Adobe groups the hook chose
+  instead of its mapped ones; ``additional_groups`` still apply to its directory groups.
 
 Nothing here logs or does I/O: warnings and the CRITICAL limit message are collected in
 ``messages`` as (logging level, text) for the pipeline to log.
@@ -28,7 +31,7 @@ import logging
 from dataclasses import replace
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Any, Iterable, Iterator, Mapping, TypeVar
+from typing import AbstractSet, Any, Iterable, Iterator, Mapping, TypeVar
 
 from async_usersync.engine.rules import AdobeOnlyAction, Strategy, SyncRules, fold
 from async_usersync.engine.action_summary import ADOBE_ONLY_LABELS, GROUPS_PROCESSED_LABEL, SummaryCounters
@@ -56,6 +59,10 @@ _FEDERATED_ID = IdentityType.FEDERATED_ID
 _TYPE_NAMES = {identity_type: f"{identity_type.value}," for identity_type in IdentityType}
 _blank_command = object.__new__
 _fill_command = UserCommand.__init__
+_CHOSEN = "\x00"
+"""Inside the planner, the group set of a user the extension hook ran for holds its directory groups,
+this mark, and each Adobe group the hook chose prefixed with it (no directory group name holds a NUL).
+Merging two entries is then a union, and every per-group-set cache works unchanged."""
 
 
 def _new_command(user: str, domain: str | None, use_adobe_id: bool, key: str, create: CreateUser | None = None,
@@ -112,6 +119,9 @@ class SyncPlanner:
         """Adobe-only users that ``finish()`` gave a command (the summary counts every one acted on)."""
         self.adobe_only_over_limit = False
         """``finish()`` took no Adobe-only action: more candidates than ``max_adobe_only_users`` allows."""
+        self.excluded_keys: set[str] = set()
+        """The match keys of the Adobe users ``exclude_*`` excluded: a secondary org's planner is told
+        them (``finish``), since User Sync's exclusions are decided in the primary."""
         self._waiting_directory: dict[str, DirectoryRecord] = {}
         self._waiting_adobe: dict[str, AdobeUser] = {}
         self._waiting_excluded: dict[str, AdobeUser] = {}
@@ -139,6 +149,7 @@ class SyncPlanner:
         self._excluded_by_groups = lru_cache(maxsize=_CACHE_SIZE)(rules.exclusions.excludes_groups)
         self._mapped_groups_of = lru_cache(maxsize=_CACHE_SIZE)(self._compute_mapped_groups)
         self._mapped = lru_cache(maxsize=_CACHE_SIZE)(self._is_managed)
+        self._with_chosen = lru_cache(maxsize=_CACHE_SIZE)(_with_chosen_groups)
         self.missing_directory_groups: list[str] = []
         """Mapped directory groups the directory does not have (``hold_missing_group``)."""
         self._held_targets: set[str] = set()
@@ -178,9 +189,13 @@ class SyncPlanner:
         if not user.email:
             self._warn(f"Skipping directory user {user.username!r}: no email address")
             return []
-        if not self._group_facts(user.groups)[1]:
+        if user.adobe_groups is not None:  # selected before the hook
+            user = DirectoryUser(user.identity_type, user.username, user.domain, user.email, user.firstname,
+                                 user.lastname, user.country, self._with_chosen(user.groups, user.adobe_groups),
+                                 user.source_attributes, user.origin)
+        elif not self._group_facts(user.groups)[1]:
             return []
-        if self._user_filter is not None and self._user_filter.fullmatch(fold(user.username or user.email)) is None:
+        elif self._user_filter is not None and not self.rules.selects_username(user.username or user.email):
             return []
         self.counters.directory_users_selected += 1
         if self._selected_group_sets is not None:
@@ -218,9 +233,10 @@ class SyncPlanner:
         self.counters.adobe_users_read += 1
         excluded = ((self._excludes_accounts and self.rules.exclusions.excludes_account(user))
                     or (self._excludes_groups and self._excluded_by_groups(user.groups)))
+        keys = match_keys(user)
         if excluded:
             self.counters.adobe_users_excluded += 1
-        keys = match_keys(user)
+            self.excluded_keys.update(keys)
         directory_user = _take(self._waiting_directory, keys) if self._waiting_directory else None
         if directory_user is not None:
             if excluded or type(directory_user) is UnreadableDirectoryUser:
@@ -265,8 +281,10 @@ class SyncPlanner:
         self._waiting_directory.clear()
         return commands
 
-    def finish(self) -> list[UserCommand]:
+    def finish(self, excluded_elsewhere: AbstractSet[str] = frozenset()) -> list[UserCommand]:
         """The Adobe-only actions. Call only when both reads completed successfully.
+        ``excluded_elsewhere``: match keys of users excluded in the primary org (its planner's
+        ``excluded_keys``), which a secondary org's planner leaves alone (counted as excluded).
 
         As User Sync counts them: the Adobe-only line of the summary appears whenever Adobe-only
         users are acted on or written to a file (``write-file``), and counts every candidate once
@@ -279,6 +297,10 @@ class SyncPlanner:
         rules = self.rules
         if rules.strategy is Strategy.PUSH:
             return []
+        if excluded_elsewhere:
+            kept = [user for user in self.adobe_only_users if excluded_elsewhere.isdisjoint(match_keys(user))]
+            self.counters.adobe_users_excluded += len(self.adobe_only_users) - len(kept)
+            self.adobe_only_users = kept
         if rules.limit.group_removals_only:
             self.adobe_only_users = [user for user in self.adobe_only_users
                                      if self._process_groups and self._mapped_groups_of(user.groups)]
@@ -376,18 +398,20 @@ class SyncPlanner:
         """For a set of directory groups: the desired Adobe groups (folded -> spelling) and
         whether the set passes ``--users mapped``/``group``. Cached: many users share a set."""
         mapping = self.rules.mapping
-        desired: dict[str, str] = {}
-        folded_groups = [fold(group) for group in groups]
-        for folded_group in sorted(folded_groups):
-            for target in mapping.targets_by_directory_group.get(folded_group, ()):
-                desired.setdefault(fold(target), target)
-        for group in sorted(groups):
+        directory_groups: Iterable[str] = groups
+        if _CHOSEN in groups:  # the extension hook chose the Adobe groups (see _with_chosen_groups)
+            directory_groups = [group for group in groups if group[0] != _CHOSEN]
+            desired: dict[str, str] = {}
+            for name in sorted(group[1:] for group in groups if group[0] == _CHOSEN and group != _CHOSEN):
+                desired.setdefault(fold(name), name)
+        else:
+            desired = mapping.targets_of(groups)
+        for group in sorted(directory_groups):
             for rule in mapping.additional:
                 added = rule.target_for(group)
                 if added is not None:
                     desired.setdefault(fold(added), added)
-        wanted = self.rules.directory_group_filter
-        return desired, wanted is None or not wanted.isdisjoint(folded_groups)
+        return desired, self.rules.selects_groups(fold(group) for group in directory_groups)
 
     def _pair(self, directory_user: DirectoryUser, adobe_user: AdobeUser, keys: tuple[str, ...]) -> list[UserCommand]:
         """The update and group changes of a matched pair. While the directory is still read, the
@@ -528,7 +552,7 @@ class SyncPlanner:
             return []
         rules = self.rules
         desired, _ = self._group_facts(user.groups)
-        if rules.exclude_unmapped_users and not desired:
+        if (rules.exclude_unmapped_users or rules.secondary) and not desired:
             return []
         country = user.country or rules.default_country_code
         if not country:
@@ -649,7 +673,8 @@ class SyncPlanner:
         elif action is AdobeOnlyAction.REMOVE:
             changes = {"remove_from_org": True}
         elif action is AdobeOnlyAction.DELETE:
-            changes = {"remove_from_org": True, "delete_account": user.identity_type is not _ADOBE_ID}
+            changes = {"remove_from_org": True,
+                       "delete_account": user.identity_type is not _ADOBE_ID and not self.rules.secondary}
         else:
             mapped_groups = self._mapped_groups_of(user.groups)
             if not mapped_groups:
@@ -667,6 +692,12 @@ def _same(attribute: str, wanted: str, current: str | None) -> bool:
     if attribute in ("email", "username"):
         return fold(wanted) == fold(current or "")
     return wanted == current
+
+
+def _with_chosen_groups(groups: frozenset[str], chosen: frozenset[str]) -> frozenset[str]:
+    """The planner's group set of a user the extension hook ran for: its directory groups, the
+    ``_CHOSEN`` mark and the chosen Adobe groups, each prefixed with the mark."""
+    return groups | {_CHOSEN} | {_CHOSEN + name for name in chosen}
 
 
 def _take(index: dict[str, AnyUser], keys: tuple[str, ...]) -> AnyUser | None:

@@ -42,6 +42,20 @@ def fold(name: str) -> str:
     return name.lower()
 
 
+ORG_SEPARATOR = "::"
+"""Between a secondary org's name and one of its groups: ``org2::Acrobat`` (User Sync's
+``GROUP_NAME_DELIMITER``)."""
+
+
+def split_org(qualified_name: str) -> tuple[str | None, str]:
+    """``(org, group)`` from a group name as User Sync's config writes it: the org is what comes
+    before the last ``::`` (None, the primary, when there is none or it is empty), the group what
+    follows it. ``org2::Acrobat`` -> ``("org2", "Acrobat")``, ``Acrobat`` -> ``(None, "Acrobat")``.
+    As User Sync's ``AdobeGroup._parse``."""
+    org, _, group = qualified_name.rpartition(ORG_SEPARATOR)
+    return org or None, group
+
+
 @dataclass(frozen=True, eq=False)
 class AdditionalGroupRule:
     """``additional_groups``: each directory group matching ``source`` becomes the Adobe group
@@ -77,14 +91,20 @@ class AdditionalGroupRule:
 
 @dataclass(frozen=True, eq=False)
 class GroupMapping:
-    """Directory groups -> Adobe groups, from ``directory_users.groups`` and ``additional_groups``."""
+    """Directory groups -> Adobe groups, from ``directory_users.groups`` and ``additional_groups``,
+    and the extension's ``extended_adobe_groups`` (groups only its hook assigns)."""
 
     targets_by_directory_group: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Keyed by the folded directory group name; targets as the config spells them."""
     additional: tuple[AdditionalGroupRule, ...] = ()
+    extended: tuple[str, ...] = ()
+    """The extension's ``extended_adobe_groups``: mapped as the ``groups`` targets are (User Sync:
+    "treated exactly as if the extended mapping had been specified as part of the groups setting"),
+    though no directory group maps to them; the hook assigns them."""
 
     @classmethod
-    def from_pairs(cls, pairs: Iterable[tuple[str, Iterable[str]]], additional: Iterable[AdditionalGroupRule] = ()) -> "GroupMapping":
+    def from_pairs(cls, pairs: Iterable[tuple[str, Iterable[str]]], additional: Iterable[AdditionalGroupRule] = (),
+                   extended: Iterable[str] = ()) -> "GroupMapping":
         """A mapping from ``(directory group, Adobe groups)`` pairs: a directory group listed twice
         (ignoring case) gets the targets of both, each Adobe group once (first spelling wins)."""
         targets: dict[str, tuple[str, ...]] = {}
@@ -94,16 +114,27 @@ class GroupMapping:
                 if all(fold(name) != fold(known) for known in names):
                     names.append(sys.intern(name))
             targets[fold(directory_group)] = tuple(names)
-        return cls(targets, tuple(additional))
+        return cls(targets, tuple(additional), tuple(sys.intern(name) for name in extended))
 
     @property
     def static_targets(self) -> tuple[str, ...]:
-        """Every Adobe group of the ``groups`` mapping, once each (first spelling wins)."""
+        """Every Adobe group of the ``groups`` mapping, then the extended ones, once each (first
+        spelling wins)."""
         seen: dict[str, str] = {}
-        for names in self.targets_by_directory_group.values():
+        for names in (*self.targets_by_directory_group.values(), self.extended):
             for name in names:
                 seen.setdefault(fold(name), name)
         return tuple(seen.values())
+
+    def targets_of(self, groups: Iterable[str]) -> dict[str, str]:
+        """The Adobe groups the ``groups`` mapping gives these directory groups (folded -> spelling,
+        in a fixed order: the directory groups sorted by folded name, then each one's targets);
+        ``additional_groups`` are not applied here."""
+        desired: dict[str, str] = {}
+        for folded_group in sorted(fold(group) for group in groups):
+            for target in self.targets_by_directory_group.get(folded_group, ()):
+                desired.setdefault(fold(target), target)
+        return desired
 
     @cached_property
     def folded_static_targets(self) -> frozenset[str]:
@@ -180,6 +211,20 @@ class SyncRules:
     """``--user-filter``: matched in full against the username part of the user key."""
     exclude_unmapped_users: bool = False
     default_country_code: str | None = None
+    secondary: bool = False
+    """A secondary (trustee) org, as User Sync treats one: a directory user is created there only when
+    it has mapped groups there, attributes are never updated, and ``delete`` removes from the org
+    without deleting the account (the primary owns it). Its Adobe-only users are handled too (User
+    Sync skips those not Adobe-only in the primary, its issue 788)."""
+
+    def selects_groups(self, folded_groups: Iterable[str]) -> bool:
+        """Whether a user in these directory groups (folded) passes ``--users mapped``/``group``."""
+        wanted = self.directory_group_filter
+        return wanted is None or not wanted.isdisjoint(folded_groups)
+
+    def selects_username(self, username: str) -> bool:
+        """Whether a username (the email when the directory gives none) passes ``--user-filter``."""
+        return self.user_filter is None or self.user_filter.fullmatch(fold(username)) is not None
 
     @property
     def manages_adobe_only_users(self) -> bool:

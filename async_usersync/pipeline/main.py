@@ -26,12 +26,13 @@ from async_usersync.errors import ConfigError, ExitCode, UsersyncError
 from async_usersync.config.settings import LogSettings
 from async_usersync.logs import LogStream, streaming_logs
 from async_usersync.logs.stage_lines import run_title, stage_line, total_time
-from async_usersync.pipeline.reports import (RunSummary, summary_counters, summary_durations, summary_throttle,
-                                             write_reports)
+from async_usersync.pipeline.reports import (RunSummary, org_summaries, summary_counters, summary_durations,
+                                             summary_throttle, write_reports)
 from async_usersync.pipeline.interrupts import stop_on_sigterm
 from async_usersync.pipeline.history import RunHistory, history_scope
 from async_usersync.pipeline.job import SyncJob, build_job
 from async_usersync.pipeline.stages import RunResult, run_stages
+from async_usersync.umapi import ActionTotals
 from async_usersync.pipeline.outputs import OutputPath, WriteKind, check_writable
 from async_usersync.pipeline.run_state import RunStatePaths
 from async_usersync.pipeline.runlock import RunLock
@@ -227,11 +228,12 @@ async def _run_guarded(invocation: SyncInvocation, setup: RunSetup | UsersyncErr
         logger.debug("Trace of the internal error", exc_info=True)
         code = ExitCode.INTERNAL_ERROR
     if result is not None and job is not None:
-        totals = result.totals
-        for line in render_action_summary(job.planner.counters, (totals.sent, totals.completed, totals.failed,
-                                                                 totals.not_sent), job.test_mode):
+        secondaries = {name: (org.counters, _actions(org.totals)) for name, org in result.secondaries.items()}
+        for line in render_action_summary(job.planner.counters, _actions(result.totals), job.test_mode, secondaries):
             logger.info("%s", line)
-    limits_held = {"max_adobe_only_users": job is not None and job.planner.adobe_only_over_limit,
+    over_limit = job is not None and job.planner.adobe_only_over_limit
+    limits_held = {"max_adobe_only_users": over_limit or any(org.adobe_only_over_limit for org in
+                                                             (result.secondaries.values() if result else ())),
                    "run_history": result is not None and bool(result.held)}
     _warn_limits_held(limits_held)
     elapsed = time.monotonic() - reports.clock
@@ -244,10 +246,16 @@ async def _run_guarded(invocation: SyncInvocation, setup: RunSetup | UsersyncErr
         else:
             reports.write(code, test_mode=job.test_mode, counters=summary_counters(job.planner.counters, result),
                           durations=summary_durations(result, elapsed), limits_held=limits_held,
-                          throttle=summary_throttle(result.throttle if result is not None else None))
+                          throttle=summary_throttle(result.throttle if result is not None else None),
+                          orgs=org_summaries(result))
     except (OSError, UsersyncError) as error:
         logger.error("Cannot write the run's summary or metrics: %s", error)
     return code
+
+
+def _actions(totals: ActionTotals) -> tuple[int, int, int, int]:
+    """An org's sink totals as the Action Summary takes them: (total, landed, failed, not sent)."""
+    return totals.sent, totals.completed, totals.failed, totals.not_sent
 
 
 def _warn_limits_held(limits_held: Mapping[str, bool]) -> None:

@@ -21,6 +21,7 @@ from async_usersync.config.settings import FAMILIES
 from async_usersync.engine import SummaryCounters
 from async_usersync.files import umask_mode, write_atomically
 from async_usersync.pipeline.stages import RunResult
+from async_usersync.umapi import ActionTotals
 from async_usersync.redaction import redact
 
 PREFIX = "async_usersync"
@@ -65,6 +66,9 @@ class RunSummary:
     (``paused_seconds``, by a 429's Retry-After or an outage), requests attempted and retried."""
     limits_held: Mapping[str, bool] = field(default_factory=lambda: dict.fromkeys(LIMITS, False))
     """Per limit (``LIMITS``): whether it held actions back in this run."""
+    orgs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Each secondary (trustee) org's own ``counters``, ``durations`` and ``throttle``, by name (the
+    fields above are the primary's); empty without secondaries."""
 
 
 def write_summary_json(path: Path, summary: RunSummary) -> None:
@@ -85,7 +89,19 @@ def write_reports(summary_json: Path | None, metrics_file: Path | None, summary:
 def summary_counters(counters: SummaryCounters, result: RunResult | None) -> dict[str, int]:
     """The planner's counters under User Sync's internal names, with the sink's totals when the
     stages ran (``result``; else 0): every name of ``COUNTERS``."""
-    totals = result.totals if result is not None else None
+    return _named_counters(counters, result.totals if result is not None else None)
+
+
+def org_summaries(result: RunResult | None) -> dict[str, dict[str, Any]]:
+    """Each secondary org's part of ``RunSummary.orgs``: its counters (as ``summary_counters`` names
+    them), its read's duration and its throttle's figures (as ``summary_throttle`` gives them)."""
+    if result is None:
+        return {}
+    return {name: {"counters": _named_counters(org.counters, org.totals), "durations": org.durations,
+                   "throttle": summary_throttle(org.throttle)} for name, org in result.secondaries.items()}
+
+
+def _named_counters(counters: SummaryCounters, totals: ActionTotals | None) -> dict[str, int]:
     return {
         "directory_users_read": counters.directory_users_read,
         "directory_users_selected": counters.directory_users_selected,
@@ -120,7 +136,10 @@ def write_metrics(path: Path, summary: RunSummary) -> None:
     ``<prefix>_phase_duration_seconds{phase}``, ``<prefix>_umapi_429_responses{family}``,
     ``<prefix>_umapi_paused_seconds{family}``, ``<prefix>_limit_held{limit}`` (1: the limit held
     actions back), the exit code, the finish time (Unix seconds; so an alert can fire when runs
-    stop) and the last success's time (0: none yet)."""
+    stop) and the last success's time (0: none yet). Each secondary org adds a sample
+    ``{org="<name>"}`` to each counter's gauge and each family's 429 and pause gauges; the unlabelled
+    samples are the primary's."""
+    orgs = summary.orgs
     lines: list[str] = []
     seen: dict[str, str] = {}
     for counter, value in summary.counters.items():
@@ -128,14 +147,15 @@ def write_metrics(path: Path, summary: RunSummary) -> None:
         if name in seen:
             raise ValueError(f"counters '{seen[name]}' and '{counter}' give the same metric name {name}")
         seen[name] = counter
-        lines += _family(name, f"The last run's {counter.replace('_', ' ')}.", [("", value)])
+        lines += _family(name, f"The last run's {counter.replace('_', ' ')}.",
+                         [("", value)] + [(_labels(org=org), report["counters"].get(counter, 0)) for org, report in orgs.items()])
     lines += _family(f"{PREFIX}_phase_duration_seconds", "How long each phase of the last run took (0: not reached).",
                      _labelled("phase", summary.durations))
     lines += _family(f"{PREFIX}_umapi_429_responses", "429 (too many requests) answers UMAPI gave the last run, per API family.",
-                     _labelled("family", {family: figures["throttled"] for family, figures in summary.throttle.items()}))
+                     _per_family(summary, "throttled"))
     lines += _family(f"{PREFIX}_umapi_paused_seconds",
                      "Seconds the last run paused an API family for a 429's Retry-After or an outage.",
-                     _labelled("family", {family: figures["paused_seconds"] for family, figures in summary.throttle.items()}))
+                     _per_family(summary, "paused_seconds"))
     lines += _family(f"{PREFIX}_limit_held", "1 when the limit held actions back in the last run (see its log).",
                      _labelled("limit", {limit: int(held) for limit, held in summary.limits_held.items()}))
     lines += _family(f"{PREFIX}_last_run_exit_code", "The exit code of the last run (0: everything landed).",
@@ -164,7 +184,18 @@ def _family(name: str, help_text: str, samples: list[tuple[str, float]]) -> list
 
 
 def _labelled(label: str, values: Mapping[str, float]) -> list[tuple[str, float]]:
-    return [(f'{{{label}="{_label_value(key)}"}}', value) for key, value in values.items()]
+    return [(_labels(**{label: key}), value) for key, value in values.items()]
+
+
+def _per_family(summary: RunSummary, figure: str) -> list[tuple[str, float]]:
+    """One throttle figure per API family: the primary's samples, then each secondary org's."""
+    return [(_labels(family=family), figures[figure]) for family, figures in summary.throttle.items()] + [
+        (_labels(org=org, family=family), figures[figure])
+        for org, report in summary.orgs.items() for family, figures in report["throttle"].items()]
+
+
+def _labels(**labels: str) -> str:
+    return "{" + ",".join(f'{label}="{_label_value(value)}"' for label, value in labels.items()) + "}"
 
 
 def _label_value(text: str) -> str:

@@ -9,6 +9,13 @@
    run (``engine.history``);
 3. apply: the sink drains, and the run reports what landed.
 
+With secondary (trustee) orgs (issue 16) each org is an ``OrgRun``: its own planner, client (token,
+throttle) and sink. The one directory read feeds every org's planner, each org is read and written
+at the same time as the others, and the primary's Adobe-only actions go once the secondaries' sinks
+have drained (User Sync sends the secondaries' commands first, so that deletions come last). A
+failed read of a secondary holds back that org's Adobe-only actions only; a failed read of the
+directory or the primary holds back every org's (the primary decides the exclusions).
+
 Push strategy never reads Adobe users; ``--adobe-only-user-list`` reads neither side.
 """
 
@@ -18,10 +25,10 @@ import asyncio
 import gc
 import logging
 import time
-from contextlib import aclosing, contextmanager
+from contextlib import AsyncExitStack, aclosing, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator, Protocol, Self, TypeVar
+from typing import AbstractSet, Any, AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Iterator, Protocol, Self, TypeVar
 
 from async_usersync.engine import SyncPlanner
 from async_usersync.engine.history import RemovalGuard, RunPicture
@@ -30,7 +37,10 @@ from async_usersync.errors import ExitCode, ReadError, UsersyncError
 from async_usersync.logs.progress import Progress
 from async_usersync.logs.stage_lines import logged_stage
 from async_usersync.pipeline.adobe_only_file import write_adobe_only_users
-from async_usersync.records import AdobeUser, CommandResult, UserCommand
+from async_usersync.pipeline.extension import in_org
+from async_usersync.config.settings import UmapiSettings
+from async_usersync.engine.action_summary import SummaryCounters
+from async_usersync.records import AdobeUser, CommandResult, DirectoryRecord, UserCommand
 from async_usersync.pipeline.job import SyncJob
 from async_usersync.umapi import ActionTotals, GroupResult, UmapiClient
 
@@ -78,7 +88,7 @@ def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
 class RunResult:
     """What the stages report back to ``pipeline.main``: totals, failures, durations, what to record."""
     totals: ActionTotals
-    """What the sink sent: commands, completed, failed."""
+    """What the primary's sink sent: commands, completed, failed (each secondary's is in ``secondaries``)."""
     read_failure: ReadFailure | None = None
     """Why a read failed (its error's exit code: 3, or 2 for a configuration error found while
     reading); the commands planned before it were still sent."""
@@ -93,17 +103,36 @@ class RunResult:
     """Why the removal guard held back the removals (exit 6)."""
     interrupted: bool = False
     """Ctrl-C or SIGTERM stopped the run; the totals say what landed, failed and was not sent."""
+    secondaries: dict[str, "OrgReport"] = field(default_factory=dict)
+    """Each secondary org's part, by name (the fields above are the primary's, and the run's)."""
 
     @property
     def exit_code(self) -> ExitCode:
-        """130 interrupted, 3 a read failed, 6 removals held back, 4 a command failed or was not sent, else 0."""
+        """130 interrupted, 3 a read failed (of any org), 6 removals held back, 4 a command failed or was not
+        sent (in any org), else 0."""
         if self.interrupted:
             return ExitCode.INTERRUPTED
-        if self.read_failure is not None:
-            return self.read_failure.error.exit_code
+        failure = self.read_failure or next((org.read_failure for org in self.secondaries.values() if org.read_failure), None)
+        if failure is not None:
+            return failure.error.exit_code
         if self.held:
             return ExitCode.REMOVALS_HELD
-        return ExitCode.COMMANDS_FAILED if self.totals.failed or self.totals.not_sent else ExitCode.OK
+        if any(totals.failed or totals.not_sent for totals in (self.totals, *(org.totals for org in self.secondaries.values()))):
+            return ExitCode.COMMANDS_FAILED
+        return ExitCode.OK
+
+
+@dataclass(frozen=True)
+class OrgReport:
+    """What a secondary org's part of the run did: its counters, what its sink sent, its throttle's
+    waits, its read's duration, and why its read failed (None: it did not)."""
+    counters: SummaryCounters
+    totals: ActionTotals
+    throttle: dict[str, dict[str, Any]] = field(default_factory=dict)
+    durations: dict[str, float] = field(default_factory=dict)
+    read_failure: ReadFailure | None = None
+    adobe_only_over_limit: bool = False
+    """Its planner took no Adobe-only action: more candidates than ``max_adobe_only_users`` allows."""
 
 
 class CommandSink(Protocol):
@@ -154,12 +183,14 @@ class OrgClient(Protocol):
 
 class CommandSender:
     """Between the planner and the sink: logs each change and the planner's messages as they
-    come, sends the commands, and keeps the phases' progress and durations."""
+    come, sends the commands, and keeps the phases' progress and durations. ``org`` names a
+    secondary org in its log lines (None: the primary)."""
 
-    def __init__(self, planner: SyncPlanner, progress: ProgressFactory) -> None:
+    def __init__(self, planner: SyncPlanner, progress: ProgressFactory, org: str | None = None) -> None:
         self.planner = planner
         self.progress = progress
-        self.applied = progress("UMAPI actions landed or failed", None)
+        self.org = org
+        self.applied = progress("UMAPI actions landed or failed" + (f" in {org}" if org else ""), None)
         self.durations: dict[str, float] = {}
         self.sink: CommandSink | None = None
         self._adobe_only_commands: set[int] = set()
@@ -175,14 +206,14 @@ class CommandSender:
         self.log_messages()
         assert self.sink is not None
         for command in commands:
-            for line in describe_change(command):
+            for line in describe_change(command, self.org):
                 logger.info("%s", line)
             await self.sink.send(command)
 
     def log_messages(self) -> None:
         """Logs the planner's messages collected so far, at their levels."""
         for level, text in self.planner.take_messages():
-            logger.log(level, "%s", text)
+            logger.log(level, "%s%s", f"{self.org}: " if self.org else "", text)
 
     def on_result(self, result: CommandResult) -> None:
         """The sink's report of one command: counts it and logs User Sync's ``Error in action`` line per error."""
@@ -193,8 +224,9 @@ class CommandSender:
         self.applied.advance()
         command = result.command
         for error in result.errors:
-            logger.error('Error in action (User: %s, Command: %s): code: "%s" message: "%s"',
-                         command.key or command.user, error.step, error.code, error.message)
+            logger.error('Error in action%s (User: %s, Command: %s): code: "%s" message: "%s"',
+                         f" in {self.org}" if self.org else "", command.key or command.user, error.step, error.code,
+                         error.message)
 
     def _count_as_unchanged(self, command: UserCommand) -> None:
         """A command that failed or was not sent left its user as it was, so the Action Summary's user
@@ -214,64 +246,170 @@ class CommandSender:
         self.applied.total = self.sink.totals.sent
 
 
+@dataclass(eq=False)
+class OrgRun:
+    """One org's part of a run: its planner, what to read and create there, and, once the run has
+    started, its sender and client. ``name`` is None for the primary."""
+    name: str | None
+    planner: SyncPlanner
+    umapi: UmapiSettings
+    adobe_groups_to_read: tuple[str, ...] | None
+    user_groups_wanted: tuple[str, ...]
+    sender: CommandSender
+    listed: tuple[AdobeUser, ...] = ()
+    """``--adobe-only-user-list``: the users the list gives for this org."""
+    client: OrgClient | None = None
+    read_failure: ReadFailure | None = None
+    """Why this (secondary) org's read failed: its Adobe-only actions are held back."""
+
+    async def send_held(self) -> None:
+        """The commands held for their group removals, without those removals (a failed read)."""
+        await self.sender.send(self.planner.hold_group_removals())
+
+
+def org_runs(job: SyncJob, progress: ProgressFactory) -> list[OrgRun]:
+    """The primary's ``OrgRun``, then each secondary's, in the config's order."""
+    listed = job.listed_adobe_only_users or {}
+    return [OrgRun(None, job.planner, job.umapi, job.adobe_groups_to_read, job.user_groups_wanted,
+                   CommandSender(job.planner, progress), tuple(listed.get(None, ()))),
+            *(OrgRun(org.name, org.planner, org.umapi, org.adobe_groups_to_read, org.user_groups_wanted,
+                     CommandSender(org.planner, progress, org.name), tuple(listed.get(org.name, ())))
+              for org in job.secondaries)]
+
+
 async def run_stages(job: SyncJob, progress: ProgressFactory = silent_progress,
                      client_type: Callable[..., OrgClient] = UmapiClient) -> RunResult:
     """Runs the stages. When a read fails, the commands already planned for matched and new users
-    are still sent, and no Adobe-only user is touched. ``client_type(job.umapi, test_mode=...)``
-    makes the client: the scale benchmark reads through the real client while counting the commands
+    are still sent, and no Adobe-only user is touched (of that org, or of every org when the
+    directory's or the primary's read failed). ``client_type(settings, test_mode=...)`` makes each
+    org's client: the scale benchmark reads through the real client while counting the commands
     instead of sending them, and the pipeline tests put an in-memory org there."""
-    planner = job.planner
-    sender = CommandSender(planner, progress)
+    orgs = org_runs(job, progress)
+    primary, secondaries = orgs[0], orgs[1:]
+    planner, sender = primary.planner, primary.sender
+    planned = _Planned()
+    if job.removal_guard is not None and job.removal_guard.previous is not None:
+        for org in orgs:
+            org.planner.defer_group_removals()
+    interrupted = False
+    started = time.monotonic()
+    async with AsyncExitStack() as clients:
+        for org in orgs:
+            org.client = await clients.enter_async_context(client_type(org.umapi, test_mode=job.test_mode))
+        with logged_stage(logger, "Push to UMAPI" if job.push else "Sync with UMAPI"), full_collections_deferred():
+            try:
+                assert primary.client is not None
+                async with primary.client.action_sink(sender.on_result) as sink:
+                    sender.sink = sink
+                    async with AsyncExitStack() as secondary_sinks:
+                        for org in secondaries:
+                            assert org.client is not None
+                            org.sender.sink = await secondary_sinks.enter_async_context(
+                                org.client.action_sink(org.sender.on_result))
+                        planned = await _plan(job, orgs)
+                        for org in secondaries:
+                            org.sender.log_messages()
+                            org.sender.planning_done()
+                    # the secondaries' sinks have drained: the primary's Adobe-only actions go last
+                    if planned.primary_adobe_only and job.listed_adobe_only_users is not None:
+                        await _plan_listed_users(primary)
+                    elif planned.primary_adobe_only:
+                        await sender.send_adobe_only(planner.finish())
+                        if job.write_file is not None:
+                            users = {org.name: org.planner.adobe_only_users for org in secondaries
+                                     if org.name is not None and org.read_failure is None}
+                            written = write_adobe_only_users(job.write_file, planner.adobe_only_users, users)
+                            logger.info("Wrote %d Adobe-only users to %s", written, job.write_file)
+                    sender.log_messages()
+                    sender.planning_done()
+            except asyncio.CancelledError:  # Ctrl-C or SIGTERM: the sinks stopped sending and told what they know
+                interrupted = True
+            for org in orgs:
+                org.sender.applied.finish()
+                _warn_not_sent(org, interrupted)
+        throttle = {org.name: org.client.throttle_report() for org in orgs if org.client is not None}
+    durations = sender.durations | {"actions_sent": time.monotonic() - started}
+    read_failure, picture, held = planned.read_failure, planned.picture, planned.held
+    recorded = _org_after(job, picture) if picture is not None and read_failure is None and not held else None
+    reports = {org.name: OrgReport(org.planner.counters, _sink_totals(org), throttle.get(org.name, {}),
+                                   dict(org.sender.durations), org.read_failure, org.planner.adobe_only_over_limit)
+               for org in secondaries if org.name is not None}
+    return RunResult(_sink_totals(primary), read_failure, durations, throttle.get(None, {}), recorded, held, interrupted,
+                     reports)
+
+
+@dataclass
+class _Planned:
+    """What ``_plan`` decided: the run's read failure, the picture for the run history, why the
+    removals are held back, and whether the primary's Adobe-only actions may go."""
     read_failure: ReadFailure | None = None
     picture: RunPicture | None = None
     held: tuple[str, ...] = ()
-    if job.removal_guard is not None and job.removal_guard.previous is not None:
-        planner.defer_group_removals()
-    interrupted = False
-    started = time.monotonic()
-    async with client_type(job.umapi, test_mode=job.test_mode) as client:
-        with logged_stage(logger, "Push to UMAPI" if job.push else "Sync with UMAPI"), full_collections_deferred():
-            try:
-                async with client.action_sink(sender.on_result) as sink:
-                    sender.sink = sink
-                    try:
-                        if job.user_groups_wanted:
-                            planner.counters.user_groups_created = await _create_missing_user_groups(client, job.user_groups_wanted)
-                        if job.listed_adobe_only_users is not None:
-                            await _plan_listed_users(job, sender)
-                        else:
-                            await _inspect_both_sides(job, client, sender)
-                            _check_mapped_groups_found(planner)
-                            if job.removal_guard is not None:
-                                picture = _picture(job)
-                                held, keep_reference = _removals_held(job.removal_guard, picture, planner)
-                                if keep_reference:
-                                    picture = None
-                            if held:
-                                await sender.send(planner.hold_group_removals())
-                            else:
-                                await sender.send(planner.release_group_removals())
-                                await sender.send_adobe_only(planner.finish())
-                                if job.write_file is not None:
-                                    written = write_adobe_only_users(job.write_file, planner.adobe_only_users)
-                                    logger.info("Wrote %d Adobe-only users to %s", written, job.write_file)
-                    except ReadFailure as failure:
-                        read_failure = failure
-                        await sender.send(planner.hold_group_removals())  # the waiting users' other changes
-                    sender.log_messages()
-                    sender.planning_done()
-            except asyncio.CancelledError:  # Ctrl-C or SIGTERM: the sink stopped sending and told what it knows
-                interrupted = True
-            sender.applied.finish()
-            totals = sink.totals
-            if totals.not_sent:
-                logger.warning("%d of %d UMAPI actions were not sent (%s); the next run plans them again",
-                               totals.not_sent, totals.sent,
-                               "the run was interrupted" if interrupted else "UMAPI stayed unavailable")
-        throttle = client.throttle_report()
-    durations = sender.durations | {"actions_sent": time.monotonic() - started}
-    recorded = _org_after(job, picture) if picture is not None and read_failure is None and not held else None
-    return RunResult(totals, read_failure, durations, throttle, recorded, held, interrupted)
+    primary_adobe_only: bool = False
+
+
+async def _plan(job: SyncJob, orgs: list[OrgRun]) -> _Planned:
+    """Everything before the primary's Adobe-only actions, every org's commands sent as planned: the
+    user groups to create, the reads (or the Adobe-only user list), the run history guard, and the
+    secondaries' Adobe-only actions. A ``ReadFailure`` of the run is caught here: each org then
+    sends only its waiting users' other changes."""
+    primary, secondaries = orgs[0], orgs[1:]
+    planner = primary.planner
+    planned = _Planned()
+    try:
+        for org in orgs:
+            if org.user_groups_wanted:
+                assert org.client is not None
+                org.planner.counters.user_groups_created = await _create_missing_user_groups(
+                    org.client, org.user_groups_wanted, org.name)
+        if job.listed_adobe_only_users is not None:
+            for org in secondaries:
+                await _plan_listed_users(org)
+            planned.primary_adobe_only = True
+            return planned
+        await _inspect_both_sides(job, orgs)
+        _check_mapped_groups_found(planner)
+        _check_hook_ran_for_everyone(job)
+        if job.removal_guard is not None:
+            planned.picture = _picture(job)
+            planned.held, keep_reference = _removals_held(job.removal_guard, planned.picture, planner)
+            if keep_reference:
+                planned.picture = None
+        if planned.held:
+            for org in orgs:
+                await org.send_held()
+            return planned
+        await _secondaries_adobe_only(secondaries, planner.excluded_keys)
+        await primary.sender.send(planner.release_group_removals())
+        planned.primary_adobe_only = True
+    except ReadFailure as failure:
+        planned.read_failure = failure
+        for org in orgs:  # the waiting users' other changes
+            await org.send_held()
+    return planned
+
+
+def _sink_totals(org: OrgRun) -> ActionTotals:
+    return org.sender.sink.totals if org.sender.sink is not None else ActionTotals()
+
+
+def _warn_not_sent(org: OrgRun, interrupted: bool) -> None:
+    totals = _sink_totals(org)
+    if totals.not_sent:
+        logger.warning("%d of %d UMAPI actions%s were not sent (%s); the next run plans them again",
+                       totals.not_sent, totals.sent, f" in {org.name}" if org.name else "",
+                       "the run was interrupted" if interrupted else "UMAPI stayed unavailable")
+
+
+async def _secondaries_adobe_only(secondaries: list[OrgRun], excluded_in_primary: AbstractSet[str]) -> None:
+    """Each secondary whose read succeeded gets its held group removals and its Adobe-only actions
+    (users the primary excludes left alone); one whose read failed only its users' other changes."""
+    for org in secondaries:
+        if org.read_failure is not None:
+            await org.send_held()
+            continue
+        await org.sender.send(org.planner.release_group_removals())
+        await org.sender.send_adobe_only(org.planner.finish(excluded_in_primary))
 
 
 def _picture(job: SyncJob) -> RunPicture:
@@ -333,17 +471,20 @@ def full_collections_deferred() -> Iterator[None]:
         gc.set_threshold(young, middle, full)
 
 
-def describe_change(command: UserCommand) -> list[str]:
-    """User Sync's log lines for one command, so the log says who changed and how."""
+def describe_change(command: UserCommand, org: str | None = None) -> list[str]:
+    """User Sync's log lines for one command, so the log says who changed and how; in a secondary
+    org they name it (``Managing groups in org2 for user key: ...``, as User Sync writes it)."""
     key = command.key or command.user
     if command.remove_from_org:
-        return [f"{'Deleting' if command.delete_account else 'Removing'} Adobe-only user with user key: {key}"]
-    lines = [f"Adding user with user key: {key}"] if command.create else []
+        verb = "Deleting" if command.delete_account else "Removing"
+        return [f"{verb} Adobe-only user{f' from {org}' if org else ''} with user key: {key}"]
+    lines = [f"Adding user{f' to {org}' if org else ''} with user key: {key}"] if command.create else []
     if command.update:
         lines.append(f"Updating info for user key: {key} changes: {dict(command.update)}")
     if command.add_groups or command.remove_groups:
         removed = "all" if command.remove_groups == "all" else _group_set(command.remove_groups)
-        lines.append(f"Managing groups for user key: {key} added: {_group_set(command.add_groups)} removed: {removed}")
+        lines.append(f"Managing groups{f' in {org}' if org else ''} for user key: {key} "
+                     f"added: {_group_set(command.add_groups)} removed: {removed}")
     return lines
 
 
@@ -352,18 +493,21 @@ def _group_set(names: Iterable[str]) -> str:
     return "{" + ", ".join(repr(name) for name in sorted(names)) + "}"
 
 
-async def _inspect_both_sides(job: SyncJob, client: OrgClient, sender: CommandSender) -> None:
-    """Both reads at once. If one fails the other is cancelled and the first real error raised
-    as itself (a ``ReadFailure``, or a bug), never as an ExceptionGroup."""
+async def _inspect_both_sides(job: SyncJob, orgs: list[OrgRun]) -> None:
+    """The directory read and every org's read at once. A failed read of the directory or of the
+    primary cancels the others and is raised as itself (a ``ReadFailure``, or a bug), never as an
+    ExceptionGroup; a secondary's is kept on its ``OrgRun`` and the rest go on without it."""
     try:
         async with asyncio.TaskGroup() as reads:
-            reads.create_task(_read_directory(job, sender), name="directory read")
+            reads.create_task(_read_directory(job, orgs), name="directory read")
             if not job.push:
-                reads.create_task(_read_adobe(job, client, sender), name="Adobe read")
+                for org in orgs:
+                    reads.create_task(_read_adobe(org), name=f"Adobe read of {org.name or 'the primary'}")
     except BaseExceptionGroup as group:
         raise first_error(group) from None
     if job.push:
-        await sender.send(job.planner.adobe_done())
+        for org in orgs:
+            await org.sender.send(org.planner.adobe_done())
 
 
 def _check_mapped_groups_found(planner: SyncPlanner) -> None:
@@ -378,46 +522,95 @@ def _check_mapped_groups_found(planner: SyncPlanner) -> None:
                                           f"directory_users.groups or the directory"))
 
 
-async def _read_directory(job: SyncJob, sender: CommandSender) -> None:
+def _check_hook_ran_for_everyone(job: SyncJob) -> None:
+    """A directory user the extension hook failed for was kept from any change (the planner protects
+    it as unreadable), but the hook may have meant it to match another Adobe user, which would then
+    look Adobe-only: so the directory's picture is partial, and the run ends as a failed read before
+    any Adobe-only action or mapped-group removal."""
+    if job.hook is not None and job.hook.failures:
+        raise ReadFailure(None, ReadError(
+            f"the extension hook failed for {job.hook.failures} directory user(s) (each is logged above with the "
+            f"line of {job.hook.extension.file}); their Adobe accounts were left as they are"))
+
+
+async def _read_directory(job: SyncJob, orgs: list[OrgRun]) -> None:
+    """One directory read feeding every org's planner (an org whose read failed is left out), each
+    user through the extension hook first, once, and each org given the hook's groups of its own."""
     assert job.directory is not None
+    hook = job.hook
+    several_orgs = len(orgs) > 1
+
+    def hold_missing_group(group: str) -> None:
+        for org in orgs:
+            org.planner.hold_missing_group(group)
+
+    async def add(user: DirectoryRecord) -> None:
+        if hook is not None:
+            user = hook.apply(user)
+        for org in orgs:
+            if org.read_failure is None:
+                await org.sender.send(org.planner.add_directory_user(in_org(user, org.name) if several_orgs else user))
+
+    async def done() -> None:
+        for org in orgs:
+            if org.read_failure is None:
+                await org.sender.send(org.planner.directory_done())
+
     with logged_stage(logger, "Load from Directory"):
-        users = job.directory.users(job.selection, job.planner.hold_missing_group)
-        await _feed_planner(sender, "directory", users, job.planner.add_directory_user,
-                            job.planner.directory_done, progress="directory users read", failure="reading the directory")
+        await _feed(orgs[0].sender, "directory", job.directory.users(job.selection, hold_missing_group), add, done,
+                    progress="directory users read", failure="reading the directory")
 
 
-async def _read_adobe(job: SyncJob, client: OrgClient, sender: CommandSender) -> None:
-    await _feed_planner(sender, "adobe", _adobe_users(job, client), job.planner.add_adobe_user, job.planner.adobe_done,
-                        progress="Adobe users read", failure="reading the Adobe users")
+async def _read_adobe(org: OrgRun) -> None:
+    """One org's read. A secondary's failure is logged and kept on ``org``; the primary's is raised."""
+    assert org.client is not None
+    sender, planner = org.sender, org.planner
+
+    async def add(user: AdobeUser) -> None:
+        await sender.send(planner.add_adobe_user(user))
+
+    async def done() -> None:
+        await sender.send(planner.adobe_done())
+
+    where = f" of {org.name}" if org.name else ""
+    try:
+        await _feed(sender, "adobe", _adobe_users(org.client, org.adobe_groups_to_read), add, done,
+                    progress=f"Adobe users read{where}", failure=f"reading the Adobe users{where}")
+    except ReadFailure as failure:
+        if org.name is None:
+            raise
+        org.read_failure = failure
+        logger.critical("%s; no Adobe-only user of %s will be touched, the other orgs go on", failure, org.name)
 
 
-async def _feed_planner(sender: CommandSender, side: str, users: AsyncGenerator[T, None], add: Callable[[T], list[UserCommand]],
-                        done: Callable[[], Iterable[UserCommand]], *, progress: str, failure: str) -> None:
-    """Hands one side's users to the planner as they arrive and sends what it plans at once.
-    The stream is closed here, not when collected: a source may hold a child process or connections.
-    The source's error (its edge translated its library's) is raised as a ``ReadFailure`` naming ``failure``."""
+async def _feed(sender: CommandSender, side: str, users: AsyncGenerator[T, None], add: Callable[[T], Awaitable[None]],
+                done: Callable[[], Awaitable[None]], *, progress: str, failure: str) -> None:
+    """Hands one side's users to ``add`` as they arrive (which plans and sends at once), then calls
+    ``done``. The stream is closed here, not when collected: a source may hold a child process or
+    connections. The source's error (its edge translated its library's) is raised as a
+    ``ReadFailure`` naming ``failure``."""
     counter = sender.progress(progress, None)
     started = time.monotonic()
     try:
         async with aclosing(users) as stream:
             async for user in stream:
-                await sender.send(add(user))
+                await add(user)
                 counter.advance()
     except UsersyncError as error:
         raise ReadFailure(failure, error) from None
-    await sender.send(done())
+    await done()
     counter.finish()
     sender.durations[f"{side}_read"] = time.monotonic() - started
 
 
-async def _adobe_users(job: SyncJob, client: OrgClient) -> AsyncGenerator[AdobeUser, None]:
-    """The whole org, or the members of the chosen groups, each user once."""
-    if job.adobe_groups_to_read is None:
+async def _adobe_users(client: OrgClient, groups: tuple[str, ...] | None) -> AsyncGenerator[AdobeUser, None]:
+    """The whole org (``groups`` None), or the members of ``groups``, each user once."""
+    if groups is None:
         async for user in client.users():
             yield user
         return
     seen: set[str] = set()
-    for group in job.adobe_groups_to_read:
+    for group in groups:
         async for user in client.users(group=group):
             key = (user.email or user.username).lower()
             if key not in seen:
@@ -425,23 +618,22 @@ async def _adobe_users(job: SyncJob, client: OrgClient) -> AsyncGenerator[AdobeU
                 yield user
 
 
-async def _plan_listed_users(job: SyncJob, sender: CommandSender) -> None:
-    """``--adobe-only-user-list``: the listed users are the Adobe-only users; nothing is read."""
-    assert job.listed_adobe_only_users is not None
-    planner = job.planner
-    await sender.send(planner.directory_done())
-    for user in job.listed_adobe_only_users:
+async def _plan_listed_users(org: OrgRun) -> None:
+    """``--adobe-only-user-list``: the users listed for this org are its Adobe-only users; nothing is read."""
+    planner = org.planner
+    await org.sender.send(planner.directory_done())
+    for user in org.listed:
         planner.add_listed_adobe_only_user(user)
-    await sender.send(planner.adobe_done())
-    await sender.send_adobe_only(planner.finish())
+    await org.sender.send(planner.adobe_done())
+    await org.sender.send_adobe_only(planner.finish())
 
 
-async def _create_missing_user_groups(client: OrgClient, wanted: Iterable[str]) -> int:
+async def _create_missing_user_groups(client: OrgClient, wanted: Iterable[str], org: str | None = None) -> int:
     """``auto_create``: creates the wanted user groups the org lacks; returns how many were created."""
     try:
         existing = [str(group.get("groupName", "")) async for group in client.groups()]
     except UsersyncError as error:
-        raise ReadFailure("reading the Adobe groups", error) from None
+        raise ReadFailure(f"reading the Adobe groups{f' of {org}' if org else ''}", error) from None
     missing = missing_user_groups(wanted, existing)
     if not missing:
         return 0
@@ -449,7 +641,7 @@ async def _create_missing_user_groups(client: OrgClient, wanted: Iterable[str]) 
     for result in await client.create_user_groups(missing):
         if result.ok:
             created += 1
-            logger.info("Created Adobe user group: %s", result.name)
+            logger.info("Created Adobe user group%s: %s", f" in {org}" if org else "", result.name)
         for failure in result.errors:
             logger.error('Error creating user group %s: code: "%s" message: "%s"', result.name, failure.code,
                          failure.message)

@@ -30,7 +30,8 @@ class DirectorySource(Protocol):
 def build_user(where: str, *, identity_text: str | None, identity_field: str, default_identity_type: IdentityType,
                email: str | None, username: str | None, domain: str | None, firstname: str | None,
                lastname: str | None, country: str | None, groups: frozenset[str], source_attributes: Mapping[str, Any],
-               origin: str = "", problem: str | None = None) -> DirectoryUser | UnreadableDirectoryUser | None:
+               origin: str = "", problem: str | None = None, adobe_groups: frozenset[str] | None = None
+               ) -> DirectoryUser | UnreadableDirectoryUser | None:
     """Applies User Sync's rules to one entry's values.
 
     An email with an '@' is required (else a warning naming ``where`` and None: as in User Sync,
@@ -39,7 +40,8 @@ def build_user(where: str, *, identity_text: str | None, identity_field: str, de
     identity type is ``identity_text`` (read from ``identity_field``) or ``default_identity_type``.
     When a value could not be read (``problem``, or an identity type that does not parse) the
     result is an ``UnreadableDirectoryUser`` carrying only what identifies the person. ``origin``
-    (the DN, or the file and line) goes into the user for later messages."""
+    (the DN, or the file and line) goes into the user for later messages, and ``adobe_groups`` (the
+    extension hook's choice, which the hook's runner rebuilds its users with) as it is."""
     email = email.strip() if email else None
     if not email or "@" not in email:
         LOG.warning("Skipping user %s: no valid email address (got %r)", where, email)
@@ -60,5 +62,5 @@ def build_user(where: str, *, identity_text: str | None, identity_field: str, de
         identity_type=identity_type, username=username, domain=domain, email=email,
         firstname=firstname or None, lastname=lastname or None,
         country=country.strip().upper() if country and country.strip() else None,
-        groups=groups, source_attributes=source_attributes, origin=origin,
+        groups=groups, source_attributes=source_attributes, origin=origin, adobe_groups=adobe_groups,
     )

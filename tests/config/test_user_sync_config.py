@@ -72,7 +72,7 @@ def test_a_minimal_config_is_read_with_user_sync_defaults(tmp_path: Path) -> Non
 def test_the_full_example_config_loads_and_its_connector_files_parse(tmp_path: Path) -> None:
     written = write_example_config(tmp_path)
     assert sorted(path.name for path in written) == ["connector-csv.yml", "connector-ldap.yml", "connector-umapi.yml",
-                                                     "user-sync-config.yml"]
+                                                     "extension-config.yml", "user-sync-config.yml"]
     settings = load_run_settings(tmp_path / "user-sync-config.yml", {})
     assert settings.options.users == "mapped" and settings.options.process_groups
     assert settings.selection == UserSelection("mapped", ("Adobe Photoshop Users", "Adobe Illustrator Users"))
@@ -101,11 +101,12 @@ def test_the_full_example_config_loads_and_its_connector_files_parse(tmp_path: P
     ({"colour": "blue"}, "colour", "unknown key"),
     ({"dashboard": {"owning": "x"}}, "dashboard", "User Sync 1.x section"),
     ({"post_sync": {"modules": ["sign_sync"]}}, "post_sync", "Sign Sync (post_sync) is not supported"),
-    (with_section("directory_users", extension="extension-config.yml"), "directory_users.extension", "not supported"),
     (with_section("directory_users", user_identity_type="googleID"), "directory_users.user_identity_type", "unknown identity type"),
     (with_section("directory_users", default_country_code="USA"), "directory_users.default_country_code", "two-letter"),
     (with_section("directory_users", groups=[{"directory_group": "Staff", "adobe_groups": ["org2::Apps"]}]),
-     "directory_users.groups[0].adobe_groups", "secondary orgs is not supported"),
+     "directory_users.groups[0].adobe_groups", "'org2::Apps' names the org 'org2', which is not a secondary org"),
+    (with_section("directory_users", additional_groups=[{"source": "ACL-(.+)", "target": r"org3::Grp-\1"}]),
+     "directory_users.additional_groups[0].target", "not a secondary org"),
     (with_section("directory_users", groups=[{"directory_group": "Staff", "adobe_groups": ["_org_admin"]}]),
      "directory_users.groups[0].adobe_groups", "cannot be assigned"),
     (with_section("directory_users", groups=[{"adobe_groups": ["Apps"]}]), "directory_users.groups[0].directory_group",
@@ -121,8 +122,16 @@ def test_the_full_example_config_loads_and_its_connector_files_parse(tmp_path: P
     (with_section("directory_users", connectors={"google": "g.yml"}), "directory_users.connectors.google", "unknown key"),
     (with_section("directory_users", group_sync_options={"auto_create": "maybe"}),
      "directory_users.group_sync_options.auto_create", "expected true or false"),
-    ({"adobe_users": {"connectors": {"umapi": ["connector-umapi.yml", {"org2": "connector-org2.yml"}]}}},
-     "adobe_users.connectors.umapi", "secondary (trustee) orgs is not supported"),
+    ({"adobe_users": {"connectors": {"umapi": [{"org2": "connector-org2.yml"}, "connector-umapi.yml"]}}},
+     "adobe_users.connectors.umapi", "'connector-umapi.yml' comes after a secondary org, so it has no org name"),
+    ({"adobe_users": {"connectors": {"umapi": ["a.yml", {"org2": "b.yml"}, "c.yml"]}}},
+     "adobe_users.connectors.umapi", "'c.yml' comes after a secondary org"),
+    ({"adobe_users": {"connectors": {"umapi": [{"org2": "connector-org2.yml"}]}}},
+     "adobe_users.connectors.umapi", "exactly one connector file for the primary org (got 0)"),
+    ({"adobe_users": {"connectors": {"umapi": ["a.yml", {"org2": "b.yml"}, {"org2": "c.yml"}]}}},
+     "adobe_users.connectors.umapi", "'org2' is listed twice"),
+    ({"adobe_users": {"connectors": {"umapi": ["a.yml", {"org2": {"file": "b.yml"}}]}}},
+     "adobe_users.connectors.umapi", "secondary org 'org2': expected the path of its connector file"),
     ({"adobe_users": {"connectors": {}}}, "adobe_users.connectors.umapi", "a value is required"),
     (with_section("adobe_users", exclude_identity_types=["robotID"]), "adobe_users.exclude_identity_types", "unknown identity type"),
     (with_section("adobe_users", exclude_users=["[a-"]), "adobe_users.exclude_users", "not a valid regular expression"),
@@ -154,6 +163,43 @@ def test_percentage_limit_and_exclusions_are_read(tmp_path: Path) -> None:
     assert exclusions.identity_types == {IdentityType.ADOBE_ID}
     assert exclusions.username_patterns[0].fullmatch("Bob@PARTNER.com")
     assert config.adobe.update_attributes == {"username"}
+
+
+def test_secondary_orgs_are_read_with_user_sync_grammar(tmp_path: Path) -> None:
+    """A list: the plain string is the primary's file, each ``{name: file}`` a secondary; ``name::Group``
+    in ``groups`` and ``additional_groups`` targets goes to that org (issue 16)."""
+    (tmp_path / "connector-org2.yml").write_text(CONNECTOR_FILES["connector-umapi.yml"].replace("o@", "o2@"))
+    (tmp_path / "connector-org3.yml").write_text(CONNECTOR_FILES["connector-umapi.yml"].replace("o@", "o3@"))
+    (tmp_path / "connector-csv.yml").write_text("file_path: users.csv\n")
+    path = write_config(
+        tmp_path,
+        adobe_users={"connectors": {"umapi": ["connector-umapi.yml", {"org2": "connector-org2.yml"},
+                                             {"org3": ["connector-org3.yml"]}]}},
+        directory_users={**MINIMAL["directory_users"], "connectors": {"csv": "connector-csv.yml"},
+                         "groups": [{"directory_group": "Staff", "adobe_groups": ["All Apps", "org2::Acrobat", "org3::Spark"]},
+                                    {"directory_group": "Design", "adobe_groups": ["org2::Photoshop"]}],
+                         "additional_groups": [{"source": "ACL-(.+)", "target": r"org3::ACL-Grp-\1"}]})
+    config = load_sync_config(path)
+    assert config.adobe.umapi_file == tmp_path / "connector-umapi.yml"
+    assert config.adobe.secondary_umapi_files == {"org2": tmp_path / "connector-org2.yml",
+                                                  "org3": tmp_path / "connector-org3.yml"}
+    directory = config.directory
+    assert directory.mapping.targets_by_directory_group == {"staff": ("All Apps",), "design": ()}
+    assert directory.mapping.additional == ()
+    org2, org3 = directory.secondary_mappings["org2"], directory.secondary_mappings["org3"]
+    assert org2.targets_by_directory_group == {"staff": ("Acrobat",), "design": ("Photoshop",)}
+    assert org3.targets_by_directory_group == {"staff": ("Spark",), "design": ()}
+    assert org3.additional[0].target_for("ACL-Delta") == "ACL-Grp-Delta"
+    assert directory.mapped_directory_groups == ("Staff", "Design")
+    settings = load_run_settings(path, {"connector": "csv", "adobe_users": ("group", "Apps,org2::Acrobat"),
+                                        "update_user_info": True})
+    assert [(org.name, org.umapi.org_id, org.rules.secondary, org.adobe_groups_to_read) for org in settings.secondaries] == [
+        ("org2", "o2@AdobeOrg", True, ("Acrobat",)), ("org3", "o3@AdobeOrg", True, ())]
+    assert settings.adobe_groups_to_read == ("Apps",)
+    assert settings.umapi.org_id == "o@AdobeOrg" and not settings.rules.secondary
+    # User Sync updates attributes in the primary only
+    assert settings.rules.update_user_info and not any(org.rules.update_user_info for org in settings.secondaries)
+    assert settings.secondaries[0].rules.mapping.targets_by_directory_group == org2.targets_by_directory_group
 
 
 def test_missing_and_broken_files_are_reported_by_name(tmp_path: Path) -> None:

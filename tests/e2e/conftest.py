@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import ssl
 import sys
 from dataclasses import dataclass
@@ -102,6 +103,17 @@ async def org(tmp_path: Path) -> AsyncIterator[SandboxServer]:
         yield server
 
 
+def connector_umapi(org: SandboxServer, server: dict[str, Any] | None = None) -> dict[str, Any]:
+    """connector-umapi.yml for a sandbox org; ``server`` entries replace keys of its ``server``."""
+    return {
+        "authentication_method": "oauth",
+        "enterprise": {"org_id": org.org_id, "client_id": org.client_id, "client_secret": org.client_secret},
+        "server": {"host": f"{org.host}:{org.port}", "endpoint": "/v2/usermanagement", "auth_host": f"{org.host}:{org.port}",
+                   "auth_endpoint": "/ims/token/v2", "ca_file": str(org.ca_cert), "retries": 2, "timeout": 20,
+                   "limits": {"window": 0.01}} | (server or {}),
+    }
+
+
 @dataclass
 class Setup:
     folder: Path
@@ -116,14 +128,7 @@ class Setup:
               server: dict[str, Any] | None = None) -> None:
         """Writes the three config files; ``main``/``ldap`` entries replace whole top-level keys,
         ``server`` entries replace keys of connector-umapi.yml's ``server``."""
-        org = self.org
-        umapi = {
-            "authentication_method": "oauth",
-            "enterprise": {"org_id": org.org_id, "client_id": org.client_id, "client_secret": org.client_secret},
-            "server": {"host": f"{org.host}:{org.port}", "endpoint": "/v2/usermanagement", "auth_host": f"{org.host}:{org.port}",
-                       "auth_endpoint": "/ims/token/v2", "ca_file": str(org.ca_cert), "retries": 2, "timeout": 20,
-                       "limits": {"window": 0.01}} | (server or {}),
-        }
+        umapi = connector_umapi(self.org, server)
         connector_ldap = {
             "host": self.directory.url, "base_dn": self.directory.base_dn, "username": self.directory.admin_dn,
             "password": self.directory.admin_password, "all_users_filter": "(objectClass=inetOrgPerson)",
@@ -141,29 +146,37 @@ class Setup:
                            ("user-sync-config.yml", config)):
             (self.folder / name).write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf8")
 
-    async def sync(self, *arguments: str) -> "Run":
-        """Runs ``async-usersync [arguments] -c <config>`` (sync is the default command)."""
+    async def sync(self, *arguments: str, env: dict[str, str] | None = None) -> "Run":
+        """Runs ``async-usersync [arguments] -c <config>`` (sync is the default command), with
+        ``env`` added to this process's environment."""
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "async_usersync", *arguments, "-c", str(self.config_file),
             "--lock-file", str(self.folder / "sync.lock"),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=self.folder)
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=self.folder,
+            env=None if env is None else {**os.environ, **env})
         stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
         assert process.returncode is not None
         return Run(process.returncode, stdout.decode(), stderr.decode())
 
-    async def users(self) -> dict[str, list[str]]:
-        """The org's users now (GET /_sandbox/state): email -> sorted groups."""
-        state = await self._get("state")
-        return {user["email"]: sorted(user["groups"]) for user in state["users"]}
+    async def users(self, org: SandboxServer | None = None) -> dict[str, list[str]]:
+        """The org's users now (GET /_sandbox/state; ``org``: another sandbox): email -> sorted groups."""
+        return {email: sorted(user["groups"]) for email, user in (await self.org_users(org)).items()}
+
+    async def org_users(self, org: SandboxServer | None = None) -> dict[str, dict[str, Any]]:
+        """The org's users now (GET /_sandbox/state; ``org``: another sandbox): email -> the user as
+        the sandbox holds it."""
+        state = await self._get("state", org)
+        return {user["email"]: user for user in state["users"]}
 
     async def requests(self, family: str) -> int:
         """Requests the org has received for one endpoint family (GET /_sandbox/stats)."""
         return int((await self._get("stats"))["families"][family]["requests"])
 
-    async def _get(self, what: str) -> Any:
-        context = ssl.create_default_context(cafile=str(self.org.ca_cert))
+    async def _get(self, what: str, org: SandboxServer | None = None) -> Any:
+        server = org or self.org
+        context = ssl.create_default_context(cafile=str(server.ca_cert))
         async with aiohttp.ClientSession() as session:
-            async with session.get(f"{self.org.base_url}/_sandbox/{what}", ssl=context) as response:
+            async with session.get(f"{server.base_url}/_sandbox/{what}", ssl=context) as response:
                 assert response.status == 200
                 return await response.json()
 

@@ -50,10 +50,27 @@ def test_adobe_only_file_round_trip(tmp_path: Path) -> None:
     assert write_adobe_only_users(path, users) == 2
     assert path.read_text().splitlines()[0] == "type,username,email,domain"
     back = read_adobe_only_users(path, IdentityType.ENTERPRISE_ID)
-    assert [(u.identity_type, u.username, u.email, u.domain) for u in back] == [
+    assert list(back) == [None]
+    assert [(u.identity_type, u.username, u.email, u.domain) for u in back[None]] == [
         (IdentityType.FEDERATED_ID, "jdoe", "jdoe@example.com", "example.com"),
         (IdentityType.ENTERPRISE_ID, "ann@example.com", "ann@example.com", None),
     ]
+
+
+def test_adobe_only_file_names_the_secondary_org_in_user_syncs_umapi_column(tmp_path: Path) -> None:
+    """Issue 16: with a secondary's Adobe-only users the file gets User Sync's ``umapi`` column, and a
+    list read back gives each org its users (an org the config does not have is an error)."""
+    ann = AdobeUser(IdentityType.ENTERPRISE_ID, "ann@example.com", None, "ann@example.com", None, None, None, frozenset())
+    bob = AdobeUser(IdentityType.FEDERATED_ID, "bob", "example.com", "bob@example.com", None, None, None, frozenset())
+    path = tmp_path / "strays.csv"
+    assert write_adobe_only_users(path, [ann], {"org2": [bob], "org3": []}) == 2
+    assert path.read_text().splitlines() == ["type,username,email,domain,umapi", "enterpriseID,ann@example.com,ann@example.com,,",
+                                             "federatedID,bob,bob@example.com,example.com,org2"]
+    back = read_adobe_only_users(path, IdentityType.ENTERPRISE_ID, frozenset({"org2"}))
+    assert {org: [user.email for user in users] for org, users in back.items()} == {None: ["ann@example.com"],
+                                                                                  "org2": ["bob@example.com"]}
+    with pytest.raises(ConfigError, match=r"strays\.csv.*line 3.*'org2', which is not a secondary org"):
+        read_adobe_only_users(path, IdentityType.ENTERPRISE_ID)
 
 
 def test_adobe_only_list_errors_name_file_and_line(tmp_path: Path) -> None:

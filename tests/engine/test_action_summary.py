@@ -56,3 +56,30 @@ def test_commands_not_sent_get_their_own_line() -> None:
     lines = render_action_summary(result.planner.counters, (5, 2, 1, 2))
     assert lines[-3:-1] == ["  Number of UMAPI actions sent (total, success, error): (5, 2, 1)",
                             "                      Number of UMAPI actions not sent: 2"]
+
+
+def test_sync_summary_with_secondary_orgs_has_user_syncs_lines_per_org() -> None:
+    """Issue 16: User Sync's "added to secondaries" line (summed over them) and one actions line per org."""
+    primary = run(rules(process_groups=True, adobe_only_action=AdobeOnlyAction.REMOVE),
+                  [directory_user("new@example.com", ["Sales"])], [adobe_user("gone@example.com")])
+    org2 = run(rules(secondary=True, process_groups=True), [directory_user("new@example.com", ["Sales"])], [])
+    org3 = run(rules(secondary=True, process_groups=True), [directory_user("new@example.com", ["Sales"])], [])
+    org3.planner.counters.user_groups_created = 1
+    assert render_action_summary(primary.planner.counters, (2, 2, 0, 0), secondaries={
+        "org2": (org2.planner.counters, (1, 1, 0, 0)), "org3": (org3.planner.counters, (3, 1, 1, 1))})[1:] == [
+        "                                Number of directory users read: 1",
+        "                  Number of directory users selected for input: 1",
+        "                                    Number of Adobe users read: 1",
+        "                   Number of Adobe users excluded from updates: 0",
+        "            Number of non-excluded Adobe users with no changes: 0",
+        "                               Number of new Adobe users added: 1",
+        "                        Number of matching Adobe users updated: 0",
+        "                           Number of Adobe user-groups created: 1",
+        "                    Number of Adobe users added to secondaries: 2",
+        "                            Number of Adobe-only users removed: 1",
+        "  Number of primary UMAPI actions sent (total, success, error): (2, 2, 0)",
+        "     Number of org2 UMAPI actions sent (total, success, error): (1, 1, 0)",
+        "     Number of org3 UMAPI actions sent (total, success, error): (3, 1, 1)",
+        "                              Number of UMAPI actions not sent: 1",
+        "------------------------------------------------------------------------------------",
+    ]

@@ -84,4 +84,21 @@ def test_the_summary_json_holds_the_run_and_no_secret(tmp_path: Path) -> None:
         "run_id": "r-1", "started": "2026-11-28T07:00:00+00:00", "finished": "2026-11-28T07:05:00.500000+00:00",
         "exit_code": 0, "test_mode": False, "last_success": None, "counters": {"directory_users_read": 10},
         "durations": {"total": 300.5}, "throttle": {"action": {"throttled": 3, "note": "token ********"}},
-        "limits_held": {"max_adobe_only_users": False, "run_history": False}}
+        "limits_held": {"max_adobe_only_users": False, "run_history": False}, "orgs": {}}
+
+
+def test_secondary_orgs_add_samples_labelled_with_the_org(tmp_path: Path) -> None:
+    """Issue 16: each counter's gauge, and each family's 429 and pause gauges, get a sample per
+    secondary org; the unlabelled (or family-only) samples are the primary's."""
+    path = tmp_path / "async_usersync.prom"
+    org2_throttle = {"action": {"throttled": 2, "paused_seconds": 1.5}}
+    write_metrics(path, summary(counters={"primary_users_created": 3, "umapi_actions_sent": 5},
+                                throttle={"action": {"throttled": 0, "paused_seconds": 0.0}},
+                                orgs={"org2": {"counters": {"primary_users_created": 1, "umapi_actions_sent": 2},
+                                               "throttle": org2_throttle},
+                                      "org3": {"counters": {"umapi_actions_sent": 0}, "throttle": {}}}))
+    families = parse_metrics(path.read_text())
+    assert families[f"{PREFIX}_primary_users_created"] == {"": 3, "org=org2": 1, "org=org3": 0}
+    assert families[f"{PREFIX}_umapi_actions_sent"] == {"": 5, "org=org2": 2, "org=org3": 0}
+    assert families[f"{PREFIX}_umapi_429_responses"] == {"family=action": 0, "family=action,org=org2": 2}
+    assert families[f"{PREFIX}_umapi_paused_seconds"] == {"family=action": 0, "family=action,org=org2": 1.5}
