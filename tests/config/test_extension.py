@@ -60,7 +60,7 @@ def test_a_syntax_error_names_the_file_the_key_and_the_files_line(tmp_path: Path
 @pytest.mark.parametrize("text, key, message", [
     ("extended_attributes: [bc]\n", "after_mapping_hook", "a value is required"),
     ("after_mapping_hook: 'pass'\nbefore_mapping_hook: 'pass'\n", "before_mapping_hook", "unknown key"),
-    ("after_mapping_hook: 'pass'\nextended_adobe_groups: ['org2::Apps']\n", "extended_adobe_groups", "secondary orgs"),
+    ("after_mapping_hook: 'pass'\nextended_adobe_groups: ['org2::Apps']\n", "extended_adobe_groups", "names the org 'org2', which is not a secondary org"),
     ("after_mapping_hook: 'pass'\nextended_adobe_groups: ['_org_admin']\n", "extended_adobe_groups", "cannot be assigned"),
     ("after_mapping_hook: 'pass'\nextended_attributes: [[bc]]\n", "extended_attributes", "expected attribute or column"),
 ])
