@@ -209,6 +209,6 @@ async def test_an_extension_hook_sees_and_chooses_each_orgs_groups_by_their_org_
         email("alice"): ["Acrobat", "Local Team"],
         email("carol"): [],  # Acrobat and the extended Local Team are mapped in org2, and the hook gave her neither
         email("keeper"): ["Acrobat"],
-        email("stray2"): ["Acrobat"],  # Adobe-only, preserved
+        email("stray2"): [],  # Adobe-only there: --process-groups takes its mapped group, as User Sync does
     }  # bob: the hook took his only org2 group, so he is not created there
     assert (await setup.users())[email("bob")] == ["Eng Team", "Photoshop", "Sales Team"]  # the primary's groups kept
