@@ -207,6 +207,21 @@ class CsvSettings:
     user_identity_type: IdentityType | None = None
 
 
+# --- connector-adobe-console.yml -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AdobeConsoleSettings:
+    """connector-adobe-console.yml: another Admin Console org read as a directory (User Sync's
+    ``adobe_console`` connector). ``umapi`` is that org's own connection (its credential under
+    ``integration:``, its own token and throttle); ``identity_type_filter`` keeps only users of one
+    type (None: ``all``, User Sync's default)."""
+
+    umapi: UmapiSettings
+    identity_type_filter: IdentityType | None = None
+    file: Path | None = None
+    """The connector file, for messages."""
+
+
 # --- the logging section of user-sync-config.yml ---------------------------------------------------
 
 LEVELS: dict[str, int] = {

@@ -55,9 +55,12 @@ class UmapiClient:
     """Owns one HTTP session; use as ``async with UmapiClient(settings) as client:``."""
 
     def __init__(self, settings: UmapiSettings, *, test_mode: bool = False, user_agent: str | None = None,
-                 wire: Wire | None = None) -> None:
-        """``wire`` replaces the aiohttp session (tests put a scripted fake server there)."""
+                 wire: Wire | None = None, sync_signals: bool = True) -> None:
+        """``wire`` replaces the aiohttp session (tests put a scripted fake server there).
+        ``sync_signals=False`` leaves out the ``Pragma`` sync signals: an org read as a directory
+        (the ``adobe_console`` source) is not being synced."""
         self.settings = settings
+        self.sync_signals = sync_signals
         self._wire = wire
         self.test_mode = test_mode
         self.user_agent = " ".join(filter(None, (
@@ -169,7 +172,7 @@ class UmapiClient:
 
     def _opening_signal(self) -> str | None:
         """``umapi-sync-start`` on the client's very first request, whatever it is (user-sync#813)."""
-        if self._started:
+        if self._started or not self.sync_signals:
             return None
         self._started = True
         return SYNC_START
@@ -184,7 +187,7 @@ class UmapiClient:
         goes on a request for page 1, whose answer (that last page again) is not read twice. When the org grew during the read, pages are read on
         one by one until ``lastPage``; an empty page ends the read as well.
         """
-        signal_end = family == "users" and group is None
+        signal_end = self.sync_signals and family == "users" and group is None
         first = await self._page(family, 0, path_of(0), params, key, group, self._opening_signal())
         count = (first.page_count or 0) if first.items and not first.last else 0
         slots = asyncio.Semaphore(self.settings.max_in_flight)
