@@ -47,6 +47,9 @@ def adobe_console_settings(section: ConfigSection) -> tuple[AdobeConsoleSettings
             identity_type_filter = IdentityType.parse(filter_text)
         except ValueError as error:
             raise section.error("identity_type_filter", f"expected 'all' or an identity type: {error}") from None
+    if "enterprise" in section and "integration" not in section:
+        raise section.error("enterprise", "this file takes the source org's credential under 'integration:' "
+                                          "(with the keys of connector-umapi.yml's 'enterprise:')")
     umapi, ssl_verify = connection_settings(section, "integration")
     section.ignore("user_identity_type", "ssl_cert_verify")
     return AdobeConsoleSettings(umapi=replace(umapi, retries=umapi.retries + 1),

@@ -174,14 +174,11 @@ integration:
 # Read only the users of one identity type (adobeID, enterpriseID, federatedID), or all of them.
 identity_type_filter: all
 
-server:
-  # The defaults reach Adobe; the same keys as connector-umapi.yml's server section.
-  host: usermanagement.adobe.io
-  endpoint: /v2/usermanagement
-  auth_host: ims-na1.adobelogin.com
-  auth_endpoint: /ims/token/v2
-  timeout: 120     # seconds per request
-  retries: 3       # as User Sync, each request of this org may be tried retries + 1 times
+# The defaults reach Adobe. server takes the keys of connector-umapi.yml's server section;
+# as User Sync, each request of this org may be tried server.retries + 1 times.
+# server:
+#   retries: 3
+#   max_retry_after: 3600
 """
 
 EXAMPLE_FILES = {

@@ -22,6 +22,7 @@ import yaml
 from async_usersync.demo.slapd import LocalSlapd
 from async_usersync.sandbox import SandboxConfig, SandboxServer, run_sandbox
 from tests.e2e.conftest import MAPPING, Setup, adobe_user, email, starting_org
+from tests.e2e.test_check import check, line_of, steps
 
 SOURCE_ORG_ID = "5E2C9F3A6B7D8E9F0A1B2C3D@AdobeOrg"
 SOURCE_SECRET = "source-secret-7Qx"
@@ -255,3 +256,32 @@ async def test_a_429_storm_on_the_source_paces_only_the_source(tmp_path: Path, d
     assert all(family["throttled"] == 0 and family["paused_seconds"] == 0 for family in throttle.values())
     assert (await setup.users())[email("dave")] == ["Eng Team", "Photoshop"]
     assert email("gone1") not in await setup.users()
+
+
+async def test_additional_groups_match_every_group_held_in_the_source(console: ConsoleSetup) -> None:
+    console.source.state.add_group({"groupName": "ACL-Delta", "type": "USER_GROUP"})
+    console.source.state.join(console.source.state.find_user(email("carol")), console.source.state.groups["acl-delta"])
+    console.org.state.add_group({"groupName": "ACL-Grp-Delta", "type": "USER_GROUP"})
+    console.write_console(main={"directory_users": {
+        "user_identity_type": "federatedID", "default_country_code": "US",
+        "connectors": {"adobe_console": "connector-adobe-console.yml"}, "groups": MAPPING,
+        "additional_groups": [{"source": "ACL-(.+)", "target": "ACL-Grp-\\1"}]}})
+    run = await console.sync(*REMOVE)
+    assert run.code == 0, run.out + run.err
+    users = await console.users()
+    assert users[email("carol")] == ["ACL-Grp-Delta", "Eng Team", "Other Team", "Photoshop"]
+    assert users[email("bob")] == ["Eng Team", "Photoshop", "Sales Team"]  # no ACL group held, none added
+
+
+async def test_check_reads_page_0_of_the_source_org_and_changes_nothing(console: ConsoleSetup) -> None:
+    before = await console.users()
+    run = await check(console, "--connector", "adobe_console")
+    assert run.code == 0, run.out + run.err
+    assert steps(run) == {"config": "ok", "directory": "ok", "token": "ok", "org": "ok"}
+    assert f"page 0 of the source org {SOURCE_ORG_ID}: 8 users" in line_of(run, "directory")
+    assert await console.users() == before
+
+    console.write_console(integration={"client_secret": "not-the-secret-9Zk"})
+    run = await check(console, "--connector", "adobe_console")
+    assert run.code == 3 and steps(run)["directory"] == "FAILED", run.out + run.err
+    assert "integration.client_secret" in run.out and "not-the-secret-9Zk" not in run.out + run.err
