@@ -7,7 +7,9 @@ group the org does not have is a missing group); then its users, those of anothe
 (names compared ignoring case, carried as the config spells them). ``--users all`` takes every user,
 ``mapped``/``group`` only those holding a selected group. ``additional_groups`` rules are matched
 against every group the user holds in the source org. Each user's type, username, domain, names and
-country are the ones the source org lists.
+country are the ones the source org lists. A user the source org lists with a type we cannot manage
+(UMAPI's ``unknown``) comes as an ``UnreadableDirectoryUser``: its account in the target org is left
+as it is.
 
 Users stream page by page as they arrive. Any request that fails (a page, the groups, the token) is
 a failed read: a ReadError naming the org and the connector file, so nothing read so far is taken
@@ -16,11 +18,11 @@ for the whole directory.
 
 from __future__ import annotations
 
-from typing import AsyncGenerator
+from typing import Any, AsyncGenerator
 
 from async_usersync.config.settings import AdobeConsoleSettings, UserSelection
 from async_usersync.errors import ReadError
-from async_usersync.records import AdobeUser, DirectoryRecord
+from async_usersync.records import AdobeUser, DirectoryRecord, IdentityType
 from async_usersync.sources.base import LOG, MissingGroupHandler, build_user
 from async_usersync.umapi.client import UmapiClient
 from async_usersync.umapi.errors import UmapiError
@@ -51,15 +53,17 @@ class AdobeConsoleSource:
                     LOG.warning("No group found for: %s", name)
                     if on_missing_group is not None:
                         on_missing_group(name)
-                async for adobe_user in client.users():
+                skipped: list[dict[str, Any]] = []
+                async for adobe_user in client.users(on_skipped=skipped.append):
+                    for unreadable in self._unreadable(skipped):
+                        yield unreadable
                     user = self._selected_user(adobe_user, wanted, selection.kind == "all")
                     if user is not None:
                         yield user
+                for unreadable in self._unreadable(skipped):
+                    yield unreadable
             except UmapiError as error:
                 raise self._read_error(error) from None
-            if client.skipped_users:
-                LOG.warning("Skipped %d users of the source org %s whose identity type is unknown",
-                            client.skipped_users, self.settings.umapi.org_id)
 
     async def first_page(self) -> list[DirectoryRecord]:
         """Page 0 of the source org's users (the type filter applied, no group read): a probe of the
@@ -79,6 +83,20 @@ class AdobeConsoleSource:
         settings = self.settings
         where = f" (integration and server in {settings.file})" if settings.file else ""
         return ReadError(f"the source Admin Console org {settings.umapi.org_id}{where} could not be read: {error}")
+
+    def _unreadable(self, skipped: list[dict[str, Any]]) -> list[DirectoryRecord]:
+        """The users of ``skipped`` (user objects the client could make no record of: an ``unknown``
+        type), each as an ``UnreadableDirectoryUser`` whatever the selection and the type filter, so
+        that its account in the target org is left as it is; ``skipped`` is emptied."""
+        org_id = self.settings.umapi.org_id
+        records = [build_user(
+            f"{item.get('email')} of the source org {org_id}", identity_text=None, identity_field="type",
+            default_identity_type=IdentityType.ENTERPRISE_ID, email=item.get("email"), username=item.get("username"),
+            domain=item.get("domain"), firstname=None, lastname=None, country=None, groups=frozenset(),
+            source_attributes=item, problem=f"its identity type {item.get('type')!r} is not one a sync can manage")
+            for item in skipped]
+        skipped.clear()
+        return [record for record in records if record is not None]
 
     def _selected_user(self, user: AdobeUser, wanted: dict[str, list[str]], every_user: bool) -> DirectoryRecord | None:
         """The directory user for one user of the source org; None when its type is filtered out or

@@ -109,8 +109,11 @@ class UmapiClient:
                          "attempts": transport.counters[family].attempts, "retries": transport.counters[family].retries}
                 for family, bucket in transport.throttles.items()}
 
-    async def users(self, group: str | None = None) -> AsyncIterator[AdobeUser]:
-        """All users of the org, or the users of ``group``, in the order their pages arrive."""
+    async def users(self, group: str | None = None, *,
+                    on_skipped: Callable[[dict[str, Any]], None] | None = None) -> AsyncIterator[AdobeUser]:
+        """All users of the org, or the users of ``group``, in the order their pages arrive. A user
+        object that makes no record (a type we cannot manage, no email or username) is counted in
+        ``skipped_users`` and given to ``on_skipped`` as UMAPI sent it."""
         suffix = f"/{quote(group, safe='')}" if group else ""
         async for page in self._pages("users", lambda number: f"users/{self.settings.org_id}/{number}{suffix}",
                                       {"directOnly": "true"}, "users", group):
@@ -118,6 +121,8 @@ class UmapiClient:
                 user = adobe_user(item)
                 if user is None:
                     self.skipped_users += 1
+                    if on_skipped is not None:
+                        on_skipped(item)
                 else:
                     yield user
                 if position % YIELD_EVERY == 0:

@@ -285,3 +285,13 @@ async def test_check_reads_page_0_of_the_source_org_and_changes_nothing(console:
     run = await check(console, "--connector", "adobe_console")
     assert run.code == 3 and steps(run)["directory"] == "FAILED", run.out + run.err
     assert "integration.client_secret" in run.out and "not-the-secret-9Zk" not in run.out + run.err
+
+
+async def test_a_source_user_of_unknown_type_keeps_its_target_account_untouched(console: ConsoleSetup) -> None:
+    console.source.state.add_user(adobe_user("gone1", ["Sales"], identity_type="unknown"))
+    run = await console.sync(*REMOVE)
+    assert run.code == 0, run.out + run.err
+    users = await console.users()
+    assert users[email("gone1")] == before("gone1")[email("gone1")]  # neither removed nor stripped of Sales Team
+    assert email("gone2") not in users  # the other Adobe-only user goes as before
+    assert "gone1@e2e.test of the source org" in run.out and "'unknown' is not one a sync can manage" in run.out
