@@ -2,7 +2,7 @@
 
 ``umapi/``, ``sources/`` and ``logs/`` import their settings from here and never a reader: the
 readers (``config/connector_umapi.py``, ``connector_ldap.py``, ``connector_csv.py``,
-``user_sync_config.py``, ``options.py``) turn files and options into these records once, at start,
+``connector_adobe_console.py``, ``user_sync_config.py``, ``options.py``) turn files and options into these records once, at start,
 and ``config/run_settings.py`` hands them on. Nothing here reads a file.
 """
 
