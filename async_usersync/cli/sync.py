@@ -68,7 +68,7 @@ def sync(
     config_filename: Path = typer.Option(Path("user-sync-config.yml"), "-c", "--config-filename", help="The main configuration file."),
     config_file_encoding: str = typer.Option("utf8", "--config-file-encoding", help="Encoding of the configuration files."),
     users: str | None = typer.Option(None, "--users", help="all | mapped | group A,B | file users.csv (also written group:A,B)."),
-    connector: str | None = typer.Option(None, "--connector", help="ldap | csv users.csv: the directory source."),
+    connector: str | None = typer.Option(None, "--connector", help="ldap | csv users.csv | adobe_console: the directory source."),
     process_groups: bool | None = typer.Option(None, "--process-groups/--no-process-groups", help="Make mapped Adobe groups match the directory."),
     update_user_info: bool | None = typer.Option(None, "--update-user-info/--no-update-user-info", help="Push name and email changes to Adobe."),
     adobe_only_user_action: str | None = typer.Option(

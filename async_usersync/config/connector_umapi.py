@@ -34,10 +34,22 @@ def umapi_settings(section: ConfigSection) -> tuple[UmapiSettings, bool | None]:
     if "ssl_verify" in section.data:
         section.warn("ssl_verify", "is not read at the top level; only server.ssl_verify is "
                                    "(or invocation_defaults.ssl_cert_verify)")
+    settings, ssl_verify = connection_settings(section, "enterprise")
+    section.ignore("trusted", "uses_business_id", "ssl_verify")
+    return settings, ssl_verify
+
+
+def connection_settings(section: ConfigSection, credentials: str) -> tuple[UmapiSettings, bool | None]:
+    """One org's connection from a connector file: ``authentication_method`` (oauth only), the
+    OAuth credential in the section ``credentials`` (``enterprise`` in connector-umapi.yml,
+    ``integration`` in connector-adobe-console.yml: ``org_id``, ``client_id`` or its old name
+    ``api_key``, ``client_secret``, each secret possibly through ``secure_*_key``) and ``server``;
+    also the ``server.ssl_verify`` the file sets (None when unset). Raises ConfigError naming the
+    file and key."""
     method = section.get("authentication_method", kind=str)
-    enterprise = section.section("enterprise", required=True)
+    credential = section.section(credentials, required=True)
     jwt_keys = [key for key in ("tech_acct_id", "tech_acct", "priv_key_path", "priv_key_data",
-                                "secure_priv_key_data_key") if key in enterprise]
+                                "secure_priv_key_data_key") if key in credential]
     if (method or "").strip().lower() == "jwt" or (method is None and jwt_keys):
         raise section.error("authentication_method", "JWT (service account) authentication was switched off by "
                             "Adobe in 2026; create an OAuth Server-to-Server credential in the Developer "
@@ -45,14 +57,14 @@ def umapi_settings(section: ConfigSection) -> tuple[UmapiSettings, bool | None]:
     if method is not None and method.strip().lower() != "oauth":
         raise section.error("authentication_method", f"expected 'oauth', got {method!r}")
     if jwt_keys:
-        raise enterprise.error(jwt_keys[0], "only used by JWT authentication; remove it for oauth")
+        raise credential.error(jwt_keys[0], "only used by JWT authentication; remove it for oauth")
 
-    org_id: str = enterprise.require("org_id", str)
-    if "api_key" in enterprise and ("client_id" in enterprise or "secure_client_id_key" in enterprise):
-        raise enterprise.error("api_key", "give either 'client_id' or its old name 'api_key', not both")
-    client_id = read_secret(enterprise, "api_key" if "api_key" in enterprise else "client_id", org_id)
-    client_secret = read_secret(enterprise, "client_secret", org_id)
-    enterprise.finish()
+    org_id: str = credential.require("org_id", str)
+    if "api_key" in credential and ("client_id" in credential or "secure_client_id_key" in credential):
+        raise credential.error("api_key", "give either 'client_id' or its old name 'api_key', not both")
+    client_id = read_secret(credential, "api_key" if "api_key" in credential else "client_id", org_id)
+    client_secret = read_secret(credential, "client_secret", org_id)
+    credential.finish()
 
     server = section.section("server")
     defaults = UmapiSettings(org_id="", client_id="", client_secret="")
@@ -84,7 +96,6 @@ def umapi_settings(section: ConfigSection) -> tuple[UmapiSettings, bool | None]:
         user_group_entries=server.get("user_group_entries", defaults.user_group_entries, bool),
     )
     server.finish()
-    section.ignore("trusted", "uses_business_id", "ssl_verify")
     return settings, ssl_verify
 
 

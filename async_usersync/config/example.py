@@ -37,6 +37,7 @@ directory_users:
   connectors:
     ldap: connector-ldap.yml
     csv: connector-csv.yml   # used by --connector csv FILE or --users file FILE
+    adobe_console: connector-adobe-console.yml   # another Admin Console org: --connector adobe_console
   # Which Adobe groups (user groups or product profiles) the members of a directory group get.
   # Only the Adobe groups listed here are ever removed from a user.
   groups:
@@ -190,12 +191,41 @@ after_mapping_hook: |
       target_groups.add('Company 2 Users')
 """
 
+ADOBE_CONSOLE_CONFIG = """\
+# connector-adobe-console.yml: another Admin Console org read as the directory (--connector
+# adobe_console), e.g. a console fed by Adobe's Azure or Google sync that feeds this one.
+# Its users, with the user groups and product profiles they hold there, are mapped like directory
+# groups: directory_users.groups[].directory_group names a group of that org (any case).
+# It has its own credential, access token and throttle, apart from connector-umapi.yml's org.
+# Keep this file readable by the sync account only.
+
+authentication_method: oauth
+
+# The OAuth Server-to-Server credential of the source org (the keys of connector-umapi.yml's
+# enterprise section; the secret may come from the OS keyring with secure_client_secret_key).
+integration:
+  org_id: "SOURCE_ORG_ID@AdobeOrg"
+  client_id: "the source org's client id"
+  # secure_client_secret_key: source_console_client_secret
+  client_secret: "the source org's client secret"
+
+# Read only the users of one identity type (adobeID, enterpriseID, federatedID), or all of them.
+identity_type_filter: all
+
+# The defaults reach Adobe. server takes the keys of connector-umapi.yml's server section;
+# as User Sync, each request of this org may be tried server.retries + 1 times.
+# server:
+#   retries: 3
+#   max_retry_after: 3600
+"""
+
 EXAMPLE_FILES = {
     "user-sync-config.yml": MAIN_CONFIG,
     "connector-umapi.yml": UMAPI_CONFIG,
     "connector-ldap.yml": LDAP_CONFIG,
     "connector-csv.yml": CSV_CONFIG,
     "extension-config.yml": EXTENSION_CONFIG,
+    "connector-adobe-console.yml": ADOBE_CONSOLE_CONFIG,
 }
 
 

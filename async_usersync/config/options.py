@@ -18,10 +18,10 @@ OPTION_NAMES = (
     "users", "connector", "process_groups", "update_user_info", "adobe_only_user_action", "adobe_only_user_list",
     "adobe_users", "strategy", "exclude_unmapped_users", "user_filter", "test_mode", "ssl_cert_verify", "state_dir",
 )
-UNSUPPORTED_CONNECTORS = ("okta", "adobe_console")
+UNSUPPORTED_CONNECTORS = ("okta",)
 
 UsersKind = Literal["all", "mapped", "group", "file"]
-ConnectorKind = Literal["ldap", "csv"]
+ConnectorKind = Literal["ldap", "csv", "adobe_console"]
 AdobeUsersKind = Literal["all", "mapped", "group"]
 _USERS_KINDS: tuple[UsersKind, ...] = ("all", "mapped", "group", "file")
 _ADOBE_USERS_KINDS: tuple[AdobeUsersKind, ...] = ("all", "mapped", "group")
@@ -196,10 +196,10 @@ def _users(value: Any, origin: _Origin) -> tuple[UsersKind, tuple[str, ...], Pat
 
 def _connector(value: Any, origin: _Origin) -> tuple[ConnectorKind, Path | None]:
     tokens = _tokens(value, origin)
-    named = _keyword(tokens, ("ldap", "csv", *UNSUPPORTED_CONNECTORS), origin)
+    named = _keyword(tokens, ("ldap", "csv", "adobe_console", *UNSUPPORTED_CONNECTORS), origin)
     if named in UNSUPPORTED_CONNECTORS:
-        raise origin.error(f"the {named} connector is not supported yet (use ldap or csv)")
-    kind: ConnectorKind = "csv" if named == "csv" else "ldap"
+        raise origin.error(f"the {named} connector is not supported yet (use ldap, csv or adobe_console)")
+    kind: ConnectorKind = "csv" if named == "csv" else "adobe_console" if named == "adobe_console" else "ldap"
     if kind == "csv" and len(tokens) > 1:
         return kind, origin.path(_one_argument(tokens, kind, "one CSV file", origin))
     _no_argument(tokens, kind, origin)

@@ -14,12 +14,20 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from async_usersync.config.connector_adobe_console import read_connector_adobe_console
 from async_usersync.config.connector_csv import read_connector_csv
 from async_usersync.config.connector_ldap import read_connector_ldap
 from async_usersync.config.connector_umapi import read_connector_umapi
 from async_usersync.config.options import SyncOptions, merge_options
 from async_usersync.config.section import text_encoding
-from async_usersync.config.settings import CsvSettings, LdapSettings, LogSettings, UmapiSettings, UserSelection
+from async_usersync.config.settings import (
+    AdobeConsoleSettings,
+    CsvSettings,
+    LdapSettings,
+    LogSettings,
+    UmapiSettings,
+    UserSelection,
+)
 from async_usersync.config.user_sync_config import SyncConfig, load_sync_config
 from async_usersync.engine.rules import GroupMapping, Strategy, SyncRules, fold, split_org
 from async_usersync.errors import ConfigError
@@ -46,7 +54,7 @@ class RunSettings:
     options: SyncOptions
     rules: SyncRules
     umapi: UmapiSettings
-    directory: LdapSettings | CsvSettings | None
+    directory: LdapSettings | CsvSettings | AdobeConsoleSettings | None
     """The selected directory connector's settings; None with ``--adobe-only-user-list``."""
     selection: UserSelection
     """What the directory source reads: see ``directory_selection``."""
@@ -117,10 +125,7 @@ def _umapi_settings(config: SyncConfig, file: Path, encoding: str, options: Sync
     set, and is then the key its TLS warning names."""
     umapi, ssl_verify, umapi_notes = read_connector_umapi(file, encoding)
     notes.extend(umapi_notes)
-    if ssl_verify is None and not options.ssl_cert_verify:
-        umapi = replace(umapi, ssl_verify=False, tls_keys=replace(
-            umapi.tls_keys, verify=config.invocation_defaults.where("ssl_cert_verify")))
-    return umapi
+    return _invocation_ssl_verify(config, options, umapi, ssl_verify)
 
 
 def _adobe_groups_to_read(options: SyncOptions, org: str | None, targets: tuple[str, ...]) -> tuple[str, ...] | None:
@@ -189,7 +194,18 @@ def build_sync_rules(config: SyncConfig, options: SyncOptions, group_filter: fro
     )
 
 
-def _directory_settings(config: SyncConfig, options: SyncOptions, notes: list[str]) -> LdapSettings | CsvSettings | None:
+def _invocation_ssl_verify(config: SyncConfig, options: SyncOptions, umapi: UmapiSettings,
+                           ssl_verify: bool | None) -> UmapiSettings:
+    """``umapi`` with ``invocation_defaults.ssl_cert_verify`` (or ``--ssl-cert-verify``) applied
+    where its file's ``server.ssl_verify`` (``ssl_verify``, None when unset) does not decide."""
+    if ssl_verify is not None or options.ssl_cert_verify:
+        return umapi
+    return replace(umapi, ssl_verify=False, tls_keys=replace(
+        umapi.tls_keys, verify=config.invocation_defaults.where("ssl_cert_verify")))
+
+
+def _directory_settings(config: SyncConfig, options: SyncOptions, notes: list[str]
+                        ) -> LdapSettings | CsvSettings | AdobeConsoleSettings | None:
     """The selected connector's file, read; the command line's CSV file replaces ``file_path``
     (with a warning when the file names one). Raises ConfigError when ``additional_groups`` rules
     are set and the LDAP connector does not read each user's groups, as User Sync does."""
@@ -206,6 +222,11 @@ def _directory_settings(config: SyncConfig, options: SyncOptions, notes: list[st
             notes.append(str(ConfigError(f"not read: the command line names {options.csv_file}, which is read instead",
                                          file=file, key="file_path")))
         return replace(csv, file_path=options.csv_file)
+    if options.connector == "adobe_console":
+        console, ssl_verify, console_notes = read_connector_adobe_console(
+            config.directory.connector_files["adobe_console"], encoding)
+        notes.extend(console_notes)
+        return replace(console, umapi=_invocation_ssl_verify(config, options, console.umapi, ssl_verify))
     ldap_file = config.directory.connector_files["ldap"]
     ldap, ldap_notes = read_connector_ldap(ldap_file, encoding)
     notes.extend(ldap_notes)

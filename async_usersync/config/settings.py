@@ -2,7 +2,7 @@
 
 ``umapi/``, ``sources/`` and ``logs/`` import their settings from here and never a reader: the
 readers (``config/connector_umapi.py``, ``connector_ldap.py``, ``connector_csv.py``,
-``user_sync_config.py``, ``options.py``) turn files and options into these records once, at start,
+``connector_adobe_console.py``, ``user_sync_config.py``, ``options.py``) turn files and options into these records once, at start,
 and ``config/run_settings.py`` hands them on. Nothing here reads a file.
 """
 
@@ -227,6 +227,21 @@ class ExtensionSettings:
     """Extra directory attributes (LDAP) or columns (CSV) the hook reads from ``source_attributes``."""
     extended_adobe_groups: tuple[str, ...] = ()
     """Adobe groups the hook may assign besides the mapped ones; they count as mapped."""
+
+
+# --- connector-adobe-console.yml -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AdobeConsoleSettings:
+    """connector-adobe-console.yml: another Admin Console org read as a directory (User Sync's
+    ``adobe_console`` connector). ``umapi`` is that org's own connection (its credential under
+    ``integration:``, its own token and throttle); ``identity_type_filter`` keeps only users of one
+    type (None: ``all``, User Sync's default)."""
+
+    umapi: UmapiSettings
+    identity_type_filter: IdentityType | None = None
+    file: Path | None = None
+    """The connector file, for messages."""
 
 
 # --- the logging section of user-sync-config.yml ---------------------------------------------------

@@ -3,7 +3,8 @@ error naming the file and the key), relative paths taken against the file that n
 
 Its ``logging:`` section becomes ``LogSettings`` here; its ``invocation_defaults`` are merged with
 the command line by ``options.merge_options``; the connector files it names are read by their own
-modules (``connector_umapi``, ``connector_ldap``, ``connector_csv``), all through ``run_settings``.
+modules (``connector_umapi``, ``connector_ldap``, ``connector_csv``, ``connector_adobe_console``), all
+through ``run_settings``.
 """
 
 from __future__ import annotations

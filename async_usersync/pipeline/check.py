@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping
 
 from async_usersync.config import RunSettings, load_run_settings
-from async_usersync.config.settings import CsvSettings
+from async_usersync.config.settings import AdobeConsoleSettings, CsvSettings
 from async_usersync.errors import ExitCode, UsersyncError
 from async_usersync.records import UnreadableDirectoryUser
 from async_usersync.redaction import SecretRedactor, redact
+from async_usersync.sources.adobe_console import AdobeConsoleSource
 from async_usersync.sources.csv import CsvSource
 from async_usersync.sources.ldap import LdapSource
 from async_usersync.umapi import UmapiClient
@@ -137,6 +138,12 @@ async def _directory_step(settings: RunSettings) -> StepOutcome:
                            lambda users: f"{directory.file_path}: header and first rows read, {_users(users)}",
                            f"the file's columns; in {csv_file}: file_path, delimiter, string_encoding and the "
                            "*_column_name keys")
+    if isinstance(directory, AdobeConsoleSettings):
+        console = directory
+        return await _step("directory", lambda: AdobeConsoleSource(console).first_page(),
+                           lambda users: f"page 0 of the source org {console.umapi.org_id}: {_users(users)}",
+                           f"in {console.file}: integration.org_id, integration.client_id, integration.client_secret, "
+                           "server.host, server.endpoint, server.auth_host, server.ca_file, server.ssl_verify")
     connector_file = settings.config.directory.connector_files.get("ldap")
     return await _step("directory", lambda: LdapSource(directory, identity_type).first_page(),
                        lambda users: (f"bound to {directory.host} as {directory.username or 'anonymous'}, "

@@ -55,9 +55,12 @@ class UmapiClient:
     """Owns one HTTP session; use as ``async with UmapiClient(settings) as client:``."""
 
     def __init__(self, settings: UmapiSettings, *, test_mode: bool = False, user_agent: str | None = None,
-                 wire: Wire | None = None) -> None:
-        """``wire`` replaces the aiohttp session (tests put a scripted fake server there)."""
+                 wire: Wire | None = None, sync_signals: bool = True) -> None:
+        """``wire`` replaces the aiohttp session (tests put a scripted fake server there).
+        ``sync_signals=False`` leaves out the ``Pragma`` sync signals: an org read as a directory
+        (the ``adobe_console`` source) is not being synced."""
         self.settings = settings
+        self.sync_signals = sync_signals
         self._wire = wire
         self.test_mode = test_mode
         self.user_agent = " ".join(filter(None, (
@@ -106,8 +109,11 @@ class UmapiClient:
                          "attempts": transport.counters[family].attempts, "retries": transport.counters[family].retries}
                 for family, bucket in transport.throttles.items()}
 
-    async def users(self, group: str | None = None) -> AsyncIterator[AdobeUser]:
-        """All users of the org, or the users of ``group``, in the order their pages arrive."""
+    async def users(self, group: str | None = None, *,
+                    on_skipped: Callable[[dict[str, Any]], None] | None = None) -> AsyncIterator[AdobeUser]:
+        """All users of the org, or the users of ``group``, in the order their pages arrive. A user
+        object that makes no record (a type we cannot manage, no email or username) is counted in
+        ``skipped_users`` and given to ``on_skipped`` as UMAPI sent it."""
         suffix = f"/{quote(group, safe='')}" if group else ""
         async for page in self._pages("users", lambda number: f"users/{self.settings.org_id}/{number}{suffix}",
                                       {"directOnly": "true"}, "users", group):
@@ -115,6 +121,8 @@ class UmapiClient:
                 user = adobe_user(item)
                 if user is None:
                     self.skipped_users += 1
+                    if on_skipped is not None:
+                        on_skipped(item)
                 else:
                     yield user
                 if position % YIELD_EVERY == 0:
@@ -172,7 +180,7 @@ class UmapiClient:
 
     def _opening_signal(self) -> str | None:
         """``umapi-sync-start`` on the client's very first request, whatever it is (user-sync#813)."""
-        if self._started:
+        if self._started or not self.sync_signals:
             return None
         self._started = True
         return SYNC_START
@@ -187,7 +195,7 @@ class UmapiClient:
         goes on a request for page 1, whose answer (that last page again) is not read twice. When the org grew during the read, pages are read on
         one by one until ``lastPage``; an empty page ends the read as well.
         """
-        signal_end = family == "users" and group is None
+        signal_end = self.sync_signals and family == "users" and group is None
         first = await self._page(family, 0, path_of(0), params, key, group, self._opening_signal())
         count = (first.page_count or 0) if first.items and not first.last else 0
         slots = asyncio.Semaphore(self.settings.max_in_flight)

@@ -76,7 +76,6 @@ def test_user_filter_and_adobe_users_group() -> None:
     ({}, {"users": ["group"]}, "option --users: 'group' needs a comma-separated list of group names"),
     ({}, {"users": "everyone"}, "option --users: unknown value 'everyone'"),
     ({}, {"connector": "okta"}, "option --connector: the okta connector is not supported yet"),
-    ({}, {"connector": ["adobe_console"]}, "option --connector: the adobe_console connector is not supported yet"),
     ({}, {"adobe_users": ["mapped", "x"]}, "option --adobe-users: 'mapped' takes no further value"),
     ({}, {"strategy": "pull"}, "option --strategy: unknown value 'pull' (expected sync, push)"),
     ({}, {"user_filter": "(unclosed"}, "option --user-filter: not a valid regular expression"),
