@@ -16,10 +16,13 @@ from typing import Any, Mapping
 
 from async_usersync.config.connector_csv import read_connector_csv
 from async_usersync.config.connector_ldap import read_connector_ldap
+from async_usersync.config.connector_okta import read_connector_okta
 from async_usersync.config.connector_umapi import read_connector_umapi
 from async_usersync.config.options import SyncOptions, merge_options
 from async_usersync.config.section import text_encoding
-from async_usersync.config.settings import CsvSettings, LdapSettings, LogSettings, UmapiSettings, UserSelection
+from async_usersync.config.settings import (
+    CsvSettings, LdapSettings, LogSettings, OktaSettings, UmapiSettings, UserSelection,
+)
 from async_usersync.config.user_sync_config import SyncConfig, load_sync_config
 from async_usersync.engine.rules import Strategy, SyncRules, fold
 from async_usersync.errors import ConfigError
@@ -33,7 +36,7 @@ class RunSettings:
     options: SyncOptions
     rules: SyncRules
     umapi: UmapiSettings
-    directory: LdapSettings | CsvSettings | None
+    directory: LdapSettings | CsvSettings | OktaSettings | None
     """The selected directory connector's settings; None with ``--adobe-only-user-list``."""
     selection: UserSelection
     """What the directory source reads: see ``directory_selection``."""
@@ -134,10 +137,12 @@ def build_sync_rules(config: SyncConfig, options: SyncOptions, group_filter: fro
     )
 
 
-def _directory_settings(config: SyncConfig, options: SyncOptions, notes: list[str]) -> LdapSettings | CsvSettings | None:
+def _directory_settings(config: SyncConfig, options: SyncOptions, notes: list[str]
+                        ) -> LdapSettings | CsvSettings | OktaSettings | None:
     """The selected connector's file, read; the command line's CSV file replaces ``file_path``
     (with a warning when the file names one). Raises ConfigError when ``additional_groups`` rules
-    are set and the LDAP connector does not read each user's groups, as User Sync does."""
+    are set and the LDAP connector does not read each user's groups, or the connector is Okta's,
+    as User Sync does."""
     if options.adobe_only_user_list is not None:
         return None
     encoding = config.encoding
@@ -151,6 +156,13 @@ def _directory_settings(config: SyncConfig, options: SyncOptions, notes: list[st
             notes.append(str(ConfigError(f"not read: the command line names {options.csv_file}, which is read instead",
                                          file=file, key="file_path")))
         return replace(csv, file_path=options.csv_file)
+    if options.connector == "okta":
+        if config.directory.mapping.additional:
+            raise _config_error(config, "directory_users.additional_groups",
+                                "additional group rules are not supported by the okta connector, as in User Sync")
+        okta, okta_notes = read_connector_okta(config.directory.connector_files["okta"], encoding)
+        notes.extend(okta_notes)
+        return okta
     ldap_file = config.directory.connector_files["ldap"]
     ldap, ldap_notes = read_connector_ldap(ldap_file, encoding)
     notes.extend(ldap_notes)

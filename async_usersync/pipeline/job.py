@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from async_usersync.config import RunSettings
-from async_usersync.config.settings import CsvSettings, UmapiSettings, UserSelection
+from async_usersync.config.settings import CsvSettings, OktaSettings, UmapiSettings, UserSelection
 from async_usersync.engine import Strategy, SyncPlanner
 from async_usersync.engine.history import RemovalGuard
 from async_usersync.pipeline.adobe_only_file import read_adobe_only_users
@@ -14,6 +14,7 @@ from async_usersync.records import AdobeUser
 from async_usersync.sources.base import DirectorySource
 from async_usersync.sources.csv import CsvSource
 from async_usersync.sources.ldap import LdapSource
+from async_usersync.sources.okta import OktaSource
 from async_usersync.sources.ldap_process import LdapProcessSource, ldap_in_child_process
 
 
@@ -49,6 +50,8 @@ def build_job(settings: RunSettings) -> SyncJob:
         listed = tuple(read_adobe_only_users(options.adobe_only_user_list, identity_type))
     elif isinstance(settings.directory, CsvSettings):
         directory = CsvSource(settings.directory, identity_type)
+    elif isinstance(settings.directory, OktaSettings):
+        directory = OktaSource(settings.directory, identity_type)
     elif settings.directory is not None:
         ldap_source = LdapProcessSource if ldap_in_child_process() else LdapSource
         directory = ldap_source(settings.directory, identity_type)

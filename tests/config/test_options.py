@@ -75,7 +75,8 @@ def test_user_filter_and_adobe_users_group() -> None:
                                                "write-file, remove-adobe-groups, remove, delete)"),
     ({}, {"users": ["group"]}, "option --users: 'group' needs a comma-separated list of group names"),
     ({}, {"users": "everyone"}, "option --users: unknown value 'everyone'"),
-    ({}, {"connector": "okta"}, "option --connector: the okta connector is not supported yet"),
+    ({}, {"connector": "okta"}, "option --connector: the okta connector has no notion of all users, as in User Sync"),
+    ({}, {"connector": "okta", "users": "all"}, "option --users: the okta connector has no notion of all users"),
     ({}, {"connector": ["adobe_console"]}, "option --connector: the adobe_console connector is not supported yet"),
     ({}, {"adobe_users": ["mapped", "x"]}, "option --adobe-users: 'mapped' takes no further value"),
     ({}, {"strategy": "pull"}, "option --strategy: unknown value 'pull' (expected sync, push)"),
@@ -83,7 +84,7 @@ def test_user_filter_and_adobe_users_group() -> None:
     ({}, {"colour": "blue"}, "unknown option(s): colour"),
     ({"process_groups": "sometimes"}, {}, f"in {CONFIG_FILE}, key 'invocation_defaults.process_groups': expected true or false"),
     ({"users": "group"}, {}, f"in {CONFIG_FILE}, key 'invocation_defaults.users': 'group' needs a comma-separated list"),
-    ({"connector": "okta"}, {}, f"in {CONFIG_FILE}, key 'invocation_defaults.connector': the okta connector is not supported"),
+    ({"connector": "okta"}, {}, f"in {CONFIG_FILE}, key 'invocation_defaults.connector': the okta connector has no notion"),
     ({"config_filename": "x.yml"}, {}, f"in {CONFIG_FILE}, key 'invocation_defaults.config_filename': unknown key"),
 ])
 def test_invalid_options_and_combinations_name_the_option_or_the_key(from_file: dict[str, Any], given: dict[str, Any],
