@@ -83,8 +83,10 @@ def _check_operand(node: ast.expr, text: str) -> None:
 
 def _attribute_path(node: ast.Attribute) -> tuple[str, ...] | None:
     """``("status",)`` for ``user.status``, ``("profile", "department")`` for ``user.profile.department``;
-    None for anything else."""
+    None for anything else (a name starting with ``_`` too)."""
     inner = node.value
+    if node.attr.startswith("_"):
+        return None
     if isinstance(inner, ast.Name) and inner.id == "user":
         return (node.attr,)
     if (isinstance(inner, ast.Attribute) and inner.attr == "profile" and isinstance(inner.value, ast.Name)
