@@ -105,7 +105,10 @@ class OktaDirectory:
 
     def group_id(self, name: str) -> str:
         """The id of the group named ``name``; KeyError when there is none."""
-        return next(group_id for group_id, group in self.groups.items() if group["profile"]["name"] == name)
+        for group_id, group in self.groups.items():
+            if group["profile"]["name"] == name:
+                return group_id
+        raise KeyError(name)
 
     def to_json(self) -> dict[str, Any]:
         """Groups with their members' logins, and the users."""
@@ -152,7 +155,8 @@ class OktaSandbox:
 
     def __init__(self, config: OktaSandboxConfig, directory: OktaDirectory | None = None) -> None:
         self.config = config
-        self.directory = directory or seeded_directory(config.users, config.groups, config.seed)
+        self.directory = directory if directory is not None else seeded_directory(config.users, config.groups,
+                                                                                   config.seed)
         self.random = random.Random(config.seed)
         self.families = {name: _Family(limit) for name, limit in config.rate_limits.items()}
 

@@ -1,7 +1,7 @@
 """Fixtures that start the project's fake Okta org (``async_usersync.sandbox.okta``).
 
-- ``okta_directory``: the ``OktaDirectory`` the ``okta`` fixture serves (empty; tests fill it, or
-  override the fixture).
+- ``okta_directory``: the ``OktaDirectory`` the ``okta`` fixture serves (None: one seeded from
+  ``okta_config``; override the fixture to serve another).
 - ``okta_config``: the ``OktaSandboxConfig`` it starts with (TLS on, port 0, Okta's limits).
 - ``okta``: a running in-process fake Okta org (``OktaSandboxServer``): ``.host``, ``.ca_cert``,
   ``.api_token``, ``.directory``, ``.stats(family)``, ``.sandbox.config`` (faults can change mid-test).
@@ -19,8 +19,8 @@ from async_usersync.sandbox.okta import OktaDirectory, OktaSandboxConfig, OktaSa
 
 
 @pytest.fixture
-def okta_directory() -> OktaDirectory:
-    return OktaDirectory()
+def okta_directory() -> OktaDirectory | None:
+    return None
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def okta_config() -> OktaSandboxConfig:
 
 
 @pytest.fixture
-async def okta(okta_config: OktaSandboxConfig, okta_directory: OktaDirectory) -> AsyncIterator[OktaSandboxServer]:
+async def okta(okta_config: OktaSandboxConfig, okta_directory: OktaDirectory | None) -> AsyncIterator[OktaSandboxServer]:
     async with run_okta_sandbox(okta_config, okta_directory) as server:
         yield server
 
