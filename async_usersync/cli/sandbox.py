@@ -18,7 +18,8 @@ import ipaddress
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, TypeVar
 
 import typer
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from async_usersync.sandbox import SandboxConfig
     from async_usersync.sandbox.okta import OktaSandboxConfig
 
+T = TypeVar("T")
 EXTRA_MISSING = ("async-usersync sandbox: the sandbox needs the 'sandbox' extra ({module} is missing): "
                  "pip install 'async-usersync[sandbox]'")
 
@@ -163,13 +165,9 @@ def _parse_clients(pairs: list[str]) -> dict[str, str]:
 
 
 async def _serve(config: SandboxConfig) -> None:
-    from async_usersync.sandbox import run_sandbox
+    from async_usersync.sandbox import SandboxServer, run_sandbox
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signal_number in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signal_number, stop.set)
-    async with run_sandbox(config) as server:
+    def announce(server: SandboxServer) -> None:
         print(f"sandbox listening on {server.base_url}", flush=True)
         if server.ca_cert is not None:
             print(f"sandbox ca-cert {server.ca_cert}", flush=True)
@@ -178,21 +176,31 @@ async def _serve(config: SandboxConfig) -> None:
             f" users {len(server.state.users)} groups {len(server.state.groups)}",
             file=sys.stderr, flush=True,
         )
-        await stop.wait()
+
+    await _serve_until_stopped(run_sandbox(config), announce)
 
 
 async def _serve_okta(config: OktaSandboxConfig) -> None:
-    from async_usersync.sandbox.okta import run_okta_sandbox
+    from async_usersync.sandbox.okta import OktaSandboxServer, run_okta_sandbox
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signal_number in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signal_number, stop.set)
-    async with run_okta_sandbox(config) as server:
+    def announce(server: OktaSandboxServer) -> None:
         print(f"okta-sandbox listening on {server.base_url}", flush=True)
         if server.ca_cert is not None:
             print(f"okta-sandbox ca-cert {server.ca_cert}", flush=True)
         print(f"okta-sandbox api-token {server.api_token}", flush=True)
         print(f"okta-sandbox users {len(server.directory.users)} groups {len(server.directory.groups)}",
               file=sys.stderr, flush=True)
+
+    await _serve_until_stopped(run_okta_sandbox(config), announce)
+
+
+async def _serve_until_stopped(serving: AbstractAsyncContextManager[T], announce: Callable[[T], None]) -> None:
+    """Serves until the first SIGINT or SIGTERM (their handlers set before serving starts), after
+    ``announce`` has printed where."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signal_number, stop.set)
+    async with serving as server:
+        announce(server)
         await stop.wait()

@@ -34,7 +34,6 @@ import asyncio
 import contextlib
 import math
 import random
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +43,7 @@ import orjson
 from aiohttp import web
 
 from async_usersync.sandbox.faults import STATUS_KINDS, FaultPlan, parse_fault_plan
-from async_usersync.sandbox.tls import server_context, write_self_signed
+from async_usersync.sandbox.server import serve_app
 
 OKTA_FAULT_FAMILIES = ("groups", "members", "users")
 """Fault families: the group lookup, a group's members, the users list."""
@@ -324,18 +323,6 @@ async def run_okta_sandbox(config: OktaSandboxConfig, directory: OktaDirectory |
     config), with a self-signed certificate in a scratch folder. Raises OSError when the port cannot
     be bound."""
     sandbox = OktaSandbox(config, directory)
-    with tempfile.TemporaryDirectory(prefix="usersync-okta-") as scratch:
-        ssl_context = None
-        ca_cert = None
-        if config.tls:
-            ca_cert, key = write_self_signed(Path(scratch))
-            ssl_context = server_context(ca_cert, key)
-        runner = web.AppRunner(sandbox.build_app(), access_log=None, handle_signals=False)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, config.host, config.port, ssl_context=ssl_context, backlog=1024,
-                               reuse_address=True)
-            await site.start()
-            yield OktaSandboxServer(sandbox, config.host, runner.addresses[0][1], ca_cert)
-        finally:
-            await runner.cleanup()
+    async with serve_app(sandbox.build_app(), config.host, config.port, config.tls, "usersync-okta-") as (
+            runner, _, ca_cert):
+        yield OktaSandboxServer(sandbox, config.host, runner.addresses[0][1], ca_cert)

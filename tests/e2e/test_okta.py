@@ -167,3 +167,17 @@ async def test_bad_input_is_exit_2_naming_it_before_anything_is_read(
     assert message in run.err
     assert okta_setup.okta.stats("groups").requests == 0
     assert await okta_setup.users() == STARTING
+
+
+async def test_check_looks_up_the_first_group_and_reads_one_page(okta_setup: OktaSetup) -> None:
+    from tests.e2e.test_check import check, line_of, steps
+
+    run = await check(okta_setup, "--connector", "okta", "--users", "mapped")
+    assert run.code == 0, run.out + run.err
+    assert steps(run)["directory"] == "ok"
+    assert (f"https://{okta_setup.okta.host}: token accepted, group 'Sales' found, first page: 1 users"
+            in line_of(run, "directory"))
+    okta_setup.write_okta(api_token="00wrongWrongWrongWrong")
+    run = await check(okta_setup, "--connector", "okta", "--users", "mapped")
+    assert run.code == 3 and steps(run)["directory"] == "FAILED"
+    assert "refused the API token" in line_of(run, "directory")
