@@ -172,7 +172,8 @@ class OktaSandbox:
 
     def _gated(self, rate_family: str, fault_family: str, handler: Callable[[web.Request], Awaitable[web.Response]]
                ) -> Callable[[web.Request], Awaitable[web.Response]]:
-        """Auth (401), the rate window (429), an injected fault, then ``handler``; headers on every answer."""
+        """Auth (401), the rate window (429), an injected fault, then ``handler``; the rate-limit headers
+        on every answer (none when ``throttle`` is off)."""
         async def gate(request: web.Request) -> web.Response:
             family = self.families[rate_family]
             family.requests += 1
@@ -182,14 +183,17 @@ class OktaSandbox:
             if now >= family.window_end:
                 family.window_end, family.used = now + self.config.window, 0
             headers = {"X-Rate-Limit-Limit": str(family.limit)}
-            if self.config.throttle and family.used >= family.limit:
+            if not self.config.throttle:  # no limit: none is told either
+                headers = {}
+            elif family.used >= family.limit:
                 family.throttled += 1
                 headers |= {"X-Rate-Limit-Remaining": "0", "X-Rate-Limit-Reset": self._epoch(family.window_end - now)}
                 return _error(429, "E0000047", "API call exceeded rate limit due to too many requests.", headers)
             family.used += 1
             family.most_in_window = max(family.most_in_window, family.used)
-            headers |= {"X-Rate-Limit-Remaining": str(max(0, family.limit - family.used)),
-                        "X-Rate-Limit-Reset": self._epoch(family.window_end - now)}
+            if self.config.throttle:
+                headers |= {"X-Rate-Limit-Remaining": str(max(0, family.limit - family.used)),
+                            "X-Rate-Limit-Reset": self._epoch(family.window_end - now)}
             fault = self.config.faults.draw(fault_family, self.random) if self.config.faults.families else None
             if fault is not None and fault.kind == "slow":
                 await asyncio.sleep(fault.delay)
