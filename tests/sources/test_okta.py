@@ -128,3 +128,25 @@ async def test_a_429_storm_past_max_outage_fails_the_read(tmp_path: Path, okta: 
     okta.sandbox.config.faults = parse_fault_plan("members:429=1@0.2", OKTA_FAULT_FAMILIES)
     with pytest.raises(ReadError, match=r"accepted no request for \d+ s \(max_outage 1 s\).*rate limited \(429"):
         await collect(source(tmp_path, okta_connector, max_outage=1).users(group("Sales")))
+
+
+async def test_503s_and_dropped_connections_are_retried(tmp_path: Path, okta: OktaSandboxServer,
+                                                         okta_connector: Callable[..., dict[str, Any]]) -> None:
+    okta.sandbox.config.faults = parse_fault_plan("members:503=0.3,reset=0.2;groups:503=0.3", OKTA_FAULT_FAMILIES)
+    users = await collect(source(tmp_path, okta_connector, page_size=50, retries=8).users(group("Big")))
+    assert len(users) == 450
+    stats = okta.stats("groups")
+    assert stats.server_errors > 0 and stats.requests - stats.ok - stats.throttled - stats.server_errors > 0  # resets
+
+
+async def test_the_identity_type_format_is_read_per_user(tmp_path: Path, okta: OktaSandboxServer,
+                                                         okta_connector: Callable[..., dict[str, Any]]) -> None:
+    profiles = {okta.directory.users[user_id]["profile"]["login"]: okta.directory.users[user_id]["profile"]
+                for user_id in okta.directory.members[okta.directory.group_id("Engineering")]}
+    profiles["ben@example.org"]["adobeType"] = "enterpriseID"
+    profiles["cid@example.org"]["adobeType"] = "wizardID"
+    users = await collect(source(tmp_path, okta_connector, user_identity_type_format="{adobeType}")
+                          .users(group("Engineering")))
+    assert users["ben@example.org"].identity_type is IdentityType.ENTERPRISE_ID
+    assert isinstance(users["cid@example.org"], UnreadableDirectoryUser)
+    assert "user_identity_type_format" in users["cid@example.org"].problem
