@@ -10,7 +10,7 @@ import pytest
 
 from async_usersync.redaction import forget_secrets
 
-pytest_plugins = ["tests.support.slapd", "tests.support.sandbox"]
+pytest_plugins = ["tests.support.slapd", "tests.support.sandbox", "tests.support.okta"]
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,7 @@ def check(
     config_filename: Path = typer.Option(Path("user-sync-config.yml"), "-c", "--config-filename", help="The main configuration file."),
     config_file_encoding: str = typer.Option("utf8", "--config-file-encoding", help="Encoding of the configuration files."),
     users: str | None = typer.Option(None, "--users", help="As for sync: file users.csv checks that file."),
-    connector: str | None = typer.Option(None, "--connector", help="As for sync: ldap | csv users.csv | adobe_console."),
+    connector: str | None = typer.Option(None, "--connector", help="As for sync: ldap | okta | csv users.csv | adobe_console."),
 ) -> None:
     """Read every config file, bind to the directory and read one page, get a token and read page 0
     of the org; report each step with its time. Sends no action. Exit 0 only if every step passed."""

@@ -27,6 +27,7 @@ app.command("check")(check.check)
 app.command("example-config")(sync.example_config)
 app.command("init", help="The same as example-config (User Sync's init also wrote run scripts).")(sync.example_config)
 app.command("sandbox")(sandbox.sandbox)
+app.command("okta-sandbox")(sandbox.okta_sandbox)
 app.add_typer(credentials.app, name="credentials")
 user_sync_commands.register(app)
 

@@ -79,20 +79,20 @@ def ldap_settings(section: ConfigSection) -> LdapSettings:
         user_identity_type=section.get("user_identity_type", kind=IdentityType.parse),
         search_page_size=page_size,
         all_users_filter=section.get("all_users_filter", DEFAULT_ALL_USERS_FILTER, str),
-        group_filter_format=_filter_format(section, "group_filter_format", DEFAULT_GROUP_FILTER_FORMAT, "group"),
-        group_member_filter_format=_filter_format(section, "group_member_filter_format",
+        group_filter_format=filter_format(section, "group_filter_format", DEFAULT_GROUP_FILTER_FORMAT, "group"),
+        group_member_filter_format=filter_format(section, "group_member_filter_format",
                                                   DEFAULT_GROUP_MEMBER_FILTER_FORMAT, "group_dn"),
         two_steps_lookup=two_steps,
         dynamic_group_member_attribute=section.get("dynamic_group_member_attribute", kind=str),
-        user_email_format=_value_format(section, "user_email_format", "{mail}"),
-        user_username_format=_optional_value_format(section, "user_username_format"),
-        user_domain_format=_optional_value_format(section, "user_domain_format"),
-        user_given_name_format=_value_format(section, "user_given_name_format", "{givenName}"),
-        user_surname_format=_value_format(section, "user_surname_format", "{sn}"),
-        user_country_code_format=_value_format(section, "user_country_code_format", "{c}"),
-        user_identity_type_format=_optional_value_format(section, "user_identity_type_format"),
-        connect_timeout=_positive(section, "connect_timeout", 30.0),
-        search_timeout=_positive(section, "search_timeout", 120.0),
+        user_email_format=value_format(section, "user_email_format", "{mail}"),
+        user_username_format=optional_value_format(section, "user_username_format"),
+        user_domain_format=optional_value_format(section, "user_domain_format"),
+        user_given_name_format=value_format(section, "user_given_name_format", "{givenName}"),
+        user_surname_format=value_format(section, "user_surname_format", "{sn}"),
+        user_country_code_format=value_format(section, "user_country_code_format", "{c}"),
+        user_identity_type_format=optional_value_format(section, "user_identity_type_format"),
+        connect_timeout=positive_seconds(section, "connect_timeout", 30.0),
+        search_timeout=positive_seconds(section, "search_timeout", 120.0),
         ignore_referrals=section.get("ignore_referrals", False, bool),
     )
 
@@ -108,7 +108,8 @@ def _two_steps_lookup(section: ConfigSection) -> TwoStepsLookup | None:
     return lookup
 
 
-def _filter_format(section: ConfigSection, key: str, default: str, placeholder: str) -> str:
+def filter_format(section: ConfigSection, key: str, default: str, placeholder: str) -> str:
+    """The filter format at ``key``; raises ConfigError unless it holds ``{placeholder}`` and no other field."""
     text: str = section.get(key, default, str)
     try:
         fields = template_fields(text)
@@ -119,11 +120,13 @@ def _filter_format(section: ConfigSection, key: str, default: str, placeholder: 
     return text
 
 
-def _value_format(section: ConfigSection, key: str, default: str) -> str:
-    return _optional_value_format(section, key) or default
+def value_format(section: ConfigSection, key: str, default: str) -> str:
+    """The value format at ``key`` (``default`` when unset); raises ConfigError for a fancy placeholder."""
+    return optional_value_format(section, key) or default
 
 
-def _optional_value_format(section: ConfigSection, key: str) -> str | None:
+def optional_value_format(section: ConfigSection, key: str) -> str | None:
+    """The value format at ``key``, None when unset; raises ConfigError for a fancy placeholder."""
     text: str | None = section.get(key, None, str)
     if text is None:
         return None
@@ -134,7 +137,8 @@ def _optional_value_format(section: ConfigSection, key: str) -> str | None:
     return text
 
 
-def _positive(section: ConfigSection, key: str, default: float) -> float:
+def positive_seconds(section: ConfigSection, key: str, default: float) -> float:
+    """Seconds at ``key``; raises ConfigError unless more than 0."""
     value: float = section.get(key, default, float)
     if value <= 0:
         raise section.error(key, "must be more than 0 seconds")

@@ -38,6 +38,7 @@ directory_users:
     ldap: connector-ldap.yml
     csv: connector-csv.yml   # used by --connector csv FILE or --users file FILE
     adobe_console: connector-adobe-console.yml   # another Admin Console org: --connector adobe_console
+    okta: connector-okta.yml # used by --connector okta (with --users mapped or group)
   # Which Adobe groups (user groups or product profiles) the members of a directory group get.
   # Only the Adobe groups listed here are ever removed from a user.
   groups:
@@ -219,6 +220,44 @@ identity_type_filter: all
 #   max_retry_after: 3600
 """
 
+OKTA_CONFIG = """\
+# connector-okta.yml: read the members of Okta groups (--connector okta). Okta has no "all users"
+# here: run with --users mapped (the groups in user-sync-config.yml) or --users group A,B.
+
+# Your Okta org; https:// is added when missing (no other scheme is accepted).
+host: "example.okta.com"
+# An API token of an Okta admin allowed to read groups and users (Okta Admin Console >
+# Security > API > Tokens). Better than the plain value: leave api_token out and say where it is
+# kept: env:VARIABLE, file:PATH (chmod 600), or an OS keyring service stored with the host as user.
+# secure_api_token_key: env:OKTA_API_TOKEN
+api_token: "your Okta API token"
+
+# How a mapped group name is searched for (Okta's q=, a name prefix); the exact name is then taken.
+group_filter_format: "{group}"
+# Which members are users: User Sync's Python-like expressions over user.* and user.profile.*
+# with ==, !=, in, not in, and, or, not and text, number or list values, e.g.
+#   user.status in ["ACTIVE", "PASSWORD_EXPIRED"] and user.profile.department != "Contractors"
+# Anything else (calls, other operators) is refused at start.
+all_users_filter: 'user.status == "ACTIVE"'
+
+# How Okta profile fields become Adobe user fields.
+user_email_format: "{email}"
+user_given_name_format: "{firstName}"
+user_surname_format: "{lastName}"
+user_country_code_format: "{countryCode}"
+# user_username_format: "{login}"   # for usernames that are not email addresses
+# user_domain_format: "example.com"
+# user_identity_type: federatedID   # else directory_users.user_identity_type
+# user_identity_type_format: "{adobeIdentityType}"
+
+# Pacing: where the request rate starts (Okta's documented limit for /api/v1/groups on Workforce
+# Identity orgs; 600 on others); Okta's X-Rate-Limit headers and 429s then steer it.
+# rate_limit: 500      # requests per rate_window
+# rate_window: 60      # seconds
+# max_outage: 900      # seconds without an accepted request (429s, an outage) before the read fails
+# ca_file: /etc/ssl/certs/proxy-ca.pem   # the CA of a TLS-inspecting proxy
+"""
+
 EXAMPLE_FILES = {
     "user-sync-config.yml": MAIN_CONFIG,
     "connector-umapi.yml": UMAPI_CONFIG,
@@ -226,6 +265,7 @@ EXAMPLE_FILES = {
     "connector-csv.yml": CSV_CONFIG,
     "extension-config.yml": EXTENSION_CONFIG,
     "connector-adobe-console.yml": ADOBE_CONSOLE_CONFIG,
+    "connector-okta.yml": OKTA_CONFIG,
 }
 
 

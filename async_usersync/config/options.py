@@ -17,11 +17,10 @@ from async_usersync.errors import ConfigError
 OPTION_NAMES = (
     "users", "connector", "process_groups", "update_user_info", "adobe_only_user_action", "adobe_only_user_list",
     "adobe_users", "strategy", "exclude_unmapped_users", "user_filter", "test_mode", "ssl_cert_verify", "state_dir",
-)
-UNSUPPORTED_CONNECTORS = ("okta",)
 
+)
 UsersKind = Literal["all", "mapped", "group", "file"]
-ConnectorKind = Literal["ldap", "csv", "adobe_console"]
+ConnectorKind = Literal["ldap", "csv", "okta", "adobe_console"]
 AdobeUsersKind = Literal["all", "mapped", "group"]
 _USERS_KINDS: tuple[UsersKind, ...] = ("all", "mapped", "group", "file")
 _ADOBE_USERS_KINDS: tuple[AdobeUsersKind, ...] = ("all", "mapped", "group")
@@ -119,6 +118,11 @@ def _build(chosen: Mapping[str, tuple[Any, _Origin]]) -> SyncOptions:
         if "connector" in chosen and connector == "csv":
             raise chosen["users"][1].error("'--users file' cannot be combined with '--connector csv': give the file once")
         connector, csv_file = "csv", users_file
+    if connector == "okta" and users == "all" and "adobe_only_user_list" not in chosen:
+        # As User Sync's Okta connector: it reads groups' members only.
+        origin = chosen["users"][1] if "users" in chosen else chosen["connector"][1]
+        raise origin.error("the okta connector has no notion of all users, as in User Sync: "
+                           "give --users mapped or --users group A,B")
     action, write_file = (_adobe_only_action(*chosen["adobe_only_user_action"]) if "adobe_only_user_action" in chosen
                           else (AdobeOnlyAction.PRESERVE, None))
     adobe_users, adobe_user_groups = _adobe_users(*chosen["adobe_users"]) if "adobe_users" in chosen else ("all", ())
@@ -196,10 +200,9 @@ def _users(value: Any, origin: _Origin) -> tuple[UsersKind, tuple[str, ...], Pat
 
 def _connector(value: Any, origin: _Origin) -> tuple[ConnectorKind, Path | None]:
     tokens = _tokens(value, origin)
-    named = _keyword(tokens, ("ldap", "csv", "adobe_console", *UNSUPPORTED_CONNECTORS), origin)
-    if named in UNSUPPORTED_CONNECTORS:
-        raise origin.error(f"the {named} connector is not supported yet (use ldap, csv or adobe_console)")
-    kind: ConnectorKind = "csv" if named == "csv" else "adobe_console" if named == "adobe_console" else "ldap"
+    named = _keyword(tokens, ("ldap", "csv", "okta", "adobe_console"), origin)
+    kind: ConnectorKind = "csv" if named == "csv" else "okta" if named == "okta" else \
+        "adobe_console" if named == "adobe_console" else "ldap"
     if kind == "csv" and len(tokens) > 1:
         return kind, origin.path(_one_argument(tokens, kind, "one CSV file", origin))
     _no_argument(tokens, kind, origin)

@@ -17,6 +17,7 @@ from typing import Any, Mapping
 from async_usersync.config.connector_adobe_console import read_connector_adobe_console
 from async_usersync.config.connector_csv import read_connector_csv
 from async_usersync.config.connector_ldap import read_connector_ldap
+from async_usersync.config.connector_okta import read_connector_okta
 from async_usersync.config.connector_umapi import read_connector_umapi
 from async_usersync.config.options import SyncOptions, merge_options
 from async_usersync.config.section import text_encoding
@@ -25,6 +26,7 @@ from async_usersync.config.settings import (
     CsvSettings,
     LdapSettings,
     LogSettings,
+    OktaSettings,
     UmapiSettings,
     UserSelection,
 )
@@ -54,7 +56,7 @@ class RunSettings:
     options: SyncOptions
     rules: SyncRules
     umapi: UmapiSettings
-    directory: LdapSettings | CsvSettings | AdobeConsoleSettings | None
+    directory: LdapSettings | CsvSettings | OktaSettings | AdobeConsoleSettings | None
     """The selected directory connector's settings; None with ``--adobe-only-user-list``."""
     selection: UserSelection
     """What the directory source reads: see ``directory_selection``."""
@@ -205,10 +207,11 @@ def _invocation_ssl_verify(config: SyncConfig, options: SyncOptions, umapi: Umap
 
 
 def _directory_settings(config: SyncConfig, options: SyncOptions, notes: list[str]
-                        ) -> LdapSettings | CsvSettings | AdobeConsoleSettings | None:
+                        ) -> LdapSettings | CsvSettings | OktaSettings | AdobeConsoleSettings | None:
     """The selected connector's file, read; the command line's CSV file replaces ``file_path``
     (with a warning when the file names one). Raises ConfigError when ``additional_groups`` rules
-    are set and the LDAP connector does not read each user's groups, as User Sync does."""
+    are set and the LDAP connector does not read each user's groups, or the connector is Okta's,
+    as User Sync does."""
     if options.adobe_only_user_list is not None:
         return None
     encoding = config.encoding
@@ -227,6 +230,13 @@ def _directory_settings(config: SyncConfig, options: SyncOptions, notes: list[st
             config.directory.connector_files["adobe_console"], encoding)
         notes.extend(console_notes)
         return replace(console, umapi=_invocation_ssl_verify(config, options, console.umapi, ssl_verify))
+    if options.connector == "okta":
+        if config.directory.mapping.additional:
+            raise _config_error(config, "directory_users.additional_groups",
+                                "additional group rules are not supported by the okta connector, as in User Sync")
+        okta, okta_notes = read_connector_okta(config.directory.connector_files["okta"], encoding)
+        notes.extend(okta_notes)
+        return okta
     ldap_file = config.directory.connector_files["ldap"]
     ldap, ldap_notes = read_connector_ldap(ldap_file, encoding)
     notes.extend(ldap_notes)

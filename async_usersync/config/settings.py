@@ -17,6 +17,7 @@ from pathlib import Path
 from types import CodeType
 from typing import Literal
 
+from async_usersync.config.okta_filter import DEFAULT_ALL_USERS_FILTER as DEFAULT_OKTA_FILTER, UserFilter, parse_user_filter
 from async_usersync.records import IdentityType
 from async_usersync.tls import TlsKeys, TlsTrust
 
@@ -242,6 +243,51 @@ class AdobeConsoleSettings:
     identity_type_filter: IdentityType | None = None
     file: Path | None = None
     """The connector file, for messages."""
+
+
+# --- connector-okta.yml ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OktaSettings:
+    """connector-okta.yml with User Sync's keys and defaults (its connector/directory_okta.py). ``host``
+    is ``https://name[:port]`` (https forced as User Sync does); the ``user_*_format`` values are
+    value formats over the Okta profile (``{email}``; checked with ``template_fields``). Times are in
+    seconds; ``rate_limit`` requests per ``rate_window`` is where pacing starts (Okta's headers and
+    429s then steer it)."""
+
+    host: str
+    api_token: str = field(repr=False)
+    all_users_filter: UserFilter = field(default_factory=lambda: parse_user_filter(DEFAULT_OKTA_FILTER))
+    group_filter_format: str = "{group}"
+    string_encoding: str = "utf8"
+    user_identity_type: IdentityType | None = None
+    user_email_format: str = "{email}"
+    user_username_format: str | None = None
+    user_domain_format: str | None = None
+    user_given_name_format: str = "{firstName}"
+    user_surname_format: str = "{lastName}"
+    user_country_code_format: str = "{countryCode}"
+    user_identity_type_format: str | None = None
+    ca_file: Path | None = None
+    tls_keys: TlsKeys = TlsKeys("tls_verify", "ca_file")
+    tls_verify: bool = True
+    token_key: str = "api_token"
+    """The key that gave the token (``api_token in FILE`` or ``secure_api_token_key in FILE``), for messages."""
+    page_size: int = 200
+    """Members asked for per page (Okta recommends 200 at most)."""
+    rate_limit: float = 500.0
+    """Okta's documented limit for /api/v1/groups and below (Workforce Identity orgs; 600 on others)."""
+    rate_window: float = 60.0
+    timeout: float = 120.0
+    retries: int = 3
+    """Attempts per page for a 502, 503, 504 or an answer that never came."""
+    max_outage: float = 900.0
+    """Seconds without an accepted request (429s, outages) before the read fails."""
+
+    @property
+    def trust(self) -> TlsTrust:
+        """How Okta's certificate is checked. Raises ConfigError when the bundle does not exist."""
+        return TlsTrust.resolve(self.tls_verify, self.ca_file, keys=self.tls_keys)
 
 
 # --- the logging section of user-sync-config.yml ---------------------------------------------------

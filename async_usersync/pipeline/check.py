@@ -22,13 +22,14 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping
 
 from async_usersync.config import RunSettings, load_run_settings
-from async_usersync.config.settings import AdobeConsoleSettings, CsvSettings
+from async_usersync.config.settings import AdobeConsoleSettings, CsvSettings, OktaSettings
 from async_usersync.errors import ExitCode, UsersyncError
 from async_usersync.records import UnreadableDirectoryUser
 from async_usersync.redaction import SecretRedactor, redact
 from async_usersync.sources.adobe_console import AdobeConsoleSource
 from async_usersync.sources.csv import CsvSource
 from async_usersync.sources.ldap import LdapSource
+from async_usersync.sources.okta import OktaSource
 from async_usersync.umapi import UmapiClient
 
 log = logging.getLogger("async_usersync.check")
@@ -144,6 +145,14 @@ async def _directory_step(settings: RunSettings) -> StepOutcome:
                            lambda users: f"page 0 of the source org {console.umapi.org_id}: {_users(users)}",
                            f"in {console.file}: integration.org_id, integration.client_id, integration.client_secret, "
                            "server.host, server.endpoint, server.auth_host, server.ca_file, server.ssl_verify")
+    if isinstance(directory, OktaSettings):
+        okta_settings, groups = directory, settings.selection.groups
+        okta_file = settings.config.directory.connector_files.get("okta")
+        return await _step("directory", lambda: OktaSource(okta_settings, identity_type).first_page(groups),
+                           lambda users: (f"{okta_settings.host}: token accepted, group {groups[0]!r} found, first "
+                                          f"page: {_users(users)}" if groups else f"{okta_settings.host}: no group selected"),
+                           f"in {okta_file}: host, api_token (or secure_api_token_key), group_filter_format, "
+                           "all_users_filter, ca_file")
     connector_file = settings.config.directory.connector_files.get("ldap")
     return await _step("directory", lambda: LdapSource(directory, identity_type).first_page(),
                        lambda users: (f"bound to {directory.host} as {directory.username or 'anonymous'}, "

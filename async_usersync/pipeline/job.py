@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Mapping
 
 from async_usersync.config import RunSettings
-from async_usersync.config.settings import AdobeConsoleSettings, CsvSettings, UmapiSettings, UserSelection
+from async_usersync.config.settings import AdobeConsoleSettings, CsvSettings, OktaSettings, UmapiSettings, UserSelection
 from async_usersync.engine import Strategy, SyncPlanner
 from async_usersync.engine.history import RemovalGuard
 from async_usersync.errors import ConfigError
@@ -18,6 +18,7 @@ from async_usersync.sources.adobe_console import AdobeConsoleSource
 from async_usersync.sources.base import DirectorySource
 from async_usersync.sources.csv import CsvSource
 from async_usersync.sources.ldap import LdapSource
+from async_usersync.sources.okta import OktaSource
 from async_usersync.sources.ldap_process import LdapProcessSource, ldap_in_child_process
 
 
@@ -76,11 +77,13 @@ def build_job(settings: RunSettings) -> SyncJob:
         directory = CsvSource(settings.directory, identity_type)
         if extension is not None:
             hook = AfterMappingHook(extension, settings.rules, csv_source_attributes, secondary_mappings)
+    elif isinstance(settings.directory, (AdobeConsoleSettings, OktaSettings)) and extension is not None:
+        raise ConfigError(f"extension hooks are not supported with the {options.connector} source yet (ldap and "
+                          "csv only)", file=settings.config.file, key="directory_users.extension")
     elif isinstance(settings.directory, AdobeConsoleSettings):
-        if extension is not None:
-            raise ConfigError("extension hooks are not supported with the adobe_console source yet",
-                              file=settings.config.file, key="directory_users.extension")
         directory = AdobeConsoleSource(settings.directory, held_groups=bool(settings.rules.mapping.additional))
+    elif isinstance(settings.directory, OktaSettings):
+        directory = OktaSource(settings.directory, identity_type)
     elif settings.directory is not None:
         ldap_source = LdapProcessSource if ldap_in_child_process() else LdapSource
         directory = ldap_source(settings.directory, identity_type,

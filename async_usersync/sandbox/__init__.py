@@ -5,7 +5,8 @@ base), ``server.ims_host``, ``server.ca_cert``, ``server.state``. As a process: 
 
 Modules: ``config`` (settings, run-time changes), ``state`` (the org and its indexes, the seeded org),
 ``actions`` + ``validation`` (POST /action), ``throttle``, ``faults``, ``ims`` (tokens), ``stats``,
-``app`` (the aiohttp routes and the request gate), ``tls`` (the self-signed certificate), ``server``.
+``app`` (the aiohttp routes and the request gate), ``tls`` (the self-signed certificate), ``server``;
+``okta``, a fake Okta org for the Okta source (``async-usersync okta-sandbox``).
 The package imports nothing else from async_usersync, so it can serve any client.
 """
 

@@ -69,8 +69,9 @@ class FaultPlan:
         }
 
 
-def parse_fault_plan(value: Any) -> FaultPlan:
-    """Reads a spec string or JSON object (see the module docstring); ``ValueError`` names the bad part."""
+def parse_fault_plan(value: Any, families: tuple[str, ...] = FAULT_FAMILIES) -> FaultPlan:
+    """Reads a spec string or JSON object (see the module docstring) over ``families`` (the UMAPI
+    sandbox's by default; the fake Okta server has its own); ``ValueError`` names the bad part."""
     if value is None or value == "":
         return FaultPlan()
     if isinstance(value, str):
@@ -79,9 +80,9 @@ def parse_fault_plan(value: Any) -> FaultPlan:
         raise ValueError(f"faults: expected a spec string or an object keyed by family, got {value!r}")
     plan = FaultPlan()
     for family, settings in value.items():
-        targets = FAULT_FAMILIES if family == "*" else (family,)
-        if family != "*" and family not in FAULT_FAMILIES:
-            raise ValueError(f"faults.{family}: unknown family (expected one of {', '.join(FAULT_FAMILIES)} or *)")
+        targets = families if family == "*" else (family,)
+        if family != "*" and family not in families:
+            raise ValueError(f"faults.{family}: unknown family (expected one of {', '.join(families)} or *)")
         if not isinstance(settings, dict):
             raise ValueError(f"faults.{family}: expected an object of shares, got {settings!r}")
         for target in targets:

@@ -119,6 +119,29 @@ def save_state_file(path: Path, state: OrgState) -> None:
 
 
 @contextlib.asynccontextmanager
+async def serve_app(app: web.Application, host: str, port: int, tls: bool, prefix: str
+                    ) -> AsyncIterator[tuple[web.AppRunner, web.TCPSite, Path | None]]:
+    """Serves ``app`` on ``host:port`` while the context is open: the runner, the site and the
+    certificate to trust (https with a self-signed one written to a scratch folder named ``prefix``
+    when ``tls``, else None). The bound port is ``runner.addresses[0][1]``. Raises OSError when the
+    port cannot be bound."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as scratch:
+        ssl_context = None
+        ca_cert = None
+        if tls:
+            ca_cert, key = write_self_signed(Path(scratch))
+            ssl_context = server_context(ca_cert, key)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, host, port, ssl_context=ssl_context, backlog=1024, reuse_address=True)
+            await site.start()
+            yield runner, site, ca_cert
+        finally:
+            await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
 async def run_sandbox(config: SandboxConfig) -> AsyncIterator[SandboxServer]:
     """Serves the sandbox while the context is open (its certificate in a scratch folder, its org
     from ``config.state_file`` when that exists, saved back there on the way out). Raises
@@ -126,23 +149,12 @@ async def run_sandbox(config: SandboxConfig) -> AsyncIterator[SandboxServer]:
     state_file = Path(config.state_file) if config.state_file else None
     initial = load_state_file(state_file) if state_file is not None and state_file.exists() else None
     sandbox = Sandbox(config, initial)
-    with tempfile.TemporaryDirectory(prefix="usersync-sandbox-") as scratch:
-        ssl_context = None
-        ca_cert = None
-        if config.tls:
-            ca_cert, key = write_self_signed(Path(scratch))
-            ssl_context = server_context(ca_cert, key)
-        runner = web.AppRunner(build_app(sandbox), access_log=None, handle_signals=False)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, config.host, config.port, ssl_context=ssl_context, backlog=1024,
-                               reuse_address=True)
-            await site.start()
-            port = runner.addresses[0][1]
-            server = SandboxServer(sandbox, config.host, port, ca_cert, runner, site)
+    try:
+        async with serve_app(build_app(sandbox), config.host, config.port, config.tls, "usersync-sandbox-") as (
+                runner, site, ca_cert):
+            server = SandboxServer(sandbox, config.host, runner.addresses[0][1], ca_cert, runner, site)
             sandbox.restart = server.outage
             yield server
-        finally:
-            await runner.cleanup()
-            if state_file is not None:
-                save_state_file(state_file, sandbox.state)
+    finally:
+        if state_file is not None:
+            save_state_file(state_file, sandbox.state)

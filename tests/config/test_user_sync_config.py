@@ -12,7 +12,7 @@ import yaml
 
 from async_usersync.config import load_run_settings, load_sync_config, write_example_config
 from async_usersync.config.section import load_yaml
-from async_usersync.config.settings import AdobeConsoleSettings, CsvSettings, LdapSettings, UserSelection
+from async_usersync.config.settings import AdobeConsoleSettings, CsvSettings, LdapSettings, OktaSettings, UserSelection
 from async_usersync.config.user_sync_config import log_settings
 from async_usersync.engine import AdobeOnlyLimit
 from async_usersync.errors import ConfigError, ExitCode
@@ -71,8 +71,9 @@ def test_a_minimal_config_is_read_with_user_sync_defaults(tmp_path: Path) -> Non
 
 def test_the_full_example_config_loads_and_its_connector_files_parse(tmp_path: Path) -> None:
     written = write_example_config(tmp_path)
-    assert sorted(path.name for path in written) == ["connector-adobe-console.yml", "connector-csv.yml", "connector-ldap.yml",
-                                                     "connector-umapi.yml", "extension-config.yml", "user-sync-config.yml"]
+    assert sorted(path.name for path in written) == [
+        "connector-adobe-console.yml", "connector-csv.yml", "connector-ldap.yml", "connector-okta.yml",
+        "connector-umapi.yml", "extension-config.yml", "user-sync-config.yml"]
     settings = load_run_settings(tmp_path / "user-sync-config.yml", {})
     assert settings.options.users == "mapped" and settings.options.process_groups
     assert settings.selection == UserSelection("mapped", ("Adobe Photoshop Users", "Adobe Illustrator Users"))
@@ -86,7 +87,9 @@ def test_the_full_example_config_loads_and_its_connector_files_parse(tmp_path: P
     assert isinstance(from_console.directory, AdobeConsoleSettings)
     assert from_console.directory.umapi.org_id == "SOURCE_ORG_ID@AdobeOrg" and from_console.directory.umapi.retries == 4
     assert from_console.directory.identity_type_filter is None
-    assert settings.notes == from_csv.notes == from_console.notes == ()  # loads unchanged: not even a warning
+    from_okta = load_run_settings(tmp_path / "user-sync-config.yml", {"connector": "okta"})
+    assert isinstance(from_okta.directory, OktaSettings) and from_okta.directory.host == "https://example.okta.com"
+    assert settings.notes == from_csv.notes == from_console.notes == from_okta.notes == ()  # loads unchanged: not even a warning
     for file in written:
         assert isinstance(yaml.safe_load(file.read_text()), dict)
     with pytest.raises(ConfigError, match="already exists"):
