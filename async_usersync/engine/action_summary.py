@@ -17,6 +17,7 @@ ADOBE_ONLY_LABELS: dict[AdobeOnlyAction, str] = {
 GROUPS_PROCESSED_LABEL = "Number of Adobe-only users with groups processed"
 ACTIONS_LABEL = "Number of UMAPI actions sent (total, success, error)"
 NOT_SENT_LABEL = "Number of UMAPI actions not sent"
+UNANSWERED_LABEL = "Number of UMAPI actions unanswered (may have landed)"
 
 
 @dataclass
@@ -47,16 +48,16 @@ class SummaryCounters:
         return self.adobe_users_read - self.adobe_users_excluded - self.adobe_users_updated - self.adobe_only_processed
 
 
-def render_action_summary(counters: SummaryCounters, actions: tuple[int, int, int, int],
+def render_action_summary(counters: SummaryCounters, actions: tuple[int, int, int, int, int],
                           test_mode: bool = False) -> list[str]:
     """The summary block, one string per log line: header, counters right-aligned to the
-    longest label, closing dashes. ``actions`` is (total, landed, failed, not sent): User Sync's
-    line, then ours for the commands an interrupted or given-up run never sent, shown only when
-    there are any (so a complete run's block stays User Sync's, line for line)."""
+    longest label, closing dashes. ``actions`` is (total, landed, failed, not sent, unanswered):
+    User Sync's line, then ours for the commands an interrupted or given-up run never sent and for
+    those sent that got no answer before it stopped, each shown only when there are any (so a
+    complete run's block stays User Sync's, line for line)."""
     title = " Action Summary (TEST MODE) " if test_mode else " Action Summary "
     rows = _rows(counters) + [(ACTIONS_LABEL, f"({actions[0]}, {actions[1]}, {actions[2]})")]
-    if actions[3]:
-        rows.append((NOT_SENT_LABEL, actions[3]))
+    rows += [(label, count) for label, count in ((NOT_SENT_LABEL, actions[3]), (UNANSWERED_LABEL, actions[4])) if count]
     width = max(len(label) for label, _ in rows)
     return [title.center(SUMMARY_WIDTH, "-"),
             *(f"  {label.rjust(width)}: {value}" for label, value in rows),

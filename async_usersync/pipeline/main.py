@@ -122,8 +122,9 @@ async def _run_guarded(invocation: SyncInvocation, settings: RunSettings, job: S
                 logger.critical("%s; no Adobe-only user was touched", result.read_failure)
             if result.interrupted:
                 totals = result.totals
-                logger.critical("The run was stopped before it finished: of %d UMAPI actions, %d landed, %d failed "
-                                "and %d were not sent", totals.sent, totals.completed, totals.failed, totals.not_sent)
+                logger.critical("The run was stopped before it finished: of %d UMAPI actions, %d landed, %d failed, "
+                                "%d got no answer (they may have landed) and %d were not sent", totals.sent,
+                                totals.completed, totals.failed, totals.unanswered, totals.not_sent)
             code = result.exit_code
             if code is ExitCode.OK and not options.test_mode:
                 guard.record_success(run_id)
@@ -144,7 +145,8 @@ async def _run_guarded(invocation: SyncInvocation, settings: RunSettings, job: S
     counters = job.planner.counters
     if result is not None:
         totals = result.totals
-        for line in render_action_summary(counters, (totals.sent, totals.completed, totals.failed, totals.not_sent),
+        for line in render_action_summary(counters, (totals.sent, totals.completed, totals.failed, totals.not_sent,
+                                                     totals.unanswered),
                                           options.test_mode):
             logger.info("%s", line)
     elapsed = time.monotonic() - started

@@ -73,7 +73,8 @@ def summary_counters(counters: SummaryCounters, result: RunResult | None) -> dic
     }
     if result is not None:
         named |= {"umapi_actions_sent": result.totals.sent, "umapi_actions_succeeded": result.totals.completed,
-                  "umapi_actions_failed": result.totals.failed, "umapi_actions_not_sent": result.totals.not_sent}
+                  "umapi_actions_failed": result.totals.failed, "umapi_actions_not_sent": result.totals.not_sent,
+                  "umapi_actions_unanswered": result.totals.unanswered}
     return named
 
 

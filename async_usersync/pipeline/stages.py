@@ -96,14 +96,16 @@ class RunResult:
 
     @property
     def exit_code(self) -> ExitCode:
-        """130 interrupted, 3 a read failed, 6 removals held back, 4 a command failed or was not sent, else 0."""
+        """130 interrupted, 3 a read failed, 6 removals held back, 4 a command failed, was not sent or got
+        no answer, else 0."""
         if self.interrupted:
             return ExitCode.INTERRUPTED
         if self.read_failure is not None:
             return self.read_failure.error.exit_code
         if self.held:
             return ExitCode.REMOVALS_HELD
-        return ExitCode.COMMANDS_FAILED if self.totals.failed or self.totals.not_sent else ExitCode.OK
+        totals = self.totals
+        return ExitCode.COMMANDS_FAILED if totals.failed or totals.not_sent or totals.unanswered else ExitCode.OK
 
 
 class CommandSink(Protocol):
@@ -188,7 +190,7 @@ class CommandSender:
         """The sink's report of one command: counts it and logs User Sync's ``Error in action`` line per error."""
         if not result.ok:
             self._count_as_unchanged(result.command)
-        if result.not_sent:  # counted in the totals and the summary, not logged one by one
+        if result.not_sent or result.unanswered:  # counted in the totals and told once, not logged one by one
             return
         self.applied.advance()
         command = result.command
@@ -199,7 +201,8 @@ class CommandSender:
     def _count_as_unchanged(self, command: UserCommand) -> None:
         """A command that failed or was not sent left its user as it was, so the Action Summary's user
         counts (added, updated, Adobe-only processed) are what landed, and the summary JSON and the
-        metrics with them. User Sync counts what it planned; the README lists this difference."""
+        metrics with them; one without an answer is not counted either, as it is not known to have
+        landed. User Sync counts what it planned; the README lists this difference."""
         counters = self.planner.counters
         if id(command) in self._adobe_only_commands:
             counters.adobe_only_processed -= 1
@@ -264,10 +267,14 @@ async def run_stages(job: SyncJob, progress: ProgressFactory = silent_progress,
                 interrupted = True
             sender.applied.finish()
             totals = sink.totals
+            why = "the run was interrupted" if interrupted else "UMAPI stayed unavailable"
             if totals.not_sent:
                 logger.warning("%d of %d UMAPI actions were not sent (%s); the next run plans them again",
-                               totals.not_sent, totals.sent,
-                               "the run was interrupted" if interrupted else "UMAPI stayed unavailable")
+                               totals.not_sent, totals.sent, why)
+            if totals.unanswered:
+                logger.warning("%d of %d UMAPI actions were sent but got no answer before sending stopped (%s): "
+                               "they may have landed, and the next run reconciles them", totals.unanswered, totals.sent,
+                               why)
         throttle = client.throttle_report()
     durations = sender.durations | {"actions_sent": time.monotonic() - started}
     recorded = _org_after(job, picture) if picture is not None and read_failure is None and not held else None

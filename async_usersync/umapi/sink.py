@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from async_usersync.records import CommandError, CommandResult, UserCommand
 from async_usersync.umapi.entries import Entry, RequestIds, command_entries, step_name
-from async_usersync.umapi.errors import NotSent, UmapiError, answer_error
+from async_usersync.umapi.errors import NotSent, UmapiError, Unanswered, answer_error
 from async_usersync.umapi.fields import field_problem
 from async_usersync.umapi.policy import ALREADY_IN_PLACE
 from async_usersync.umapi.transport import Transport
@@ -35,12 +35,14 @@ INTERRUPT_GRACE = 5.0
 class ActionTotals:
     """Counters of one ``ActionSink``: commands by outcome, action requests posted, failed steps by code."""
     sent: int = 0
-    """Commands handed to the sink; each ends as exactly one of the next three."""
+    """Commands handed to the sink; each ends as exactly one of the next four."""
     completed: int = 0
     """Landed."""
     failed: int = 0
     not_sent: int = 0
     """Never sent: the run was interrupted, or UMAPI stayed unavailable past the configured limits."""
+    unanswered: int = 0
+    """Sent, but no answer came before sending stopped: they may have landed (``errors.Unanswered``)."""
     requests: int = 0
     """Action requests posted (not counting retries)."""
     failures: Counter[str] = field(default_factory=Counter)
@@ -57,6 +59,7 @@ class _Outcome:
     errors: list[CommandError] | None = None
     """Made at the first error only: most commands have none."""
     not_sent: bool = False
+    unanswered: bool = False
 
 
 _Queued = tuple[Entry, _Outcome]
@@ -67,7 +70,8 @@ class ActionSink:
     """Posts commands as action requests (``MAX_ENTRIES`` entries a request, at most
     ``max_in_flight`` under way) and reports each command exactly once, to ``on_result`` and in
     ``totals``. Use as ``async with``: leaving it waits for every answer; Ctrl-C or a cancellation
-    stops sending and reports what was not sent. ``test_mode`` adds UMAPI's ``testOnly=true``."""
+    stops sending and reports what was not sent, and requests still without an answer after
+    ``INTERRUPT_GRACE`` as unanswered. ``test_mode`` adds UMAPI's ``testOnly=true``."""
     def __init__(self, transport: Transport, *, test_mode: bool = False,
                  on_result: Callable[[CommandResult], None] | None = None, linger: float = 0.5) -> None:
         self.totals = ActionTotals()
@@ -123,15 +127,14 @@ class ActionSink:
             item = self._queue.get_nowait()
             if item is not _END:
                 left.append(item)
-        self._settle(left, None, not_sent=True)
+        self._settle(left, not_sent=True)
         if self._posts:
             await asyncio.wait(list(self._posts), timeout=INTERRUPT_GRACE)
         for post, batch in list(self._posts.items()):
             if post.done() and not post.cancelled():  # its outcomes are told (its done callback has not run yet)
                 continue
             post.cancel()
-            self._settle(batch, CommandError("request", "unanswered", "the run was interrupted before UMAPI "
-                                             "answered; the change may have landed"), not_sent=False)
+            self._settle(batch, unanswered=True)
         await asyncio.gather(*self._posts, return_exceptions=True)
 
     async def send(self, command: UserCommand) -> None:
@@ -198,7 +201,11 @@ class ActionSink:
         try:
             errors = await self._errors_of(batch, pragma)
         except NotSent:
-            self._settle(batch, None, not_sent=True)
+            self._settle(batch, not_sent=True)
+            return
+        except Unanswered as unanswered:  # the run counts and tells these once, not per request
+            log.debug("action request of %d entries: %s", len(batch), unanswered)
+            self._settle(batch, unanswered=True)
             return
         finally:
             self._slots.release()
@@ -211,28 +218,25 @@ class ActionSink:
             if outcome.entries_left == 0:
                 self._finish(outcome)
 
-    def _settle(self, batch: list[_Queued], error: CommandError | None, *, not_sent: bool) -> None:
-        """Ends ``batch``'s entries without an answer: not sent, or failed with ``error``."""
+    def _settle(self, batch: list[_Queued], *, not_sent: bool = False, unanswered: bool = False) -> None:
+        """Ends ``batch``'s entries without an answer: never sent, or sent with no answer before sending stopped."""
         for _, outcome in batch:
-            if error is not None:
-                if outcome.errors is None:
-                    outcome.errors = []
-                outcome.errors.append(error)
             outcome.not_sent = outcome.not_sent or not_sent
+            outcome.unanswered = outcome.unanswered or unanswered
             outcome.entries_left -= 1
             if outcome.entries_left == 0:
                 self._finish(outcome)
 
     async def _errors_of(self, batch: list[_Queued], pragma: str | None) -> dict[int, list[CommandError]]:
         """The errors of each entry of ``batch`` (by position); a request that failed whole fails each.
-        Raises ``NotSent`` when the request never went out."""
+        Raises ``NotSent`` when the request never went out, ``Unanswered`` when it got no answer that settles it."""
         try:
             reply = await self._transport.call("action", "POST", self._path, params=self._params,
                                                body=[entry for entry, _ in batch], pragma=pragma)
             body = reply.body
             if reply.status != 200 or not isinstance(body, dict):
                 raise answer_error(reply.status, body, "POST", reply.path, reply.request_id)
-        except NotSent:
+        except (NotSent, Unanswered):
             raise
         except UmapiError as error:
             log.error("action request of %d entries failed: %s", len(batch), error)
@@ -253,6 +257,9 @@ class ActionSink:
             result = CommandResult(outcome.command, tuple(outcome.errors))
             self.totals.failed += 1
             self.totals.failures.update(error.code for error in result.errors)
+        elif outcome.unanswered:  # before not sent: a command partly sent may have partly landed
+            result = CommandResult(outcome.command, unanswered=True)
+            self.totals.unanswered += 1
         elif outcome.not_sent:
             result = CommandResult(outcome.command, not_sent=True)
             self.totals.not_sent += 1

@@ -26,7 +26,7 @@ from yarl import URL
 
 from async_usersync.config.settings import FAMILIES, UmapiSettings
 from async_usersync.umapi.auth import ImsToken
-from async_usersync.umapi.errors import NotSent, UmapiError, answer_error
+from async_usersync.umapi.errors import NotSent, UmapiError, Unanswered, answer_error
 from async_usersync.umapi.policy import RETRYABLE_STATUS, Backoff, Outage, parse_retry_after
 from async_usersync.umapi.throttle import AdaptiveBucket
 from async_usersync.umapi.wire import Wire, WireFailure
@@ -81,6 +81,14 @@ class _Tries:
     problem: str = ""
     """The last failure, in words ('' while there was none)."""
     code: str = ""
+
+    def final(self, message: str) -> UmapiError:
+        """The error that ends the request with ``message``: ``Unanswered`` when an attempt got no
+        answer (that attempt may have landed, so failing it would misreport), else its last failure."""
+        if self.silent:
+            return Unanswered(f"{message} (an attempt got no answer, so the change may have landed; "
+                              f"X-Request-Id {self.request_id})", self.request_id)
+        return UmapiError(f"{message} (X-Request-Id {self.request_id})", code=self.code, request_id=self.request_id)
 
 
 class Transport:
@@ -173,9 +181,7 @@ class Transport:
         except NotSent as stopped:
             if not tries.problem:
                 raise
-            landed = " (no answer came, so the change may have landed)" if tries.silent else ""
-            raise UmapiError(f"UMAPI {method} {url.path}: {tries.problem}{landed}; then: {stopped} "
-                             f"(X-Request-Id {tries.request_id})", code=tries.code, request_id=tries.request_id) from None
+            raise tries.final(f"UMAPI {method} {url.path}: {tries.problem}; then: {stopped}") from None
 
     def _headers(self, token: str, request_id: str, pragma: str | None) -> dict[str, str]:
         if token is not self._headers_token:  # built once per token
@@ -206,12 +212,10 @@ class Transport:
                                   f"(server.max_outage is {settings.max_outage:g} s); the last problem: {tries.problem}")
             return  # the next turn raises
         if tries.failures >= settings.retries or now - tries.first_failure >= settings.max_outage:
-            landed = " (an attempt got no answer, so the change may have landed)" if tries.silent else ""
-            raise UmapiError(f"UMAPI {method} {url.path}: {tries.problem}{landed}; gave up after {tries.failures} "
-                             f"failed answers while other requests went through, {now - tries.first_failure:.0f} s "
-                             f"after the first failure (server.retries {settings.retries}, server.max_outage "
-                             f"{settings.max_outage:g} s; X-Request-Id {tries.request_id})", code=tries.code,
-                             request_id=tries.request_id)
+            raise tries.final(f"UMAPI {method} {url.path}: {tries.problem}; gave up after {tries.failures} failed "
+                              f"answers while other requests went through, {now - tries.first_failure:.0f} s after "
+                              f"the first failure (server.retries {settings.retries}, server.max_outage "
+                              f"{settings.max_outage:g} s)")
         self.counters[family].retries += 1
         pause = retry_after if retry_after is not None else self.backoff(step)
         log.warning("UMAPI %s %s: %s; every %s request waits %.2f s, then one goes first to test the service "

@@ -210,3 +210,48 @@ async def test_a_request_failing_after_all_others_landed_is_failed_at_max_outage
     results, _ = await push(ScriptedWire(script), 1, max_outage=0.2)
     [result] = results
     assert result.errors[0].code == "http.504" and "server.max_outage" in result.errors[0].message
+
+
+async def test_an_interrupt_while_answers_are_lost_reports_those_requests_unanswered_once(caplog):
+    """A request whose answer was lost waits out the outage pause; the interrupt ends it there. Its
+    change may have landed: unanswered, neither failed nor not sent, and no error line."""
+    caplog.set_level(logging.INFO, logger="async_usersync")
+
+    async def script(sent: Sent, wire: ScriptedWire):
+        number = len(wire.sent)
+        await asyncio.sleep(0.01)
+        if number % 4 == 0:  # handled, then the answer is lost
+            return WireFailure("connection", "connection failed (ServerDisconnectedError)")
+        return actions_done(sent)
+
+    wire = ScriptedWire(script)
+    results: list[CommandResult] = []
+    async with UmapiClient(seam_settings(limits=RateLimits(window=0.1), backoff_base=0.5, backoff_max=1.0),
+                           wire=wire) as client:
+        async def run() -> None:
+            async with client.action_sink(results.append) as sink:
+                for number in range(1000):
+                    await sink.send(create(number))
+
+        task = asyncio.create_task(run())
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    lost = {entry["user"] for number, sent in enumerate(wire.sent, 1) if number % 4 == 0 for entry in sent.body}
+    unanswered = [result for result in results if result.unanswered]
+    assert lost and {result.command.user for result in unanswered} == lost
+    assert not any(result.errors for result in results)
+    assert len(results) == 1000 and sum(result.ok for result in results) + len(unanswered) + sum(
+        result.not_sent for result in results) == 1000
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+async def test_a_request_without_an_answer_when_the_family_gives_up_is_unanswered_not_failed():
+    """No answer, then no request accepted until server.max_outage: the first attempt may have landed."""
+    wire = ScriptedWire(lambda sent, wire: WireFailure("timeout", "no answer within 1 s"))
+    results, client = await push(wire, 30, max_outage=0.1)
+    tried = {entry["user"] for sent in wire.sent for entry in sent.body}
+    assert {result.command.user for result in results if result.unanswered} == tried
+    assert not any(result.errors for result in results)
+    assert client.transport.counters["action"].timeouts == len(wire.sent)
