@@ -3,11 +3,15 @@
 * 2xx: done. A 404 is handed back too (the reads turn it into a named failure).
 * 401: the token is renewed once and the request goes again.
 * 429: the family pauses for the Retry-After (or an exponential backoff when it has none).
-* No answer (a dropped or refused connection, a timeout), 502, 503, 504: an outage. The family
-  pauses with exponential backoff and jitter, then sends one probe at a time until one is accepted.
-  The pause grows by one step only when a request sent after the last pause fails too, so a burst
-  of requests that were all on the wire when the server went away counts once.
-* Anything else (500, the other 4xx): final.
+* No answer (a dropped or refused connection, a timeout), 502, 503, 504: the first such failure
+  since a request of the family was accepted is that request's own (the server was up a moment
+  ago): it alone backs off and goes again, and the family goes on. A second one with nothing
+  accepted in between is an outage: the family pauses with exponential backoff and jitter, then
+  sends one probe at a time until one is accepted. The pause grows by one step only when a request
+  sent after the last pause fails too, so a burst of requests that were all on the wire when the
+  server went away counts once. A request failing when no other is left to be accepted cannot be
+  told from an outage, so it waits like one, up to ``server.max_outage``.
+* Anything else (500, the other 4xx): final at once, for that request alone.
 
 Waiting in a pause or an outage does not spend a request's attempts: an attempt counts only when
 other requests of the family were accepted since this one's previous failure, so ``server.retries``

@@ -171,7 +171,7 @@ class Transport:
                     raise answer_error(status, _json(answer.body), method, url.path, tries.request_id)
                 counters.server_errors += 1
                 tries.problem, tries.code, answered = f"service unavailable ({status})", f"http.{status}", True
-            self._outage(family, method, url, tries, answered, sent_at, retry_after)
+            await self._failed(family, method, url, tries, answered, sent_at, retry_after)
 
     async def _turn(self, bucket: AdaptiveBucket, tries: _Tries, method: str, url: URL) -> None:
         """Waits for the request's turn. When its family has stopped: ``NotSent`` if it never went
@@ -193,12 +193,15 @@ class Transport:
             headers["Pragma"] = pragma
         return headers
 
-    def _outage(self, family: str, method: str, url: URL, tries: _Tries, answered: bool, sent_at: float,
-                retry_after: float | None) -> None:
-        """After no answer or a 502/503/504: pauses the family for the next backoff step (or the
-        Retry-After), or gives up. An answered failure counts against the request's attempts only
-        while others get through, so waiting out an outage spends none of them; one without an
-        answer never counts (giving up on it could report a change that landed as failed), and only
+    async def _failed(self, family: str, method: str, url: URL, tries: _Tries, answered: bool, sent_at: float,
+                      retry_after: float | None) -> None:
+        """After no answer or a 502/503/504. The first such failure since a request of the family was
+        accepted is taken as this request's own (UMAPI was up a moment ago): it alone waits its
+        backoff step (or the Retry-After) and goes again, and the family goes on. A second failure
+        with nothing accepted in between is an outage: the family pauses for the next backoff step
+        (or the Retry-After), then probes, or gives up. An answered failure counts against the request's attempts only while others
+        get through, so waiting out an outage spends none of them; one without an answer never
+        counts (giving up on it could report a change that landed as failed), and only
         ``server.max_outage`` ends it."""
         settings, bucket, outage = self.settings, self.throttles[family], self.outages[family]
         now = time.monotonic()
@@ -206,8 +209,11 @@ class Transport:
         if answered and (tries.failures == 0 or bucket.accepted_count != tries.accepted_seen):
             tries.failures += 1
         tries.accepted_seen = bucket.accepted_count
+        own = outage.since is None
         step = outage.failed(sent_at, now)
-        if outage.lasted(now) >= settings.max_outage:
+        if own:
+            step = max(1, tries.failures)
+        if not own and outage.lasted(now) >= settings.max_outage:
             self._give_up(family, f"UMAPI has not accepted a {family} request for {outage.lasted(now):.0f} s "
                                   f"(server.max_outage is {settings.max_outage:g} s); the last problem: {tries.problem}")
             return  # the next turn raises
@@ -218,6 +224,11 @@ class Transport:
                               f"{settings.max_outage:g} s)")
         self.counters[family].retries += 1
         pause = retry_after if retry_after is not None else self.backoff(step)
+        if own:
+            log.warning("UMAPI %s %s: %s while other %s requests get through; this one goes again in %.2f s "
+                        "(X-Request-Id %s)", method, url.path, tries.problem, family, pause, tries.request_id)
+            await bucket.back_off(pause)
+            return
         log.warning("UMAPI %s %s: %s; every %s request waits %.2f s, then one goes first to test the service "
                     "(X-Request-Id %s)", method, url.path, tries.problem, family, pause, tries.request_id)
         self._pause(family, pause, f"UMAPI is unavailable ({tries.problem})", throttled=False)

@@ -58,7 +58,7 @@ async def test_a_bulk_load_stopped_mid_way_says_what_landed_failed_and_was_not_s
 
 
 async def test_a_bulk_load_stopped_while_answers_are_lost_tells_the_unanswered_ones_once(setup: Setup) -> None:
-    """SIGTERM just after an answer was lost (its request waits out the outage pause, 3 s or more):
+    """SIGTERM just after an answer was lost (its request backs off 3 s or more before it goes again):
     that request may have landed, so it is unanswered, told in one WARNING, never one ERROR per
     user; the summary JSON and the Action Summary add up and match the org."""
     setup.org.config.update({"faults": "action:lost=0.3"})

@@ -255,3 +255,53 @@ async def test_a_request_without_an_answer_when_the_family_gives_up_is_unanswere
     assert {result.command.user for result in results if result.unanswered} == tried
     assert not any(result.errors for result in results)
     assert client.transport.counters["action"].timeouts == len(wire.sent)
+
+
+async def test_one_request_failing_while_others_land_is_not_an_outage():
+    """The others get through, so UMAPI is up: that request alone backs off and goes again, its
+    failures count against server.retries, and the family never pauses."""
+    def script(sent: Sent, wire: ScriptedWire):
+        if any(entry["user"] == "user0105@example.com" for entry in sent.body):
+            return answer(502, {"error_code": "502"})
+        return actions_done(sent)
+
+    wire = ScriptedWire(script)
+    results, client = await asyncio.wait_for(push(wire, 1000, retries=3, backoff_base=0.05, backoff_max=0.1,
+                                                  max_in_flight=8, limits=RateLimits(window=0.1)), 60)
+    assert client.transport.throttles["action"].stats.paused_seconds == 0  # no outage pause
+    poisoned = [sent for sent in wire.sent if any(entry["user"] == "user0105@example.com" for entry in sent.body)]
+    failed = [result for result in results if not result.ok]
+    assert len(poisoned) == 3 and {result.command.user for result in failed} == {
+        f"user{n:04d}@example.com" for n in range(100, 110)}
+    assert all(result.errors[0].code == "http.502" and "gave up after 3 failed answers" in result.errors[0].message
+               for result in failed)
+    assert sum(result.ok for result in results) == 990
+
+
+async def test_one_lost_answer_while_others_land_is_not_an_outage():
+    """No answer to one request: it alone goes again (and lands); the family never pauses."""
+    def script(sent: Sent, wire: ScriptedWire):
+        if sum(entry["user"] == "user0105@example.com" for sent in wire.sent for entry in sent.body) == 1 and any(
+                entry["user"] == "user0105@example.com" for entry in sent.body):
+            return WireFailure("timeout", "no answer within 1 s")
+        return actions_done(sent)
+
+    wire = ScriptedWire(script)
+    results, client = await asyncio.wait_for(push(wire, 1000, backoff_base=0.05, backoff_max=0.1, max_in_flight=8,
+                                                  limits=RateLimits(window=0.1)), 60)
+    assert client.transport.throttles["action"].stats.paused_seconds == 0
+    assert all(result.ok for result in results) and len(wire.sent) == 101
+
+
+async def test_an_error_answer_to_one_request_is_final_at_once_and_pauses_nothing():
+    def script(sent: Sent, wire: ScriptedWire):
+        if any(entry["user"] == "user0005@example.com" for entry in sent.body):
+            return answer(400, {"error_code": "400003", "message": "Malformed request"})
+        return actions_done(sent)
+
+    wire = ScriptedWire(script)
+    results, client = await push(wire, 100, retries=3)
+    assert client.transport.throttles["action"].stats.paused_seconds == 0
+    assert len(wire.sent) == 10  # one attempt each
+    failed = [result for result in results if not result.ok]
+    assert len(failed) == 10 and all(result.errors[0].code == "400003" for result in failed)
