@@ -26,6 +26,7 @@ import email.utils
 import random
 import time
 from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 RETRYABLE_STATUS = frozenset({502, 503, 504})
 """Gateway and availability answers: the server did not act; the family waits for it."""
@@ -35,8 +36,34 @@ ALREADY_IN_PLACE = frozenset({
     "error.usergroup.already_exists",
     "plc.admin.already_added",
 })
-"""Error codes that, on a request retried after an attempt without an answer, say that the first
-attempt landed: the command counts as landed, not failed."""
+"""Error codes that say the change an entry asks for is there already (see ``already_in_place``)."""
+USER_GONE = frozenset({
+    "error.user.nonexistent",  # a step on a user who does not exist
+    "error.user.not_found",  # a group step on such a user (User Sync's issue 462)
+})
+"""Error codes that say the user an entry names does not exist (see ``already_in_place``)."""
+
+
+def already_in_place(code: str, entry: Mapping[str, Any] | None) -> bool:
+    """Whether an error ``code`` about ``entry`` (None: about no entry in particular), in the answer
+    to a request retried after an attempt that got no answer, says that attempt landed, so the
+    entry counts as landed, not failed. It does when the change is there already
+    (``ALREADY_IN_PLACE``: the user or group exists, the admin was added), or when the user the
+    entry names is gone (``USER_GONE``) and the entry itself takes them away from that name: it
+    renames them (an update of the username, or of the email of a user named by email, who has no
+    ``domain``) or removes them from the org."""
+    if code in ALREADY_IN_PLACE:
+        return True
+    if code not in USER_GONE or entry is None:
+        return False
+    for step in entry.get("do", ()):
+        for name, arguments in step.items():
+            if name == "removeFromOrg":
+                return True
+            if name == "update" and isinstance(arguments, dict) and (
+                    "username" in arguments or ("email" in arguments and "domain" not in entry)):
+                return True
+    return False
 
 
 def parse_retry_after(value: str | None) -> float | None:

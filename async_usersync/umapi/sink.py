@@ -20,7 +20,7 @@ from async_usersync.records import CommandError, CommandResult, UserCommand
 from async_usersync.umapi.entries import Entry, RequestIds, command_entries, step_name
 from async_usersync.umapi.errors import NotSent, UmapiError, Unanswered, answer_error
 from async_usersync.umapi.fields import field_problem
-from async_usersync.umapi.policy import ALREADY_IN_PLACE
+from async_usersync.umapi.policy import already_in_place
 from async_usersync.umapi.transport import Transport
 
 log = logging.getLogger(__name__)
@@ -246,10 +246,7 @@ class ActionSink:
             failure = CommandError("request", "client.error", f"{type(error).__name__}: {error}")
         else:
             errors = body.get("errors")
-            if errors and reply.after_silence:  # the unanswered attempt landed; the retry found it done
-                errors = [error for error in errors if not (isinstance(error, dict)
-                                                           and error.get("errorCode") in ALREADY_IN_PLACE)]
-            return _map_errors(batch, errors) if errors else {}
+            return _map_errors(batch, errors, reply.after_silence) if errors else {}
         return {index: [failure] for index in range(len(batch))}
 
     def _finish(self, outcome: _Outcome) -> None:
@@ -273,11 +270,13 @@ class ActionSink:
                 log.exception("the result handler failed for %s", outcome.command.key or outcome.command.user)
 
 
-def _map_errors(batch: list[_Queued], errors: list[Any]) -> dict[int, list[CommandError]]:
+def _map_errors(batch: list[_Queued], errors: list[Any], after_silence: bool) -> dict[int, list[CommandError]]:
     """Sends each ``{index, step, requestID, errorCode, message}`` back to its entry and step name.
 
     The requestID decides when present (it is unique per entry); ``index`` otherwise. An error that
     names no entry of the batch is charged to every entry, so that no failure goes unreported.
+    In the answer to a retry after an attempt without an answer (``after_silence``), an error that
+    says the entry's change is in place (``policy.already_in_place``) is no error: that attempt landed.
     """
     by_request_id = {entry["requestID"]: index for index, (entry, _) in enumerate(batch)}
     mapped: dict[int, list[CommandError]] = {}
@@ -288,6 +287,10 @@ def _map_errors(batch: list[_Queued], errors: list[Any]) -> dict[int, list[Comma
         code = str(error.get("errorCode") or "error.unknown")
         message = str(error.get("message") or "")
         if not isinstance(index, int) or not 0 <= index < len(batch):
+            index = None
+        if after_silence and already_in_place(code, None if index is None else batch[index][0]):
+            continue
+        if index is None:
             for position in range(len(batch)):
                 mapped.setdefault(position, []).append(CommandError("request", code, message))
             continue

@@ -60,7 +60,7 @@ class Reply:
     """The URL's path (``/v2/usermanagement/users/<org>/0``), for error messages."""
     after_silence: bool = False
     """An earlier attempt got no answer, so the server may have acted on it already: an error that
-    says the change is in place (``policy.ALREADY_IN_PLACE``) means it landed."""
+    says the change is in place (``policy.already_in_place``) means it landed."""
 
 
 @dataclass(slots=True)

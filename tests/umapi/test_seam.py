@@ -305,3 +305,55 @@ async def test_an_error_answer_to_one_request_is_final_at_once_and_pauses_nothin
     assert len(wire.sent) == 10  # one attempt each
     failed = [result for result in results if not result.ok]
     assert len(failed) == 10 and all(result.errors[0].code == "400003" for result in failed)
+
+
+def org_that_renames(lost_on: int):
+    """A fake org of user<n>@old.example.com that runs each entry's steps in order as UMAPI does: a
+    step on a user it does not hold fails (``error.user.nonexistent``, and ``error.user.not_found``
+    for a group step). The ``lost_on``-th request is handled, then its answer lost."""
+    users = {f"user{number:04d}@old.example.com" for number in range(10)}
+
+    def script(sent: Sent, wire: ScriptedWire):
+        errors = []
+        for index, entry in enumerate(sent.body):
+            user = entry["user"]
+            for step, action in enumerate(entry["do"]):
+                (name, arguments), = action.items()
+                if user not in users:
+                    code = "error.user.not_found" if name in ("add", "remove") else "error.user.nonexistent"
+                    errors.append({"index": index, "step": step, "requestID": entry["requestID"], "errorCode": code,
+                                   "message": f"User Id does not exist: {entry['user']}"})
+                elif name == "update" and "email" in arguments:
+                    users.remove(user)
+                    user = arguments["email"]
+                    users.add(user)
+        if len(wire.sent) == lost_on:
+            return WireFailure("connection", "connection failed (ServerDisconnectedError)")
+        return actions_done(sent, errors)
+    return script, users
+
+
+@pytest.mark.parametrize("change", [{"email": "new"}, {"firstname": "Renamed"}])
+async def test_a_retried_update_that_finds_its_user_gone_landed_only_when_it_renames_the_user(change):
+    """An email update whose answer was lost: the retry names the old email, which no longer
+    exists, because the first attempt renamed the user: it landed. An update that renames nobody
+    and finds its user gone failed."""
+    script, users = org_that_renames(lost_on=1)
+    if "firstname" in change:
+        users.clear()  # gone for a reason of their own
+    commands = [UserCommand(user=f"user{number:04d}@old.example.com", add_groups=("Sales",),
+                            update={key: f"user{number:04d}@new.example.com" if key == "email" else value
+                                    for key, value in change.items()}) for number in range(10)]
+    wire = ScriptedWire(script)
+    results: list[CommandResult] = []
+    async with UmapiClient(seam_settings(), wire=wire) as client:
+        async with client.action_sink(results.append, linger=0.01) as sink:
+            for command in commands:
+                await sink.send(command)
+    assert len(wire.sent) == 2  # the lost attempt and its retry
+    if "email" in change:
+        assert users == {f"user{number:04d}@new.example.com" for number in range(10)}
+        assert all(result.ok for result in results), [result.errors for result in results]
+    else:
+        assert all({error.code for error in result.errors} == {"error.user.nonexistent", "error.user.not_found"}
+                   for result in results)
