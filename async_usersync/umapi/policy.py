@@ -107,11 +107,14 @@ class Outage:
     """When the latest pause began."""
 
     def failed(self, sent_at: float, now: float) -> int:
-        """A request sent at ``sent_at`` got no usable answer at ``now``: the backoff step to pause for.
-        The step grows only for a request sent after the latest pause began (a probe, or later)."""
+        """A request sent at ``sent_at`` got no usable answer at ``now``: the backoff step to pause the
+        family for, or 0 for the first failure since a request was accepted, which is taken as that
+        request's own and pauses nothing. The step grows only for a request sent after the latest
+        pause began (a probe, or later)."""
         if self.since is None:
-            self.since, self.step = now, 1
-        elif sent_at >= self.paused_at:
+            self.since = now
+            return 0
+        if self.step == 0 or sent_at >= self.paused_at:
             self.step += 1
         self.paused_at = now
         return self.step

@@ -199,21 +199,21 @@ class Transport:
         accepted is taken as this request's own (UMAPI was up a moment ago): it alone waits its
         backoff step (or the Retry-After) and goes again, and the family goes on. A second failure
         with nothing accepted in between is an outage: the family pauses for the next backoff step
-        (or the Retry-After), then probes, or gives up. An answered failure counts against the request's attempts only while others
-        get through, so waiting out an outage spends none of them; one without an answer never
-        counts (giving up on it could report a change that landed as failed), and only
-        ``server.max_outage`` ends it."""
+        (or the Retry-After), then probes, or gives up (``policy.Outage``). An answered failure
+        counts against the request's attempts only while others get through, so waiting out an
+        outage spends none of them; one without an answer never counts (giving up on it could
+        report a change that landed as failed), and only ``server.max_outage`` ends it."""
         settings, bucket, outage = self.settings, self.throttles[family], self.outages[family]
         now = time.monotonic()
         tries.first_failure = tries.first_failure or now
         if answered and (tries.failures == 0 or bucket.accepted_count != tries.accepted_seen):
             tries.failures += 1
         tries.accepted_seen = bucket.accepted_count
-        own = outage.since is None
         step = outage.failed(sent_at, now)
+        own = step == 0
         if own:
             step = max(1, tries.failures)
-        if not own and outage.lasted(now) >= settings.max_outage:
+        elif outage.lasted(now) >= settings.max_outage:
             self._give_up(family, f"UMAPI has not accepted a {family} request for {outage.lasted(now):.0f} s "
                                   f"(server.max_outage is {settings.max_outage:g} s); the last problem: {tries.problem}")
             return  # the next turn raises

@@ -7,6 +7,7 @@ import asyncio
 import json
 import signal
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +23,15 @@ def write_users(setup: Setup) -> str:
     return str(users_file)
 
 
+async def start_bulk_push(setup: Setup, summary_file: Path) -> tuple[asyncio.subprocess.Process, asyncio.Future]:
+    """Starts ``async-usersync --strategy push`` of the bulk users; returns it and its output to come."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "async_usersync", "--strategy", "push", "--users", "file", write_users(setup),
+        "--process-groups", "--summary-json", str(summary_file), "-c", str(setup.config_file),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=setup.folder)
+    return process, asyncio.ensure_future(process.communicate())
+
+
 async def bulk_users(setup: Setup) -> int:
     return sum(address.startswith("bulk") for address in await setup.users())
 
@@ -29,13 +39,8 @@ async def bulk_users(setup: Setup) -> int:
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
 async def test_a_bulk_load_stopped_mid_way_says_what_landed_failed_and_was_not_sent(setup: Setup, stop) -> None:
     setup.write(server={"limits": {"window": 1.0}})  # 10 action requests a second: 30 for the load
-    users_file = write_users(setup)
     summary_file = setup.folder / "summary.json"
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "async_usersync", "--strategy", "push", "--users", "file", users_file,
-        "--process-groups", "--summary-json", str(summary_file), "-c", str(setup.config_file),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=setup.folder)
-    output = asyncio.ensure_future(process.communicate())
+    process, output = await start_bulk_push(setup, summary_file)
     for _ in range(300):
         if await bulk_users(setup) >= 30:
             break
@@ -63,13 +68,8 @@ async def test_a_bulk_load_stopped_while_answers_are_lost_tells_the_unanswered_o
     user; the summary JSON and the Action Summary add up and match the org."""
     setup.org.config.update({"faults": "action:lost=0.3"})
     setup.write(server={"limits": {"window": 1.0}})
-    users_file = write_users(setup)
     summary_file = setup.folder / "summary.json"
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "async_usersync", "--strategy", "push", "--users", "file", users_file,
-        "--process-groups", "--summary-json", str(summary_file), "-c", str(setup.config_file),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=setup.folder)
-    output = asyncio.ensure_future(process.communicate())
+    process, output = await start_bulk_push(setup, summary_file)
     stats = setup.org.sandbox.stats.families["action"]
     for _ in range(300):
         if await bulk_users(setup) >= 30:

@@ -54,10 +54,10 @@ async def test_an_outage_pauses_the_family_and_probes_one_at_a_time_and_every_co
 async def test_an_outage_past_max_outage_stops_the_family_queued_commands_not_sent(caplog):
     caplog.set_level(logging.WARNING, logger="async_usersync")
     wire = ScriptedWire(lambda sent, wire: answer(503, {"error_code": "503", "message": "down"}))
-    results, client = await push(wire, 50, max_outage=0.1)
+    results, client = await push(wire, 200, max_outage=0.1)
     failed = [result for result in results if result.errors]
     not_sent = [result for result in results if result.not_sent]
-    assert len(failed) + len(not_sent) == 50 and not any(result.ok for result in results)
+    assert len(failed) + len(not_sent) == 200 and not any(result.ok for result in results)
     tried = {entry["user"] for sent in wire.sent for entry in sent.body}
     assert {result.command.user for result in failed} == tried  # what went out failed, with the 503
     assert all(error.code == "http.503" and "server.max_outage" in error.message
