@@ -82,10 +82,11 @@ class _Tries:
     """The last failure, in words ('' while there was none)."""
     code: str = ""
 
-    def final(self, message: str) -> UmapiError:
-        """The error that ends the request with ``message``: ``Unanswered`` when an attempt got no
-        answer (that attempt may have landed, so failing it would misreport), else its last failure."""
-        if self.silent:
+    def final(self, message: str, method: str) -> UmapiError:
+        """The error that ends the request with ``message``: ``Unanswered`` when an attempt of a
+        request that changes something (not a GET) got no answer (that attempt may have landed, so
+        failing it would misreport), else its last failure."""
+        if self.silent and method != "GET":
             return Unanswered(f"{message} (an attempt got no answer, so the change may have landed; "
                               f"X-Request-Id {self.request_id})", self.request_id)
         return UmapiError(f"{message} (X-Request-Id {self.request_id})", code=self.code, request_id=self.request_id)
@@ -181,7 +182,7 @@ class Transport:
         except NotSent as stopped:
             if not tries.problem:
                 raise
-            raise tries.final(f"UMAPI {method} {url.path}: {tries.problem}; then: {stopped}") from None
+            raise tries.final(f"UMAPI {method} {url.path}: {tries.problem}; then: {stopped}", method) from None
 
     def _headers(self, token: str, request_id: str, pragma: str | None) -> dict[str, str]:
         if token is not self._headers_token:  # built once per token
@@ -221,7 +222,7 @@ class Transport:
             raise tries.final(f"UMAPI {method} {url.path}: {tries.problem}; gave up after {tries.failures} failed "
                               f"answers while other requests went through, {now - tries.first_failure:.0f} s after "
                               f"the first failure (server.retries {settings.retries}, server.max_outage "
-                              f"{settings.max_outage:g} s)")
+                              f"{settings.max_outage:g} s)", method)
         self.counters[family].retries += 1
         pause = retry_after if retry_after is not None else self.backoff(step)
         if own:

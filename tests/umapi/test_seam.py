@@ -9,7 +9,7 @@ import time
 import pytest
 
 from async_usersync.records import CommandResult, CreateUser, IdentityType, UserCommand
-from async_usersync.umapi import RateLimits, UmapiClient
+from async_usersync.umapi import RateLimits, UmapiClient, UmapiError
 from async_usersync.umapi.throttle import AdaptiveBucket
 from async_usersync.umapi.wire import WireFailure
 from tests.umapi.scripted import ScriptedWire, Sent, actions_done, answer, seam_settings, too_many_requests_on
@@ -357,3 +357,12 @@ async def test_a_retried_update_that_finds_its_user_gone_landed_only_when_it_ren
     else:
         assert all({error.code for error in result.errors} == {"error.user.nonexistent", "error.user.not_found"}
                    for result in results)
+
+
+async def test_a_read_without_an_answer_is_a_plain_failure_not_unanswered():
+    """A GET changes nothing, so a read that never got an answer is not 'may have landed'."""
+    wire = ScriptedWire(lambda sent, wire: WireFailure("timeout", "no answer within 1 s"))
+    async with UmapiClient(seam_settings(max_outage=0.1), wire=wire) as client:
+        with pytest.raises(UmapiError) as failure:
+            [user async for user in client.users()]
+    assert failure.value.code == "timeout" and "may have landed" not in str(failure.value)
