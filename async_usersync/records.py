@@ -209,16 +209,18 @@ class CommandError:
 @dataclass(frozen=True, slots=True)
 class CommandResult:
     """How one command ended: exactly one of landed (``ok``), failed (``errors``, as UMAPI gave
-    them) or not sent (``not_sent``: the run stopped before it went out)."""
+    them), not sent (``not_sent``: the run stopped before it went out) or unanswered
+    (``unanswered``: sent, and no answer came before sending stopped, so it may have landed)."""
 
     command: UserCommand
     errors: tuple[CommandError, ...] = ()
     not_sent: bool = False
+    unanswered: bool = False
 
     @property
     def ok(self) -> bool:
         """Landed."""
-        return not self.errors and not self.not_sent
+        return not self.errors and not self.not_sent and not self.unanswered
 
 
 DirectoryRecord = DirectoryUser | UnreadableDirectoryUser

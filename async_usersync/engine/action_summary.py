@@ -22,6 +22,7 @@ ORG_ACTIONS_LABEL = "Number of {org} UMAPI actions sent (total, success, error)"
 SECONDARY_CREATED_LABELS = {Strategy.SYNC: "Number of Adobe users added to secondaries",
                             Strategy.PUSH: "Number of Adobe users pushed to secondaries"}
 NOT_SENT_LABEL = "Number of UMAPI actions not sent"
+UNANSWERED_LABEL = "Number of UMAPI actions unanswered (may have landed)"
 
 
 @dataclass
@@ -52,16 +53,17 @@ class SummaryCounters:
         return self.adobe_users_read - self.adobe_users_excluded - self.adobe_users_updated - self.adobe_only_processed
 
 
-Actions = tuple[int, int, int, int]
-"""What an org's sink did with its commands: (total, landed, failed, not sent)."""
+Actions = tuple[int, int, int, int, int]
+"""What an org's sink did with its commands: (total, landed, failed, not sent, unanswered)."""
 
 
 def render_action_summary(counters: SummaryCounters, actions: Actions, test_mode: bool = False,
                           secondaries: Mapping[str, tuple[SummaryCounters, Actions]] | None = None) -> list[str]:
     """The summary block, one string per log line: header, counters right-aligned to the
-    longest label, closing dashes. ``actions`` is (total, landed, failed, not sent): User Sync's
-    line, then ours for the commands an interrupted or given-up run never sent, shown only when
-    there are any (so a complete run's block stays User Sync's, line for line).
+    longest label, closing dashes. ``actions`` is (total, landed, failed, not sent, unanswered):
+    User Sync's line, then ours for the commands an interrupted or given-up run never sent and for
+    those sent that got no answer before it stopped, each shown only when there are any (so a
+    complete run's block stays User Sync's, line for line).
 
     ``secondaries`` (name -> its counters and actions) adds User Sync's lines for secondary orgs:
     the users added (or pushed) to them, summed over the orgs, and one actions line per org; the
@@ -72,18 +74,16 @@ def render_action_summary(counters: SummaryCounters, actions: Actions, test_mode
         counters = replace(counters, user_groups_created=counters.user_groups_created + sum(
             org.user_groups_created for org, _ in orgs.values()))
     rows = _rows(counters)
+    every = {"primary": actions} | {name: org_actions for name, (_, org_actions) in orgs.items()}
     if orgs:
         rows.insert(len(rows) - (counters.adobe_only_label is not None), (
             SECONDARY_CREATED_LABELS[counters.strategy], sum(org.adobe_users_created for org, _ in orgs.values())))
-        every = {"primary": actions} | {name: org_actions for name, (_, org_actions) in orgs.items()}
         rows += [(ORG_ACTIONS_LABEL.format(org=name), f"({sent}, {landed}, {failed})")
-                 for name, (sent, landed, failed, _) in every.items()]
-        not_sent = sum(org_actions[3] for org_actions in every.values())
+                 for name, (sent, landed, failed, _, _) in every.items()]
     else:
         rows.append((ACTIONS_LABEL, f"({actions[0]}, {actions[1]}, {actions[2]})"))
-        not_sent = actions[3]
-    if not_sent:
-        rows.append((NOT_SENT_LABEL, not_sent))
+    not_sent, unanswered = (sum(org_actions[index] for org_actions in every.values()) for index in (3, 4))
+    rows += [(label, count) for label, count in ((NOT_SENT_LABEL, not_sent), (UNANSWERED_LABEL, unanswered)) if count]
     width = max(len(label) for label, _ in rows)
     return [title.center(SUMMARY_WIDTH, "-"),
             *(f"  {label.rjust(width)}: {value}" for label, value in rows),

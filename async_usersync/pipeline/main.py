@@ -208,8 +208,9 @@ async def _run_guarded(invocation: SyncInvocation, setup: RunSetup | UsersyncErr
                 logger.critical("%s; no Adobe-only user was touched", result.read_failure)
             if result.interrupted:
                 totals = result.totals
-                logger.critical("The run was stopped before it finished: of %d UMAPI actions, %d landed, %d failed "
-                                "and %d were not sent", totals.sent, totals.completed, totals.failed, totals.not_sent)
+                logger.critical("The run was stopped before it finished: of %d UMAPI actions, %d landed, %d failed, "
+                                "%d got no answer (they may have landed) and %d were not sent", totals.sent,
+                                totals.completed, totals.failed, totals.unanswered, totals.not_sent)
             code = result.exit_code
             if code is ExitCode.OK and not options.test_mode:
                 guard.record_success(run_id)
@@ -253,9 +254,10 @@ async def _run_guarded(invocation: SyncInvocation, setup: RunSetup | UsersyncErr
     return code
 
 
-def _actions(totals: ActionTotals) -> tuple[int, int, int, int]:
-    """An org's sink totals as the Action Summary takes them: (total, landed, failed, not sent)."""
-    return totals.sent, totals.completed, totals.failed, totals.not_sent
+def _actions(totals: ActionTotals) -> tuple[int, int, int, int, int]:
+    """An org's sink totals as the Action Summary takes them: (total, landed, failed, not sent,
+    unanswered)."""
+    return totals.sent, totals.completed, totals.failed, totals.not_sent, totals.unanswered
 
 
 def _warn_limits_held(limits_held: Mapping[str, bool]) -> None:

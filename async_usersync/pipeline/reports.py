@@ -31,7 +31,7 @@ _NOT_IN_NAME = re.compile(r"[^a-zA-Z0-9_]+")
 COUNTERS = ("directory_users_read", "directory_users_selected", "primary_users_read", "excluded_user_count",
             "unchanged_user_count", "primary_users_created", "updated_user_count", "adobe_user_groups_created",
             "primary_strays_processed", "umapi_actions_sent", "umapi_actions_succeeded", "umapi_actions_failed",
-            "umapi_actions_not_sent")
+            "umapi_actions_not_sent", "umapi_actions_unanswered")
 """Every counter a summary holds, by User Sync's internal name where it has one (0 when not reached)."""
 PHASES = ("directory_read", "adobe_read", "actions_sent", "total")
 """Every phase a summary times, in seconds (0 when not reached)."""
@@ -116,6 +116,7 @@ def _named_counters(counters: SummaryCounters, totals: ActionTotals | None) -> d
         "umapi_actions_succeeded": totals.completed if totals else 0,
         "umapi_actions_failed": totals.failed if totals else 0,
         "umapi_actions_not_sent": totals.not_sent if totals else 0,
+        "umapi_actions_unanswered": totals.unanswered if totals else 0,
     }
 
 

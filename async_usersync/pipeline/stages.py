@@ -108,8 +108,8 @@ class RunResult:
 
     @property
     def exit_code(self) -> ExitCode:
-        """130 interrupted, 3 a read failed (of any org), 6 removals held back, 4 a command failed or was not
-        sent (in any org), else 0."""
+        """130 interrupted, 3 a read failed (of any org), 6 removals held back, 4 a command failed, was not
+        sent or got no answer (in any org), else 0."""
         if self.interrupted:
             return ExitCode.INTERRUPTED
         failure = self.read_failure or next((org.read_failure for org in self.secondaries.values() if org.read_failure), None)
@@ -117,7 +117,7 @@ class RunResult:
             return failure.error.exit_code
         if self.held:
             return ExitCode.REMOVALS_HELD
-        if any(totals.failed or totals.not_sent for totals in (self.totals, *(org.totals for org in self.secondaries.values()))):
+        if any(totals.failed or totals.not_sent or totals.unanswered for totals in (self.totals, *(org.totals for org in self.secondaries.values()))):
             return ExitCode.COMMANDS_FAILED
         return ExitCode.OK
 
@@ -219,7 +219,7 @@ class CommandSender:
         """The sink's report of one command: counts it and logs User Sync's ``Error in action`` line per error."""
         if not result.ok:
             self._count_as_unchanged(result.command)
-        if result.not_sent:  # counted in the totals and the summary, not logged one by one
+        if result.not_sent or result.unanswered:  # counted in the totals and told once, not logged one by one
             return
         self.applied.advance()
         command = result.command
@@ -231,7 +231,8 @@ class CommandSender:
     def _count_as_unchanged(self, command: UserCommand) -> None:
         """A command that failed or was not sent left its user as it was, so the Action Summary's user
         counts (added, updated, Adobe-only processed) are what landed, and the summary JSON and the
-        metrics with them. User Sync counts what it planned; the README lists this difference."""
+        metrics with them; one without an answer is not counted either, as it is not known to have
+        landed. User Sync counts what it planned; the README lists this difference."""
         counters = self.planner.counters
         if id(command) in self._adobe_only_commands:
             counters.adobe_only_processed -= 1
@@ -394,11 +395,18 @@ def _sink_totals(org: OrgRun) -> ActionTotals:
 
 
 def _warn_not_sent(org: OrgRun, interrupted: bool) -> None:
+    """One WARNING each for an org's commands never sent and for those sent that got no answer
+    before sending stopped (they may have landed), instead of a line per command."""
     totals = _sink_totals(org)
+    where = f" in {org.name}" if org.name else ""
+    why = "the run was interrupted" if interrupted else "UMAPI stayed unavailable"
     if totals.not_sent:
         logger.warning("%d of %d UMAPI actions%s were not sent (%s); the next run plans them again",
-                       totals.not_sent, totals.sent, f" in {org.name}" if org.name else "",
-                       "the run was interrupted" if interrupted else "UMAPI stayed unavailable")
+                       totals.not_sent, totals.sent, where, why)
+    if totals.unanswered:
+        logger.warning("%d of %d UMAPI actions%s were sent but got no answer before sending stopped (%s): "
+                       "they may have landed, and the next run reconciles them", totals.unanswered, totals.sent,
+                       where, why)
 
 
 async def _secondaries_adobe_only(secondaries: list[OrgRun], excluded_in_primary: AbstractSet[str]) -> None:

@@ -134,8 +134,19 @@ class LdapProcessSource:
         finally:
             if child.returncode is None:
                 child.kill()
+                await _drain(child.stdout)
                 await child.wait()
             stderr_logger.cancel()
+
+
+async def _drain(stream: asyncio.StreamReader | None) -> None:
+    """Reads and drops what a killed child left in its stdout, up to the end. ``Process.wait()``
+    returns only once every pipe is closed, and a reader that stopped reading (a full read-ahead
+    buffer: a child ahead of the parent) never sees the end on its own, so without this a
+    cancelled read would wait forever. At most a pipe's and a buffer's worth is left."""
+    assert stream is not None
+    while await stream.read(1 << 16):
+        pass
 
 
 async def _read_frame(stream: asyncio.StreamReader) -> tuple[Any, ...] | None:

@@ -36,6 +36,15 @@ class NotSent(UmapiError):
         super().__init__(reason, code="not_sent")
 
 
+class Unanswered(UmapiError):
+    """The request was sent, but it ends without an answer that settles it: an attempt got no
+    answer (lost on the wire, timed out) and then the run was interrupted or the family stopped.
+    The change may have landed; its commands are reported as unanswered, neither landed nor failed."""
+
+    def __init__(self, message: str, request_id: str | None = None) -> None:
+        super().__init__(message, code="unanswered", request_id=request_id)
+
+
 def answer_error(status: int, body: Any, method: str, path: str, request_id: str | None,
                  reason: str = "no reason given") -> UmapiError:
     """The error for an answer that ends a request unsuccessfully: UMAPI's ``result`` (or

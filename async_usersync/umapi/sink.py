@@ -25,9 +25,9 @@ from typing import Any, AsyncIterator, Callable, Mapping, Sequence
 
 from async_usersync.records import CommandError, CommandResult, UserCommand
 from async_usersync.umapi.entries import Entry, RequestIds, command_entries, step_name
-from async_usersync.umapi.errors import NotSent, UmapiError, answer_error
+from async_usersync.umapi.errors import NotSent, UmapiError, Unanswered, answer_error
 from async_usersync.umapi.fields import field_problem
-from async_usersync.umapi.policy import ALREADY_IN_PLACE
+from async_usersync.umapi.policy import already_in_place
 from async_usersync.umapi.transport import Transport
 from async_usersync.umapi.usergroups import GroupEntry, GroupFacts, HeldMemberships, group_facts, is_packable, memberships
 
@@ -46,12 +46,14 @@ INTERRUPT_GRACE = 5.0
 class ActionTotals:
     """Counters of one ``ActionSink``: commands by outcome, action requests posted, failed steps by code."""
     sent: int = 0
-    """Commands handed to the sink; each ends as exactly one of the next three."""
+    """Commands handed to the sink; each ends as exactly one of the next four."""
     completed: int = 0
     """Landed."""
     failed: int = 0
     not_sent: int = 0
     """Never sent: the run was interrupted, or UMAPI stayed unavailable past the configured limits."""
+    unanswered: int = 0
+    """Sent, but no answer came before sending stopped: they may have landed (``errors.Unanswered``)."""
     requests: int = 0
     """Action requests posted (not counting retries)."""
     group_entries: int = 0
@@ -74,6 +76,7 @@ class _Outcome:
     errors: list[CommandError] | None = None
     """Made at the first error only: most commands have none."""
     not_sent: bool = False
+    unanswered: bool = False
 
 
 _Queued = tuple[Entry, "_Outcome | GroupEntry[_Outcome]"]
@@ -86,7 +89,8 @@ class ActionSink:
     """Posts commands as action requests (``MAX_ENTRIES`` entries a request, at most
     ``max_in_flight`` under way) and reports each command exactly once, to ``on_result`` and in
     ``totals``. Use as ``async with``: leaving it waits for every answer; Ctrl-C or a cancellation
-    stops sending and reports what was not sent. ``test_mode`` adds UMAPI's ``testOnly=true``.
+    stops sending and reports what was not sent, and requests still without an answer after
+    ``INTERRUPT_GRACE`` as unanswered. ``test_mode`` adds UMAPI's ``testOnly=true``.
     ``read_groups`` (the org's group listing, as ``UmapiClient.groups``) turns on user-group entries."""
     def __init__(self, transport: Transport, *, test_mode: bool = False,
                  on_result: Callable[[CommandResult], None] | None = None, linger: float = 0.5,
@@ -159,17 +163,16 @@ class ActionSink:
         for _, outcome in (command for commands in held for command in commands.take_all()):
             outcome.not_sent, outcome.entries_left = True, 0
             self._finish(outcome)
-        self._settle(left, None, not_sent=True)
+        self._settle(left, not_sent=True)
         if self._posts:
             await asyncio.wait(list(self._posts), timeout=INTERRUPT_GRACE)
         for post, batch in list(self._posts.items()):
             if post.done() and not post.cancelled():  # its outcomes are told (its done callback has not run yet)
                 continue
             post.cancel()
-            self._settle(batch, CommandError("request", "unanswered", "the run was interrupted before UMAPI "
-                                             "answered; the change may have landed"), not_sent=False)
+            self._settle(batch, unanswered=True)
         await asyncio.gather(*self._posts, return_exceptions=True)
-        self._settle(list(self._pending), None, not_sent=True)  # retries the last answers asked for
+        self._settle(list(self._pending), not_sent=True)  # retries the last answers asked for
         self._pending.clear()
 
     async def send(self, command: UserCommand) -> None:
@@ -319,7 +322,11 @@ class ActionSink:
         try:
             errors = await self._errors_of(batch, pragma)
         except NotSent:
-            self._settle(batch, None, not_sent=True)
+            self._settle(batch, not_sent=True)
+            return
+        except Unanswered as unanswered:  # the run counts and tells these once, not per request
+            log.debug("action request of %d entries: %s", len(batch), unanswered)
+            self._settle(batch, unanswered=True)
             return
         finally:
             self._slots.release()
@@ -365,28 +372,27 @@ class ActionSink:
                                   add_groups=tuple(changes["add"]), key=outcome.command.key)
             self._pending.extend(self._user_entries(command, outcome, len(changes["remove"]) + len(changes["add"])))
 
-    def _settle(self, batch: list[_Queued], error: CommandError | None, *, not_sent: bool) -> None:
-        """Ends ``batch``'s entries without an answer: not sent, or failed with ``error``."""
-        errors = [error] if error is not None else []
+    def _settle(self, batch: list[_Queued], *, not_sent: bool = False, unanswered: bool = False) -> None:
+        """Ends ``batch``'s entries without an answer: never sent, or sent with no answer before sending
+        stopped; a group entry ends its part of each of its users' commands."""
         for _, owner in batch:
-            if isinstance(owner, GroupEntry):
-                for step in owner.steps:
-                    for _, outcome in step.users:
-                        self._part_done(outcome, errors, not_sent)
-            else:
-                self._part_done(owner, errors, not_sent)
+            outcomes = ([outcome for step in owner.steps for _, outcome in step.users]
+                        if isinstance(owner, GroupEntry) else [owner])
+            for outcome in outcomes:
+                outcome.unanswered = outcome.unanswered or unanswered
+                self._part_done(outcome, [], not_sent)
 
     async def _errors_of(self, batch: list[_Queued], pragma: str | None) -> dict[int, list[tuple[int | None, CommandError]]]:
         """The errors of each entry of ``batch`` (by position), each with its step's position (None
         when it names no step); a request that failed whole fails each.
-        Raises ``NotSent`` when the request never went out."""
+        Raises ``NotSent`` when the request never went out, ``Unanswered`` when it got no answer that settles it."""
         try:
             reply = await self._transport.call("action", "POST", self._path, params=self._params,
                                                body=[entry for entry, _ in batch], pragma=pragma)
             body = reply.body
             if reply.status != 200 or not isinstance(body, dict):
                 raise answer_error(reply.status, body, "POST", reply.path, reply.request_id)
-        except NotSent:
+        except (NotSent, Unanswered):
             raise
         except UmapiError as error:
             log.error("action request of %d entries failed: %s", len(batch), error)
@@ -396,10 +402,7 @@ class ActionSink:
             failure = CommandError("request", "client.error", f"{type(error).__name__}: {error}")
         else:
             errors = body.get("errors")
-            if errors and reply.after_silence:  # the unanswered attempt landed; the retry found it done
-                errors = [error for error in errors if not (isinstance(error, dict)
-                                                           and error.get("errorCode") in ALREADY_IN_PLACE)]
-            return _map_errors(batch, errors) if errors else {}
+            return _map_errors(batch, errors, reply.after_silence) if errors else {}
         return {index: [(None, failure)] for index in range(len(batch))}
 
     def _finish(self, outcome: _Outcome) -> None:
@@ -407,6 +410,9 @@ class ActionSink:
             result = CommandResult(outcome.command, tuple(outcome.errors))
             self.totals.failed += 1
             self.totals.failures.update(error.code for error in result.errors)
+        elif outcome.unanswered:  # before not sent: a command partly sent may have partly landed
+            result = CommandResult(outcome.command, unanswered=True)
+            self.totals.unanswered += 1
         elif outcome.not_sent:
             result = CommandResult(outcome.command, not_sent=True)
             self.totals.not_sent += 1
@@ -420,11 +426,14 @@ class ActionSink:
                 log.exception("the result handler failed for %s", outcome.command.key or outcome.command.user)
 
 
-def _map_errors(batch: list[_Queued], errors: list[Any]) -> dict[int, list[tuple[int | None, CommandError]]]:
+def _map_errors(batch: list[_Queued], errors: list[Any], after_silence: bool
+                ) -> dict[int, list[tuple[int | None, CommandError]]]:
     """Sends each ``{index, step, requestID, errorCode, message}`` back to its entry and step name.
 
     The requestID decides when present (it is unique per entry); ``index`` otherwise. An error that
     names no entry of the batch is charged to every entry, so that no failure goes unreported.
+    In the answer to a retry after an attempt without an answer (``after_silence``), an error that
+    says the entry's change is in place (``policy.already_in_place``) is no error: that attempt landed.
     """
     by_request_id = {entry["requestID"]: index for index, (entry, _) in enumerate(batch)}
     mapped: dict[int, list[tuple[int | None, CommandError]]] = {}
@@ -435,6 +444,10 @@ def _map_errors(batch: list[_Queued], errors: list[Any]) -> dict[int, list[tuple
         code = str(error.get("errorCode") or "error.unknown")
         message = str(error.get("message") or "")
         if not isinstance(index, int) or not 0 <= index < len(batch):
+            index = None
+        if after_silence and already_in_place(code, None if index is None else batch[index][0]):
+            continue
+        if index is None:
             for position in range(len(batch)):
                 mapped.setdefault(position, []).append((None, CommandError("request", code, message)))
             continue

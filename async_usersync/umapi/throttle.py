@@ -105,6 +105,8 @@ class AdaptiveBucket:
         """After an outage: one request at a time until one is accepted."""
         self._probe_out = False
         self._stopped: str | None = None
+        self._stopping: asyncio.Future[None] | None = None
+        """Made by the first ``back_off()``, done at ``stop()``."""
 
     @property
     def rate(self) -> float:
@@ -160,11 +162,22 @@ class AdaptiveBucket:
         self._probing = True
         self.pause(seconds)
 
+    async def back_off(self, seconds: float) -> None:
+        """Waits ``seconds`` outside the queue (one request backing off alone while the others go on),
+        or until ``stop()`` is called, whichever comes first."""
+        if self._stopped is not None:
+            return
+        if self._stopping is None:
+            self._stopping = asyncio.get_running_loop().create_future()
+        await asyncio.wait([self._stopping], timeout=seconds)
+
     def stop(self, reason: str) -> None:
         """Nothing of this family is sent any more: every waiter, now and later, gets ``NotSent(reason)``."""
         if self._stopped is not None:
             return
         self._stopped = reason
+        if self._stopping is not None:
+            self._stopping.set_result(None)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

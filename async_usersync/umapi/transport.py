@@ -26,7 +26,7 @@ from yarl import URL
 
 from async_usersync.config.settings import FAMILIES, UmapiSettings
 from async_usersync.umapi.auth import ImsToken
-from async_usersync.umapi.errors import NotSent, UmapiError, answer_error
+from async_usersync.umapi.errors import NotSent, UmapiError, Unanswered, answer_error
 from async_usersync.umapi.policy import RETRYABLE_STATUS, Backoff, Outage, parse_retry_after
 from async_usersync.umapi.throttle import AdaptiveBucket
 from async_usersync.umapi.wire import Wire, WireFailure
@@ -60,7 +60,7 @@ class Reply:
     """The URL's path (``/v2/usermanagement/users/<org>/0``), for error messages."""
     after_silence: bool = False
     """An earlier attempt got no answer, so the server may have acted on it already: an error that
-    says the change is in place (``policy.ALREADY_IN_PLACE``) means it landed."""
+    says the change is in place (``policy.already_in_place``) means it landed."""
 
 
 @dataclass(slots=True)
@@ -81,6 +81,15 @@ class _Tries:
     problem: str = ""
     """The last failure, in words ('' while there was none)."""
     code: str = ""
+
+    def final(self, message: str, method: str) -> UmapiError:
+        """The error that ends the request with ``message``: ``Unanswered`` when an attempt of a
+        request that changes something (not a GET) got no answer (that attempt may have landed, so
+        failing it would misreport), else its last failure."""
+        if self.silent and method != "GET":
+            return Unanswered(f"{message} (an attempt got no answer, so the change may have landed; "
+                              f"X-Request-Id {self.request_id})", self.request_id)
+        return UmapiError(f"{message} (X-Request-Id {self.request_id})", code=self.code, request_id=self.request_id)
 
 
 class Transport:
@@ -163,7 +172,7 @@ class Transport:
                     raise answer_error(status, _json(answer.body), method, url.path, tries.request_id)
                 counters.server_errors += 1
                 tries.problem, tries.code, answered = f"service unavailable ({status})", f"http.{status}", True
-            self._outage(family, method, url, tries, answered, sent_at, retry_after)
+            await self._failed(family, method, url, tries, answered, sent_at, retry_after)
 
     async def _turn(self, bucket: AdaptiveBucket, tries: _Tries, method: str, url: URL) -> None:
         """Waits for the request's turn. When its family has stopped: ``NotSent`` if it never went
@@ -173,9 +182,7 @@ class Transport:
         except NotSent as stopped:
             if not tries.problem:
                 raise
-            landed = " (no answer came, so the change may have landed)" if tries.silent else ""
-            raise UmapiError(f"UMAPI {method} {url.path}: {tries.problem}{landed}; then: {stopped} "
-                             f"(X-Request-Id {tries.request_id})", code=tries.code, request_id=tries.request_id) from None
+            raise tries.final(f"UMAPI {method} {url.path}: {tries.problem}; then: {stopped}", method) from None
 
     def _headers(self, token: str, request_id: str, pragma: str | None) -> dict[str, str]:
         if token is not self._headers_token:  # built once per token
@@ -187,13 +194,16 @@ class Transport:
             headers["Pragma"] = pragma
         return headers
 
-    def _outage(self, family: str, method: str, url: URL, tries: _Tries, answered: bool, sent_at: float,
-                retry_after: float | None) -> None:
-        """After no answer or a 502/503/504: pauses the family for the next backoff step (or the
-        Retry-After), or gives up. An answered failure counts against the request's attempts only
-        while others get through, so waiting out an outage spends none of them; one without an
-        answer never counts (giving up on it could report a change that landed as failed), and only
-        ``server.max_outage`` ends it."""
+    async def _failed(self, family: str, method: str, url: URL, tries: _Tries, answered: bool, sent_at: float,
+                      retry_after: float | None) -> None:
+        """After no answer or a 502/503/504. The first such failure since a request of the family was
+        accepted is taken as this request's own (UMAPI was up a moment ago): it alone waits its
+        backoff step (or the Retry-After) and goes again, and the family goes on. A second failure
+        with nothing accepted in between is an outage: the family pauses for the next backoff step
+        (or the Retry-After), then probes, or gives up (``policy.Outage``). An answered failure
+        counts against the request's attempts only while others get through, so waiting out an
+        outage spends none of them; one without an answer never counts (giving up on it could
+        report a change that landed as failed), and only ``server.max_outage`` ends it."""
         settings, bucket, outage = self.settings, self.throttles[family], self.outages[family]
         now = time.monotonic()
         tries.first_failure = tries.first_failure or now
@@ -201,19 +211,25 @@ class Transport:
             tries.failures += 1
         tries.accepted_seen = bucket.accepted_count
         step = outage.failed(sent_at, now)
-        if outage.lasted(now) >= settings.max_outage:
+        own = step == 0
+        if own:
+            step = max(1, tries.failures)
+        elif outage.lasted(now) >= settings.max_outage:
             self._give_up(family, f"UMAPI has not accepted a {family} request for {outage.lasted(now):.0f} s "
                                   f"(server.max_outage is {settings.max_outage:g} s); the last problem: {tries.problem}")
             return  # the next turn raises
         if tries.failures >= settings.retries or now - tries.first_failure >= settings.max_outage:
-            landed = " (an attempt got no answer, so the change may have landed)" if tries.silent else ""
-            raise UmapiError(f"UMAPI {method} {url.path}: {tries.problem}{landed}; gave up after {tries.failures} "
-                             f"failed answers while other requests went through, {now - tries.first_failure:.0f} s "
-                             f"after the first failure (server.retries {settings.retries}, server.max_outage "
-                             f"{settings.max_outage:g} s; X-Request-Id {tries.request_id})", code=tries.code,
-                             request_id=tries.request_id)
+            raise tries.final(f"UMAPI {method} {url.path}: {tries.problem}; gave up after {tries.failures} failed "
+                              f"answers while other requests went through, {now - tries.first_failure:.0f} s after "
+                              f"the first failure (server.retries {settings.retries}, server.max_outage "
+                              f"{settings.max_outage:g} s)", method)
         self.counters[family].retries += 1
         pause = retry_after if retry_after is not None else self.backoff(step)
+        if own:
+            log.warning("UMAPI %s %s: %s while other %s requests get through; this one goes again in %.2f s "
+                        "(X-Request-Id %s)", method, url.path, tries.problem, family, pause, tries.request_id)
+            await bucket.back_off(pause)
+            return
         log.warning("UMAPI %s %s: %s; every %s request waits %.2f s, then one goes first to test the service "
                     "(X-Request-Id %s)", method, url.path, tries.problem, family, pause, tries.request_id)
         self._pause(family, pause, f"UMAPI is unavailable ({tries.problem})", throttled=False)

@@ -25,7 +25,7 @@ P = "async_usersync_"
 COUNTERS = ("directory_users_read", "directory_users_selected", "primary_users_read", "excluded_user_count",
             "unchanged_user_count", "primary_users_created", "updated_user_count", "adobe_user_groups_created",
             "primary_strays_processed", "umapi_actions_sent", "umapi_actions_succeeded", "umapi_actions_failed",
-            "umapi_actions_not_sent")
+            "umapi_actions_not_sent", "umapi_actions_unanswered")
 LABELLED = {
     "phase_duration_seconds": ("phase", ("directory_read", "adobe_read", "actions_sent", "total")),
     "umapi_429_responses": ("family", ("action", "users", "groups")),

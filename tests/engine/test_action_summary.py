@@ -14,7 +14,7 @@ def test_sync_summary_with_adobe_only_removals() -> None:
              adobe_user("gone2@example.com")]
     result = run(rules(process_groups=True, adobe_only_action=AdobeOnlyAction.REMOVE), directory, adobe)
     result.planner.counters.user_groups_created = 2
-    assert render_action_summary(result.planner.counters, (4, 3, 1, 0)) == [
+    assert render_action_summary(result.planner.counters, (4, 3, 1, 0, 0)) == [
         "---------------------------------- Action Summary ----------------------------------",
         "                        Number of directory users read: 3",
         "          Number of directory users selected for input: 3",
@@ -32,7 +32,7 @@ def test_sync_summary_with_adobe_only_removals() -> None:
 
 def test_sync_summary_in_test_mode_without_adobe_only_processing() -> None:
     result = run(rules(), [directory_user("new@example.com")], [adobe_user("gone@example.com")])
-    lines = render_action_summary(result.planner.counters, (1, 1, 0, 0), test_mode=True)
+    lines = render_action_summary(result.planner.counters, (1, 1, 0, 0, 0), test_mode=True)
     assert lines[0] == "---------------------------- Action Summary (TEST MODE) ----------------------------"
     assert len(lines[0]) == 84 and lines[-1] == "-" * 84
     assert not any("Adobe-only" in line for line in lines)
@@ -41,7 +41,7 @@ def test_sync_summary_in_test_mode_without_adobe_only_processing() -> None:
 
 def test_push_summary() -> None:
     result = run(rules(strategy=Strategy.PUSH), [directory_user("a@example.com"), directory_user("b@example.com")], [])
-    assert render_action_summary(result.planner.counters, (2, 2, 0, 0)) == [
+    assert render_action_summary(result.planner.counters, (2, 2, 0, 0, 0)) == [
         "---------------------------------- Action Summary ----------------------------------",
         "                        Number of directory users read: 2",
         "          Number of directory users selected for input: 2",
@@ -53,7 +53,7 @@ def test_push_summary() -> None:
 
 def test_commands_not_sent_get_their_own_line() -> None:
     result = run(rules(strategy=Strategy.PUSH), [directory_user("a@example.com"), directory_user("b@example.com")], [])
-    lines = render_action_summary(result.planner.counters, (5, 2, 1, 2))
+    lines = render_action_summary(result.planner.counters, (5, 2, 1, 2, 0))
     assert lines[-3:-1] == ["  Number of UMAPI actions sent (total, success, error): (5, 2, 1)",
                             "                      Number of UMAPI actions not sent: 2"]
 
@@ -65,8 +65,8 @@ def test_sync_summary_with_secondary_orgs_has_user_syncs_lines_per_org() -> None
     org2 = run(rules(secondary=True, process_groups=True), [directory_user("new@example.com", ["Sales"])], [])
     org3 = run(rules(secondary=True, process_groups=True), [directory_user("new@example.com", ["Sales"])], [])
     org3.planner.counters.user_groups_created = 1
-    assert render_action_summary(primary.planner.counters, (2, 2, 0, 0), secondaries={
-        "org2": (org2.planner.counters, (1, 1, 0, 0)), "org3": (org3.planner.counters, (3, 1, 1, 1))})[1:] == [
+    assert render_action_summary(primary.planner.counters, (2, 2, 0, 0, 0), secondaries={
+        "org2": (org2.planner.counters, (1, 1, 0, 0, 0)), "org3": (org3.planner.counters, (3, 1, 1, 1, 0))})[1:] == [
         "                                Number of directory users read: 1",
         "                  Number of directory users selected for input: 1",
         "                                    Number of Adobe users read: 1",
@@ -83,3 +83,12 @@ def test_sync_summary_with_secondary_orgs_has_user_syncs_lines_per_org() -> None
         "                              Number of UMAPI actions not sent: 1",
         "------------------------------------------------------------------------------------",
     ]
+
+
+def test_commands_without_an_answer_get_their_own_line() -> None:
+    """Sent, no answer before the run stopped: neither success nor error in User Sync's line."""
+    result = run(rules(strategy=Strategy.PUSH), [directory_user("a@example.com")], [])
+    lines = render_action_summary(result.planner.counters, (6, 2, 1, 2, 1))
+    assert lines[-4:-1] == ["  Number of UMAPI actions sent (total, success, error): (6, 2, 1)",
+                            "                      Number of UMAPI actions not sent: 2",
+                            "  Number of UMAPI actions unanswered (may have landed): 1"]

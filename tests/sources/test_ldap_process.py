@@ -168,9 +168,17 @@ async def test_cancelling_the_read_ends_the_child_and_argv_holds_no_password(
     (pid,) = reader_children()
     command_line = Path(f"/proc/{pid}/cmdline").read_bytes()
     assert password.encode() not in command_line and b"async_usersync.sources.ldap_process" in command_line
+    # Cancel only once the parent's read-ahead buffer is full (it stopped reading) and the child
+    # blocks on the full pipe: the old clean-up then waited forever for the end of its stdout.
+    for _ in range(600):
+        if Path(f"/proc/{pid}/wchan").read_text().endswith("pipe_write"):  # anon_pipe_write on newer kernels
+            break
+        await asyncio.sleep(0.05)
+    else:
+        pytest.fail("the reader process never blocked on its full pipe")
     reading.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await reading
+        await asyncio.wait_for(reading, 30)  # a clean-up that hangs fails here (TimeoutError)
     assert not reader_children()
     assert not Path(f"/proc/{pid}").exists()  # reaped, not a zombie
 

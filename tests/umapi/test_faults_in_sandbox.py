@@ -83,3 +83,24 @@ async def test_a_retry_after_past_the_ceiling_stops_sending_and_reports_not_sent
     assert (totals.sent, totals.completed, totals.failed, totals.not_sent) == (50, 0, 0, 50)
     assert all(result.not_sent for result in results) and not created(server)
     assert any("over server.max_retry_after" in record.getMessage() for record in caplog.records)
+
+
+async def test_email_updates_whose_answers_are_lost_are_reported_as_landed(sandbox_factory):
+    """The retry of a lost email update names the old email, gone since the first attempt renamed
+    the user: UMAPI says the user does not exist, and the update counts as landed."""
+    server = await sandbox_factory(time_scale=600.0, users=0, seed=11)
+    settings = client_settings(server, backoff_base=0.005, backoff_max=0.02)
+    async with UmapiClient(settings) as client:
+        await push(client, 200)
+    server.config.update({"faults": "action:lost=0.3"})
+    renames = [UserCommand(user=f"fault{number:04d}@example.com", update={"email": f"renamed{number:04d}@example.com"})
+               for number in range(200)]
+    results: list[CommandResult] = []
+    async with UmapiClient(settings) as client:
+        async with client.action_sink(results.append) as sink:
+            for command in renames:
+                await sink.send(command)
+        assert client.transport.counters["action"].dropped > 0
+    assert all(result.ok for result in results), [result.errors for result in results if not result.ok][:2]
+    assert (sink.totals.completed, sink.totals.failed) == (200, 0)
+    assert not created(server) and sum(user["email"].startswith("renamed") for user in server.state.user_list()) == 200

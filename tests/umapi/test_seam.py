@@ -9,7 +9,7 @@ import time
 import pytest
 
 from async_usersync.records import CommandResult, CreateUser, IdentityType, UserCommand
-from async_usersync.umapi import RateLimits, UmapiClient
+from async_usersync.umapi import RateLimits, UmapiClient, UmapiError
 from async_usersync.umapi.throttle import AdaptiveBucket
 from async_usersync.umapi.wire import WireFailure
 from tests.umapi.scripted import ScriptedWire, Sent, actions_done, answer, seam_settings, too_many_requests_on
@@ -54,10 +54,10 @@ async def test_an_outage_pauses_the_family_and_probes_one_at_a_time_and_every_co
 async def test_an_outage_past_max_outage_stops_the_family_queued_commands_not_sent(caplog):
     caplog.set_level(logging.WARNING, logger="async_usersync")
     wire = ScriptedWire(lambda sent, wire: answer(503, {"error_code": "503", "message": "down"}))
-    results, client = await push(wire, 50, max_outage=0.1)
+    results, client = await push(wire, 200, max_outage=0.1)
     failed = [result for result in results if result.errors]
     not_sent = [result for result in results if result.not_sent]
-    assert len(failed) + len(not_sent) == 50 and not any(result.ok for result in results)
+    assert len(failed) + len(not_sent) == 200 and not any(result.ok for result in results)
     tried = {entry["user"] for sent in wire.sent for entry in sent.body}
     assert {result.command.user for result in failed} == tried  # what went out failed, with the 503
     assert all(error.code == "http.503" and "server.max_outage" in error.message
@@ -210,3 +210,159 @@ async def test_a_request_failing_after_all_others_landed_is_failed_at_max_outage
     results, _ = await push(ScriptedWire(script), 1, max_outage=0.2)
     [result] = results
     assert result.errors[0].code == "http.504" and "server.max_outage" in result.errors[0].message
+
+
+async def test_an_interrupt_while_answers_are_lost_reports_those_requests_unanswered_once(caplog):
+    """A request whose answer was lost waits out the outage pause; the interrupt ends it there. Its
+    change may have landed: unanswered, neither failed nor not sent, and no error line."""
+    caplog.set_level(logging.INFO, logger="async_usersync")
+
+    async def script(sent: Sent, wire: ScriptedWire):
+        number = len(wire.sent)
+        await asyncio.sleep(0.01)
+        if number % 4 == 0:  # handled, then the answer is lost
+            return WireFailure("connection", "connection failed (ServerDisconnectedError)")
+        return actions_done(sent)
+
+    wire = ScriptedWire(script)
+    results: list[CommandResult] = []
+    async with UmapiClient(seam_settings(limits=RateLimits(window=0.1), backoff_base=0.5, backoff_max=1.0),
+                           wire=wire) as client:
+        async def run() -> None:
+            async with client.action_sink(results.append) as sink:
+                for number in range(1000):
+                    await sink.send(create(number))
+
+        task = asyncio.create_task(run())
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    lost = {entry["user"] for number, sent in enumerate(wire.sent, 1) if number % 4 == 0 for entry in sent.body}
+    unanswered = [result for result in results if result.unanswered]
+    assert lost and {result.command.user for result in unanswered} == lost
+    assert not any(result.errors for result in results)
+    assert len(results) == 1000 and sum(result.ok for result in results) + len(unanswered) + sum(
+        result.not_sent for result in results) == 1000
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+async def test_a_request_without_an_answer_when_the_family_gives_up_is_unanswered_not_failed():
+    """No answer, then no request accepted until server.max_outage: the first attempt may have landed."""
+    wire = ScriptedWire(lambda sent, wire: WireFailure("timeout", "no answer within 1 s"))
+    results, client = await push(wire, 30, max_outage=0.1)
+    tried = {entry["user"] for sent in wire.sent for entry in sent.body}
+    assert {result.command.user for result in results if result.unanswered} == tried
+    assert not any(result.errors for result in results)
+    assert client.transport.counters["action"].timeouts == len(wire.sent)
+
+
+async def test_one_request_failing_while_others_land_is_not_an_outage():
+    """The others get through, so UMAPI is up: that request alone backs off and goes again, its
+    failures count against server.retries, and the family never pauses."""
+    def script(sent: Sent, wire: ScriptedWire):
+        if any(entry["user"] == "user0105@example.com" for entry in sent.body):
+            return answer(502, {"error_code": "502"})
+        return actions_done(sent)
+
+    wire = ScriptedWire(script)
+    results, client = await asyncio.wait_for(push(wire, 1000, retries=3, backoff_base=0.05, backoff_max=0.1,
+                                                  max_in_flight=8, limits=RateLimits(window=0.1)), 60)
+    assert client.transport.throttles["action"].stats.paused_seconds == 0  # no outage pause
+    poisoned = [sent for sent in wire.sent if any(entry["user"] == "user0105@example.com" for entry in sent.body)]
+    failed = [result for result in results if not result.ok]
+    assert len(poisoned) == 3 and {result.command.user for result in failed} == {
+        f"user{n:04d}@example.com" for n in range(100, 110)}
+    assert all(result.errors[0].code == "http.502" and "gave up after 3 failed answers" in result.errors[0].message
+               for result in failed)
+    assert sum(result.ok for result in results) == 990
+
+
+async def test_one_lost_answer_while_others_land_is_not_an_outage():
+    """No answer to one request: it alone goes again (and lands); the family never pauses."""
+    def script(sent: Sent, wire: ScriptedWire):
+        if sum(entry["user"] == "user0105@example.com" for sent in wire.sent for entry in sent.body) == 1 and any(
+                entry["user"] == "user0105@example.com" for entry in sent.body):
+            return WireFailure("timeout", "no answer within 1 s")
+        return actions_done(sent)
+
+    wire = ScriptedWire(script)
+    results, client = await asyncio.wait_for(push(wire, 1000, backoff_base=0.05, backoff_max=0.1, max_in_flight=8,
+                                                  limits=RateLimits(window=0.1)), 60)
+    assert client.transport.throttles["action"].stats.paused_seconds == 0
+    assert all(result.ok for result in results) and len(wire.sent) == 101
+
+
+async def test_an_error_answer_to_one_request_is_final_at_once_and_pauses_nothing():
+    def script(sent: Sent, wire: ScriptedWire):
+        if any(entry["user"] == "user0005@example.com" for entry in sent.body):
+            return answer(400, {"error_code": "400003", "message": "Malformed request"})
+        return actions_done(sent)
+
+    wire = ScriptedWire(script)
+    results, client = await push(wire, 100, retries=3)
+    assert client.transport.throttles["action"].stats.paused_seconds == 0
+    assert len(wire.sent) == 10  # one attempt each
+    failed = [result for result in results if not result.ok]
+    assert len(failed) == 10 and all(result.errors[0].code == "400003" for result in failed)
+
+
+def org_that_renames(lost_on: int):
+    """A fake org of user<n>@old.example.com that runs each entry's steps in order as UMAPI does: a
+    step on a user it does not hold fails (``error.user.nonexistent``, and ``error.user.not_found``
+    for a group step). The ``lost_on``-th request is handled, then its answer lost."""
+    users = {f"user{number:04d}@old.example.com" for number in range(10)}
+
+    def script(sent: Sent, wire: ScriptedWire):
+        errors = []
+        for index, entry in enumerate(sent.body):
+            user = entry["user"]
+            for step, action in enumerate(entry["do"]):
+                (name, arguments), = action.items()
+                if user not in users:
+                    code = "error.user.not_found" if name in ("add", "remove") else "error.user.nonexistent"
+                    errors.append({"index": index, "step": step, "requestID": entry["requestID"], "errorCode": code,
+                                   "message": f"User Id does not exist: {entry['user']}"})
+                elif name == "update" and "email" in arguments:
+                    users.remove(user)
+                    user = arguments["email"]
+                    users.add(user)
+        if len(wire.sent) == lost_on:
+            return WireFailure("connection", "connection failed (ServerDisconnectedError)")
+        return actions_done(sent, errors)
+    return script, users
+
+
+@pytest.mark.parametrize("change", [{"email": "new"}, {"firstname": "Renamed"}])
+async def test_a_retried_update_that_finds_its_user_gone_landed_only_when_it_renames_the_user(change):
+    """An email update whose answer was lost: the retry names the old email, which no longer
+    exists, because the first attempt renamed the user: it landed. An update that renames nobody
+    and finds its user gone failed."""
+    script, users = org_that_renames(lost_on=1)
+    if "firstname" in change:
+        users.clear()  # gone for a reason of their own
+    commands = [UserCommand(user=f"user{number:04d}@old.example.com", add_groups=("Sales",),
+                            update={key: f"user{number:04d}@new.example.com" if key == "email" else value
+                                    for key, value in change.items()}) for number in range(10)]
+    wire = ScriptedWire(script)
+    results: list[CommandResult] = []
+    async with UmapiClient(seam_settings(), wire=wire) as client:
+        async with client.action_sink(results.append, linger=0.01) as sink:
+            for command in commands:
+                await sink.send(command)
+    assert len(wire.sent) == 2  # the lost attempt and its retry
+    if "email" in change:
+        assert users == {f"user{number:04d}@new.example.com" for number in range(10)}
+        assert all(result.ok for result in results), [result.errors for result in results]
+    else:
+        assert all({error.code for error in result.errors} == {"error.user.nonexistent", "error.user.not_found"}
+                   for result in results)
+
+
+async def test_a_read_without_an_answer_is_a_plain_failure_not_unanswered():
+    """A GET changes nothing, so a read that never got an answer is not 'may have landed'."""
+    wire = ScriptedWire(lambda sent, wire: WireFailure("timeout", "no answer within 1 s"))
+    async with UmapiClient(seam_settings(max_outage=0.1), wire=wire) as client:
+        with pytest.raises(UmapiError) as failure:
+            [user async for user in client.users()]
+    assert failure.value.code == "timeout" and "may have landed" not in str(failure.value)
