@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.conftest import MAPPING, Setup, email
+from tests.e2e.test_secondary_orgs import trustees  # noqa: F401 (a fixture)
 
 SYNC = ("--users", "mapped", "--process-groups", "--update-user-info")
 
@@ -160,3 +161,20 @@ async def test_old_runs_are_pruned_and_a_torn_last_line_is_skipped(setup: Setup)
     assert run.code == 0, run.out + run.err
     assert {entry["run"] for entry in journal_lines(setup)} == {journal_lines(setup)[-1]["run"]}
     assert "dropped 1 lines older than 1 days" in run.out
+
+
+async def test_undo_gives_back_every_org_with_secondaries(setup: Setup, trustees: Any) -> None:
+    orgs = await trustees(["org2", "org3"])
+    earlier = {name: org_picture(await setup.org_users(server)) for name, server in (("primary", None), *orgs.items())}
+    run = await sync(setup, "--users", "mapped", "--process-groups", "--adobe-only-user-action", "remove")
+    assert run.code == 0, run.out + run.err
+    lines = journal_lines(setup)
+    assert {line["org"] for line in lines} == {None, "org2", "org3"}
+    stray2 = next(line for line in lines if line["user"] == f"federatedID,{email('stray2')},,{email('stray2')}")
+    assert (stray2["org"], stray2["command"]["remove_from_org"], stray2["before"]["groups"]) == ("org2", True, ["Acrobat"])
+
+    undo = await setup.sync("undo", lines[0]["run"], "--state-dir", str(setup.folder / "state"))
+    assert undo.code == 0, undo.out + undo.err
+    after = {name: org_picture(await setup.org_users(server)) for name, server in (("primary", None), *orgs.items())}
+    assert after == earlier
+    assert "Number of org2 UMAPI actions sent (total, success, error): (4, 4, 0)" in undo.out
