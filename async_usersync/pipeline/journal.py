@@ -14,7 +14,8 @@ A line (keys in this order)::
                 "lastname": ..., "country": ..., "groups": [...]} | null}
 
 ``org`` is a secondary org's name (null: the primary); ``before`` is null for a create (the user was
-not in the org). Crash-safe: the file is created 0600 and each line is written whole with one
+not in the org). ``kind`` is ``sync``, ``undo``, or ``push`` / ``list`` for a sync that read no Adobe
+user (``--strategy push``, ``--adobe-only-user-list``), which ``undo`` cannot take back. Crash-safe: the file is created 0600 and each line is written whole with one
 ``write`` on a descriptor opened for appending, so a crash leaves at most a torn last line, which a
 reader skips with a warning (and the next run starts on a new line). Lines older than the retention
 (``--journal-retention DAYS``, default 90) are pruned when a run starts: the journal names people.
@@ -49,7 +50,8 @@ class JournalEntry:
     run: str
     time: datetime
     kind: str
-    """``sync`` or ``undo``: the command of the run that wrote it."""
+    """What wrote it: ``sync``, ``undo``, or a sync that read no Adobe user (so its ``before`` states are
+    not what the org held): ``push`` (``--strategy push``) or ``list`` (``--adobe-only-user-list``)."""
     org: str | None
     command: UserCommand
     outcome: Outcome
@@ -139,7 +141,7 @@ def read_journal(path: Path) -> tuple[list[JournalEntry], list[str]]:
 
 class Journal:
     """Appends one run's lines to the journal at ``path`` (opened on the first line, created 0600).
-    ``kind`` is the run's command (``sync``, ``undo``)."""
+    ``kind``: what the run is (``JournalEntry.kind``)."""
 
     def __init__(self, path: Path, run: str, kind: str) -> None:
         self.path = path

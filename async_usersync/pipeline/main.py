@@ -204,7 +204,8 @@ async def _run_guarded(invocation: SyncInvocation, setup: RunSetup | UsersyncErr
             if history is not None:
                 job = replace(job, removal_guard=RemovalGuard(history.last_picture(), settings.config.max_shrink,
                                                               invocation.accept_shrink))
-            job = replace(job, journal=Journal.start(state.journal, run_id, "sync", options.journal_retention,
+            kind = "push" if job.push else "list" if job.listed_adobe_only_users is not None else "sync"
+            job = replace(job, journal=Journal.start(state.journal, run_id, kind, options.journal_retention,
                                                      options.test_mode))
             try:
                 result = await run_stages(job, stream.progress)

@@ -120,6 +120,10 @@ async def _undo(invocation: UndoInvocation, settings: RunSettings, run_id: str,
         if not chosen:
             raise ConfigError(f"run {invocation.run_id!r} is not in the journal {state.journal}; "
                               f"{_known_runs(entries)}")
+        if chosen[0].kind in ("push", "list"):
+            raise ConfigError(f"run {invocation.run_id!r} cannot be undone: it was a sync with "
+                              f"{'--strategy push' if chosen[0].kind == 'push' else '--adobe-only-user-list'}, which "
+                              f"reads no Adobe user, so the journal does not hold what the org had before it")
         _report_not_landed(chosen)
         code = ExitCode.OK
         try:

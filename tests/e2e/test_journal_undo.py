@@ -110,6 +110,18 @@ async def test_a_user_changed_since_the_run_is_left_alone_unless_forced(setup: S
     assert second != run_id
 
 
+async def test_a_push_run_is_journaled_but_cannot_be_undone(setup: Setup) -> None:
+    run = await sync(setup, "--strategy", "push", "--users", "mapped", "--process-groups")
+    assert run.code == 0, run.out + run.err
+    lines = journal_lines(setup)
+    assert lines and {line["kind"] for line in lines} == {"push"}
+    before = await setup.users()
+    undo = await setup.sync("undo", lines[0]["run"], "--state-dir", str(setup.folder / "state"))
+    assert undo.code == 2, undo.out + undo.err
+    assert "cannot be undone: it was a sync with --strategy push, which reads no Adobe user" in undo.out
+    assert await setup.users() == before
+
+
 async def test_failed_and_unsent_commands_are_journaled_and_test_mode_is_not(setup: Setup) -> None:
     mapping = MAPPING + [{"directory_group": "Sales", "adobe_groups": ["Missing Team"]}]
     setup.write(main={"directory_users": {"user_identity_type": "federatedID", "default_country_code": "US",
