@@ -17,7 +17,7 @@ A line (keys in this order)::
 not in the org). ``kind`` is ``sync``, ``undo``, or ``push`` / ``list`` for a sync that read no Adobe
 user (``--strategy push``, ``--adobe-only-user-list``), which ``undo`` cannot take back. Crash-safe: the file is created 0600 and each line is written whole with one
 ``write`` on a descriptor opened for appending, so a crash leaves at most a torn last line, which a
-reader skips with a warning (and the next run starts on a new line). Lines older than the retention
+reader skips with a warning (and the next run starts on a new line). Runs older than the retention
 (``--journal-retention DAYS``, default 90) are pruned when a run starts: the journal names people.
 """
 
@@ -164,21 +164,23 @@ class Journal:
         for warning in warnings:
             logger.warning("%s", warning)
         if dropped:
-            logger.info("Journal: dropped %d lines older than %g days (the journal retention) from %s", dropped,
+            logger.info("Journal: dropped %d lines of runs older than %g days (the journal retention) from %s", dropped,
                         retention_days, path)
         return journal
 
     def prune(self, retention_days: float, now: datetime | None = None) -> tuple[int, list[str]]:
-        """Drops the lines older than ``retention_days`` (and lines that cannot be read), rewriting the
-        file whole; returns how many lines were dropped and the read's warnings."""
+        """Drops the runs whose last line is older than ``retention_days`` (a run is kept or dropped
+        whole) and the lines that cannot be read, rewriting the file whole; returns how many lines were
+        dropped and the read's warnings."""
         entries, warnings = read_journal(self.path)
         cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=retention_days)
-        data = self.path.read_bytes() if entries or warnings else b""
-        kept = [raw for raw in data.split(b"\n") if raw.strip() and _newer(raw, cutoff)]
-        dropped = sum(1 for raw in data.split(b"\n") if raw.strip()) - len(kept)
-        if dropped:
-            write_atomically(self.path, b"".join(raw + b"\n" for raw in kept))
-        return dropped, warnings
+        kept_runs = {entry.run for entry in entries if entry.time >= cutoff}
+        if len(kept_runs) == len({entry.run for entry in entries}) and not warnings:
+            return 0, warnings
+        lines = [raw for raw in self.path.read_bytes().split(b"\n") if raw.strip()]
+        kept = [raw for raw in lines if _run_of(raw) in kept_runs]
+        write_atomically(self.path, b"".join(raw + b"\n" for raw in kept))
+        return len(lines) - len(kept), warnings
 
     def record(self, result: CommandResult, org: str | None) -> None:
         """Appends ``result``'s line, written whole before this returns. A journal that cannot be
@@ -209,11 +211,12 @@ class Journal:
                         self.lines, self.run, self.path, self.run)
 
 
-def _newer(raw: bytes, cutoff: datetime) -> bool:
+def _run_of(raw: bytes) -> str | None:
+    """The run id of a line (None: not a journal line)."""
     try:
-        return bool(datetime.fromisoformat(json.loads(raw)["time"]) >= cutoff)
+        return str(json.loads(raw)["run"])
     except (ValueError, KeyError, TypeError):
-        return False
+        return None
 
 
 def _ends_with_newline(path: Path) -> bool:

@@ -162,19 +162,21 @@ async def test_old_runs_are_pruned_and_a_torn_last_line_is_skipped(setup: Setup)
                                        "remove_from_org": False, "delete_account": False},
                            "outcome": "landed", "errors": [], "before": None})
 
-    journal_of(setup).write_text(line("oldrun", old) + "\n" + line("newrun", recent) + "\n" + '{"run": "torn", "ti')
+    lately = datetime.now(timezone.utc) - timedelta(hours=12)
+    journal_of(setup).write_text("".join(line(run, when) + "\n" for run, when in (
+        ("oldrun", old), ("newrun", recent), ("longrun", old), ("longrun", lately))) + '{"run": "torn", "ti')
     setup.write(main={"invocation_defaults": {"journal_retention": 30}})
     undo = await setup.sync("undo", "oldrun", "--state-dir", str(setup.folder / "state"))
     assert undo.code == 2, undo.out + undo.err
-    assert "Skipping line 3 of the journal" in undo.out and "it is incomplete" in undo.out
+    assert "Skipping line 5 of the journal" in undo.out and "it is incomplete" in undo.out
     assert "run 'oldrun' is not in the journal" in undo.out
     assert "the journal knows: newrun (sync," in undo.out
-    assert [entry["run"] for entry in journal_lines(setup)] == ["newrun"]
+    assert [entry["run"] for entry in journal_lines(setup)] == ["newrun", "longrun", "longrun"]  # a run kept whole
 
     run = await sync(setup, *SYNC, "--journal-retention", "1")
     assert run.code == 0, run.out + run.err
-    assert {entry["run"] for entry in journal_lines(setup)} == {journal_lines(setup)[-1]["run"]}
-    assert "dropped 1 lines older than 1 days" in run.out
+    assert {entry["run"] for entry in journal_lines(setup)} == {"longrun", journal_lines(setup)[-1]["run"]}
+    assert "dropped 1 lines of runs older than 1 days" in run.out
 
 
 async def test_undo_gives_back_every_org_with_secondaries(setup: Setup, trustees: Any) -> None:
