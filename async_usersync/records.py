@@ -168,14 +168,18 @@ class UserCommand:
     delete_account: bool = False
     key: str = ""
     """User Sync's user key (``idtype,username,domain,email``), for logs and error reports."""
+    before: AdobeUser | None = field(default=None, compare=False)
+    """The Adobe user as read when the command was planned (None: a create, or not known), for the
+    run's journal and ``undo``; the planner hands on the record it already holds, so this costs one
+    reference. Not compared: two commands with the same steps are equal."""
 
     def __init__(self, user: str, domain: str | None = None, use_adobe_id: bool = False, create: CreateUser | None = None,
                  update: Mapping[str, str] | None = None, remove_groups: tuple[str, ...] | Literal["all"] = (),
                  add_groups: tuple[str, ...] = (), remove_from_org: bool = False, delete_account: bool = False,
-                 key: str = "") -> None:
+                 key: str = "", before: AdobeUser | None = None) -> None:
         """``update=None`` stands for a new empty dict (the field's default)."""
         (set_user, set_domain, set_use_adobe_id, set_create, set_update, set_remove_groups, set_add_groups,
-         set_remove_from_org, set_delete_account, set_key) = _COMMAND_SETTERS
+         set_remove_from_org, set_delete_account, set_key, set_before) = _COMMAND_SETTERS
         set_user(self, user)
         set_domain(self, domain)
         set_use_adobe_id(self, use_adobe_id)
@@ -186,6 +190,7 @@ class UserCommand:
         set_remove_from_org(self, remove_from_org)
         set_delete_account(self, delete_account)
         set_key(self, key)
+        set_before(self, before)
 
     @property
     def is_empty(self) -> bool:

@@ -84,6 +84,7 @@ def sync(
     metrics_file: Path | None = typer.Option(None, "--metrics-file", help="Write the run's metrics (Prometheus text format) to this file."),
     lock_file: Path | None = typer.Option(None, "--lock-file", help="The run lock (default: in the state folder)."),
     state_dir: Path | None = typer.Option(None, "--state-dir", help="The folder of the run state: lock, last-run record, run history (default: the main configuration file's folder)."),
+    journal_retention: str | None = typer.Option(None, "--journal-retention", metavar="DAYS", help="Days the journal keeps a run's lines (default 90); older ones are pruned when a run starts."),
     min_interval: str | None = typer.Option(None, "--min-interval", help="Shortest time between two successful runs, e.g. 2h or 90m (default 2h; a run sooner only warns, unless --refuse-too-soon)."),
     refuse_too_soon: bool = typer.Option(False, "--refuse-too-soon", help="Exit with code 5 instead of only warning when the last run is more recent than --min-interval."),
     accept_shrink: bool = typer.Option(False, "--accept-shrink", help="For this run only, let removals go ahead although what was read shrank since the last successful run (see limits.max_shrink)."),
@@ -104,6 +105,7 @@ def sync(
         "user_filter": user_filter,
         "test_mode": test_mode,
         "state_dir": str(state_dir) if state_dir else None,
+        "journal_retention": journal_retention,
     }
     invocation = SyncInvocation(
         config_file=config_filename,

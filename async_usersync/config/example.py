@@ -87,6 +87,8 @@ invocation_defaults:
   # Where the run lock, the last-run record and the run history go (default: this folder). On a
   # locked-down server, a folder the sync account owns while this one stays read-only:
   # state_dir: /var/lib/async-usersync
+  # Days the journal (the commands each run sent, for undo; it names people) keeps a run's lines:
+  # journal_retention: 90
 """
 
 UMAPI_CONFIG = """\

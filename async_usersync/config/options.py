@@ -17,8 +17,9 @@ from async_usersync.errors import ConfigError
 OPTION_NAMES = (
     "users", "connector", "process_groups", "update_user_info", "adobe_only_user_action", "adobe_only_user_list",
     "adobe_users", "strategy", "exclude_unmapped_users", "user_filter", "test_mode", "ssl_cert_verify", "state_dir",
-
+    "journal_retention",
 )
+
 UsersKind = Literal["all", "mapped", "group", "file"]
 ConnectorKind = Literal["ldap", "csv", "okta", "adobe_console"]
 AdobeUsersKind = Literal["all", "mapped", "group"]
@@ -54,6 +55,9 @@ class SyncOptions:
     state_dir: Path | None = None
     """Our addition (``--state-dir``): the folder of the run lock, last-run record and run history;
     None keeps them beside the config file (``pipeline.run_state``)."""
+    journal_retention: float = 90.0
+    """Our addition (``--journal-retention DAYS``): how long the journal keeps a run's lines
+    (``pipeline.journal``); older ones are pruned when a run starts."""
     named_by: Mapping[str, str] = field(default_factory=dict)
     """How the command line or the file named each option given (``option --state-dir``, ``in F, key
     'invocation_defaults.state_dir'``), for errors found later about its value (an unwritable path)."""
@@ -130,6 +134,7 @@ def _build(chosen: Mapping[str, tuple[Any, _Origin]]) -> SyncOptions:
     user_filter = _regex(*chosen["user_filter"]) if "user_filter" in chosen else None
     user_list = _path(*chosen["adobe_only_user_list"]) if "adobe_only_user_list" in chosen else None
     state_dir = _path(*chosen["state_dir"]) if "state_dir" in chosen else None
+    journal_retention = _days(*chosen["journal_retention"]) if "journal_retention" in chosen else 90.0
     if user_list is not None:
         origin = chosen["adobe_only_user_list"][1]
         if strategy is Strategy.PUSH:
@@ -148,8 +153,19 @@ def _build(chosen: Mapping[str, tuple[Any, _Origin]]) -> SyncOptions:
         adobe_users=adobe_users, adobe_user_groups=adobe_user_groups, strategy=strategy,
         exclude_unmapped_users=flag("exclude_unmapped_users", False), user_filter=user_filter,
         test_mode=flag("test_mode", False), ssl_cert_verify=flag("ssl_cert_verify", True), state_dir=state_dir,
-        named_by={name: origin.describe() for name, (_, origin) in chosen.items()}, notes=tuple(notes),
+        journal_retention=journal_retention, named_by={name: origin.describe() for name, (_, origin) in chosen.items()}, notes=tuple(notes),
     )
+
+
+def _days(value: Any, origin: _Origin) -> float:
+    """A number of days above 0 (``90``, ``0.5``)."""
+    try:
+        days = float(value)
+    except (TypeError, ValueError):
+        days = 0.0
+    if isinstance(value, bool) or not days > 0 or days == float("inf"):
+        raise origin.error(f"expected a number of days above 0, got {value!r}")
+    return days
 
 
 def _tokens(value: Any, origin: _Origin) -> list[str]:

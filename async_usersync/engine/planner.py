@@ -44,9 +44,10 @@ _Match = tuple[int, int, str, bool, int]
 """A directory user matched or created while the directory is read: the numbers of its directory
 groups and of the Adobe user's groups (-1: nothing is managed for it), where the first entry came
 from, whether the Adobe user is an Adobe ID, and the index of its held command (-1: none)."""
-_Held = tuple[str, "str | None", bool, "Mapping[str, str] | None", tuple[str, ...], tuple[str, ...], str]
-"""A held command's parts: root, domain, use_adobe_id, update (None: none), groups to add and to
-remove, user key. Plain values, so the garbage collector stops tracking it."""
+_Held = tuple[AdobeUser, "Mapping[str, str] | None", tuple[str, ...], tuple[str, ...]]
+"""A held command's parts: the Adobe user as read (the command's ``before``; its root, domain and
+user key are worked out from it when the command is built), the update (None: none), groups to add
+and to remove."""
 _NO_UPDATE: Mapping[str, str] = MappingProxyType({})
 """The update of a command that changes no attribute: one shared, read-only empty mapping."""
 AnyUser = TypeVar("AnyUser", DirectoryRecord, AdobeUser)
@@ -67,13 +68,14 @@ Merging two entries is then a union, and every per-group-set cache works unchang
 
 def _new_command(user: str, domain: str | None, use_adobe_id: bool, key: str, create: CreateUser | None = None,
                  update: Mapping[str, str] = _NO_UPDATE, remove_groups: tuple[str, ...] = (),
-                 add_groups: tuple[str, ...] = ()) -> UserCommand:
+                 add_groups: tuple[str, ...] = (), before: AdobeUser | None = None) -> UserCommand:
     """``UserCommand(...)`` for the planner's million commands (the creates, the matched pairs'
     changes, the held commands). Calling the class with keywords packs them into a dict on the way to
     ``__init__`` (type.__call__); calling ``__init__`` on a blank command, with its arguments in
     order, does not (1.7 instead of 2.4 us a command, side by side). Never a removal from the org."""
     command: UserCommand = _blank_command(UserCommand)
-    _fill_command(command, user, domain, use_adobe_id, create, update, remove_groups, add_groups, False, False, key)
+    _fill_command(command, user, domain, use_adobe_id, create, update, remove_groups, add_groups, False, False, key,
+                  before)
     return command
 
 
@@ -369,9 +371,9 @@ class SyncPlanner:
         for parts in self._held:
             if parts is None:
                 continue
-            root, domain, use_adobe_id, update, add_groups, _, key = parts
+            before, update, add_groups, _ = parts
             if update or add_groups:
-                kept.append(_held_command(root, domain, use_adobe_id, update, add_groups, (), key))
+                kept.append(_held_command(before, update, add_groups, ()))
             else:
                 self.counters.adobe_users_updated -= 1
         self._held = []
@@ -426,13 +428,13 @@ class SyncPlanner:
         held = -1
         if update or add_groups or remove_groups:
             self.counters.adobe_users_updated += 1
-            root, domain = command_root(adobe_user)
             if remove_groups and (reading or self._removals_wait_for_guard):
                 held = len(self._held)
-                self._held.append((root, domain, use_adobe_id, update or None, add_groups, remove_groups, user_key(adobe_user)))
+                self._held.append((adobe_user, update or None, add_groups, remove_groups))
             else:
-                commands.append(_new_command(root, domain, use_adobe_id, user_key(adobe_user), update=update,
-                                             remove_groups=remove_groups, add_groups=add_groups))
+                root, domain = command_root(adobe_user)
+                commands.append(_new_command(root, domain, use_adobe_id, user_key(adobe_user), None, update, remove_groups,
+                                             add_groups, adobe_user))
         if reading:
             ids = self._group_set_ids
             directory_groups, adobe_groups = directory_user.groups, adobe_user.groups
@@ -486,8 +488,8 @@ class SyncPlanner:
         if held >= 0:
             command = self._held[held]
             if command is not None:
-                root, domain, _, update, _, _, key = command
-                redone = (root, domain, use_adobe_id, update, add_groups, remove_groups, key)
+                before, update, _, _ = command
+                redone = (before, update, add_groups, remove_groups)
                 if not (update or add_groups or remove_groups):
                     self.counters.adobe_users_updated -= 1
                 self._held[held] = redone if update or add_groups or remove_groups else None
@@ -652,12 +654,12 @@ class SyncPlanner:
         for index, parts in enumerate(held):
             if parts is None:
                 continue
-            root, domain, use_adobe_id, update, add_groups, remove_groups, key = parts
+            before, update, add_groups, remove_groups = parts
             kept = tuple(name for name in remove_groups if mapped(fold(name)))
             if len(kept) == len(remove_groups):
                 continue
             if update or add_groups or kept:
-                held[index] = (root, domain, use_adobe_id, update, add_groups, kept, key)
+                held[index] = (before, update, add_groups, kept)
             else:
                 held[index] = None
                 self.counters.adobe_users_updated -= 1
@@ -681,7 +683,8 @@ class SyncPlanner:
                 return None
             changes = {"remove_groups": mapped_groups}
         root, domain = command_root(user)
-        return UserCommand(user=root, domain=domain, use_adobe_id=user.identity_type is _ADOBE_ID, key=user_key(user), **changes)
+        return UserCommand(user=root, domain=domain, use_adobe_id=user.identity_type is _ADOBE_ID, key=user_key(user),
+                           before=user, **changes)
 
     def _warn(self, text: str) -> None:
         self.messages.append((logging.WARNING, text))
@@ -712,10 +715,11 @@ def _take(index: dict[str, AnyUser], keys: tuple[str, ...]) -> AnyUser | None:
     return None
 
 
-def _held_command(root: str, domain: str | None, use_adobe_id: bool, update: Mapping[str, str] | None,
-                  add_groups: tuple[str, ...], remove_groups: tuple[str, ...], key: str) -> UserCommand:
-    return _new_command(root, domain, use_adobe_id, key, update=update or _NO_UPDATE, remove_groups=remove_groups,
-                        add_groups=add_groups)
+def _held_command(before: AdobeUser, update: Mapping[str, str] | None, add_groups: tuple[str, ...],
+                  remove_groups: tuple[str, ...]) -> UserCommand:
+    root, domain = command_root(before)
+    return _new_command(root, domain, before.identity_type is _ADOBE_ID, user_key(before), None, update or _NO_UPDATE,
+                        remove_groups, add_groups, before)
 
 
 def _find(index: dict[str, _Match], keys: tuple[str, ...]) -> _Match | None:

@@ -13,6 +13,7 @@ from async_usersync.engine.history import RemovalGuard
 from async_usersync.errors import ConfigError
 from async_usersync.pipeline.adobe_only_file import read_adobe_only_users
 from async_usersync.pipeline.extension import AfterMappingHook, csv_source_attributes, ldap_source_attributes
+from async_usersync.pipeline.journal import Journal
 from async_usersync.records import AdobeUser
 from async_usersync.sources.adobe_console import AdobeConsoleSource
 from async_usersync.sources.base import DirectorySource
@@ -58,6 +59,8 @@ class SyncJob:
     """The secondary (trustee) orgs, in the config's order; the fields above are the primary's."""
     hook: AfterMappingHook | None = None
     """The extension hook each directory user passes through before the planner (None: no extension)."""
+    journal: Journal | None = None
+    """Where each command's outcome is appended, every org's (None: not journaled, as in test mode)."""
 
 
 def build_job(settings: RunSettings) -> SyncJob:

@@ -31,6 +31,7 @@ from async_usersync.pipeline.reports import (RunSummary, org_summaries, summary_
 from async_usersync.pipeline.interrupts import stop_on_sigterm
 from async_usersync.pipeline.history import RunHistory, history_scope
 from async_usersync.pipeline.job import SyncJob, build_job
+from async_usersync.pipeline.journal import Journal
 from async_usersync.pipeline.stages import RunResult, run_stages
 from async_usersync.umapi import ActionTotals
 from async_usersync.pipeline.outputs import OutputPath, WriteKind, check_writable
@@ -203,7 +204,14 @@ async def _run_guarded(invocation: SyncInvocation, setup: RunSetup | UsersyncErr
             if history is not None:
                 job = replace(job, removal_guard=RemovalGuard(history.last_picture(), settings.config.max_shrink,
                                                               invocation.accept_shrink))
-            result = await run_stages(job, stream.progress)
+            kind = "push" if job.push else "list" if job.listed_adobe_only_users is not None else "sync"
+            job = replace(job, journal=Journal.start(state.journal, run_id, kind, options.journal_retention,
+                                                     options.test_mode))
+            try:
+                result = await run_stages(job, stream.progress)
+            finally:
+                if job.journal is not None:
+                    job.journal.close()
             if result.read_failure is not None:
                 logger.critical("%s; no Adobe-only user was touched", result.read_failure)
             if result.interrupted:
@@ -229,8 +237,8 @@ async def _run_guarded(invocation: SyncInvocation, setup: RunSetup | UsersyncErr
         logger.debug("Trace of the internal error", exc_info=True)
         code = ExitCode.INTERNAL_ERROR
     if result is not None and job is not None:
-        secondaries = {name: (org.counters, _actions(org.totals)) for name, org in result.secondaries.items()}
-        for line in render_action_summary(job.planner.counters, _actions(result.totals), job.test_mode, secondaries):
+        secondaries = {name: (org.counters, summary_actions(org.totals)) for name, org in result.secondaries.items()}
+        for line in render_action_summary(job.planner.counters, summary_actions(result.totals), job.test_mode, secondaries):
             logger.info("%s", line)
     over_limit = job is not None and job.planner.adobe_only_over_limit
     limits_held = {"max_adobe_only_users": over_limit or any(org.adobe_only_over_limit for org in
@@ -254,7 +262,7 @@ async def _run_guarded(invocation: SyncInvocation, setup: RunSetup | UsersyncErr
     return code
 
 
-def _actions(totals: ActionTotals) -> tuple[int, int, int, int, int]:
+def summary_actions(totals: ActionTotals) -> tuple[int, int, int, int, int]:
     """An org's sink totals as the Action Summary takes them: (total, landed, failed, not sent,
     unanswered)."""
     return totals.sent, totals.completed, totals.failed, totals.not_sent, totals.unanswered

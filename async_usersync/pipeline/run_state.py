@@ -1,11 +1,12 @@
-"""Where one config file's run state lives: the run lock, the last-run record and the run history.
+"""Where one config file's run state lives: the run lock, the last-run record, the run history and
+the journal.
 
 All three sit in one folder, the state folder: beside the config file unless ``--state-dir`` (or
 ``invocation_defaults.state_dir``) names another, so a read-only config folder (root-owned, read by a
 service account) works with a state folder the account owns. Each file is named after the config
 file, so two configs in one folder (two orgs) neither block nor time each other:
-``user-sync-config.yml`` -> ``async-usersync.user-sync-config.lock``, ``...last-run.json`` and
-``...history.json``.
+``user-sync-config.yml`` -> ``async-usersync.user-sync-config.lock``, ``...last-run.json``,
+``...history.json`` and ``...journal.jsonl``.
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ class RunStatePaths:
     def history(self) -> Path:
         """The run history the removal guard compares with (``pipeline.history``)."""
         return self._named("history.json")
+
+    @property
+    def journal(self) -> Path:
+        """The commands each run sent, for ``undo`` (``pipeline.journal``)."""
+        return self._named("journal.jsonl")
 
     @property
     def legacy_last_run(self) -> Path:

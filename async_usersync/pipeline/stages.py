@@ -38,6 +38,7 @@ from async_usersync.logs.progress import Progress
 from async_usersync.logs.stage_lines import logged_stage
 from async_usersync.pipeline.adobe_only_file import write_adobe_only_users
 from async_usersync.pipeline.extension import in_org
+from async_usersync.pipeline.journal import Journal
 from async_usersync.config.settings import UmapiSettings
 from async_usersync.engine.action_summary import SummaryCounters
 from async_usersync.records import AdobeUser, CommandResult, DirectoryRecord, UserCommand
@@ -184,10 +185,12 @@ class OrgClient(Protocol):
 class CommandSender:
     """Between the planner and the sink: logs each change and the planner's messages as they
     come, sends the commands, and keeps the phases' progress and durations. ``org`` names a
-    secondary org in its log lines (None: the primary)."""
+    secondary org in its log lines (None: the primary). Each outcome goes to ``journal`` too."""
 
-    def __init__(self, planner: SyncPlanner, progress: ProgressFactory, org: str | None = None) -> None:
+    def __init__(self, planner: SyncPlanner, progress: ProgressFactory, org: str | None = None,
+                 journal: Journal | None = None) -> None:
         self.planner = planner
+        self.journal = journal
         self.progress = progress
         self.org = org
         self.applied = progress("UMAPI actions landed or failed" + (f" in {org}" if org else ""), None)
@@ -216,7 +219,10 @@ class CommandSender:
             logger.log(level, "%s%s", f"{self.org}: " if self.org else "", text)
 
     def on_result(self, result: CommandResult) -> None:
-        """The sink's report of one command: counts it and logs User Sync's ``Error in action`` line per error."""
+        """The sink's report of one command: journals and counts it, and logs User Sync's ``Error in
+        action`` line per error."""
+        if self.journal is not None:
+            self.journal.record(result, self.org)
         if not result.ok:
             self._count_as_unchanged(result.command)
         if result.not_sent or result.unanswered:  # counted in the totals and told once, not logged one by one
@@ -272,9 +278,9 @@ def org_runs(job: SyncJob, progress: ProgressFactory) -> list[OrgRun]:
     """The primary's ``OrgRun``, then each secondary's, in the config's order."""
     listed = job.listed_adobe_only_users or {}
     return [OrgRun(None, job.planner, job.umapi, job.adobe_groups_to_read, job.user_groups_wanted,
-                   CommandSender(job.planner, progress), tuple(listed.get(None, ()))),
+                   CommandSender(job.planner, progress, journal=job.journal), tuple(listed.get(None, ()))),
             *(OrgRun(org.name, org.planner, org.umapi, org.adobe_groups_to_read, org.user_groups_wanted,
-                     CommandSender(org.planner, progress, org.name), tuple(listed.get(org.name, ())))
+                     CommandSender(org.planner, progress, org.name, job.journal), tuple(listed.get(org.name, ())))
               for org in job.secondaries)]
 
 

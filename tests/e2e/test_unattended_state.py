@@ -196,7 +196,8 @@ async def test_a_state_folder_keeps_all_run_state_out_of_a_read_only_config_fold
     users = await setup.users()
     assert {name: users[name] for name in AFTER_CSV_SYNC} == AFTER_CSV_SYNC
     assert files_in(setup.folder) == config_files
-    state_files = {"async-usersync.user-sync-config.last-run.json", "async-usersync.user-sync-config.history.json"}
+    state_files = {"async-usersync.user-sync-config.last-run.json", "async-usersync.user-sync-config.history.json",
+                   "async-usersync.user-sync-config.journal.jsonl"}
     assert files_in(state) == state_files  # the lock was removed on the way out
     for name in state_files:
         info = (state / name).stat()
@@ -241,7 +242,8 @@ async def test_two_configs_in_one_folder_neither_block_nor_time_each_other(setup
     assert "Running sooner than advised" not in second.out
     assert {name for name in files_in(folder) if name.startswith("async-usersync.")} == {
         f"async-usersync.{stem}.{kind}" for stem in ("user-sync-config", "second-org")
-        for kind in ("last-run.json", "history.json")}
+        for kind in ("last-run.json", "history.json")} | {"async-usersync.user-sync-config.journal.jsonl"}  # only the
+    # first run sent actions: a run that sends none writes no journal
     again = await tool(folder, "-c", "second-org.yml", "--users", "mapped", "--refuse-too-soon")
     assert again.code == 5 and "CRITICAL async_usersync.main - the last successful run finished 0 min ago" in again.out
 
