@@ -27,10 +27,10 @@ _MULTI_TOKEN_OPTIONS: dict[str, frozenset[str]] = {
 
 def join_multi_token_options(argv: list[str]) -> list[str]:
     """Folds ``sync --users group A,B`` into ``sync --users group:A,B`` (and likewise for the other
-    multi-token options, and for ``check``); other commands' lines are returned as they are. Like User Sync, every
+    multi-token options, and for ``check``, ``plan`` and ``explain``); other commands' lines are returned as they are. Like User Sync, every
     token up to the next ``-``-prefixed one belongs to the option, also after the equals form
     (``--users=group A,B``); group tokens are joined with commas."""
-    if not argv or argv[0] not in ("sync", "check"):
+    if not argv or argv[0] not in ("sync", "check", "plan", "explain"):
         return argv
     argv = [part for token in argv for part in _split_equals_form(token)]
     joined: list[str] = []

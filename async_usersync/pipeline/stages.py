@@ -360,7 +360,7 @@ async def _plan(job: SyncJob, orgs: list[OrgRun]) -> _Planned:
         for org in orgs:
             if org.user_groups_wanted:
                 assert org.client is not None
-                org.planner.counters.user_groups_created = await _create_missing_user_groups(
+                org.planner.counters.user_groups_created = await create_missing_user_groups(
                     org.client, org.user_groups_wanted, org.name)
         if job.listed_adobe_only_users is not None:
             for org in secondaries:
@@ -628,7 +628,7 @@ async def _plan_listed_users(org: OrgRun) -> None:
     await org.sender.send_adobe_only(planner.finish())
 
 
-async def _create_missing_user_groups(client: OrgClient, wanted: Iterable[str], org: str | None = None) -> int:
+async def create_missing_user_groups(client: OrgClient, wanted: Iterable[str], org: str | None = None) -> int:
     """``auto_create``: creates the wanted user groups the org lacks; returns how many were created."""
     try:
         existing = [str(group.get("groupName", "")) async for group in client.groups()]
