@@ -123,15 +123,18 @@ def group_sources(rules: SyncRules, user: DirectoryUser) -> dict[str, tuple[str,
     """The Adobe groups a directory user is given (folded -> (spelling, the rule that gives it)):
     the extension hook's choice or the ``directory_users.groups`` mapping, then ``additional_groups``,
     in the planner's order (``SyncPlanner._compute_group_facts``)."""
-    sources: dict[str, tuple[str, str]] = {}
+    mapped: dict[str, tuple[str, str]] = {}
+    for directory_group in sorted(user.groups, key=fold):
+        for target in rules.mapping.targets_by_directory_group.get(fold(directory_group), ()):
+            mapped.setdefault(fold(target), (target, f'directory group "{directory_group}" maps to "{target}" '
+                                                     f"(directory_users.groups)"))
+    sources: dict[str, tuple[str, str]] = mapped
     if user.adobe_groups is not None:
+        sources = {}
         for name in sorted(user.adobe_groups):
-            sources.setdefault(fold(name), (name, "the extension hook (after_mapping_hook) gave it"))
-    else:
-        for directory_group in sorted(user.groups, key=fold):
-            for target in rules.mapping.targets_by_directory_group.get(fold(directory_group), ()):
-                sources.setdefault(fold(target), (target, f'directory group "{directory_group}" maps to "{target}" '
-                                                          f"(directory_users.groups)"))
+            given = mapped.get(fold(name))
+            sources.setdefault(fold(name), (name, f"{given[1]}, kept by the extension hook" if given is not None
+                                            else "the extension hook (after_mapping_hook) added it"))
     for directory_group in sorted(user.groups):
         for rule in rules.mapping.additional:
             added = rule.target_for(directory_group)
@@ -206,9 +209,11 @@ def explain_command(rules: SyncRules, command: UserCommand, entries: list[Direct
     for group in command.add_groups:
         rule = given.get(fold(group), (group, "mapped"))[1]
         changes.append(Change("add", group, f"{rule} (--process-groups)"))
+    hooked = merged is not None and merged.adobe_groups is not None
     if command.remove_groups != "all":
         for group in command.remove_groups:
             why = ("--strategy push removes the mapped groups a user is not given" if rules.strategy is Strategy.PUSH
+                   else "the extension hook (after_mapping_hook) did not give it" if hooked
                    else "none of the user's directory groups gives it")
             changes.append(Change("remove", group, f'"{group}" is {mapping_rule_of(rules, group)} and {why} '
                                                    f"(--process-groups)"))

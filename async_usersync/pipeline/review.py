@@ -32,6 +32,7 @@ from async_usersync.errors import ConfigError, ExitCode, PlanRefused, UsersyncEr
 from async_usersync.files import write_atomically
 from async_usersync.pipeline.extension import in_org
 from async_usersync.pipeline.job import SyncJob, build_job
+from async_usersync.pipeline.outputs import OutputPath, WriteKind, check_writable
 from async_usersync.pipeline.stages import (CommandSender, OrgReport, ProgressFactory, RunResult,
                                             create_missing_user_groups, run_stages)
 from async_usersync.records import CommandResult, CreateUser, DirectoryRecord, DirectoryUser, IdentityType, UserCommand
@@ -106,10 +107,12 @@ class OrgReview:
 
 
 async def review_run(job: SyncJob, progress: ProgressFactory | None = None) -> list[OrgReview]:
-    """Reads both sides as a sync does and plans, sending nothing. ``job`` must have been built with
+    """Reads both sides as a sync does and plans, sending nothing and writing no file (no
+    ``write-file`` list), without the run history guard. ``job`` must have been built with
     ``ReviewPlanner``. Raises the read's error (exit 3, or 2) when any read failed: a plan of a
     partial picture would remove people."""
     clients = PlanningClients()
+    job = replace(job, write_file=None, removal_guard=None)  # a review writes no Adobe-only list, holds back nothing
     result = await (run_stages(job, client_type=clients) if progress is None
                     else run_stages(job, progress, client_type=clients))
     failure = result.read_failure or next((org.read_failure for org in result.secondaries.values() if org.read_failure),
@@ -252,11 +255,14 @@ def has_changes(document: Mapping[str, Any]) -> bool:
 def plan_main(config_file: Path, encoding: str, options: Mapping[str, Any], out: Path | None, diff: bool,
               print_line: Callable[[str], None] = print) -> ExitCode:
     """``async-usersync plan``: 0 when nothing is to be done, 7 when the plan holds changes, else the
-    error's code (2 configuration, 3 a read failed), printed as one line."""
+    error's code (2 configuration or an ``out`` that cannot be written, checked before the reads; 3 a
+    read failed), printed as one line."""
     try:
         settings = load_run_settings(config_file, options, encoding)
         if settings.options.adobe_only_user_list is not None:
             raise ConfigError("plan does not take --adobe-only-user-list (it reads neither side); run sync -t instead")
+        if out is not None:
+            check_writable([OutputPath(out, "option --out", WriteKind.REPLACED)])
         reviews = asyncio.run(review_run(build_job(settings, ReviewPlanner)))
     except UsersyncError as error:
         print_line(f"async-usersync: error: {error}")
@@ -269,6 +275,7 @@ def plan_main(config_file: Path, encoding: str, options: Mapping[str, Any], out:
             print_line(line)
     if out is not None:
         try:
+            out.parent.mkdir(parents=True, exist_ok=True)
             write_atomically(out, json.dumps(document, indent=1, ensure_ascii=False).encode("utf8"))
         except OSError as error:
             print_line(f"async-usersync: error: option --out: cannot write {out}: {error.strerror or error}")
@@ -301,7 +308,7 @@ def applying_stages(document: Mapping[str, Any], max_age: timedelta) -> Callable
     async def stages(job: SyncJob, progress: ProgressFactory) -> RunResult:
         check_plan_age(document, max_age)
         started = time.monotonic()
-        reviews = {review.name: review for review in await review_run(_without_guard(job), progress)}
+        reviews = {review.name: review for review in await review_run(job, progress)}
         planned = {org["org"]: org for org in document["orgs"]}
         if set(planned) != set(reviews):
             raise PlanRefused(f"the plan's orgs ({_names(planned)}) are not the config's ({_names(reviews)})")
@@ -315,10 +322,6 @@ def applying_stages(document: Mapping[str, Any], max_age: timedelta) -> Callable
         return await _send_plan(job, planned, reviews, progress, started)
 
     return stages
-
-
-def _without_guard(job: SyncJob) -> SyncJob:
-    return replace(job, removal_guard=None)
 
 
 def _names(orgs: Iterable[str | None]) -> str:

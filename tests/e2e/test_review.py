@@ -15,7 +15,8 @@ from typing import Any
 
 import aiohttp
 
-from tests.e2e.conftest import BASE_DN, Run, Setup, email
+from tests.e2e.conftest import BASE_DN, MAPPING, Run, Setup, email
+from tests.e2e.test_secondary_orgs import ORG2_AFTER, ORG3_AFTER, PRIMARY_AFTER_REMOVE, trustees  # noqa: F401
 
 SYNC_OPTIONS = ("--users", "mapped", "--process-groups", "--adobe-only-user-action", "remove")
 
@@ -217,3 +218,52 @@ async def test_explain_a_user_in_each_situation(setup: Setup) -> None:
     assert "adobe: no Adobe account" in not_selected
     stats = (await setup._get("stats"))["families"]
     assert stats["users"]["requests"] == 7 and stats["action"]["requests"] == 0  # one lookup per explain
+
+
+async def test_secondary_orgs_are_planned_and_applied_per_org(setup: Setup, trustees: Any) -> None:
+    orgs = await trustees(["org2", "org3"])
+    planned = await plan(setup, *SYNC_OPTIONS, "--diff", "--out", "plan.json")
+    assert planned.code == 7, planned.out + planned.err
+    lines = would(planned)
+    assert f'Would add user {email("alice")} to group "Acrobat" in org2' in lines
+    assert f'Would remove user {email("carol")} from group "Acrobat" in org2' in lines
+    assert f"Would remove user stray2@e2e.test from the org in org2" in lines
+    assert f"Would create federatedID user {email('dave')} in org3" in lines
+    assert [line for line in planned.out.splitlines() if line.startswith("Plan for ")] == [
+        "Plan for primary: 5 users to change: 4 add, 1 create, 1 remove, 2 remove-from-org",
+        "Plan for org2: 4 users to change: 2 add, 1 create, 1 remove, 1 remove-from-org",
+        "Plan for org3: 4 users to change: 3 add, 3 create, 1 remove-from-org"]
+    for server in orgs.values():
+        assert (await setup._get("stats", server))["families"]["action"]["requests"] == 0
+    applied = await apply(setup, setup.folder / "plan.json")
+    assert applied.code == 0, applied.out + applied.err
+    assert await setup.users() == PRIMARY_AFTER_REMOVE
+    assert await setup.users(orgs["org2"]) == ORG2_AFTER
+    assert await setup.users(orgs["org3"]) == ORG3_AFTER
+    assert "Number of org2 UMAPI actions sent (total, success, error): (4, 4, 0)" in applied.out
+    again = await plan(setup, *SYNC_OPTIONS)
+    assert again.code == 0, again.out
+
+
+async def test_a_csv_file_and_an_extension_hook_are_explained(setup: Setup) -> None:
+    (setup.folder / "extension-config.yml").write_text(
+        "extended_attributes: []\nextended_adobe_groups: []\nafter_mapping_hook: |\n"
+        "  if source_attributes.get('firstname') == 'Zed':\n      target_groups.add('Photoshop')\n")
+    setup.write(main={"directory_users": {"user_identity_type": "federatedID", "default_country_code": "US",
+                                          "connectors": {"ldap": "connector-ldap.yml"}, "groups": MAPPING,
+                                          "extension": "extension-config.yml"}})
+    users_file = setup.folder / "users.csv"
+    users_file.write_text(f"email,firstname,lastname,country,groups\n{email('alice')},Alice,Tester,US,Sales\n"
+                          f"{email('zed')},Zed,Tester,,Sales\n")
+    csv_options = ("--connector", "csv", str(users_file))
+    planned = await plan(setup, *SYNC_OPTIONS, *csv_options, "--diff")
+    assert planned.code == 7, planned.out + planned.err
+    assert (f'Would add user {email("zed")} to group "Photoshop"  # the extension hook (after_mapping_hook) added it '
+            f"(--process-groups)") in planned.out.splitlines()
+    explained = await explain(setup, email("zed"), *csv_options)
+    assert f"directory: federatedID,zed@e2e.test,,zed@e2e.test (line 3 of {users_file}), groups ['Sales']" in explained
+    assert any(line.startswith("create as federatedID: directory user (line 3 of") and line.endswith(
+        "has no Adobe account; country US from default_country_code") for line in explained)
+    assert ('add group "Sales Team": directory group "Sales" maps to "Sales Team" (directory_users.groups), kept by '
+            'the extension hook (--process-groups)') in explained
+    assert 'add group "Photoshop": the extension hook (after_mapping_hook) added it (--process-groups)' in explained
