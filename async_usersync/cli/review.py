@@ -26,21 +26,13 @@ _USER_FILTER = typer.Option(None, "--user-filter", help="As for sync.")
 def _given(users: str | None, connector: str | None, process_groups: bool | None, update_user_info: bool | None,
            adobe_only_user_action: str | None, adobe_users: str | None, strategy: str | None,
            exclude_unmapped_users: bool | None, user_filter: str | None) -> dict[str, Any]:
-    """The sync options given, by invocation_defaults name (as ``cli.sync.sync`` builds them)."""
-    from async_usersync.cli.sync import split_option_value
+    """The sync options given, by invocation_defaults name (``cli.sync.read_options``)."""
+    from async_usersync.cli.sync import read_options
 
-    given: dict[str, Any] = {
-        "users": users and split_option_value(users),
-        "connector": connector and split_option_value(connector),
-        "process_groups": process_groups,
-        "update_user_info": update_user_info,
-        "adobe_only_user_action": adobe_only_user_action and split_option_value(adobe_only_user_action),
-        "adobe_users": adobe_users and split_option_value(adobe_users),
-        "strategy": strategy,
-        "exclude_unmapped_users": exclude_unmapped_users,
-        "user_filter": user_filter,
-    }
-    return {name: value for name, value in given.items() if value is not None}
+    return read_options(users=users, connector=connector, process_groups=process_groups,
+                        update_user_info=update_user_info, adobe_only_user_action=adobe_only_user_action,
+                        adobe_users=adobe_users, strategy=strategy, exclude_unmapped_users=exclude_unmapped_users,
+                        user_filter=user_filter)
 
 
 def _exit(code: ExitCode) -> None:

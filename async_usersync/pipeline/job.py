@@ -55,6 +55,9 @@ class SyncJob:
     """The secondary (trustee) orgs, in the config's order; the fields above are the primary's."""
     hook: AfterMappingHook | None = None
     """The extension hook each directory user passes through before the planner (None: no extension)."""
+    review: bool = False
+    """A review (``plan``, ``apply``'s re-read, issue 18): the commands are kept, not sent, so their
+    change lines are not logged."""
 
 
 def build_job(settings: RunSettings, planner_type: type[SyncPlanner] = SyncPlanner) -> SyncJob:

@@ -106,15 +106,14 @@ class OrgReview:
     groups_to_create: list[str]
 
 
-async def review_run(job: SyncJob, progress: ProgressFactory | None = None) -> list[OrgReview]:
+async def review_run(job: SyncJob) -> list[OrgReview]:
     """Reads both sides as a sync does and plans, sending nothing and writing no file (no
     ``write-file`` list), without the run history guard. ``job`` must have been built with
     ``ReviewPlanner``. Raises the read's error (exit 3, or 2) when any read failed: a plan of a
     partial picture would remove people."""
     clients = PlanningClients()
-    job = replace(job, write_file=None, removal_guard=None)  # a review writes no Adobe-only list, holds back nothing
-    result = await (run_stages(job, client_type=clients) if progress is None
-                    else run_stages(job, progress, client_type=clients))
+    job = replace(job, write_file=None, removal_guard=None, review=True)  # no Adobe-only list, nothing held back
+    result = await run_stages(job, client_type=clients)
     failure = result.read_failure or next((org.read_failure for org in result.secondaries.values() if org.read_failure),
                                           None)
     if failure is not None:
@@ -210,21 +209,20 @@ def diff_lines(document: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+_WOULD = {
+    "create": "Would create {value} user {user}",
+    "update": "Would update {target} of user {user} from {was!r} to {value!r}",
+    "add": 'Would add user {user} to group "{target}"',
+    "remove": 'Would remove user {user} from group "{target}"',
+    "remove-all-groups": "Would remove user {user} from all groups",
+    "remove-from-org": "Would remove user {user} from the org",
+    "delete": "Would delete user {user} (removed from the org, account deleted)",
+}
+"""The ``--diff`` line of each kind of step (``engine.reasons.Change.op``)."""
+
+
 def _would(change: Mapping[str, Any], user: str) -> str:
-    op, target = change["op"], change["target"]
-    if op == "create":
-        return f"Would create {change['value']} user {user}"
-    if op == "update":
-        return f"Would update {target} of user {user} from {change['was']!r} to {change['value']!r}"
-    if op == "add":
-        return f'Would add user {user} to group "{target}"'
-    if op == "remove":
-        return f'Would remove user {user} from group "{target}"'
-    if op == "remove-all-groups":
-        return f"Would remove user {user} from all groups"
-    if op == "remove-from-org":
-        return f"Would remove user {user} from the org"
-    return f"Would delete user {user} (removed from the org, account deleted)"
+    return _WOULD[change["op"]].format(user=user, target=change["target"], value=change["value"], was=change["was"])
 
 
 def summary_lines(document: Mapping[str, Any], most_groups: int = 5) -> list[str]:
@@ -308,8 +306,9 @@ def applying_stages(document: Mapping[str, Any], max_age: timedelta) -> Callable
     async def stages(job: SyncJob, progress: ProgressFactory) -> RunResult:
         check_plan_age(document, max_age)
         started = time.monotonic()
-        reviews = {review.name: review for review in await review_run(job, progress)}
         planned = {org["org"]: org for org in document["orgs"]}
+        logger.info("Checking the plan of %s: reading both sides again", document["created"])
+        reviews = {review.name: review for review in await review_run(job)}
         if set(planned) != set(reviews):
             raise PlanRefused(f"the plan's orgs ({_names(planned)}) are not the config's ({_names(reviews)})")
         changed = [f"{entry['command']['key'] or entry['command']['user']}{f' in {name}' if name else ''}"
@@ -319,6 +318,8 @@ def applying_stages(document: Mapping[str, Any], max_age: timedelta) -> Callable
         if changed:
             raise PlanRefused(f"{len(changed)} user(s) of the plan changed since it was made, in the directory or "
                               f"the Adobe org: {', '.join(changed)}; nothing was sent: make a new plan")
+        logger.info("The plan's %d users are as they were on both sides: sending its commands",
+                    sum(len(org["commands"]) for org in planned.values()))
         return await _send_plan(job, planned, reviews, progress, started)
 
     return stages

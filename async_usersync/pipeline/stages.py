@@ -186,10 +186,13 @@ class CommandSender:
     come, sends the commands, and keeps the phases' progress and durations. ``org`` names a
     secondary org in its log lines (None: the primary)."""
 
-    def __init__(self, planner: SyncPlanner, progress: ProgressFactory, org: str | None = None) -> None:
+    def __init__(self, planner: SyncPlanner, progress: ProgressFactory, org: str | None = None,
+                 log_changes: bool = True) -> None:
         self.planner = planner
         self.progress = progress
         self.org = org
+        self.log_changes = log_changes
+        """False for a review's commands, which are kept, not sent."""
         self.applied = progress("UMAPI actions landed or failed" + (f" in {org}" if org else ""), None)
         self.durations: dict[str, float] = {}
         self.sink: CommandSink | None = None
@@ -206,8 +209,9 @@ class CommandSender:
         self.log_messages()
         assert self.sink is not None
         for command in commands:
-            for line in describe_change(command, self.org):
-                logger.info("%s", line)
+            if self.log_changes:
+                for line in describe_change(command, self.org):
+                    logger.info("%s", line)
             await self.sink.send(command)
 
     def log_messages(self) -> None:
@@ -271,9 +275,9 @@ def org_runs(job: SyncJob, progress: ProgressFactory) -> list[OrgRun]:
     """The primary's ``OrgRun``, then each secondary's, in the config's order."""
     listed = job.listed_adobe_only_users or {}
     return [OrgRun(None, job.planner, job.umapi, job.adobe_groups_to_read, job.user_groups_wanted,
-                   CommandSender(job.planner, progress), tuple(listed.get(None, ()))),
+                   CommandSender(job.planner, progress, log_changes=not job.review), tuple(listed.get(None, ()))),
             *(OrgRun(org.name, org.planner, org.umapi, org.adobe_groups_to_read, org.user_groups_wanted,
-                     CommandSender(org.planner, progress, org.name), tuple(listed.get(org.name, ())))
+                     CommandSender(org.planner, progress, org.name, not job.review), tuple(listed.get(org.name, ())))
               for org in job.secondaries)]
 
 

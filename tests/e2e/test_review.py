@@ -15,6 +15,8 @@ from typing import Any
 
 import aiohttp
 
+from async_usersync.pipeline.review import command_from_json
+from async_usersync.pipeline.stages import describe_change
 from tests.e2e.conftest import BASE_DN, MAPPING, Run, Setup, email
 from tests.e2e.test_secondary_orgs import ORG2_AFTER, ORG3_AFTER, PRIMARY_AFTER_REMOVE, trustees  # noqa: F401
 
@@ -97,16 +99,11 @@ async def test_the_plan_is_what_sync_then_does_and_sends_nothing(setup: Setup) -
 
     synced = await setup.sync(*SYNC_OPTIONS)
     assert synced.code == 0, synced.err
-    commands = {(entry["command"]["key"], tuple(entry["command"]["add_groups"]), str(entry["command"]["remove_groups"]),
-                 entry["command"]["create"] is not None) for entry in document["orgs"][0]["commands"]}
-    assert len(sent_changes(synced)) == 6  # dave's create and groups are one line each
-    assert {key for key, *_ in commands} == {f"federatedID,{name}@e2e.test,,{name}@e2e.test"
-                                            for name in ("bob", "carol", "dave", "gone1", "gone2")}
-    for key, add, remove, create in commands:
-        if add:
-            assert f"Managing groups for user key: {key} added: {{{', '.join(map(repr, sorted(add)))}}}" in synced.out
-        if create:
-            assert f"Adding user with user key: {key}" in synced.out
+    planned_changes = {line for entry in document["orgs"][0]["commands"]
+                       for line in describe_change(command_from_json(entry["command"]))}
+    assert planned_changes == sent_changes(synced)  # the same commands, each as the sync logs it
+    assert len(planned_changes) == 6 and synced.summary()["Number of UMAPI actions sent (total, success, error)"] == \
+        "(5, 5, 0)"
 
     again = await plan(setup, *SYNC_OPTIONS, "--diff")
     assert again.code == 0, again.out + again.err
@@ -122,6 +119,11 @@ async def test_apply_sends_exactly_the_plan(setup: Setup) -> None:
         email("alice"): ["Sales Team"], email("keeper"): ["Keep", "Sales Team"], "visitor@example.net": ["Sales Team"],
         email("bob"): ["Eng Team", "Photoshop", "Sales Team"], email("carol"): ["Eng Team", "Other Team", "Photoshop"],
         email("dave"): ["Eng Team", "Photoshop"]}
+    document = json.loads((setup.folder / "plan.json").read_text())
+    planned_changes = [line for entry in document["orgs"][0]["commands"]
+                       for line in describe_change(command_from_json(entry["command"]))]
+    assert sorted(change for line in applied.out.splitlines() for change in planned_changes
+                  if line.endswith(" " + change)) == sorted(planned_changes)  # logged once: when sent, not re-read
     assert "Number of new Adobe users added: 1" in applied.out
     assert "Number of matching Adobe users updated: 2" in applied.out
     summary = json.loads((setup.folder / "summary.json").read_text())
@@ -267,3 +269,17 @@ async def test_a_csv_file_and_an_extension_hook_are_explained(setup: Setup) -> N
     assert ('add group "Sales Team": directory group "Sales" maps to "Sales Team" (directory_users.groups), kept by '
             'the extension hook (--process-groups)') in explained
     assert 'add group "Photoshop": the extension hook (after_mapping_hook) added it (--process-groups)' in explained
+
+
+async def test_a_plan_is_written_only_from_complete_reads(setup: Setup) -> None:
+    unwritable = setup.folder / "a-file"  # not a folder: nothing can be created under it
+    unwritable.write_text("")
+    refused = await plan(setup, *SYNC_OPTIONS, "--out", str(unwritable / "plan.json"))
+    assert refused.code == 2, refused.out + refused.err
+    assert f"option --out: cannot write {unwritable / 'plan.json'}" in refused.out
+    assert (await setup._get("stats"))["families"]["users"]["requests"] == 0  # checked before anything is read
+    setup.write(ldap={"base_dn": "ou=missing,dc=e2e,dc=test"})
+    failed = await plan(setup, *SYNC_OPTIONS, "--out", "plan.json")
+    assert failed.code == 3, failed.out + failed.err
+    assert "reading the directory failed: base_dn 'ou=missing,dc=e2e,dc=test' does not exist" in failed.out
+    assert not (setup.folder / "plan.json").exists()
