@@ -21,7 +21,7 @@ from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Awaitable, Callable, Iterable, Mapping
 
 from async_usersync.config import RunSettings, load_run_settings
 from async_usersync.config.settings import LdapSettings, UmapiSettings, template_fields
@@ -179,7 +179,8 @@ def read_plan(path: Path) -> dict[str, Any]:
         document = json.loads(path.read_text(encoding="utf8"))
         if document.get("format") != PLAN_FORMAT:
             raise ValueError(f"format {document.get('format')!r}, expected {PLAN_FORMAT}")
-        datetime.fromisoformat(document["created"])
+        if datetime.fromisoformat(document["created"]).tzinfo is None:
+            raise ValueError(f"created {document['created']!r} has no time zone")
         for org in document["orgs"]:
             for entry in org["commands"]:
                 command_from_json(entry["command"])
@@ -297,7 +298,8 @@ def _hours(delta: timedelta) -> str:
     return f"{delta.total_seconds() / 3600:.1f} h"
 
 
-def applying_stages(document: Mapping[str, Any], max_age: timedelta) -> Callable[[SyncJob, ProgressFactory], Any]:
+def applying_stages(document: Mapping[str, Any], max_age: timedelta
+                    ) -> Callable[[SyncJob, ProgressFactory], Awaitable[RunResult]]:
     """The stages of ``apply`` (``SyncInvocation.stages``): the plan's age checked, both sides
     re-read (in full) and planned again, a refusal naming every planned user whose records changed
     on either side since the plan, else exactly the plan's commands sent through each org's client,

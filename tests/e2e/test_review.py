@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 
 from async_usersync.pipeline.review import command_from_json
+from async_usersync.pipeline.runlock import RunLock
 from async_usersync.pipeline.stages import describe_change
 from tests.e2e.conftest import BASE_DN, MAPPING, Run, Setup, email
 from tests.e2e.test_secondary_orgs import ORG2_AFTER, ORG3_AFTER, PRIMARY_AFTER_REMOVE, trustees  # noqa: F401
@@ -173,6 +174,14 @@ async def test_apply_refuses_a_plan_too_old(setup: Setup) -> None:
     applied = await apply(setup, plan_file)
     assert applied.code == 8, applied.out + applied.err
     assert "more than --max-plan-age 24.0 h: make a new plan" in applied.out
+    assert await action_requests(setup) == 0
+    (setup.folder / "other.json").write_text('{"format": 1}')
+    not_a_plan = await apply(setup, setup.folder / "other.json")
+    assert not_a_plan.code == 2, not_a_plan.out + not_a_plan.err
+    assert f"in {setup.folder / 'other.json'}: not a plan written by 'async-usersync plan'" in not_a_plan.err
+    with RunLock(setup.folder / "sync.lock"):  # a sync is running: apply holds the same run lock
+        locked = await apply(setup, plan_file, "--max-plan-age", "26h")
+    assert locked.code == 5, locked.out + locked.err
     assert await action_requests(setup) == 0
     within = await apply(setup, plan_file, "--max-plan-age", "26h")
     assert within.code == 0, within.out + within.err
