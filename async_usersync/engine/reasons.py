@@ -64,22 +64,29 @@ class ReviewPlanner(SyncPlanner):
         self.adobe_only_roots.update(lookup_key(command) for command in commands)
         return commands
 
-    def records_of(self, command: UserCommand) -> tuple[list[DirectoryUser], AdobeUser | None]:
-        """The directory entries and the Adobe user a command is about (either may be missing)."""
+    def records_of(self, command: UserCommand) -> tuple[list[DirectoryRecord], AdobeUser | None]:
+        """The directory entries and the Adobe user a command is about (either may be missing): the
+        Adobe user by the command's root, the entries by any key of that user (a directory user whose
+        email changes matches by its username), or by the root for a create."""
         key = lookup_key(command)
-        entries = [entry for entry in self.directory_records.get(key, ()) if type(entry) is DirectoryUser]
-        return entries, self.adobe_records.get(key)
+        adobe_user = self.adobe_records.get(key)
+        for match_key in match_keys(adobe_user) if adobe_user is not None else (key,):
+            entries = self.directory_records.get(match_key)
+            if entries:
+                return entries, adobe_user
+        return [], adobe_user
 
-    def fingerprints(self, key: str) -> dict[str, str | None]:
-        """``{"directory": ..., "adobe": ...}``: the fingerprints of what each side holds under a
-        lookup key (None: nothing)."""
-        return {"directory": directory_fingerprint(self.directory_records.get(key, ())),
-                "adobe": adobe_fingerprint(self.adobe_records.get(key))}
+    def fingerprints(self, command: UserCommand) -> dict[str, str | None]:
+        """``{"directory": ..., "adobe": ...}``: the fingerprints of what each side holds for the
+        user of ``command`` (None: nothing)."""
+        entries, adobe_user = self.records_of(command)
+        return {"directory": directory_fingerprint(entries), "adobe": adobe_fingerprint(adobe_user)}
 
     def explain(self, command: UserCommand) -> list[Change]:
         """The steps of ``command``, each with its reason."""
         entries, adobe_user = self.records_of(command)
-        return explain_command(self.rules, command, entries, adobe_user, lookup_key(command) in self.adobe_only_roots)
+        return explain_command(self.rules, command, [entry for entry in entries if type(entry) is DirectoryUser],
+                               adobe_user, lookup_key(command) in self.adobe_only_roots)
 
 
 def lookup_key(command: UserCommand) -> str:

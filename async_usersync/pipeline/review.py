@@ -32,6 +32,7 @@ from async_usersync.errors import ConfigError, ExitCode, PlanRefused, UsersyncEr
 from async_usersync.files import write_atomically
 from async_usersync.pipeline.extension import in_org
 from async_usersync.pipeline.job import SyncJob, build_job
+from async_usersync.pipeline.main import SyncInvocation, print_error, sync_main
 from async_usersync.pipeline.outputs import OutputPath, WriteKind, check_writable
 from async_usersync.pipeline.stages import (CommandSender, OrgReport, ProgressFactory, RunResult,
                                             create_missing_user_groups, run_stages)
@@ -164,7 +165,7 @@ def plan_document(config_file: Path, encoding: str, options: Mapping[str, Any], 
         entries = [{"command": command_to_json(command),
                     "adobe_only": lookup_key(command) in planner.adobe_only_roots,
                     "changes": [asdict(change) for change in planner.explain(command)],
-                    "fingerprints": planner.fingerprints(lookup_key(command))} for command in review.commands]
+                    "fingerprints": planner.fingerprints(command)} for command in review.commands]
         notes = [f"max_adobe_only_users ({planner.rules.limit}) holds back every Adobe-only action"] \
             if planner.adobe_only_over_limit else []
         orgs.append({"org": review.name, "commands": entries, "user_groups_to_create": review.groups_to_create,
@@ -255,7 +256,7 @@ def plan_main(config_file: Path, encoding: str, options: Mapping[str, Any], out:
               print_line: Callable[[str], None] = print) -> ExitCode:
     """``async-usersync plan``: 0 when nothing is to be done, 7 when the plan holds changes, else the
     error's code (2 configuration or an ``out`` that cannot be written, checked before the reads; 3 a
-    read failed), printed as one line."""
+    read failed), printed as one line on stderr."""
     try:
         settings = load_run_settings(config_file, options, encoding)
         if settings.options.adobe_only_user_list is not None:
@@ -264,7 +265,7 @@ def plan_main(config_file: Path, encoding: str, options: Mapping[str, Any], out:
             check_writable([OutputPath(out, "option --out", WriteKind.REPLACED)])
         reviews = asyncio.run(review_run(build_job(settings, ReviewPlanner)))
     except UsersyncError as error:
-        print_line(f"async-usersync: error: {error}")
+        print_error(error)
         return error.exit_code
     document = plan_document(settings.config.file, encoding, options, reviews, datetime.now(timezone.utc))
     for line in summary_lines(document):
@@ -277,7 +278,7 @@ def plan_main(config_file: Path, encoding: str, options: Mapping[str, Any], out:
             out.parent.mkdir(parents=True, exist_ok=True)
             write_atomically(out, json.dumps(document, indent=1, ensure_ascii=False).encode("utf8"))
         except OSError as error:
-            print_line(f"async-usersync: error: option --out: cannot write {out}: {error.strerror or error}")
+            print_error(ConfigError(f"option --out: cannot write {out}: {error.strerror or error}"))
             return ExitCode.CONFIG_ERROR
         print_line(f"Wrote the plan to {out}")
     return ExitCode.CHANGES_PLANNED if has_changes(document) else ExitCode.OK
@@ -315,7 +316,7 @@ def applying_stages(document: Mapping[str, Any], max_age: timedelta
             raise PlanRefused(f"the plan's orgs ({_names(planned)}) are not the config's ({_names(reviews)})")
         changed = [f"{entry['command']['key'] or entry['command']['user']}{f' in {name}' if name else ''}"
                    for name, org in planned.items() for entry in org["commands"]
-                   if reviews[name].planner.fingerprints(lookup_key(command_from_json(entry["command"])))
+                   if reviews[name].planner.fingerprints(command_from_json(entry["command"]))
                    != entry["fingerprints"]]
         if changed:
             raise PlanRefused(f"{len(changed)} user(s) of the plan changed since it was made, in the directory or "
@@ -386,8 +387,6 @@ def apply_main(plan_file: Path, max_age: timedelta, invocation_fields: Mapping[s
     are ``applying_stages``; ``invocation_fields`` are the apply command line's ``SyncInvocation``
     fields (``summary_json``, ``metrics_file``, ``lock_file``, ``arguments``; ``state_dir`` goes
     into the options)."""
-    from async_usersync.pipeline.main import SyncInvocation, print_error, sync_main
-
     try:
         document = read_plan(plan_file)
     except UsersyncError as error:
@@ -488,7 +487,7 @@ def explain_main(user: str, config_file: Path, encoding: str, options: Mapping[s
             raise ConfigError("explain does not take --adobe-only-user-list")
         explained = asyncio.run(explain_run(settings, build_job(settings), user))
     except UsersyncError as error:
-        print_line(f"async-usersync: error: {error}")
+        print_error(error)
         return error.exit_code
     for name, lines in explained:
         print_line(f"{user} in {name or 'the primary org'}:")

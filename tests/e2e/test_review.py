@@ -285,10 +285,10 @@ async def test_a_plan_is_written_only_from_complete_reads(setup: Setup) -> None:
     unwritable.write_text("")
     refused = await plan(setup, *SYNC_OPTIONS, "--out", str(unwritable / "plan.json"))
     assert refused.code == 2, refused.out + refused.err
-    assert f"option --out: cannot write {unwritable / 'plan.json'}" in refused.out
+    assert f"option --out: cannot write {unwritable / 'plan.json'}" in refused.err
     assert (await setup._get("stats"))["families"]["users"]["requests"] == 0  # checked before anything is read
     setup.write(ldap={"base_dn": "ou=missing,dc=e2e,dc=test"})
     failed = await plan(setup, *SYNC_OPTIONS, "--out", "plan.json")
     assert failed.code == 3, failed.out + failed.err
-    assert "reading the directory failed: base_dn 'ou=missing,dc=e2e,dc=test' does not exist" in failed.out
+    assert "reading the directory failed: base_dn 'ou=missing,dc=e2e,dc=test' does not exist" in failed.err
     assert not (setup.folder / "plan.json").exists()

@@ -69,3 +69,15 @@ def test_fingerprints_are_stable_and_see_every_field_the_planner_uses() -> None:
     assert directory_fingerprint([entry]) == directory_fingerprint([directory_user("a@x.com", ["Sales"])])
     assert directory_fingerprint([entry]) != directory_fingerprint([directory_user("a@x.com", ["Sales"], country="DE")])
     assert directory_fingerprint([entry]) != directory_fingerprint([replace(entry, adobe_groups=frozenset({"X"}))])
+
+
+def test_an_email_change_is_explained_from_the_entry_matched_by_username() -> None:
+    planner = ReviewPlanner(SYNC)
+    planner.add_adobe_user(adobe_user("old@x.com", ["Sales Profile", "All Staff"], username="ann", domain="x.com"))
+    (command,) = planner.add_directory_user(directory_user("new@x.com", ["Sales"], username="ann", domain="x.com",
+                                                           origin="uid=ann"))
+    assert planner.explain(command) == [
+        Change("update", "email", "the directory (uid=ann) differs (--update-user-info; email is in update_attributes)",
+               value="new@x.com", was="old@x.com")]
+    assert planner.fingerprints(command)["directory"] == directory_fingerprint(
+        [directory_user("new@x.com", ["Sales"], username="ann", domain="x.com", origin="elsewhere")])
