@@ -81,9 +81,11 @@ class PlanningClient(UmapiClient):
 
     def action_sink(self, on_result: Callable[[CommandResult], None] | None = None,  # type: ignore[override]
                     linger: float = 0.5) -> KeepingSink:
+        """A sink keeping the commands in ``kept``; nothing is reported to ``on_result``, as nothing is sent."""
         return KeepingSink(self.kept)
 
     async def create_user_groups(self, names: Iterable[str]) -> list[GroupResult]:
+        """Keeps the names in ``groups_to_create`` and creates nothing (so no result either)."""
         self.groups_to_create.extend(names)
         return []
 
@@ -307,6 +309,7 @@ def applying_stages(document: Mapping[str, Any], max_age: timedelta
     the secondaries' before the primary's Adobe-only actions."""
 
     async def stages(job: SyncJob, progress: ProgressFactory) -> RunResult:
+        """Raises PlanRefused before sending anything when the plan is too old or out of date."""
         check_plan_age(document, max_age)
         started = time.monotonic()
         planned = {org["org"]: org for org in document["orgs"]}
