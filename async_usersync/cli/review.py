@@ -81,6 +81,7 @@ def apply(
     metrics_file: Path | None = typer.Option(None, "--metrics-file", help="Write the run's metrics (Prometheus text format) to this file."),
     lock_file: Path | None = typer.Option(None, "--lock-file", help="The run lock (default: in the state folder)."),
     state_dir: Path | None = typer.Option(None, "--state-dir", help="The folder of the run state (default: the plan's configuration file's folder)."),
+    full_check: bool = typer.Option(False, "--full-check", help="Read both sides in full to check the plan (default: only the plan's users, for a plan of at most 100)."),
 ) -> None:
     """Send exactly a plan's commands, after checking that no user it touches changed since it was made."""
     from async_usersync.pipeline.main import parse_interval, print_error
@@ -93,4 +94,4 @@ def apply(
         raise typer.Exit(int(error.exit_code)) from None
     _exit(apply_main(plan_file, max_age, {"summary_json": summary_json, "metrics_file": metrics_file,
                                           "lock_file": lock_file, "state_dir": state_dir,
-                                          "arguments": tuple(sys.argv[1:])}))
+                                          "arguments": tuple(sys.argv[1:])}, full_check))

@@ -36,7 +36,7 @@ from async_usersync.pipeline.main import SyncInvocation, print_error, sync_main
 from async_usersync.pipeline.outputs import OutputPath, WriteKind, check_writable
 from async_usersync.pipeline.stages import (CommandSender, OrgReport, ProgressFactory, RunResult,
                                             create_missing_user_groups, run_stages)
-from async_usersync.records import CommandResult, CreateUser, DirectoryRecord, DirectoryUser, IdentityType, UserCommand
+from async_usersync.records import AdobeUser, CommandResult, CreateUser, DirectoryRecord, DirectoryUser, IdentityType, UserCommand
 from async_usersync.sources.base import DirectorySource
 from async_usersync.sources.ldap import LdapSource
 from async_usersync.sources.ldap_values import escape_filter_value
@@ -301,20 +301,31 @@ def _hours(delta: timedelta) -> str:
     return f"{delta.total_seconds() / 3600:.1f} h"
 
 
-def applying_stages(document: Mapping[str, Any], max_age: timedelta
+TARGETED_CHECK_MAX = 100
+"""``apply`` reads only the plan's users (one directory search, one UMAPI lookup per user and org)
+when the plan has at most this many; a larger plan is checked with a full read of both sides."""
+
+
+def applying_stages(document: Mapping[str, Any], max_age: timedelta, full_check: bool = False
                     ) -> Callable[[SyncJob, ProgressFactory], Awaitable[RunResult]]:
-    """The stages of ``apply`` (``SyncInvocation.stages``): the plan's age checked, both sides
-    re-read (in full) and planned again, a refusal naming every planned user whose records changed
-    on either side since the plan, else exactly the plan's commands sent through each org's client,
-    the secondaries' before the primary's Adobe-only actions."""
+    """The stages of ``apply`` (``SyncInvocation.stages``): the plan's age checked, both sides read
+    again (only the plan's users, or in full: ``TARGETED_CHECK_MAX``, ``full_check``), a refusal naming every planned
+    user whose records changed on either side since the plan, else exactly the plan's commands sent
+    through each org's client, the secondaries' before the primary's Adobe-only actions."""
 
     async def stages(job: SyncJob, progress: ProgressFactory) -> RunResult:
         """Raises PlanRefused before sending anything when the plan is too old or out of date."""
         check_plan_age(document, max_age)
         started = time.monotonic()
+        settings = load_run_settings(Path(document["config_file"]), document["options"], document["config_file_encoding"])
         planned = {org["org"]: org for org in document["orgs"]}
-        logger.info("Checking the plan of %s: reading both sides again", document["created"])
-        reviews = {review.name: review for review in await review_run(job)}
+        users = sum(len(org["commands"]) for org in planned.values())
+        targeted = not full_check and users <= TARGETED_CHECK_MAX and set(planned) == {None, *(org.name for org in job.secondaries)} and (
+            not isinstance(settings.directory, LdapSettings) or user_search_filter(settings.directory, ()) is not None)
+        logger.info("Checking the plan of %s: reading %s again", document["created"],
+                    f"its {users} users on both sides" if targeted else "both sides")
+        reviews = (await _read_planned_users(settings, job, planned) if targeted
+                   else {review.name: review for review in await review_run(job)})
         if set(planned) != set(reviews):
             raise PlanRefused(f"the plan's orgs ({_names(planned)}) are not the config's ({_names(reviews)})")
         changed = [f"{entry['command']['key'] or entry['command']['user']}{f' in {name}' if name else ''}"
@@ -329,6 +340,49 @@ def applying_stages(document: Mapping[str, Any], max_age: timedelta
         return await _send_plan(job, planned, reviews, progress, started)
 
     return stages
+
+
+async def _read_planned_users(settings: RunSettings, job: SyncJob, planned: Mapping[str | None, Mapping[str, Any]]
+                              ) -> dict[str | None, OrgReview]:
+    """Each org's planner fed only the plan's users, as they are now: each org's Adobe users by one
+    lookup each, then their directory entries by one search, kept as a full read would keep them
+    (``--users mapped`` or ``group``: only entries in a selected group). The Adobe-only limit was the
+    plan's to judge, over the whole org: this partial picture's verdict and messages are dropped."""
+    orgs: dict[str | None, tuple[SyncPlanner, UmapiSettings]] = {None: (job.planner, job.umapi)}
+    orgs.update((org.name, (org.planner, org.umapi)) for org in job.secondaries)
+    adobe_users: dict[str | None, list[AdobeUser]] = {}
+    values: set[str] = set()
+    for name, org in planned.items():
+        found = adobe_users[name] = []
+        async with UmapiClient(orgs[name][1], test_mode=job.test_mode) as client:
+            for entry in org["commands"]:
+                command = command_from_json(entry["command"])
+                values.add(command.user)
+                user = await client.user(command.user, command.domain)
+                if user is not None:
+                    found.append(user)
+                    values.update((user.email, user.username))
+    entries = [entry for entry in await directory_entries(settings, job, values)
+               if job.selection.kind == "all" or type(entry) is not DirectoryUser or entry.groups]
+    reviews: dict[str | None, OrgReview] = {}
+    excluded_in_primary: set[str] = set()
+    for name in planned:
+        planner = orgs[name][0]
+        assert isinstance(planner, ReviewPlanner)
+        for user in adobe_users[name]:
+            planner.add_adobe_user(user)
+        for record in entries:
+            planner.add_directory_user(in_org(record, name) if job.secondaries else record)
+        planner.adobe_done()
+        for _ in planner.directory_done():
+            pass
+        planner.finish(excluded_in_primary if name is not None else frozenset())
+        if name is None:
+            excluded_in_primary = planner.excluded_keys
+        planner.take_messages()
+        planner.adobe_only_over_limit = False
+        reviews[name] = OrgReview(name, planner, [], [])
+    return reviews
 
 
 def _names(orgs: Iterable[str | None]) -> str:
@@ -385,7 +439,8 @@ async def _send_plan(job: SyncJob, planned: Mapping[str | None, Mapping[str, Any
                      interrupted, reports)
 
 
-def apply_main(plan_file: Path, max_age: timedelta, invocation_fields: Mapping[str, Any]) -> ExitCode:
+def apply_main(plan_file: Path, max_age: timedelta, invocation_fields: Mapping[str, Any],
+               full_check: bool = False) -> ExitCode:
     """``async-usersync apply PLAN``: the plan's config file and options, run as a sync whose stages
     are ``applying_stages``; ``invocation_fields`` are the apply command line's ``SyncInvocation``
     fields (``summary_json``, ``metrics_file``, ``lock_file``, ``arguments``; ``state_dir`` goes
@@ -401,38 +456,40 @@ def apply_main(plan_file: Path, max_age: timedelta, invocation_fields: Mapping[s
     if state_dir is not None:
         options["state_dir"] = str(state_dir)
     return sync_main(SyncInvocation(config_file=Path(document["config_file"]), encoding=document["config_file_encoding"],
-                                    options=options, stages=applying_stages(document, max_age),
+                                    options=options, stages=applying_stages(document, max_age, full_check),
                                     planner_type=ReviewPlanner, **fields))
 
 
 # --- explain ---------------------------------------------------------------------------------------
 
-def user_search_filter(settings: LdapSettings, user: str) -> str | None:
-    """The LDAP filter that finds one user by email or username: ``all_users_filter`` ANDed with an
-    equality test on each attribute ``user_email_format`` and ``user_username_format`` take whole
-    (``{mail}``); None when neither is a bare attribute (the user cannot be searched for by value)."""
-    tests = []
+def user_search_filter(settings: LdapSettings, users: Iterable[str]) -> str | None:
+    """The LDAP filter that finds some users by email or username: ``all_users_filter`` ANDed with
+    equality tests of each value on each attribute ``user_email_format`` and ``user_username_format``
+    take whole (``{mail}``); None when neither is a bare attribute (users cannot be searched for by value)."""
+    attributes = []
     for text in (settings.user_email_format, settings.user_username_format):
-        if text is None:
-            continue
-        names = template_fields(text)
+        names = template_fields(text) if text is not None else []
         if len(names) == 1 and text == "{" + names[0] + "}":
-            tests.append(f"({names[0]}={escape_filter_value(user)})")
-    if not tests:
+            attributes.append(names[0])
+    if not attributes:
         return None
-    return f"(&{settings.all_users_filter}(|{''.join(dict.fromkeys(tests))}))"
+    tests = [f"({attribute}={escape_filter_value(user)})" for user in dict.fromkeys(users)
+             for attribute in dict.fromkeys(attributes)]
+    return f"(&{settings.all_users_filter}(|{''.join(tests)}))"
 
 
-async def _directory_entries(settings: RunSettings, job: SyncJob, user: str) -> list[DirectoryRecord]:
-    """The directory's entries for one user, through the hook: for LDAP one search for the user (with
-    the selected groups' memberships looked up as a sync does), for a CSV file the file's rows."""
-    wanted = fold(user)
+async def directory_entries(settings: RunSettings, job: SyncJob, users: Iterable[str]) -> list[DirectoryRecord]:
+    """The directory's entries of some users (by email or username), through the hook: for LDAP one
+    search for them (the selected groups' memberships looked up as a sync does), for a CSV file the
+    file's rows. Each entry whatever ``--users`` selects. Raises ConfigError when LDAP users cannot be
+    searched for by value (``user_search_filter``), the read's error when it fails."""
+    wanted = {fold(user) for user in users}
     source: DirectorySource | None = job.directory
     if isinstance(settings.directory, LdapSettings):
-        search = user_search_filter(settings.directory, user)
+        search = user_search_filter(settings.directory, sorted(wanted))
         if search is None:
-            raise ConfigError("explain searches the directory by email or username, which needs user_email_format "
-                              "or user_username_format to be one attribute (such as {mail})",
+            raise ConfigError("the directory is searched by email or username, which needs user_email_format or "
+                              "user_username_format to be one attribute (such as {mail})",
                               file=settings.config.directory.connector_files.get("ldap"), key="user_email_format")
         source = LdapSource(replace(settings.directory, all_users_filter=search), settings.config.directory.user_identity_type,
                             extra_attributes=settings.config.directory.extension.extended_attributes
@@ -443,7 +500,7 @@ async def _directory_entries(settings: RunSettings, job: SyncJob, user: str) -> 
     entries = []
     try:
         async for entry in source.users(selection):
-            if wanted in match_keys(entry) or fold(entry.email) == wanted or fold(entry.username) == wanted:
+            if not wanted.isdisjoint((*match_keys(entry), fold(entry.email), fold(entry.username))):
                 entries.append(job.hook.apply(entry) if job.hook is not None else entry)
     except UsersyncError as error:
         error.args = (f"reading the directory failed: {error}",)
@@ -455,7 +512,7 @@ async def explain_run(settings: RunSettings, job: SyncJob, user: str) -> list[tu
     """``explain``'s reads and plan: the user's directory entries, one UMAPI user lookup per org, and
     each org's planner fed only these (the Adobe-only limit, which depends on the whole run, is not
     judged). Per org (None: the primary), the explanation's lines."""
-    entries = await _directory_entries(settings, job, user)
+    entries = await directory_entries(settings, job, [user])
     orgs = [(None, job.planner, job.umapi), *((org.name, org.planner, org.umapi) for org in job.secondaries)]
     found = []
     excluded_in_primary: set[str] = set()

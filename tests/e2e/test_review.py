@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from async_usersync.pipeline.review import command_from_json
 from async_usersync.pipeline.runlock import RunLock
@@ -114,8 +115,11 @@ async def test_the_plan_is_what_sync_then_does_and_sends_nothing(setup: Setup) -
 async def test_apply_sends_exactly_the_plan(setup: Setup) -> None:
     planned = await plan(setup, *SYNC_OPTIONS, "--out", "plan.json")
     assert planned.code == 7, planned.out + planned.err
+    users_read = await setup.requests("users")
     applied = await apply(setup, setup.folder / "plan.json", "--summary-json", "summary.json")
     assert applied.code == 0, applied.out + applied.err
+    assert "Checking the plan of" in applied.out and "reading its 5 users on both sides again" in applied.out
+    assert await setup.requests("users") - users_read == 5  # one lookup per planned user, no listing of the org
     assert await setup.users() == {
         email("alice"): ["Sales Team"], email("keeper"): ["Keep", "Sales Team"], "visitor@example.net": ["Sales Team"],
         email("bob"): ["Eng Team", "Photoshop", "Sales Team"], email("carol"): ["Eng Team", "Other Team", "Photoshop"],
@@ -133,13 +137,14 @@ async def test_apply_sends_exactly_the_plan(setup: Setup) -> None:
     assert again.code == 0, again.out
 
 
-async def test_apply_refused_after_a_change_in_the_directory(setup: Setup) -> None:
+@pytest.mark.parametrize("check", [(), ("--full-check",)], ids=["planned users read", "full read"])
+async def test_apply_refused_after_a_change_in_the_directory(setup: Setup, check: tuple[str, ...]) -> None:
     planned = await plan(setup, *SYNC_OPTIONS, "--out", "plan.json")
     assert planned.code == 7, planned.out
     bob = f"uid=bob,ou=people,{BASE_DN}"
     setup.directory.modify_ldif(f"dn: {bob}\nchangetype: modify\nreplace: givenName\ngivenName: Robert\n")
     try:
-        applied = await apply(setup, setup.folder / "plan.json")
+        applied = await apply(setup, setup.folder / "plan.json", *check)
     finally:
         setup.directory.modify_ldif(f"dn: {bob}\nchangetype: modify\nreplace: givenName\ngivenName: Bob\n")
     assert applied.code == 8, applied.out + applied.err
@@ -149,7 +154,8 @@ async def test_apply_refused_after_a_change_in_the_directory(setup: Setup) -> No
     assert await action_requests(setup) == 0
 
 
-async def test_apply_refused_after_a_change_in_the_org(setup: Setup) -> None:
+@pytest.mark.parametrize("check", [(), ("--full-check",)], ids=["planned users read", "full read"])
+async def test_apply_refused_after_a_change_in_the_org(setup: Setup, check: tuple[str, ...]) -> None:
     planned = await plan(setup, *SYNC_OPTIONS, "--out", "plan.json")
     assert planned.code == 7, planned.out
     state = (await setup._get("state"))
@@ -157,7 +163,7 @@ async def test_apply_refused_after_a_change_in_the_org(setup: Setup) -> None:
         if user["email"] == email("gone1"):
             user["groups"] = ["Other Team"]
     await reset_org(setup, state)
-    applied = await apply(setup, setup.folder / "plan.json")
+    applied = await apply(setup, setup.folder / "plan.json", *check)
     assert applied.code == 8, applied.out + applied.err
     assert "federatedID,gone1@e2e.test,,gone1@e2e.test" in applied.out
     assert "bob@e2e.test" not in applied.out.split("changed since it was made")[1].splitlines()[0]
@@ -183,8 +189,10 @@ async def test_apply_refuses_a_plan_too_old(setup: Setup) -> None:
         locked = await apply(setup, plan_file, "--max-plan-age", "26h")
     assert locked.code == 5, locked.out + locked.err
     assert await action_requests(setup) == 0
-    within = await apply(setup, plan_file, "--max-plan-age", "26h")
+    within = await apply(setup, plan_file, "--max-plan-age", "26h", "--full-check")
     assert within.code == 0, within.out + within.err
+    assert "reading both sides again" in within.out
+    assert await setup.users() == PRIMARY_AFTER_REMOVE
 
 
 async def explain(setup: Setup, user: str, *arguments: str) -> list[str]:
