@@ -21,6 +21,10 @@ class ExitCode(IntEnum):
     REFUSED_START = 5
     REMOVALS_HELD = 6
     """The run history guard held back the removals (the picture shrank since the last success)."""
+    CHANGES_PLANNED = 7
+    """``plan``: the plan holds changes (a drift check's signal; 0 means nothing to do)."""
+    PLAN_REFUSED = 8
+    """``apply``: the plan is older than ``--max-plan-age``, or a user it touches changed since."""
     INTERRUPTED = 130
 
 
@@ -52,3 +56,8 @@ class RefusedStart(UsersyncError):
     """The run was refused before it started (another run holds the lock, or it is too soon)."""
 
     exit_code = ExitCode.REFUSED_START
+
+
+class PlanRefused(UsersyncError):
+    """``apply`` refused a plan before sending anything: too old, or a user it touches changed since."""
+    exit_code = ExitCode.PLAN_REFUSED

@@ -18,7 +18,10 @@ Cases:
   removes mapped groups (92% of the pairs here) waits for the removal guard until both reads end;
 * ``busy, additional_groups``: the busy case with half the groups mapped by an ``additional_groups``
   rule instead of ``groups`` (the same commands), so the removals that touch its targets wait for the
-  whole directory and are narrowed to the targets the selected users produced.
+  whole directory and are narrowed to the targets the selected users produced;
+* ``busy, plan``: the busy case planned by ``async-usersync plan``'s ``ReviewPlanner``, which also
+  keeps every record it is given (to explain each command and fingerprint each user afterwards): what
+  a plan costs beside a sync, whose planner keeps none.
 
 Run: ``.venv/bin/python benchmarks/engine_planner.py [N]`` (default 1,000,000).
 """
@@ -39,12 +42,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from async_usersync.engine import (  # noqa: E402
     AdditionalGroupRule, AdobeOnlyAction, AdobeOnlyLimit, GroupMapping, SyncPlanner, SyncRules,
 )
+from async_usersync.engine.reasons import ReviewPlanner  # noqa: E402
 from async_usersync.pipeline.stages import full_collections_deferred  # noqa: E402
 from async_usersync.records import AdobeUser, DirectoryUser, IdentityType  # noqa: E402
 
-CASES = {"interleaved, busy": (0.05, True, False, False), "interleaved, settled": (0.05, False, False, False),
-         "directory first": (1.0, True, False, False), "busy, with history": (0.05, True, True, False),
-         "busy, additional_groups": (0.05, True, False, True)}
+CASES = {"interleaved, busy": (0.05, True, False, False, False),
+         "interleaved, settled": (0.05, False, False, False, False),
+         "directory first": (1.0, True, False, False, False), "busy, with history": (0.05, True, True, False, False),
+         "busy, additional_groups": (0.05, True, False, True, False), "busy, plan": (0.05, True, False, False, True)}
 GROUP_COUNT = 20
 GROUP_SETS = 200
 
@@ -74,9 +79,10 @@ class Stub:
         return []
 
 
-def measure(count: int, lag_share: float, busy: bool, history: bool, additional: bool, real: bool) -> tuple[float, float, int]:
+def measure(count: int, lag_share: float, busy: bool, history: bool, additional: bool, real: bool,
+            review: bool = False) -> tuple[float, float, int]:
     """(CPU seconds, peak RSS in MB, commands) of one run in this process (under the garbage
-    collection settings it has)."""
+    collection settings it has); ``review``: the plan's ``ReviewPlanner`` instead of ``SyncPlanner``."""
     directory_groups = [sys.intern(f"Group {index}") for index in range(GROUP_COUNT)]
     adobe_groups = [sys.intern(f"Profile {index}") for index in range(GROUP_COUNT)]
     if additional:  # Group 10-19 -> Profile 10-19 by a rule, the others by groups
@@ -103,7 +109,7 @@ def measure(count: int, lag_share: float, busy: bool, history: bool, additional:
 
     rules = SyncRules(mapping=mapping, process_groups=True, update_user_info=True,
                       adobe_only_action=AdobeOnlyAction.REMOVE, limit=AdobeOnlyLimit(count=None, percent=20))
-    planner = SyncPlanner(rules) if real else Stub()
+    planner = (ReviewPlanner if review else SyncPlanner)(rules) if real else Stub()
     if history:
         planner.defer_group_removals()
     lag = int(count * lag_share)
@@ -130,11 +136,11 @@ def main() -> None:
     for deferred in (True, False):
         print("full collections deferred, as in a sync:" if deferred else "the interpreter's garbage collection defaults:")
         print(f"{'case':<25} {'records only':>22} {'planner':>22} {'planner CPU':>12} {'ratio':>6} {'commands':>10}")
-        for name, (lag_share, busy, history, additional) in CASES.items():
+        for name, (lag_share, busy, history, additional, review) in CASES.items():
             figures = []
             for real in (False, True):
                 arguments = [str(count), str(lag_share), str(int(busy)), str(int(history)), str(int(additional)),
-                             str(int(real)), str(int(deferred))]
+                             str(int(real)), str(int(deferred)), str(int(review))]
                 output = subprocess.run([sys.executable, __file__, "--one", *arguments],
                                         check=True, capture_output=True, text=True).stdout.split()
                 figures.append((float(output[0]), float(output[1]), int(output[2])))
@@ -147,7 +153,7 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--one"]:
         with full_collections_deferred() if sys.argv[8] == "1" else nullcontext():
             cpu, rss, commands = measure(int(sys.argv[2]), float(sys.argv[3]), sys.argv[4] == "1", sys.argv[5] == "1",
-                                         sys.argv[6] == "1", sys.argv[7] == "1")
+                                         sys.argv[6] == "1", sys.argv[7] == "1", sys.argv[9] == "1")
         print(cpu, rss, commands)
     else:
         main()

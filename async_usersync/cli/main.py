@@ -12,7 +12,7 @@ import sys
 import typer
 
 from async_usersync import __version__
-from async_usersync.cli import check, credentials, sandbox, sync, undo, user_sync_commands
+from async_usersync.cli import check, credentials, review, sandbox, sync, undo, user_sync_commands
 
 app = typer.Typer(
     name="async-usersync",
@@ -25,6 +25,9 @@ app = typer.Typer(
 app.command("sync")(sync.sync)
 app.command("check")(check.check)
 app.command("undo")(undo.undo)
+app.command("plan")(review.plan)
+app.command("apply")(review.apply)
+app.command("explain")(review.explain)
 app.command("example-config")(sync.example_config)
 app.command("init", help="The same as example-config (User Sync's init also wrote run scripts).")(sync.example_config)
 app.command("sandbox")(sandbox.sandbox)

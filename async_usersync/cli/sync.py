@@ -27,10 +27,10 @@ _MULTI_TOKEN_OPTIONS: dict[str, frozenset[str]] = {
 
 def join_multi_token_options(argv: list[str]) -> list[str]:
     """Folds ``sync --users group A,B`` into ``sync --users group:A,B`` (and likewise for the other
-    multi-token options, and for ``check``); other commands' lines are returned as they are. Like User Sync, every
+    multi-token options, and for ``check``, ``plan`` and ``explain``); other commands' lines are returned as they are. Like User Sync, every
     token up to the next ``-``-prefixed one belongs to the option, also after the equals form
     (``--users=group A,B``); group tokens are joined with commas."""
-    if not argv or argv[0] not in ("sync", "check"):
+    if not argv or argv[0] not in ("sync", "check", "plan", "explain"):
         return argv
     argv = [part for token in argv for part in _split_equals_form(token)]
     joined: list[str] = []
@@ -64,6 +64,17 @@ def split_option_value(value: str) -> list[str]:
     return [keyword.strip(), rest.strip()] if separator else [value.strip()]
 
 
+_SPLIT_OPTIONS = ("users", "connector", "adobe_only_user_action", "adobe_users")
+"""The options whose value is split by ``split_option_value``."""
+
+
+def read_options(**given: Any) -> dict[str, Any]:
+    """The options given on a command line (by invocation_defaults name; None: not given), as
+    ``config.options.merge_options`` takes them: the multi-token ones split, the others as they are."""
+    return {name: split_option_value(value) if name in _SPLIT_OPTIONS and value else value
+            for name, value in given.items() if value is not None}
+
+
 def sync(
     config_filename: Path = typer.Option(Path("user-sync-config.yml"), "-c", "--config-filename", help="The main configuration file."),
     config_file_encoding: str = typer.Option("utf8", "--config-file-encoding", help="Encoding of the configuration files."),
@@ -92,25 +103,17 @@ def sync(
     """Sync the directory into the Adobe org."""
     from async_usersync.pipeline.main import SyncInvocation, sync_main
 
-    given: dict[str, Any] = {
-        "users": users and split_option_value(users),
-        "connector": connector and split_option_value(connector),
-        "process_groups": process_groups,
-        "update_user_info": update_user_info,
-        "adobe_only_user_action": adobe_only_user_action and split_option_value(adobe_only_user_action),
-        "adobe_only_user_list": str(adobe_only_user_list) if adobe_only_user_list else None,
-        "adobe_users": adobe_users and split_option_value(adobe_users),
-        "strategy": strategy,
-        "exclude_unmapped_users": exclude_unmapped_users,
-        "user_filter": user_filter,
-        "test_mode": test_mode,
-        "state_dir": str(state_dir) if state_dir else None,
-        "journal_retention": journal_retention,
-    }
+    options = read_options(users=users, connector=connector, process_groups=process_groups,
+                           update_user_info=update_user_info, adobe_only_user_action=adobe_only_user_action,
+                           adobe_users=adobe_users, strategy=strategy, exclude_unmapped_users=exclude_unmapped_users,
+                           user_filter=user_filter, test_mode=test_mode,
+                           adobe_only_user_list=str(adobe_only_user_list) if adobe_only_user_list else None,
+                           state_dir=str(state_dir) if state_dir else None,
+                           journal_retention=journal_retention)
     invocation = SyncInvocation(
         config_file=config_filename,
         encoding=config_file_encoding,
-        options={name: value for name, value in given.items() if value is not None},
+        options=options,
         summary_json=summary_json,
         metrics_file=metrics_file,
         lock_file=lock_file,

@@ -66,12 +66,19 @@ class LocalSlapd:
     def add_ldif(self, ldif: str, manage_dsa_it: bool = False) -> None:
         """Adds entries online with ldapadd, so overlays (memberOf) see them. ``manage_dsa_it``
         sends the ManageDsaIT control, which adding a referral entry needs."""
+        self._change("ldapadd", ldif, manage_dsa_it)
+
+    def modify_ldif(self, ldif: str) -> None:
+        """Changes entries online with ldapmodify (``changetype: modify`` records)."""
+        self._change("ldapmodify", ldif)
+
+    def _change(self, tool: str, ldif: str, manage_dsa_it: bool = False) -> None:
         result = subprocess.run(
-            ["ldapadd", "-x", "-H", self.url, "-D", self.admin_dn, "-w", self.admin_password, *(["-M"] if manage_dsa_it else [])],
+            [tool, "-x", "-H", self.url, "-D", self.admin_dn, "-w", self.admin_password, *(["-M"] if manage_dsa_it else [])],
             input=ldif.encode("utf8"), capture_output=True,
         )
         if result.returncode != 0:
-            raise RuntimeError(f"ldapadd failed: {result.stderr.decode(errors='replace')}")
+            raise RuntimeError(f"{tool} failed: {result.stderr.decode(errors='replace')}")
 
     def pause(self) -> None:
         """Freezes the server (SIGSTOP) and returns once it is stopped: it then accepts TCP

@@ -61,11 +61,15 @@ class SyncJob:
     """The extension hook each directory user passes through before the planner (None: no extension)."""
     journal: Journal | None = None
     """Where each command's outcome is appended, every org's (None: not journaled, as in test mode)."""
+    review: bool = False
+    """A review (``plan``, ``apply``'s re-read, issue 18): the commands are kept, not sent, so their
+    change lines are not logged."""
 
 
-def build_job(settings: RunSettings) -> SyncJob:
+def build_job(settings: RunSettings, planner_type: type[SyncPlanner] = SyncPlanner) -> SyncJob:
     """The pipeline's job from the run's settings (every file already read); only
-    ``--adobe-only-user-list``'s file is read here. Raises ConfigError for a bad list."""
+    ``--adobe-only-user-list``'s file is read here. ``planner_type``: each org's planner (a plan's
+    ``engine.reasons.ReviewPlanner`` keeps what it is given). Raises ConfigError for a bad list."""
     options = settings.options
     identity_type = settings.config.directory.user_identity_type
     extension = settings.config.directory.extension
@@ -94,7 +98,7 @@ def build_job(settings: RunSettings) -> SyncJob:
         if extension is not None:
             hook = AfterMappingHook(extension, settings.rules, ldap_source_attributes, secondary_mappings)
     return SyncJob(
-        planner=SyncPlanner(settings.rules),
+        planner=planner_type(settings.rules),
         umapi=settings.umapi,
         directory=directory,
         selection=settings.selection,
@@ -104,7 +108,7 @@ def build_job(settings: RunSettings) -> SyncJob:
         user_groups_wanted=settings.user_groups_wanted,
         listed_adobe_only_users=listed,
         write_file=options.adobe_only_write_file,
-        secondaries=tuple(SecondaryJob(org.name, SyncPlanner(org.rules), org.umapi, org.adobe_groups_to_read,
+        secondaries=tuple(SecondaryJob(org.name, planner_type(org.rules), org.umapi, org.adobe_groups_to_read,
                                        org.user_groups_wanted) for org in settings.secondaries),
         hook=hook,
     )

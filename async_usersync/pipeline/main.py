@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Awaitable, Callable, Mapping
 
 from async_usersync import __version__
 from async_usersync.config import RunSettings, load_run_settings, read_log_settings
@@ -32,7 +32,7 @@ from async_usersync.pipeline.interrupts import stop_on_sigterm
 from async_usersync.pipeline.history import RunHistory, history_scope
 from async_usersync.pipeline.job import SyncJob, build_job
 from async_usersync.pipeline.journal import Journal
-from async_usersync.pipeline.stages import RunResult, run_stages
+from async_usersync.pipeline.stages import ProgressFactory, RunResult, run_stages
 from async_usersync.umapi import ActionTotals
 from async_usersync.pipeline.outputs import OutputPath, WriteKind, check_writable
 from async_usersync.pipeline.run_state import RunStatePaths
@@ -59,6 +59,10 @@ class SyncInvocation:
     """Accept, for this run, a picture that shrank since the last successful run (``engine.history``)."""
     arguments: tuple[str, ...] = ()
     """The raw arguments, for the log's ``Command line arguments`` block."""
+    stages: Callable[[SyncJob, ProgressFactory], Awaitable[RunResult]] = run_stages
+    """What runs between the reads and the Action Summary (``apply`` sends a plan's commands instead)."""
+    planner_type: type[SyncPlanner] = SyncPlanner
+    """Each org's planner (``apply`` keeps what it reads, to compare with the plan)."""
 
 
 @dataclass
@@ -125,7 +129,7 @@ def sync_main(invocation: SyncInvocation) -> ExitCode:
     try:
         settings = load_run_settings(invocation.config_file, invocation.options, invocation.encoding)
         state = RunStatePaths.of(settings.config.file, settings.options.state_dir)
-        setup = RunSetup(settings, build_job(settings), state, _schedule_guard(invocation, state))
+        setup = RunSetup(settings, build_job(settings, invocation.planner_type), state, _schedule_guard(invocation, state))
         reports.last_run_record = state.last_run
         log_settings = settings.logging
     except UsersyncError as error:
@@ -208,7 +212,7 @@ async def _run_guarded(invocation: SyncInvocation, setup: RunSetup | UsersyncErr
             job = replace(job, journal=Journal.start(state.journal, run_id, kind, options.journal_retention,
                                                      options.test_mode))
             try:
-                result = await run_stages(job, stream.progress)
+                result = await invocation.stages(job, stream.progress)
             finally:
                 if job.journal is not None:
                     job.journal.close()
@@ -316,11 +320,11 @@ _INTERVAL = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d)?\s*", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
 
-def parse_interval(text: str) -> timedelta:
-    """``2h``, ``90m``, ``45s``, ``1d``; a bare number is minutes."""
+def parse_interval(text: str, option: str = "--min-interval") -> timedelta:
+    """``2h``, ``90m``, ``45s``, ``1d``; a bare number is minutes. ConfigError naming ``option``."""
     match = _INTERVAL.fullmatch(text)
     if match is None:
-        raise ConfigError(f"option --min-interval: expected a duration such as 2h, 90m or 45s, got '{text}'")
+        raise ConfigError(f"option {option}: expected a duration such as 2h, 90m or 45s, got '{text}'")
     unit = (match.group(2) or "m").lower()
     return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[unit])
 

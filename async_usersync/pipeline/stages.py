@@ -188,11 +188,13 @@ class CommandSender:
     secondary org in its log lines (None: the primary). Each outcome goes to ``journal`` too."""
 
     def __init__(self, planner: SyncPlanner, progress: ProgressFactory, org: str | None = None,
-                 journal: Journal | None = None) -> None:
+                 journal: Journal | None = None, log_changes: bool = True) -> None:
         self.planner = planner
         self.journal = journal
         self.progress = progress
         self.org = org
+        self.log_changes = log_changes
+        """False for a review's commands, which are kept, not sent."""
         self.applied = progress("UMAPI actions landed or failed" + (f" in {org}" if org else ""), None)
         self.durations: dict[str, float] = {}
         self.sink: CommandSink | None = None
@@ -209,8 +211,9 @@ class CommandSender:
         self.log_messages()
         assert self.sink is not None
         for command in commands:
-            for line in describe_change(command, self.org):
-                logger.info("%s", line)
+            if self.log_changes:
+                for line in describe_change(command, self.org):
+                    logger.info("%s", line)
             await self.sink.send(command)
 
     def log_messages(self) -> None:
@@ -278,9 +281,11 @@ def org_runs(job: SyncJob, progress: ProgressFactory) -> list[OrgRun]:
     """The primary's ``OrgRun``, then each secondary's, in the config's order."""
     listed = job.listed_adobe_only_users or {}
     return [OrgRun(None, job.planner, job.umapi, job.adobe_groups_to_read, job.user_groups_wanted,
-                   CommandSender(job.planner, progress, journal=job.journal), tuple(listed.get(None, ()))),
+                   CommandSender(job.planner, progress, journal=job.journal, log_changes=not job.review),
+                   tuple(listed.get(None, ()))),
             *(OrgRun(org.name, org.planner, org.umapi, org.adobe_groups_to_read, org.user_groups_wanted,
-                     CommandSender(org.planner, progress, org.name, job.journal), tuple(listed.get(org.name, ())))
+                     CommandSender(org.planner, progress, org.name, job.journal, not job.review),
+                     tuple(listed.get(org.name, ())))
               for org in job.secondaries)]
 
 
@@ -367,7 +372,7 @@ async def _plan(job: SyncJob, orgs: list[OrgRun]) -> _Planned:
         for org in orgs:
             if org.user_groups_wanted:
                 assert org.client is not None
-                org.planner.counters.user_groups_created = await _create_missing_user_groups(
+                org.planner.counters.user_groups_created = await create_missing_user_groups(
                     org.client, org.user_groups_wanted, org.name)
         if job.listed_adobe_only_users is not None:
             for org in secondaries:
@@ -642,7 +647,7 @@ async def _plan_listed_users(org: OrgRun) -> None:
     await org.sender.send_adobe_only(planner.finish())
 
 
-async def _create_missing_user_groups(client: OrgClient, wanted: Iterable[str], org: str | None = None) -> int:
+async def create_missing_user_groups(client: OrgClient, wanted: Iterable[str], org: str | None = None) -> int:
     """``auto_create``: creates the wanted user groups the org lacks; returns how many were created."""
     try:
         existing = [str(group.get("groupName", "")) async for group in client.groups()]

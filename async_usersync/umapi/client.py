@@ -135,6 +135,21 @@ class UmapiClient:
                                 None, None)
         return [user for user in map(adobe_user, page.items) if user is not None]
 
+    async def user(self, name: str, domain: str | None = None) -> AdobeUser | None:
+        """One user of the org by email, or by a non-email username with its ``domain`` (UMAPI's
+        ``GET organizations/{org}/users/{user}``, one request of the ``users`` family). None when
+        UMAPI has no such user (404) or it is of a type this tool cannot manage. Raises UmapiError
+        (a ReadError) for any other answer."""
+        reply = await self.transport.call("users", "GET", f"organizations/{self.settings.org_id}/users/{quote(name, safe='@')}",
+                                          params={"domain": domain} if domain else None)
+        body = reply.body
+        if reply.status == 404:
+            return None
+        if reply.status != 200 or not isinstance(body, dict) or body.get("result") != "success" \
+                or not isinstance(body.get("user"), dict):
+            raise answer_error(reply.status, body, "GET", reply.path, reply.request_id, "the answer holds no user")
+        return adobe_user(body["user"])
+
     async def groups(self) -> AsyncIterator[dict[str, Any]]:
         """The org's user groups, product profiles and admin groups, as UMAPI describes them."""
         async for page in self._pages("groups", lambda number: f"groups/{self.settings.org_id}/{number}",

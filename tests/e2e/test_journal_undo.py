@@ -194,3 +194,26 @@ async def test_undo_gives_back_every_org_with_secondaries(setup: Setup, trustees
     after = {name: org_picture(await setup.org_users(server)) for name, server in (("primary", None), *orgs.items())}
     assert after == earlier
     assert "Number of org2 UMAPI actions sent (total, success, error): (4, 4, 0)" in undo.out
+
+
+async def test_an_applied_plan_is_journaled_and_undone_like_a_sync(setup: Setup) -> None:
+    """``apply`` sends through the same journal, each command with the Adobe user as its re-read
+    found it, so ``undo`` takes an applied plan back too."""
+    from tests.e2e.test_review import SYNC_OPTIONS, apply, plan
+
+    earlier = org_picture(await setup.org_users())
+    planned = await plan(setup, *SYNC_OPTIONS, "--out", "plan.json")
+    assert planned.code == 7, planned.out + planned.err
+    applied = await apply(setup, setup.folder / "plan.json")
+    assert applied.code == 0, applied.out + applied.err
+    assert org_picture(await setup.org_users()) != earlier
+    lines = [json.loads(line) for line in
+             (setup.folder / "async-usersync.user-sync-config.journal.jsonl").read_text().splitlines()]
+    assert lines and {line["outcome"] for line in lines} == {"landed"}
+    removed = [line for line in lines if line["command"]["remove_from_org"]]
+    assert removed and all(line["before"] is not None for line in removed)  # the re-read's Adobe user
+    assert {line["before"]["email"]: line["before"]["groups"] for line in removed}[email("gone1")] == [
+        "Other Team", "Sales Team"]
+    undo = await setup.sync("undo", lines[0]["run"])
+    assert undo.code == 0, undo.out + undo.err
+    assert org_picture(await setup.org_users()) == earlier
