@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from async_usersync.config.secrets import read_secret
-from async_usersync.config.section import ConfigSection, read_config_file, text_encoding
+from async_usersync.config.section import ConfigSection, checked_address, read_config_file, text_encoding
 from async_usersync.config.settings import (
     DEFAULT_ALL_USERS_FILTER, DEFAULT_GROUP_FILTER_FORMAT, DEFAULT_GROUP_MEMBER_FILTER_FORMAT, DEFAULT_PAGE_SIZE,
     SASL_MECHANISMS, LdapSettings, TwoStepsLookup, template_fields,
@@ -36,8 +36,10 @@ def ldap_settings(section: ConfigSection) -> LdapSettings:
     bind, and credentials with ``authentication_method: anonymous`` are refused. Raises ConfigError
     naming the file and key (an unknown key too, once the caller finishes the section)."""
     host: str = section.require("host", str).strip()
+    expected = "ldap://host[:port] or ldaps://host[:port]"
     if not host.lower().startswith(("ldap://", "ldaps://")):
-        raise section.error("host", f"expected ldap://host[:port] or ldaps://host[:port], got '{host}'")
+        raise section.error("host", f"expected {expected}, got '{host}'")
+    checked_address(section, "host", host, expected)
     base_dn: str = section.require("base_dn", str)
     username: str | None = section.get("username", kind=str)
     method: str = section.get("authentication_method", "simple", str).strip().lower()

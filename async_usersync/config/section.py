@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 import difflib
 import sys
+import urllib.parse
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, TypeVar, overload
 
@@ -257,6 +258,22 @@ def adobe_group_name(section: ConfigSection, key: str, value: Any, orgs: frozens
     if fold(group) == "_org_admin":
         raise section.error(key, "'_org_admin' cannot be assigned by a sync")
     return sys.intern(name)
+
+def checked_address(section: ConfigSection, key: str, url: str, expected: str) -> str:
+    """``url`` (``scheme://host[:port]``) when it names a host and, if it has one, a port from 1 to
+    65535; a bad port was otherwise found only at the first connection, as an internal error.
+    Raises ConfigError naming the file and key (``expected``: the form to write, for the message)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise section.error(key, f"'{url}' has no usable port: it must be a number from 1 to 65535")
+    if not parts.hostname:
+        raise section.error(key, f"expected {expected}, got '{url}'")
+    return url
+
 
 def text_encoding(name: object) -> str:
     """A ``kind`` for keys naming a text encoding (``string_encoding``): refuses unknown names and

@@ -39,6 +39,9 @@ def test_defaults_are_user_syncs(tmp_path: Path) -> None:
 @pytest.mark.parametrize("keys, key, message", [
     ({"hots": "x"}, "hots", "unknown key"),
     ({"host": "http://x"}, "host", "expected ldap://"),
+    ({"host": "ldap://x:99999"}, "host", "port"),
+    ({"host": "ldaps://x:abc"}, "host", "port"),
+    ({"host": "ldap://"}, "host", "expected ldap://"),
     ({"authentication_method": "magic"}, "authentication_method", "unknown method 'magic'"),
     ({"search_page_size": -1}, "search_page_size", "0 \\(unpaged\\) or more"),
     ({"user_email_format": "{mail!r}"}, "user_email_format", "plain attribute names"),
