@@ -89,8 +89,6 @@ def sync(
     accept_shrink: bool = typer.Option(False, "--accept-shrink", help="For this run only, let removals go ahead although what was read shrank since the last successful run (see limits.max_shrink)."),
 ) -> None:
     """Sync the directory into the Adobe org."""
-    from async_usersync.pipeline.main import SyncInvocation, sync_main
-
     given: dict[str, Any] = {
         "users": users and split_option_value(users),
         "connector": connector and split_option_value(connector),
@@ -105,6 +103,10 @@ def sync(
         "test_mode": test_mode,
         "state_dir": str(state_dir) if state_dir else None,
     }
+    from async_usersync.pipeline.interrupts import hold_stop_signals
+    hold_stop_signals()  # a Ctrl-C or SIGTERM while the pipeline loads waits for sync_main, which reports it
+    from async_usersync.pipeline.main import SyncInvocation, sync_main
+
     invocation = SyncInvocation(
         config_file=config_filename,
         encoding=config_file_encoding,

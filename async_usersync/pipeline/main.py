@@ -28,7 +28,7 @@ from async_usersync.logs import LogStream, streaming_logs
 from async_usersync.logs.stage_lines import run_title, stage_line, total_time
 from async_usersync.pipeline.reports import (RunSummary, org_summaries, summary_counters, summary_durations,
                                              summary_throttle, write_reports)
-from async_usersync.pipeline.interrupts import stop_on_sigterm
+from async_usersync.pipeline.interrupts import sigterm_as_ctrl_c, stop_on_sigterm
 from async_usersync.pipeline.history import RunHistory, history_scope
 from async_usersync.pipeline.job import SyncJob, build_job
 from async_usersync.pipeline.stages import RunResult, run_stages
@@ -118,20 +118,22 @@ def sync_main(invocation: SyncInvocation) -> ExitCode:
     entry point). The configuration, the connector files and the options are read and checked first.
     An error there is printed on stderr, and is also the run's CRITICAL line on the console and in
     the log file (when the ``logging`` section could be read), which the cron mail picks out; exit 2.
-    Ctrl-C ends it with exit 130. The summary and metrics files are written whatever the exit."""
+    Ctrl-C or SIGTERM ends it with exit 130, also before the event loop runs. The summary and
+    metrics files are written whatever the exit."""
     reports = RunReports(invocation)
     setup: RunSetup | UsersyncError
     try:
-        settings = load_run_settings(invocation.config_file, invocation.options, invocation.encoding)
-        state = RunStatePaths.of(settings.config.file, settings.options.state_dir)
-        setup = RunSetup(settings, build_job(settings), state, _schedule_guard(invocation, state))
-        reports.last_run_record = state.last_run
-        log_settings = settings.logging
-    except UsersyncError as error:
-        print_error(error)
-        setup, log_settings = error, read_log_settings(invocation.config_file, invocation.encoding) or LogSettings()
-    try:
-        code = asyncio.run(_run_logged(invocation, setup, log_settings, reports))
+        with sigterm_as_ctrl_c():
+            try:
+                settings = load_run_settings(invocation.config_file, invocation.options, invocation.encoding)
+                state = RunStatePaths.of(settings.config.file, settings.options.state_dir)
+                setup = RunSetup(settings, build_job(settings), state, _schedule_guard(invocation, state))
+                reports.last_run_record = state.last_run
+                log_settings = settings.logging
+            except UsersyncError as error:
+                print_error(error)
+                setup, log_settings = error, read_log_settings(invocation.config_file, invocation.encoding) or LogSettings()
+            code = asyncio.run(_run_logged(invocation, setup, log_settings, reports))
     except KeyboardInterrupt:
         print("async-usersync: interrupted", file=sys.stderr)
         code = ExitCode.INTERRUPTED
