@@ -39,14 +39,21 @@ def read_config_file(file: Path, encoding: str, parse: Callable[["ConfigSection"
 
 def load_yaml(file: str | Path, encoding: str = "utf8") -> "ConfigSection":
     """Reads a YAML file whose top level is a mapping. Raises ConfigError naming the file when it
-    cannot be read, is not YAML (with the line and column) or is not a mapping."""
+    cannot be read or decoded (with the line), is not YAML (with the line and column) or is not a
+    mapping."""
     path = Path(file)
     try:
-        text = path.read_text(encoding=encoding)
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError("file not found", file=path) from None
-    except (OSError, UnicodeDecodeError) as error:
+    except OSError as error:
         raise ConfigError(f"cannot read file: {error}", file=path) from None
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise ConfigError(f"cannot be decoded as {encoding} at line {line} ({error.reason}): save it as {encoding}, "
+                          "or run with --config-file-encoding", file=path) from None
     try:
         data = _load_bounded(text, path)
     except yaml.YAMLError as error:

@@ -216,6 +216,11 @@ def test_missing_and_broken_files_are_reported_by_name(tmp_path: Path) -> None:
     broken.write_text("limits:\n  max_adobe_only_users: [1\n")
     with pytest.raises(ConfigError, match=r"broken.yml: invalid YAML at line 3"):
         load_sync_config(broken)
+    latin = tmp_path / "latin.yml"  # saved by an editor in Latin-1: the message gave a byte position, not a line
+    latin.write_bytes("limits:\n  max_adobe_only_users: 10\n# \u00e9quipe \u00e0 Paris\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"latin.yml: cannot be decoded as utf8 at line 3 \(invalid "
+                                          r"continuation byte\): save it as utf8, or run with --config-file-encoding"):
+        load_sync_config(latin)
 
 
 def test_a_connector_file_with_an_unknown_key_is_refused_naming_that_file(tmp_path: Path) -> None:
