@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import platform
 import re
 import sys
@@ -23,7 +24,7 @@ from async_usersync.config import RunSettings, load_run_settings, read_log_setti
 from async_usersync.engine import Strategy, SyncPlanner, render_action_summary
 from async_usersync.engine.history import RemovalGuard
 from async_usersync.errors import ConfigError, ExitCode, UsersyncError
-from async_usersync.config.settings import LogSettings
+from async_usersync.config.settings import CsvSettings, LogSettings
 from async_usersync.logs import LogStream, streaming_logs
 from async_usersync.logs.stage_lines import run_title, stage_line, total_time
 from async_usersync.pipeline.reports import (RunSummary, org_summaries, summary_counters, summary_durations,
@@ -75,6 +76,9 @@ class RunReports:
     last_run_record: Path | None = None
     """The config file's last-run record (``RunStatePaths.last_run``), once the options are read; it
     gives the last success."""
+    read_files: tuple[Path, ...] = ()
+    """The files the run reads besides the config file (``_inputs``), once the options are read: a
+    summary or metrics file named like one of them is refused, and never written over it."""
     written: bool = False
 
     def write(self, code: ExitCode, **figures: Any) -> None:
@@ -83,7 +87,10 @@ class RunReports:
         Raises OSError or UsersyncError when a file cannot be written."""
         figures.setdefault("durations", summary_durations(None, time.monotonic() - self.clock))
         self.written = True
-        write_reports(self.invocation.summary_json, self.invocation.metrics_file, RunSummary(
+        reads = {os.path.realpath(path) for path in (self.invocation.config_file, *self.read_files)}
+        summary_json, metrics_file = (None if path is None or os.path.realpath(path) in reads else path
+                                      for path in (self.invocation.summary_json, self.invocation.metrics_file))
+        write_reports(summary_json, metrics_file, RunSummary(
             run_id=self.run_id, started=self.started, finished=datetime.now().astimezone(), exit_code=int(code),
             last_success=last_success(self.last_run_record or self._default_last_run_record()), **figures))
 
@@ -128,7 +135,7 @@ def sync_main(invocation: SyncInvocation) -> ExitCode:
                 settings = load_run_settings(invocation.config_file, invocation.options, invocation.encoding)
                 state = RunStatePaths.of(settings.config.file, settings.options.state_dir)
                 setup = RunSetup(settings, build_job(settings), state, _schedule_guard(invocation, state))
-                reports.last_run_record = state.last_run
+                reports.last_run_record, reports.read_files = state.last_run, tuple(_inputs(settings))
                 log_settings = settings.logging
             except UsersyncError as error:
                 print_error(error)
@@ -198,7 +205,7 @@ async def _run_guarded(invocation: SyncInvocation, setup: RunSetup | UsersyncErr
             raise setup
         settings, job, state, guard = setup.settings, setup.job, setup.state, setup.guard
         options = settings.options
-        check_writable(_outputs(invocation, settings, state))
+        check_writable(_outputs(invocation, settings, state), _inputs(settings))
         with RunLock(invocation.lock_file or state.lock):
             guard.check()
             history = _run_history(settings, job, state)
@@ -289,6 +296,16 @@ def _outputs(invocation: SyncInvocation, settings: RunSettings, state: RunStateP
     if invocation.metrics_file is not None:
         outputs.append(OutputPath(invocation.metrics_file, "option --metrics-file", WriteKind.REPLACED))
     return outputs
+
+
+def _inputs(settings: RunSettings) -> dict[Path, str]:
+    """The files the run reads that an output option could name by mistake, for ``check_writable``."""
+    inputs = {settings.config.file: "the configuration file"}
+    if isinstance(settings.directory, CsvSettings) and settings.directory.file_path is not None:
+        inputs[settings.directory.file_path] = "the users file the run reads"
+    if settings.options.adobe_only_user_list is not None:
+        inputs[settings.options.adobe_only_user_list] = "the Adobe-only user list the run reads"
+    return inputs
 
 
 def _run_history(settings: RunSettings, job: SyncJob, state: RunStatePaths) -> RunHistory | None:
