@@ -89,8 +89,12 @@ def load_run_settings(config_file: str | Path, given: Mapping[str, Any], encodin
     options = merge_options(config.invocation_defaults, given)
     files = config.directory.connector_files
     if options.adobe_only_user_list is None and options.connector not in files and options.connector != "csv":
+        chosen = (f" ({options.named_by['connector']})" if "connector" in options.named_by
+                  else ", the default when neither --connector nor --users file is given,")
+        named = (f" (this file names: {', '.join(files)}; choose one with --connector, e.g. --connector csv FILE)"
+                 if files else "")
         raise _config_error(config, f"directory_users.connectors.{options.connector}",
-                            f"the {options.connector} connector is selected but has no config file here")
+                            f"the {options.connector} connector{chosen} has no config file here{named}")
     if options.users == "mapped" and not config.directory.mapped_directory_groups:
         raise _config_error(config, "directory_users.groups", "'--users mapped' needs a group mapping")
     targets = config.directory.mapping.static_targets
