@@ -80,7 +80,8 @@ def ldap_settings(section: ConfigSection) -> LdapSettings:
         string_encoding=section.get("string_encoding", "utf8", text_encoding),
         user_identity_type=section.get("user_identity_type", kind=IdentityType.parse),
         search_page_size=page_size,
-        all_users_filter=section.get("all_users_filter", DEFAULT_ALL_USERS_FILTER, str),
+        all_users_filter=balanced_filter(section, "all_users_filter",
+                                         section.get("all_users_filter", DEFAULT_ALL_USERS_FILTER, str)),
         group_filter_format=filter_format(section, "group_filter_format", DEFAULT_GROUP_FILTER_FORMAT, "group"),
         group_member_filter_format=filter_format(section, "group_member_filter_format",
                                                   DEFAULT_GROUP_MEMBER_FILTER_FORMAT, "group_dn"),
@@ -119,6 +120,20 @@ def filter_format(section: ConfigSection, key: str, default: str, placeholder: s
         raise section.error(key, str(error)) from None
     if any(name != placeholder for name in fields) or placeholder not in fields:
         raise section.error(key, f"must contain {{{placeholder}}} and no other placeholder")
+    return balanced_filter(section, key, text)
+
+
+def balanced_filter(section: ConfigSection, key: str, text: str) -> str:
+    """``text``, an LDAP search filter (or its format), when its parentheses balance (a value's own
+    parentheses are escaped as ``\\28`` and ``\\29``, RFC 4515); the server would refuse it only at the
+    first search, naming no key. Raises ConfigError naming the file and key."""
+    depth = 0
+    for character in text:
+        depth += {"(": 1, ")": -1}.get(character, 0)
+        if depth < 0:
+            break
+    if depth != 0:
+        raise section.error(key, f"'{text}' is not an LDAP search filter: its parentheses do not balance")
     return text
 
 
