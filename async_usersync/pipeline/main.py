@@ -87,12 +87,25 @@ class RunReports:
         Raises OSError or UsersyncError when a file cannot be written."""
         figures.setdefault("durations", summary_durations(None, time.monotonic() - self.clock))
         self.written = True
-        reads = {os.path.realpath(path) for path in (self.invocation.config_file, *self.read_files)}
+        reads = {os.path.realpath(path) for path in (*self._command_line_reads(), *self.read_files)}
         summary_json, metrics_file = (None if path is None or os.path.realpath(path) in reads else path
                                       for path in (self.invocation.summary_json, self.invocation.metrics_file))
         write_reports(summary_json, metrics_file, RunSummary(
             run_id=self.run_id, started=self.started, finished=datetime.now().astimezone(), exit_code=int(code),
             last_success=last_success(self.last_run_record or self._default_last_run_record()), **figures))
+
+    def _command_line_reads(self) -> list[Path]:
+        """The files the command line names for the run to read (``read_files`` stays empty when the
+        configuration could not be read): the config file, a users CSV, an Adobe-only user list."""
+        options = self.invocation.options
+        reads = [self.invocation.config_file]
+        for name, keyword in (("users", "file"), ("connector", "csv")):
+            value = options.get(name)
+            if isinstance(value, (list, tuple)) and len(value) > 1 and value[0] == keyword:
+                reads.append(Path(value[1]))
+        if options.get("adobe_only_user_list"):
+            reads.append(Path(options["adobe_only_user_list"]))
+        return reads
 
     def _default_last_run_record(self) -> Path:
         """Where the last-run record is when the configuration could not be read: in the state folder

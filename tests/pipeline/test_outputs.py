@@ -82,3 +82,16 @@ def test_a_summary_named_like_a_file_the_run_reads_leaves_that_file_as_it_was(tm
                                         summary_json=clobbered, metrics_file=tmp_path / "metrics.prom"))
         assert code == ExitCode.CONFIG_ERROR and clobbered.read_bytes() == before
         assert "async_usersync_last_run_exit_code 2" in (tmp_path / "metrics.prom").read_text()
+
+
+def test_a_summary_named_like_the_users_file_is_not_written_over_it_when_the_config_fails(tmp_path: Path) -> None:
+    """With a configuration error the run never learns its input files from the settings: the
+    command line's users file and Adobe-only user list must still be left alone."""
+    config = tmp_path / "user-sync-config.yml"
+    config.write_text("limits: [\n")
+    for option in ("users", "connector", "adobe_only_user_list"):
+        listed = tmp_path / f"{option}.csv"
+        listed.write_text("email\nann@example.com\n")
+        given = str(listed) if option == "adobe_only_user_list" else ["file" if option == "users" else "csv", str(listed)]
+        code = sync_main(SyncInvocation(config_file=config, options={option: given}, summary_json=listed))
+        assert code == ExitCode.CONFIG_ERROR and listed.read_text() == "email\nann@example.com\n"
