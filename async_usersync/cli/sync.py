@@ -101,8 +101,6 @@ def sync(
     accept_shrink: bool = typer.Option(False, "--accept-shrink", help="For this run only, let removals go ahead although what was read shrank since the last successful run (see limits.max_shrink)."),
 ) -> None:
     """Sync the directory into the Adobe org."""
-    from async_usersync.pipeline.main import SyncInvocation, sync_main
-
     options = read_options(users=users, connector=connector, process_groups=process_groups,
                            update_user_info=update_user_info, adobe_only_user_action=adobe_only_user_action,
                            adobe_users=adobe_users, strategy=strategy, exclude_unmapped_users=exclude_unmapped_users,
@@ -110,6 +108,10 @@ def sync(
                            adobe_only_user_list=str(adobe_only_user_list) if adobe_only_user_list else None,
                            state_dir=str(state_dir) if state_dir else None,
                            journal_retention=journal_retention)
+    from async_usersync.pipeline.interrupts import hold_stop_signals
+    hold_stop_signals()  # a Ctrl-C or SIGTERM while the pipeline loads waits for sync_main, which reports it
+    from async_usersync.pipeline.main import SyncInvocation, sync_main
+
     invocation = SyncInvocation(
         config_file=config_filename,
         encoding=config_file_encoding,

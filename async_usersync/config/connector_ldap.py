@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from async_usersync.config.secrets import read_secret
-from async_usersync.config.section import ConfigSection, read_config_file, text_encoding
+from async_usersync.config.section import ConfigSection, checked_address, read_config_file, text_encoding
 from async_usersync.config.settings import (
     DEFAULT_ALL_USERS_FILTER, DEFAULT_GROUP_FILTER_FORMAT, DEFAULT_GROUP_MEMBER_FILTER_FORMAT, DEFAULT_PAGE_SIZE,
     SASL_MECHANISMS, LdapSettings, TwoStepsLookup, template_fields,
@@ -36,8 +36,10 @@ def ldap_settings(section: ConfigSection) -> LdapSettings:
     bind, and credentials with ``authentication_method: anonymous`` are refused. Raises ConfigError
     naming the file and key (an unknown key too, once the caller finishes the section)."""
     host: str = section.require("host", str).strip()
+    expected = "ldap://host[:port] or ldaps://host[:port]"
     if not host.lower().startswith(("ldap://", "ldaps://")):
-        raise section.error("host", f"expected ldap://host[:port] or ldaps://host[:port], got '{host}'")
+        raise section.error("host", f"expected {expected}, got '{host}'")
+    checked_address(section, "host", host, expected)
     base_dn: str = section.require("base_dn", str)
     username: str | None = section.get("username", kind=str)
     method: str = section.get("authentication_method", "simple", str).strip().lower()
@@ -78,7 +80,8 @@ def ldap_settings(section: ConfigSection) -> LdapSettings:
         string_encoding=section.get("string_encoding", "utf8", text_encoding),
         user_identity_type=section.get("user_identity_type", kind=IdentityType.parse),
         search_page_size=page_size,
-        all_users_filter=section.get("all_users_filter", DEFAULT_ALL_USERS_FILTER, str),
+        all_users_filter=balanced_filter(section, "all_users_filter",
+                                         section.get("all_users_filter", DEFAULT_ALL_USERS_FILTER, str)),
         group_filter_format=filter_format(section, "group_filter_format", DEFAULT_GROUP_FILTER_FORMAT, "group"),
         group_member_filter_format=filter_format(section, "group_member_filter_format",
                                                   DEFAULT_GROUP_MEMBER_FILTER_FORMAT, "group_dn"),
@@ -117,6 +120,20 @@ def filter_format(section: ConfigSection, key: str, default: str, placeholder: s
         raise section.error(key, str(error)) from None
     if any(name != placeholder for name in fields) or placeholder not in fields:
         raise section.error(key, f"must contain {{{placeholder}}} and no other placeholder")
+    return balanced_filter(section, key, text)
+
+
+def balanced_filter(section: ConfigSection, key: str, text: str) -> str:
+    """``text``, an LDAP search filter (or its format), when its parentheses balance (a value's own
+    parentheses are escaped as ``\\28`` and ``\\29``, RFC 4515); the server would refuse it only at the
+    first search, naming no key. Raises ConfigError naming the file and key."""
+    depth = 0
+    for character in text:
+        depth += {"(": 1, ")": -1}.get(character, 0)
+        if depth < 0:
+            break
+    if depth != 0:
+        raise section.error(key, f"'{text}' is not an LDAP search filter: its parentheses do not balance")
     return text
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from async_usersync.config.connector_ldap import filter_format, optional_value_format, positive_seconds, value_format
 from async_usersync.config.okta_filter import DEFAULT_ALL_USERS_FILTER, parse_user_filter
 from async_usersync.config.secrets import read_secret
-from async_usersync.config.section import ConfigSection, read_config_file, text_encoding
+from async_usersync.config.section import ConfigSection, checked_address, read_config_file, text_encoding
 from async_usersync.config.settings import OktaSettings
 from async_usersync.records import IdentityType
 from async_usersync.tls import TlsKeys
@@ -46,6 +46,7 @@ def okta_settings(section: ConfigSection) -> OktaSettings:
         raise section.error("host", f"Okta is reached over https only, got '{host}'")
     if host == "https://":
         raise section.error("host", "expected the Okta org's host name, such as example.okta.com")
+    checked_address(section, "host", host, "the Okta org's host name, such as example.okta.com")
     token_key = "secure_api_token_key" if "secure_api_token_key" in section else "api_token"
     api_token = read_secret(section, "api_token", host.removeprefix("https://"))
     filter_text: str = section.get("all_users_filter", DEFAULT_ALL_USERS_FILTER, str)

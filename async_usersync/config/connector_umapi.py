@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from async_usersync.config.secrets import read_secret
-from async_usersync.config.section import ConfigSection, read_config_file
+from async_usersync.config.section import ConfigSection, checked_address, read_config_file
 from async_usersync.config.settings import FAMILIES, RateLimits, UmapiSettings
 from async_usersync.tls import TlsKeys
 
@@ -81,9 +81,9 @@ def connection_settings(section: ConfigSection, credentials: str) -> tuple[Umapi
         org_id=org_id,
         client_id=client_id,
         client_secret=client_secret,
-        host=server.get("host", defaults.host, str),
+        host=_host(server, "host", None, defaults.host),
         endpoint=server.get("endpoint", defaults.endpoint, str),
-        auth_host=_aliased(server, "auth_host", "ims_host", defaults.auth_host),
+        auth_host=_host(server, "auth_host", "ims_host", defaults.auth_host),
         auth_endpoint=_aliased(server, "auth_endpoint", "ims_endpoint_jwt", defaults.auth_endpoint),
         timeout=timeout,
         retries=retries,
@@ -110,6 +110,18 @@ def _aliased(section: ConfigSection, key: str, old_key: str, default: str) -> st
     if key in section and old_key in section:
         raise section.error(old_key, f"give either '{key}' or its old name '{old_key}', not both")
     value: str = section.get(key, None, str) or section.get(old_key, default, str)
+    return value
+
+
+def _host(section: ConfigSection, key: str, old_key: str | None, default: str) -> str:
+    """A host name with an optional port (``usermanagement.adobe.io``, ``127.0.0.1:8443``), as
+    User Sync puts it after ``https://``; ``old_key``: its old name. Raises ConfigError naming the
+    key that gave it for a scheme or a bad port."""
+    named = old_key if old_key is not None and old_key in section and key not in section else key
+    value = (_aliased(section, key, old_key, default) if old_key else section.get(key, default, str)).strip()
+    if "://" in value:
+        raise section.error(named, f"give the host name (and port) without https://, got '{value}'")
+    checked_address(section, named, f"https://{value}", f"a host name such as {default}")
     return value
 
 

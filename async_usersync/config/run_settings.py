@@ -89,8 +89,12 @@ def load_run_settings(config_file: str | Path, given: Mapping[str, Any], encodin
     options = merge_options(config.invocation_defaults, given)
     files = config.directory.connector_files
     if options.adobe_only_user_list is None and options.connector not in files and options.connector != "csv":
+        chosen = (f" ({options.named_by['connector']})" if "connector" in options.named_by
+                  else ", the default when neither --connector nor --users file is given,")
+        named = (f" (this file names: {', '.join(files)}; choose one with --connector, e.g. --connector csv FILE)"
+                 if files else "")
         raise _config_error(config, f"directory_users.connectors.{options.connector}",
-                            f"the {options.connector} connector is selected but has no config file here")
+                            f"the {options.connector} connector{chosen} has no config file here{named}")
     if options.users == "mapped" and not config.directory.mapped_directory_groups:
         raise _config_error(config, "directory_users.groups", "'--users mapped' needs a group mapping")
     targets = config.directory.mapping.static_targets
@@ -107,6 +111,7 @@ def load_run_settings(config_file: str | Path, given: Mapping[str, Any], encodin
                      _user_groups_wanted(config, options, mapping.static_targets))
         for name, file in config.adobe.secondary_umapi_files.items()
         for mapping in (config.directory.secondary_mappings.get(name, GroupMapping()),))
+    _refuse_an_org_listed_twice(config, umapi, secondaries)
     return RunSettings(
         config=config,
         options=options,
@@ -119,6 +124,21 @@ def load_run_settings(config_file: str | Path, given: Mapping[str, Any], encodin
         notes=tuple(notes),
         secondaries=secondaries,
     )
+
+
+def _refuse_an_org_listed_twice(config: SyncConfig, primary: UmapiSettings,
+                                secondaries: tuple[SecondaryOrg, ...]) -> None:
+    """Raises ConfigError when a secondary's connector file reaches an org listed before it (the
+    same ``org_id``, in any case, at the same UMAPI host): its rules and the other org's would
+    change the same users at once (a connector file copied and left unchanged, say)."""
+    listed = {(primary.host.lower(), primary.org_id.lower()): "the primary org"}
+    for org in secondaries:
+        reached = (org.umapi.host.lower(), org.umapi.org_id.lower())
+        if reached in listed:
+            raise _config_error(config, "adobe_users.connectors.umapi",
+                                f"the secondary org '{org.name}' reaches the same org as {listed[reached]} (org_id "
+                                f"{org.umapi.org_id} at {org.umapi.host}): list each org once")
+        listed[reached] = f"the secondary org '{org.name}'"
 
 
 def _umapi_settings(config: SyncConfig, file: Path, encoding: str, options: SyncOptions,

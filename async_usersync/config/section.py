@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 import difflib
 import sys
+import urllib.parse
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, TypeVar, overload
 
@@ -38,14 +39,21 @@ def read_config_file(file: Path, encoding: str, parse: Callable[["ConfigSection"
 
 def load_yaml(file: str | Path, encoding: str = "utf8") -> "ConfigSection":
     """Reads a YAML file whose top level is a mapping. Raises ConfigError naming the file when it
-    cannot be read, is not YAML (with the line and column) or is not a mapping."""
+    cannot be read or decoded (with the line), is not YAML (with the line and column) or is not a
+    mapping."""
     path = Path(file)
     try:
-        text = path.read_text(encoding=encoding)
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError("file not found", file=path) from None
-    except (OSError, UnicodeDecodeError) as error:
+    except OSError as error:
         raise ConfigError(f"cannot read file: {error}", file=path) from None
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise ConfigError(f"cannot be decoded as {encoding} at line {line} ({error.reason}): save it as {encoding}, "
+                          "or run with --config-file-encoding", file=path) from None
     try:
         data = _load_bounded(text, path)
     except yaml.YAMLError as error:
@@ -257,6 +265,22 @@ def adobe_group_name(section: ConfigSection, key: str, value: Any, orgs: frozens
     if fold(group) == "_org_admin":
         raise section.error(key, "'_org_admin' cannot be assigned by a sync")
     return sys.intern(name)
+
+def checked_address(section: ConfigSection, key: str, url: str, expected: str) -> str:
+    """``url`` (``scheme://host[:port]``) when it names a host and, if it has one, a port from 1 to
+    65535; a bad port was otherwise found only at the first connection, as an internal error.
+    Raises ConfigError naming the file and key (``expected``: the form to write, for the message)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise section.error(key, f"'{url}' has no usable port: it must be a number from 1 to 65535")
+    if not parts.hostname:
+        raise section.error(key, f"expected {expected}, got '{url}'")
+    return url
+
 
 def text_encoding(name: object) -> str:
     """A ``kind`` for keys naming a text encoding (``string_encoding``): refuses unknown names and

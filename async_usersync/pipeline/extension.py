@@ -17,9 +17,10 @@ mapped nor an ``extended_adobe_groups`` entry is ignored with an error, once per
 Differences: the user key is built after the hook, from what it left (User Sync builds it before:
 its issue 818), so a hook that changes the email changes whom the user matches; a username the
 directory did not give (it was the email) follows the email the hook sets; ``hook_storage``
-starts as an empty dict (User Sync: None). A hook that raises, or leaves no usable email, fails for
-that user alone: the user becomes an ``UnreadableDirectoryUser`` (its Adobe account gets no change
-and is never Adobe-only) and the pipeline ends the run as a failed read once the directory is read.
+starts as an empty dict (User Sync: None). A hook that raises (``exit()`` too), or leaves no usable
+email, fails for that user alone: the user becomes an ``UnreadableDirectoryUser`` (its Adobe account
+gets no change and is never Adobe-only) and the pipeline ends the run as a failed read once the
+directory is read.
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ class AfterMappingHook:
         scope["target_groups"] = set(mapped)
         try:
             exec(self._code, scope)  # noqa: S102 - the admin's own hook, as User Sync runs it
-        except Exception as error:  # noqa: BLE001 - any error of the hook's is that user's failure
+        except (Exception, SystemExit) as error:  # noqa: BLE001 - any error of the hook's (exit() too) is that user's
             return self._failed(user, f"the extension hook raised {type(error).__name__}: {error} "
                                       f"at line {self._hook_line(error.__traceback__)} of {self.extension.file}")
         return self._result(user, values, scope["target_attributes"], scope["target_groups"])

@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import AsyncIterator
+from types import FrameType
+from typing import AsyncIterator, Iterator
 
 logger = logging.getLogger("async_usersync.pipeline")
 
@@ -52,3 +53,39 @@ async def stop_on_sigterm() -> AsyncIterator[StopSignal]:
     finally:
         if installed:
             loop.remove_signal_handler(signal.SIGTERM)
+
+
+STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+"""The signals that stop a run; the ``sync`` command holds them back (``hold_stop_signals``) while it
+loads the pipeline, until ``sigterm_as_ctrl_c`` can turn them into an exit that writes the reports."""
+
+
+def hold_stop_signals() -> None:
+    """Blocks ``STOP_SIGNALS`` (where the platform can): one that arrives stays pending until
+    ``sigterm_as_ctrl_c`` lets it through."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+
+
+def _raise_interrupt(number: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def sigterm_as_ctrl_c() -> Iterator[None]:
+    """While inside, outside the event loop (``stop_on_sigterm`` takes over inside it), a SIGTERM
+    raises KeyboardInterrupt as Ctrl-C does, so the caller's exit path (exit 130, the summary and
+    metrics files) runs instead of the process dying; a stop signal held back since the start
+    (``hold_stop_signals``) is let through on entry. Does nothing but yield outside the main thread."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import platform
 import re
 import sys
@@ -23,12 +24,12 @@ from async_usersync.config import RunSettings, load_run_settings, read_log_setti
 from async_usersync.engine import Strategy, SyncPlanner, render_action_summary
 from async_usersync.engine.history import RemovalGuard
 from async_usersync.errors import ConfigError, ExitCode, UsersyncError
-from async_usersync.config.settings import LogSettings
+from async_usersync.config.settings import CsvSettings, LogSettings
 from async_usersync.logs import LogStream, streaming_logs
 from async_usersync.logs.stage_lines import run_title, stage_line, total_time
 from async_usersync.pipeline.reports import (RunSummary, org_summaries, summary_counters, summary_durations,
                                              summary_throttle, write_reports)
-from async_usersync.pipeline.interrupts import stop_on_sigterm
+from async_usersync.pipeline.interrupts import sigterm_as_ctrl_c, stop_on_sigterm
 from async_usersync.pipeline.history import RunHistory, history_scope
 from async_usersync.pipeline.job import SyncJob, build_job
 from async_usersync.pipeline.journal import Journal
@@ -80,6 +81,9 @@ class RunReports:
     last_run_record: Path | None = None
     """The config file's last-run record (``RunStatePaths.last_run``), once the options are read; it
     gives the last success."""
+    read_files: tuple[Path, ...] = ()
+    """The files the run reads besides the config file (``_inputs``), once the options are read: a
+    summary or metrics file named like one of them is refused, and never written over it."""
     written: bool = False
 
     def write(self, code: ExitCode, **figures: Any) -> None:
@@ -88,9 +92,25 @@ class RunReports:
         Raises OSError or UsersyncError when a file cannot be written."""
         figures.setdefault("durations", summary_durations(None, time.monotonic() - self.clock))
         self.written = True
-        write_reports(self.invocation.summary_json, self.invocation.metrics_file, RunSummary(
+        reads = {os.path.realpath(path) for path in (*self._command_line_reads(), *self.read_files)}
+        summary_json, metrics_file = (None if path is None or os.path.realpath(path) in reads else path
+                                      for path in (self.invocation.summary_json, self.invocation.metrics_file))
+        write_reports(summary_json, metrics_file, RunSummary(
             run_id=self.run_id, started=self.started, finished=datetime.now().astimezone(), exit_code=int(code),
             last_success=last_success(self.last_run_record or self._default_last_run_record()), **figures))
+
+    def _command_line_reads(self) -> list[Path]:
+        """The files the command line names for the run to read (``read_files`` stays empty when the
+        configuration could not be read): the config file, a users CSV, an Adobe-only user list."""
+        options = self.invocation.options
+        reads = [self.invocation.config_file]
+        for name, keyword in (("users", "file"), ("connector", "csv")):
+            value = options.get(name)
+            if isinstance(value, (list, tuple)) and len(value) > 1 and value[0] == keyword:
+                reads.append(Path(value[1]))
+        if options.get("adobe_only_user_list"):
+            reads.append(Path(options["adobe_only_user_list"]))
+        return reads
 
     def _default_last_run_record(self) -> Path:
         """Where the last-run record is when the configuration could not be read: in the state folder
@@ -123,20 +143,22 @@ def sync_main(invocation: SyncInvocation) -> ExitCode:
     entry point). The configuration, the connector files and the options are read and checked first.
     An error there is printed on stderr, and is also the run's CRITICAL line on the console and in
     the log file (when the ``logging`` section could be read), which the cron mail picks out; exit 2.
-    Ctrl-C ends it with exit 130. The summary and metrics files are written whatever the exit."""
+    Ctrl-C or SIGTERM ends it with exit 130, also before the event loop runs. The summary and
+    metrics files are written whatever the exit."""
     reports = RunReports(invocation)
     setup: RunSetup | UsersyncError
     try:
-        settings = load_run_settings(invocation.config_file, invocation.options, invocation.encoding)
-        state = RunStatePaths.of(settings.config.file, settings.options.state_dir)
-        setup = RunSetup(settings, build_job(settings, invocation.planner_type), state, _schedule_guard(invocation, state))
-        reports.last_run_record = state.last_run
-        log_settings = settings.logging
-    except UsersyncError as error:
-        print_error(error)
-        setup, log_settings = error, read_log_settings(invocation.config_file, invocation.encoding) or LogSettings()
-    try:
-        code = asyncio.run(_run_logged(invocation, setup, log_settings, reports))
+        with sigterm_as_ctrl_c():
+            try:
+                settings = load_run_settings(invocation.config_file, invocation.options, invocation.encoding)
+                state = RunStatePaths.of(settings.config.file, settings.options.state_dir)
+                setup = RunSetup(settings, build_job(settings, invocation.planner_type), state, _schedule_guard(invocation, state))
+                reports.last_run_record, reports.read_files = state.last_run, tuple(_inputs(settings))
+                log_settings = settings.logging
+            except UsersyncError as error:
+                print_error(error)
+                setup, log_settings = error, read_log_settings(invocation.config_file, invocation.encoding) or LogSettings()
+            code = asyncio.run(_run_logged(invocation, setup, log_settings, reports))
     except KeyboardInterrupt:
         print("async-usersync: interrupted", file=sys.stderr)
         code = ExitCode.INTERRUPTED
@@ -201,7 +223,7 @@ async def _run_guarded(invocation: SyncInvocation, setup: RunSetup | UsersyncErr
             raise setup
         settings, job, state, guard = setup.settings, setup.job, setup.state, setup.guard
         options = settings.options
-        check_writable(_outputs(invocation, settings, state))
+        check_writable(_outputs(invocation, settings, state), _inputs(settings))
         with RunLock(invocation.lock_file or state.lock):
             guard.check()
             history = _run_history(settings, job, state)
@@ -301,6 +323,16 @@ def _outputs(invocation: SyncInvocation, settings: RunSettings, state: RunStateP
     if invocation.metrics_file is not None:
         outputs.append(OutputPath(invocation.metrics_file, "option --metrics-file", WriteKind.REPLACED))
     return outputs
+
+
+def _inputs(settings: RunSettings) -> dict[Path, str]:
+    """The files the run reads that an output option could name by mistake, for ``check_writable``."""
+    inputs = {settings.config.file: "the configuration file"}
+    if isinstance(settings.directory, CsvSettings) and settings.directory.file_path is not None:
+        inputs[settings.directory.file_path] = "the users file the run reads"
+    if settings.options.adobe_only_user_list is not None:
+        inputs[settings.options.adobe_only_user_list] = "the Adobe-only user list the run reads"
+    return inputs
 
 
 def _run_history(settings: RunSettings, job: SyncJob, state: RunStatePaths) -> RunHistory | None:

@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from async_usersync.errors import ConfigError
 
@@ -40,12 +40,19 @@ class OutputPath:
     kind: WriteKind
 
 
-def check_writable(outputs: Iterable[OutputPath]) -> None:
+def check_writable(outputs: Iterable[OutputPath], reads: Mapping[Path, str] | None = None) -> None:
     """Raises ConfigError for the first output the run could not write: ``<named_by>: cannot write
-    <path>: <reason>``. Creates and removes at most a probe file per folder; creates no folder."""
+    <path>: <reason>``, also when it is a file the run reads (``reads``: each path -> what it is, as
+    ``the users file the run reads``) or another output. Creates and removes at most a probe file
+    per folder; creates no folder."""
+    taken = {os.path.realpath(path): what for path, what in (reads or {}).items()}
     for output in outputs:
         path = output.path.absolute()  # a cron job's working folder is not obvious: name the full path
         reason = _problem(path, output.kind)
+        if output.kind is not WriteKind.FOLDER:
+            real = os.path.realpath(path)
+            reason = reason or (f"it is also {taken[real]}" if real in taken else None)
+            taken.setdefault(real, f"written for {output.named_by}")
         if reason:
             raise ConfigError(f"{output.named_by}: cannot write {path}: {reason}")
 

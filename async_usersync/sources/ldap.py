@@ -298,15 +298,21 @@ class LdapSource:
 
     async def _two_step_members(self, pool: ConnectionPool, groups: dict[str, str],
                                 lookup: TwoStepsLookup) -> dict[str, tuple[str, set[str]]]:
-        """dn_key -> (member DN, selected group names), read from the groups' member attribute.
-        Member DNs outside base_dn are ignored, as in User Sync."""
+        """dn_key -> (member DN, selected group names), read from the groups' member attribute (a
+        selected group without any value of it gets a warning). Member DNs outside base_dn are
+        ignored, as in User Sync."""
         members: dict[str, tuple[str, set[str]]] = {}
         for name, group_dn in groups.items():
             visited = {dn_key(group_dn)}
             pending = [group_dn]
             async with pool.connection() as connection:
                 while pending:
-                    values = await connection.call(self._member_values, connection, pending.pop(), lookup.member_attribute)
+                    group = pending.pop()
+                    values = await connection.call(self._member_values, connection, group, lookup.member_attribute)
+                    if not values and group == group_dn:  # an empty group, or a misspelt attribute name
+                        LOG.warning("The group %s (%s) has no '%s' values (two_steps_lookup."
+                                    "group_member_attribute_name of the LDAP connector): it is read as a group "
+                                    "without members", name, group_dn, lookup.member_attribute)
                     inside = [dn for dn in values if isinstance(dn, str) and is_under(dn, self.settings.base_dn)]
                     nested = set(await connection.call(self._groups_among, connection, inside, lookup.member_attribute)
                                  ) if lookup.nested else set()

@@ -50,6 +50,8 @@ def test_the_token_comes_through_the_secrets_mechanism(tmp_path: Path, monkeypat
      "'__import__\\(\"os\"\\).system\\(\"id\"\\)' is outside the filter grammar"),
     (f"host: h\napi_token: {TOKEN}\nuser_email_fromat: '{{mail}}'\n", "user_email_fromat", "unknown key"),
     (f"host: h\napi_token: {TOKEN}\nrate_limit: 0\n", "rate_limit", "more than 0"),
+    (f"host: h:144465\napi_token: {TOKEN}\n", "host", "port"),
+    (f"host: https://h:x/\napi_token: {TOKEN}\n", "host", "port"),
 ])
 def test_errors_name_the_file_and_the_key(tmp_path: Path, text: str, key: str, message: str) -> None:
     with pytest.raises(ConfigError, match=f"connector-okta.yml, key '{key}': .*{message}"):

@@ -86,6 +86,12 @@ def test_user_group_entries_are_on_unless_turned_off(tmp_path):
     (("  client_secret: the-secret", "  client_secret: the-secret\n  tech_acct_id: x@techacct.adobe.com"),
      "key 'enterprise.tech_acct_id'", "only used by JWT"),
     (("authentication_method: oauth\n", "surprise: 1\n"), "key 'surprise'", "unknown key"),
+    # a bad port or a scheme in the host was an internal error (exit 1) or a doubled https:// at the first request
+    (("umapi.example.test:8443", "umapi.example.test:84430"), "key 'server.host'", "port"),
+    (("umapi.example.test:8443", "umapi.example.test:https"), "key 'server.host'", "port"),
+    (("umapi.example.test:8443", "https://umapi.example.test"), "key 'server.host'", "without https://"),
+    (("auth_host: ims.example.test", "auth_host: 'ims.example.test:4x3'"), "key 'server.auth_host'", "port"),
+    (("auth_host: ims.example.test", "ims_host: ims.example.test:0"), "key 'server.ims_host'", "port"),
 ])
 def test_errors_name_the_file_and_the_key(tmp_path, change, key, words):
     old, new = change

@@ -119,8 +119,12 @@ def test_run_settings_turn_options_into_engine_rules_and_group_lists(tmp_path: P
 
 
 @pytest.mark.parametrize("config_changes, given, key, message", [
+    # a new CSV admin's first run said the ldap connector was "selected", which they never did
     ({"directory_users": {"connectors": {"csv": "c.yml"}}}, {}, "directory_users.connectors.ldap",
-     "the ldap connector is selected but has no config file here"),
+     "the ldap connector, the default when neither --connector nor --users file is given, has no config "
+     "file here (this file names: csv; choose one with --connector, e.g. --connector csv FILE)"),
+    ({"directory_users": {"connectors": {"csv": "c.yml"}}}, {"connector": ["okta"], "users": ["group", "Staff"]}, "directory_users.connectors.okta",
+     "the okta connector (option --connector) has no config file here (this file names: csv; "),
     ({"directory_users": {"connectors": {"ldap": "l.yml"}}}, {"users": "mapped"}, "directory_users.groups",
      "'--users mapped' needs a group mapping"),
     ({"directory_users": {"connectors": {"ldap": "l.yml"}}}, {"adobe_users": "mapped"}, "directory_users.groups",

@@ -216,6 +216,11 @@ def test_missing_and_broken_files_are_reported_by_name(tmp_path: Path) -> None:
     broken.write_text("limits:\n  max_adobe_only_users: [1\n")
     with pytest.raises(ConfigError, match=r"broken.yml: invalid YAML at line 3"):
         load_sync_config(broken)
+    latin = tmp_path / "latin.yml"  # saved by an editor in Latin-1: the message gave a byte position, not a line
+    latin.write_bytes("limits:\n  max_adobe_only_users: 10\n# \u00e9quipe \u00e0 Paris\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"latin.yml: cannot be decoded as utf8 at line 3 \(invalid "
+                                          r"continuation byte\): save it as utf8, or run with --config-file-encoding"):
+        load_sync_config(latin)
 
 
 def test_a_connector_file_with_an_unknown_key_is_refused_naming_that_file(tmp_path: Path) -> None:
@@ -297,3 +302,21 @@ def test_a_misspelt_secret_key_is_named_as_typed(tmp_path: Path) -> None:
         load_run_settings(tmp_path / "user-sync-config.yml", {})
     assert str(caught.value) == (f"in {tmp_path / 'connector-umapi.yml'}, key 'enterprise.client_secrt': unknown key; "
                                  "did you mean 'client_secret'?")
+
+
+def test_a_secondary_org_that_is_the_primary_or_another_secondary_again_is_refused(tmp_path: Path) -> None:
+    """A secondary whose connector file reaches an org already listed (a copied file left unchanged)
+    was run as a second org: two planners, with different rules, changing the same users at once."""
+    (tmp_path / "connector-csv.yml").write_text("file_path: users.csv\n")
+    (tmp_path / "connector-org2.yml").write_text(CONNECTOR_FILES["connector-umapi.yml"].replace("o@", "O@"))
+    (tmp_path / "connector-org3.yml").write_text(CONNECTOR_FILES["connector-umapi.yml"].replace("o@", "o3@"))
+    for files, earlier in ((["connector-umapi.yml", {"org2": "connector-org2.yml"}], "the primary org"),
+                           (["connector-umapi.yml", {"org3": "connector-org3.yml"}, {"org2": "connector-org3.yml"}],
+                            "the secondary org 'org3'")):
+        path = write_config(tmp_path, adobe_users={"connectors": {"umapi": files}},
+                            directory_users={**MINIMAL["directory_users"], "connectors": {"csv": "connector-csv.yml"}})
+        with pytest.raises(ConfigError) as caught:
+            load_run_settings(path, {"connector": "csv"})
+        assert str(caught.value).startswith(
+            f"in {path}, key 'adobe_users.connectors.umapi': the secondary org 'org2' reaches the same org as "
+            f"{earlier} (org_id ")

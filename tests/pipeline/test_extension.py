@@ -84,6 +84,9 @@ target_groups.update({'design', 'Nowhere'})
     ("target_groups = 'Design'", "target_attributes or target_groups of the wrong kind"),
     ("target_groups = [['Design']]", "a group name that is not text"),
     ("x = 1\nx = 1 / 0", "the extension hook raised ZeroDivisionError: division by zero at line 5 of "),
+    # exit() or sys.exit() in a hook must not end the whole run silently, with the hook's code as its exit code
+    ("import sys\nsys.exit(5)", "the extension hook raised SystemExit: 5 at line 5 of "),
+    ("exit('skip')", "the extension hook raised SystemExit: skip at line 4 of "),
 ])
 def test_a_hook_that_fails_makes_that_user_unreadable(tmp_path: Path, body: str, problem: str) -> None:
     runner = hook(tmp_path, body)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import signal
 import subprocess
@@ -56,3 +58,34 @@ def test_a_stop_signal_ends_the_run_and_everything_logged_is_written(tmp_path: P
     assert numbered == list(range(int(match.group(1))))
     if stop_signal == signal.SIGTERM:
         assert lines[-1].endswith("WARNING async_usersync.pipeline - Received SIGTERM: stopping the run")
+
+
+SIGNAL_WHILE_STARTING = textwrap.dedent("""
+    import builtins, os, signal, sys
+    from async_usersync.cli.main import main
+
+    real_import = builtins.__import__
+    stop_signal = getattr(signal, sys.argv[2])
+
+    def importing(name, *args, **kwargs):
+        if name == "async_usersync.pipeline.main" and not getattr(importing, "sent", False):
+            importing.sent = True
+            os.kill(os.getpid(), stop_signal)  # arrives while the sync command loads the pipeline
+        return real_import(name, *args, **kwargs)
+
+    builtins.__import__ = importing
+    sys.argv = ["async-usersync", "-c", "user-sync-config.yml", "--summary-json", sys.argv[1]]
+    main()
+""")
+
+
+@pytest.mark.parametrize("stop_signal", ["SIGTERM", "SIGINT"])
+def test_a_stop_signal_while_the_sync_starts_still_writes_the_summary(tmp_path: Path, stop_signal: str) -> None:
+    """Before the event loop runs, a SIGTERM used to kill the process (143) and a Ctrl-C to end it
+    (130) without the summary and metrics the README promises on every exit path."""
+    summary = tmp_path / "summary.json"
+    child = subprocess.run([sys.executable, "-c", SIGNAL_WHILE_STARTING, str(summary), stop_signal],
+                           capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                           env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+    assert (child.returncode, child.stderr) == (130, "async-usersync: interrupted\n")
+    assert json.loads(summary.read_text())["exit_code"] == 130

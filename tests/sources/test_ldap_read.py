@@ -96,6 +96,18 @@ async def test_two_steps_lookup_reads_members_and_nested_groups(tmp_path: Path, 
     assert users["bob@example.org"].groups == {"Engineering", "Sales"}
 
 
+async def test_two_steps_lookup_warns_when_a_group_has_no_member_attribute(tmp_path: Path, slapd: LocalSlapd,
+                                                                           caplog) -> None:
+    """A misspelt group_member_attribute_name read every mapped group as empty without a word, so a
+    --process-groups run took the mapped groups from everyone."""
+    caplog.set_level(logging.WARNING, "async_usersync.sources")
+    ldap = source(tmp_path, slapd, two_steps_lookup={"group_member_attribute_name": "membr"})
+    assert await collect(ldap.users(UserSelection("mapped", ("Engineering",)))) == {}
+    assert ("The group Engineering (cn=Engineering,ou=groups,dc=example,dc=org) has no 'membr' values "
+            "(two_steps_lookup.group_member_attribute_name of the LDAP connector): it is read as a group "
+            "without members") in caplog.text
+
+
 async def test_two_steps_lookup_of_a_large_group_and_all(tmp_path: Path, slapd: LocalSlapd) -> None:
     ldap = source(tmp_path, slapd, two_steps_lookup={"group_member_attribute_name": "member"})
     big = await collect(ldap.users(UserSelection("group", ("Big",))))
