@@ -3,10 +3,9 @@ defaults as the fields, frozen instances, and ``dataclasses.replace`` still work
 
 from __future__ import annotations
 
-import json
-
 import dataclasses
 import inspect
+import json
 
 import pytest
 
