@@ -13,7 +13,7 @@ narrows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from typing import Any, Callable, Literal, Mapping, final
 
@@ -230,3 +230,27 @@ class CommandResult:
 
 DirectoryRecord = DirectoryUser | UnreadableDirectoryUser
 """What a directory source yields for each person it returns."""
+
+
+def command_to_json(command: UserCommand) -> dict[str, Any]:
+    """A command as JSON (plan files, the journal; ``command_from_json`` reads it back)."""
+    create = None
+    if command.create is not None:
+        create = asdict(command.create) | {"identity_type": command.create.identity_type.value}
+    return {"user": command.user, "domain": command.domain, "use_adobe_id": command.use_adobe_id, "create": create,
+            "update": dict(command.update), "remove_groups": command.remove_groups if command.remove_groups == "all"
+            else list(command.remove_groups), "add_groups": list(command.add_groups),
+            "remove_from_org": command.remove_from_org, "delete_account": command.delete_account, "key": command.key}
+
+
+def command_from_json(data: Mapping[str, Any]) -> UserCommand:
+    """The command ``command_to_json`` wrote; KeyError, TypeError or ValueError when it is malformed."""
+    create = data["create"]
+    remove_groups = data["remove_groups"]
+    return UserCommand(
+        user=str(data["user"]), domain=data["domain"], use_adobe_id=bool(data["use_adobe_id"]),
+        create=None if create is None else CreateUser(**(create | {"identity_type": IdentityType(create["identity_type"])})),
+        update={str(name): str(value) for name, value in data["update"].items()},
+        remove_groups="all" if remove_groups == "all" else tuple(map(str, remove_groups)),
+        add_groups=tuple(map(str, data["add_groups"])), remove_from_org=bool(data["remove_from_org"]),
+        delete_account=bool(data["delete_account"]), key=str(data["key"]))

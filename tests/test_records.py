@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import json
 
 import pytest
 
@@ -48,3 +49,17 @@ def test_users_are_frozen_and_replaceable() -> None:
     for record in (directory_user, adobe_user):
         with pytest.raises(dataclasses.FrozenInstanceError):
             record.email = "bob@example.com"  # type: ignore[misc]
+
+
+def test_a_command_goes_to_json_and_back_unchanged() -> None:
+    """Plan files and the journal write commands in this one form (issue 18)."""
+    from async_usersync.records import CreateUser, IdentityType, UserCommand, command_from_json, command_to_json
+
+    commands = [
+        UserCommand("new@example.com", None, False, CreateUser(IdentityType.FEDERATED_ID, "new@example.com", "New",
+                                                               "User", "US", "ignoreIfAlreadyExists"),
+                    {}, (), ("Sales Team",), key="federatedID,new@example.com,,new@example.com"),
+        UserCommand("bob", "example.com", False, None, {"firstname": "Bobby"}, "all", (), True, True, key="k"),
+    ]
+    for command in commands:
+        assert command_from_json(json.loads(json.dumps(command_to_json(command)))) == command

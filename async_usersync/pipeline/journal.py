@@ -6,9 +6,9 @@ A line (keys in this order)::
 
     {"run": "3f2a...", "time": "2026-12-01T01:02:03+00:00", "kind": "sync", "org": null,
      "user": "federatedid,ann@example.com,,ann@example.com",
-     "command": {"root": "ann@example.com", "domain": null, "use_adobe_id": false, "create": null,
+     "command": {"user": "ann@example.com", "domain": null, "use_adobe_id": false, "create": null,
                  "update": {"firstname": "Ann"}, "remove_groups": ["Old"], "add_groups": ["New"],
-                 "remove_from_org": false, "delete_account": false},
+                 "remove_from_org": false, "delete_account": false, "key": "..."},
      "outcome": "landed" | "failed" | "not_sent" | "unanswered", "errors": [{"step": "add", "code": "...", "message": "..."}],
      "before": {"identity_type": "federatedID", "email": ..., "username": ..., "domain": ..., "firstname": ...,
                 "lastname": ..., "country": ..., "groups": [...]} | null}
@@ -27,14 +27,15 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
 from async_usersync.errors import ConfigError
 from async_usersync.files import write_atomically
-from async_usersync.records import AdobeUser, CommandError, CommandResult, CreateUser, IdentityType, UserCommand
+from async_usersync.records import (AdobeUser, CommandError, CommandResult, IdentityType, UserCommand, command_from_json,
+                                    command_to_json)
 
 logger = logging.getLogger("async_usersync.journal")
 
@@ -71,37 +72,13 @@ def _adobe_user(state: dict[str, Any]) -> AdobeUser:
                      state["firstname"], state["lastname"], state["country"], frozenset(state["groups"]))
 
 
-def _command_steps(command: UserCommand) -> dict[str, Any]:
-    create = command.create
-    return {"root": command.user, "domain": command.domain, "use_adobe_id": command.use_adobe_id,
-            "create": None if create is None else {
-                "identity_type": create.identity_type.value, "email": create.email, "firstname": create.firstname,
-                "lastname": create.lastname, "country": create.country, "option": create.on_conflict},
-            "update": dict(command.update),
-            "remove_groups": command.remove_groups if command.remove_groups == "all" else list(command.remove_groups),
-            "add_groups": list(command.add_groups), "remove_from_org": command.remove_from_org,
-            "delete_account": command.delete_account}
-
-
-def _command(steps: dict[str, Any], key: str, before: AdobeUser | None) -> UserCommand:
-    create = steps["create"]
-    remove = steps["remove_groups"]
-    return UserCommand(
-        steps["root"], steps["domain"], steps["use_adobe_id"],
-        None if create is None else CreateUser(IdentityType(create["identity_type"]), create["email"],
-                                               create["firstname"], create["lastname"], create["country"],
-                                               create["option"]),
-        dict(steps["update"]), remove if remove == "all" else tuple(remove), tuple(steps["add_groups"]),
-        steps["remove_from_org"], steps["delete_account"], key, before)
-
-
 def journal_line(run: str, kind: str, org: str | None, result: CommandResult, when: datetime) -> bytes:
     """One command's line (with its newline), as the module docstring shows it."""
     command = result.command
     outcome: Outcome = ("not_sent" if result.not_sent else "unanswered" if result.unanswered
                         else "failed" if result.errors else "landed")
     line = {"run": run, "time": when.isoformat(timespec="seconds"), "kind": kind, "org": org,
-            "user": command.key or command.user, "command": _command_steps(command), "outcome": outcome,
+            "user": command.key or command.user, "command": command_to_json(command), "outcome": outcome,
             "errors": [{"step": error.step, "code": error.code, "message": error.message} for error in result.errors],
             "before": None if command.before is None else user_state(command.before)}
     return json.dumps(line, ensure_ascii=False).encode() + b"\n"
@@ -111,7 +88,8 @@ def _entry(line: dict[str, Any]) -> JournalEntry:
     before = line["before"]
     return JournalEntry(
         str(line["run"]), datetime.fromisoformat(line["time"]), str(line["kind"]), line["org"],
-        _command(line["command"], str(line["user"]), None if before is None else _adobe_user(before)),
+        replace(command_from_json(line["command"]), key=str(line["user"]),
+                before=None if before is None else _adobe_user(before)),
         line["outcome"], tuple(CommandError(error["step"], error["code"], error["message"]) for error in line["errors"]))
 
 

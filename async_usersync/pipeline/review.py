@@ -36,7 +36,8 @@ from async_usersync.pipeline.main import SyncInvocation, print_error, sync_main
 from async_usersync.pipeline.outputs import OutputPath, WriteKind, check_writable
 from async_usersync.pipeline.stages import (CommandSender, OrgReport, ProgressFactory, RunResult,
                                             create_missing_user_groups, run_stages)
-from async_usersync.records import AdobeUser, CommandResult, CreateUser, DirectoryRecord, DirectoryUser, IdentityType, UserCommand
+from async_usersync.records import (AdobeUser, CommandResult, DirectoryRecord, DirectoryUser, UserCommand,
+                                    command_from_json, command_to_json)
 from async_usersync.sources.base import DirectorySource
 from async_usersync.sources.ldap import LdapSource
 from async_usersync.sources.ldap_values import escape_filter_value
@@ -132,30 +133,6 @@ async def review_run(job: SyncJob) -> list[OrgReview]:
 
 
 # --- the plan file ---------------------------------------------------------------------------------
-
-def command_to_json(command: UserCommand) -> dict[str, Any]:
-    """A command as the plan file holds it (``command_from_json`` reads it back)."""
-    create = None
-    if command.create is not None:
-        create = asdict(command.create) | {"identity_type": command.create.identity_type.value}
-    return {"user": command.user, "domain": command.domain, "use_adobe_id": command.use_adobe_id, "create": create,
-            "update": dict(command.update), "remove_groups": command.remove_groups if command.remove_groups == "all"
-            else list(command.remove_groups), "add_groups": list(command.add_groups),
-            "remove_from_org": command.remove_from_org, "delete_account": command.delete_account, "key": command.key}
-
-
-def command_from_json(data: Mapping[str, Any]) -> UserCommand:
-    """The command of a plan file's entry; KeyError, TypeError or ValueError when it is malformed."""
-    create = data["create"]
-    remove_groups = data["remove_groups"]
-    return UserCommand(
-        user=str(data["user"]), domain=data["domain"], use_adobe_id=bool(data["use_adobe_id"]),
-        create=None if create is None else CreateUser(**(create | {"identity_type": IdentityType(create["identity_type"])})),
-        update={str(name): str(value) for name, value in data["update"].items()},
-        remove_groups="all" if remove_groups == "all" else tuple(map(str, remove_groups)),
-        add_groups=tuple(map(str, data["add_groups"])), remove_from_org=bool(data["remove_from_org"]),
-        delete_account=bool(data["delete_account"]), key=str(data["key"]))
-
 
 def plan_document(config_file: Path, encoding: str, options: Mapping[str, Any], reviews: list[OrgReview],
                   created: datetime) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from async_usersync.records import UserCommand, command_to_json
 from tests.e2e.conftest import MAPPING, Setup, email
 from tests.e2e.test_secondary_orgs import trustees  # noqa: F401 (a fixture)
 
@@ -157,9 +158,7 @@ async def test_old_runs_are_pruned_and_a_torn_last_line_is_skipped(setup: Setup)
 
     def line(run: str, when: datetime) -> str:
         return json.dumps({"run": run, "time": when.isoformat(), "kind": "sync", "org": None, "user": "u",
-                           "command": {"root": "u@e2e.test", "domain": None, "use_adobe_id": False, "create": None,
-                                       "update": {}, "remove_groups": [], "add_groups": ["Keep"],
-                                       "remove_from_org": False, "delete_account": False},
+                           "command": command_to_json(UserCommand("u@e2e.test", add_groups=("Keep",), key="u")),
                            "outcome": "landed", "errors": [], "before": None})
 
     lately = datetime.now(timezone.utc) - timedelta(hours=12)

@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from async_usersync.pipeline.review import command_from_json
+from async_usersync.records import command_from_json
 from async_usersync.pipeline.runlock import RunLock
 from async_usersync.pipeline.stages import describe_change
 from tests.e2e.conftest import BASE_DN, MAPPING, Run, Setup, email
