@@ -19,7 +19,7 @@ import aiofiles
 from async_usersync.config.settings import CsvSettings, UserSelection
 from async_usersync.errors import ConfigError, ReadError
 from async_usersync.records import DirectoryRecord, IdentityType, UnreadableDirectoryUser
-from async_usersync.sources.base import LOG, MissingGroupHandler, build_user
+from async_usersync.sources.base import LOG, EmailCheck, MissingGroupHandler, build_user
 
 Row = dict[str, str]
 CHUNK_BYTES = 1 << 16
@@ -56,11 +56,13 @@ class CsvSource:
                 LOG.warning("No row of the CSV file %s names the group %s", self.path, name)
         held: dict[str, DirectoryRecord] = {}
         wanted = set(selection.groups)
+        email_check, built = EmailCheck(f"the column '{self.settings.email_column_name}' of {self.path}"), 0
         async with aclosing(self._rows()) as stream:
             async for line, row, long_column in stream:
-                user = self._to_user(line, row, long_column)
+                user = self._to_user(line, row, long_column, email_check)
                 if user is None:
                     continue
+                built += 1
                 key = user.email.casefold()
                 if key in repeated:
                     first = held.get(key)
@@ -74,6 +76,7 @@ class CsvSource:
         for user in held.values():
             if isinstance(user, UnreadableDirectoryUser) or selection.kind == "all" or user.groups & wanted:
                 yield user
+        email_check.raise_if_every_entry_skipped(built)
 
     async def first_page(self, rows: int = FIRST_ROWS) -> list[DirectoryRecord]:
         """Opens the file, checks its header and builds the users of its first ``rows`` rows: a
@@ -106,8 +109,10 @@ class CsvSource:
                 groups.update(_group_names(row.get(groups_column)))
         return repeated, groups
 
-    def _to_user(self, line: int, row: Row, long_column: str | None) -> DirectoryRecord | None:
-        """The row's user; unreadable when ``long_column`` holds a cell over ``CELL_LIMIT``. Raises
+    def _to_user(self, line: int, row: Row, long_column: str | None,
+                 email_check: EmailCheck | None = None) -> DirectoryRecord | None:
+        """The row's user (None, noted in ``email_check``, for a row without a valid email);
+        unreadable when ``long_column`` holds a cell over ``CELL_LIMIT``. Raises
         ReadError when that column is the email, username or domain (the Adobe account cannot be
         recognised, so the read is incomplete)."""
         settings = self.settings
@@ -126,7 +131,7 @@ class CsvSource:
             email=row.get(settings.email_column_name), username=row.get(settings.username_column_name),
             domain=row.get(settings.domain_column_name), firstname=_cell(row, settings.first_name_column_name),
             lastname=_cell(row, settings.last_name_column_name), country=row.get(settings.country_column_name),
-            groups=groups, source_attributes=row, origin=origin, problem=problem,
+            groups=groups, source_attributes=row, origin=origin, problem=problem, email_check=email_check,
         )
 
     async def _rows(self) -> AsyncGenerator[tuple[int, Row, str | None], None]:

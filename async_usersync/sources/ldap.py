@@ -26,7 +26,7 @@ from bonsai import LDAPSearchScope
 from async_usersync.config.settings import SASL_MECHANISMS, LdapSettings, TwoStepsLookup, UserSelection
 from async_usersync.errors import ReadError
 from async_usersync.records import DirectoryRecord, DirectoryUser, IdentityType, UnreadableDirectoryUser
-from async_usersync.sources.base import LOG, MissingGroupHandler, build_user
+from async_usersync.sources.base import LOG, EmailCheck, MissingGroupHandler, build_user
 from async_usersync.sources.ldap_connection import (
     ConnectionPlan, ConnectionPool, LdapConnection, PagedSearch, stream_pages,
 )
@@ -92,6 +92,8 @@ class LdapSource:
         self._country_format = keyed["user_country_code_format"]
         self._identity_type_format = keyed.get("user_identity_type_format")
         self._identity_type_text = settings.user_identity_type_format or ""
+        self._email_check = EmailCheck(f"user_email_format '{settings.user_email_format}' in the LDAP connector file")
+        """This read's watch on entries without an email (a new one each ``users``)."""
         self._gaps: list[str] = []
         """Why the read is incomplete: entries that could not even be identified (appended from
         the connections' worker threads)."""
@@ -105,6 +107,8 @@ class LdapSource:
         the server cannot be reached or refuses, when ``base_dn`` is missing, or (after the users) when a
         referral or an unidentifiable entry means users were missed."""
         self._gaps.clear()
+        self._email_check = email_check = EmailCheck(self._email_check.email_key)
+        built = 0
         async with self._pool() as pool:
             await self._check_base_dn(pool)
             groups = await self._resolve_groups(pool, selection.groups)
@@ -120,9 +124,11 @@ class LdapSource:
                 pages = self._group_members(pool, groups)
             async with aclosing(pages) as stream:
                 async for page in stream:
+                    built += len(page)
                     for user in page:
                         yield user
             self._check_complete(pool.plan.references)
+        email_check.raise_if_every_entry_skipped(built)
 
     async def first_page(self) -> list[DirectoryRecord]:
         """Connects and binds, checks ``base_dn`` and reads the first page of ``all_users_filter``
@@ -459,6 +465,7 @@ class LdapSource:
             default_identity_type=self.identity_type, email=email, username=username, domain=domain,
             firstname=firstname, lastname=lastname, country=country,
             groups=frozenset(groups) if groups else NO_GROUPS, source_attributes=values, origin=dn, problem=problem,
+            email_check=self._email_check,
         )
 
 

@@ -33,7 +33,7 @@ from yarl import URL
 from async_usersync.config.settings import OktaSettings, UserSelection, template_fields
 from async_usersync.errors import ConfigError, ReadError
 from async_usersync.records import DirectoryRecord, IdentityType
-from async_usersync.sources.base import LOG, MissingGroupHandler, build_user
+from async_usersync.sources.base import LOG, EmailCheck, MissingGroupHandler, build_user
 from async_usersync.umapi.policy import Backoff
 from async_usersync.umapi.throttle import AdaptiveBucket
 
@@ -69,19 +69,24 @@ class OktaSource:
             if not found:
                 return
             held: dict[str, tuple[OktaUser, set[str]]] = {}
+            email_check, built = EmailCheck(f"user_email_format '{self.settings.user_email_format}' in the Okta "
+                                            "connector file"), 0
             for name, group_id in found[:-1]:
                 async for member in self._kept_members(api, group_id):
                     held.setdefault(str(member.get("id")), (member, set()))[1].add(name)
             last_name, last_id = found[-1]
             async for member in self._kept_members(api, last_id):
                 _, groups = held.pop(str(member.get("id")), (member, set()))
-                user = self._to_user(member, groups | {last_name})
+                user = self._to_user(member, groups | {last_name}, email_check)
                 if user is not None:
+                    built += 1
                     yield user
             for member, groups in held.values():
-                user = self._to_user(member, groups)
+                user = self._to_user(member, groups, email_check)
                 if user is not None:
+                    built += 1
                     yield user
+            email_check.raise_if_every_entry_skipped(built)
 
     async def first_page(self, groups: tuple[str, ...]) -> list[DirectoryRecord]:
         """Looks up the first of ``groups`` and builds the kept users of its first page of members: a
@@ -113,8 +118,9 @@ class OktaSource:
             if first_page_only:
                 return
 
-    def _to_user(self, member: OktaUser, groups: set[str]) -> DirectoryRecord | None:
-        """User Sync's rules (``build_user``) over the values the ``user_*_format`` templates give."""
+    def _to_user(self, member: OktaUser, groups: set[str], email_check: EmailCheck | None = None) -> DirectoryRecord | None:
+        """User Sync's rules (``build_user``) over the values the ``user_*_format`` templates give; a
+        member without a valid email is None, noted in ``email_check``."""
         settings = self.settings
         profile = member.get("profile")
         profile = profile if isinstance(profile, Mapping) else {}
@@ -141,7 +147,7 @@ class OktaSource:
             lastname=value(settings.user_surname_format, "user_surname_format"),
             country=value(settings.user_country_code_format, "user_country_code_format"),
             groups=frozenset(groups), source_attributes={**profile, "id": user_id}, origin=f"Okta user id {user_id}",
-            problem=problems[0] if problems else None,
+            problem=problems[0] if problems else None, email_check=email_check,
         )
 
 

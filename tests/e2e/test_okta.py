@@ -144,6 +144,16 @@ async def test_a_wrong_token_is_exit_3_naming_the_key_and_removes_nobody(okta_se
     assert await okta_setup.users() == STARTING
 
 
+async def test_an_email_format_no_member_has_is_a_failed_read_that_removes_nobody(okta_setup: OktaSetup) -> None:
+    """Every member skipped for lacking an email looked like an empty directory: with --process-groups the
+    first run took the whole org for Adobe-only users."""
+    okta_setup.write_okta(user_email_format="{mail}")
+    run = await okta_setup.sync(*MAPPED_RUN)
+    assert run.code == 3, run.out + run.err
+    assert "no entry read has a valid email address" in run.out and "check user_email_format '{mail}'" in run.out
+    assert await okta_setup.users() == STARTING
+
+
 async def test_an_unknown_group_keeps_its_adobe_groups_and_ends_with_exit_3(okta_setup: OktaSetup) -> None:
     okta_setup.okta.directory.groups.pop(okta_setup.okta.directory.group_id("Engineering"))
     run = await okta_setup.sync(*MAPPED_RUN)

@@ -182,3 +182,32 @@ async def test_two_entries_with_one_email_are_one_user_with_both_groups(
     assert again.code == 0, again.out + again.err
     assert again.summary()["Number of UMAPI actions sent (total, success, error)"] == "(0, 0, 0)"
     assert await setup.requests("action") == posts
+
+
+async def test_a_read_whose_every_entry_lacks_an_email_is_a_failed_read(setup: Setup) -> None:
+    """A wrong email format (an attribute no entry has) skipped every entry, so the first run took the
+    whole org for Adobe-only users and removed them."""
+    setup.write(ldap={"user_email_format": "{email}"})  # inetOrgPerson has mail, not email
+    before = await setup.users()
+    run = await setup.sync(*REMOVE)
+    assert run.code == 3, run.out + run.err
+    assert "no entry read has a valid email address" in run.out and "check user_email_format '{email}'" in run.out
+    assert await setup.users() == before
+
+
+async def test_a_users_file_whose_email_column_is_empty_is_a_failed_read(setup: Setup) -> None:
+    users_file = setup.folder / "users.csv"
+    users_file.write_text("email,groups\n,Sales\n ,Engineering\n")
+    before = await setup.users()
+    run = await setup.sync("--users", "file", str(users_file), "--process-groups", "--adobe-only-user-action", "remove")
+    assert run.code == 3, run.out + run.err
+    assert f"check the column 'email' of {users_file}" in run.out
+    assert await setup.users() == before
+
+
+async def test_some_entries_without_an_email_are_skipped_and_the_read_goes_on(setup: Setup) -> None:
+    users_file = setup.folder / "users.csv"
+    users_file.write_text(f"email,groups\n,Sales\n{email('bob')},Engineering\n")
+    run = await setup.sync("--users", "file", str(users_file), "--process-groups")
+    assert run.code == 0, run.out + run.err
+    assert "Skipping user at line 2" in run.out and "no entry read has a valid email" not in run.out
