@@ -318,6 +318,8 @@ class LogSettings:
     """Our addition: one JSON object a line (run id, level, logger, message, structured fields)."""
     notes: tuple[str, ...] = field(default=(), compare=False)
     """Warnings found while reading the settings; the log stream logs them once it is open."""
+    config_file: Path | None = field(default=None, compare=False)
+    """The file the section was read from, for messages about its paths (None: the defaults)."""
 
     def file_log_path(self, started: datetime) -> Path:
         """The log file of a run started at ``started``."""

@@ -137,6 +137,7 @@ def log_settings(section: ConfigSection) -> LogSettings:
         log_progress=section.get("log_progress", defaults.log_progress, bool),
         json_log_file=section.path("json_log_file"),
         notes=tuple(notes),
+        config_file=section.file,
     )
     section.finish()
     return settings

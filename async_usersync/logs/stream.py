@@ -107,9 +107,10 @@ class LogStream:
     async def open(self) -> None:
         """Opens the file and JSON logs asked for; raises ConfigError naming the ``logging.`` key."""
         if self.log_file is not None:
-            self._text_file = await _open_log(self.log_file, "file_log_directory")
+            self._text_file = await _open_log(self.log_file, "file_log_directory", self.settings.config_file)
         if self.settings.json_log_file is not None:
-            self._json_file = await _open_log(self.settings.json_log_file, "json_log_file", binary=True)
+            self._json_file = await _open_log(self.settings.json_log_file, "json_log_file", self.settings.config_file,
+                                              binary=True)
 
     async def run_writer(self) -> None:
         """The writer task: writes the queue in batches until ``request_close`` and the queue is empty."""
@@ -242,16 +243,19 @@ class _QueueHandler(logging.Handler):
         self._stream.enqueue(record)
 
 
-async def _open_log(path: Path, key: str, binary: bool = False) -> Any:
+async def _open_log(path: Path, key: str, config_file: Path | None, binary: bool = False) -> Any:
     """Opens a log file for appending (text in UTF-8, or ``binary``), creating it readable by its
-    owner only (logs name users). Raises ConfigError naming ``logging.<key>``."""
+    owner only (logs name users). Raises ConfigError naming ``config_file`` and ``logging.<key>``."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if binary:
             return await aiofiles.open(path, "ab", opener=owner_only_opener)
         return await aiofiles.open(path, "a", encoding="utf-8", opener=owner_only_opener)
     except OSError as error:
-        raise ConfigError(f"cannot open the log file {path}: {error.strerror}", key=f"logging.{key}") from None
+        blocker = next((folder for folder in (path.parent, *path.parent.parents)
+                        if folder.exists() and not folder.is_dir()), None)
+        why = f"{blocker} is a file, not a folder" if blocker is not None else error.strerror
+        raise ConfigError(f"cannot open the log file {path}: {why}", file=config_file, key=f"logging.{key}") from None
 
 
 @asynccontextmanager

@@ -133,8 +133,9 @@ async def test_refusals_and_an_unopenable_log_reach_the_console_as_critical(setu
     write_main(setup, logging={"log_to_file": True, "file_log_directory": "not-a-folder"})
     run = await tool(folder, "-c", config, "--users", "mapped")
     assert run.code == 2
-    message = (f"key 'logging.file_log_directory': cannot open the log file "
-               f"{folder / 'not-a-folder' / '{:%Y-%m-%d}.log'.format(datetime.now())}: File exists")
+    message = (f"in {config}, key 'logging.file_log_directory': cannot open the log file "
+               f"{folder / 'not-a-folder' / '{:%Y-%m-%d}.log'.format(datetime.now())}: "
+               f"{folder / 'not-a-folder'} is a file, not a folder")
     assert f"CRITICAL async_usersync.main - {message}" in run.out, run.out + run.err
     assert run.err.startswith(f"async-usersync: error: {message}")
 
