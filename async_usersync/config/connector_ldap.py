@@ -12,6 +12,7 @@ Keys beyond User Sync's (all optional):
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypedDict
 
 from async_usersync.config.secrets import read_secret
 from async_usersync.config.section import ConfigSection, checked_address, read_config_file, text_encoding
@@ -87,13 +88,7 @@ def ldap_settings(section: ConfigSection) -> LdapSettings:
                                                   DEFAULT_GROUP_MEMBER_FILTER_FORMAT, "group_dn"),
         two_steps_lookup=two_steps,
         dynamic_group_member_attribute=section.get("dynamic_group_member_attribute", kind=str),
-        user_email_format=value_format(section, "user_email_format", "{mail}"),
-        user_username_format=optional_value_format(section, "user_username_format"),
-        user_domain_format=optional_value_format(section, "user_domain_format"),
-        user_given_name_format=value_format(section, "user_given_name_format", "{givenName}"),
-        user_surname_format=value_format(section, "user_surname_format", "{sn}"),
-        user_country_code_format=value_format(section, "user_country_code_format", "{c}"),
-        user_identity_type_format=optional_value_format(section, "user_identity_type_format"),
+        **user_formats(section, email="{mail}", given_name="{givenName}", surname="{sn}", country="{c}"),
         connect_timeout=positive_seconds(section, "connect_timeout", 30.0),
         search_timeout=positive_seconds(section, "search_timeout", 120.0),
         ignore_referrals=section.get("ignore_referrals", False, bool),
@@ -137,12 +132,39 @@ def balanced_filter(section: ConfigSection, key: str, text: str) -> str:
     return text
 
 
-def value_format(section: ConfigSection, key: str, default: str) -> str:
+class UserFormats(TypedDict):
+    """The ``user_*_format`` keys User Sync's directory connectors share (LDAP, Okta), as the keyword
+    arguments of their settings records."""
+
+    user_email_format: str
+    user_username_format: str | None
+    user_domain_format: str | None
+    user_given_name_format: str
+    user_surname_format: str
+    user_country_code_format: str
+    user_identity_type_format: str | None
+
+
+def user_formats(section: ConfigSection, email: str, given_name: str, surname: str, country: str) -> UserFormats:
+    """The section's ``user_*_format`` values, with the connector's defaults for the four that have
+    one. Raises ConfigError for a fancy placeholder."""
+    return UserFormats(
+        user_email_format=_value_format(section, "user_email_format", email),
+        user_username_format=_optional_value_format(section, "user_username_format"),
+        user_domain_format=_optional_value_format(section, "user_domain_format"),
+        user_given_name_format=_value_format(section, "user_given_name_format", given_name),
+        user_surname_format=_value_format(section, "user_surname_format", surname),
+        user_country_code_format=_value_format(section, "user_country_code_format", country),
+        user_identity_type_format=_optional_value_format(section, "user_identity_type_format"),
+    )
+
+
+def _value_format(section: ConfigSection, key: str, default: str) -> str:
     """The value format at ``key`` (``default`` when unset); raises ConfigError for a fancy placeholder."""
-    return optional_value_format(section, key) or default
+    return _optional_value_format(section, key) or default
 
 
-def optional_value_format(section: ConfigSection, key: str) -> str | None:
+def _optional_value_format(section: ConfigSection, key: str) -> str | None:
     """The value format at ``key``, None when unset; raises ConfigError for a fancy placeholder."""
     text: str | None = section.get(key, None, str)
     if text is None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from async_usersync.config.connector_ldap import filter_format, optional_value_format, positive_seconds, value_format
+from async_usersync.config.connector_ldap import filter_format, positive_seconds, user_formats
 from async_usersync.config.okta_filter import DEFAULT_ALL_USERS_FILTER, parse_user_filter
 from async_usersync.config.secrets import read_secret
 from async_usersync.config.section import ConfigSection, checked_address, read_config_file, text_encoding
@@ -70,13 +70,7 @@ def okta_settings(section: ConfigSection) -> OktaSettings:
         group_filter_format=filter_format(section, "group_filter_format", "{group}", "group"),
         string_encoding=section.get("string_encoding", "utf8", text_encoding),
         user_identity_type=section.get("user_identity_type", kind=IdentityType.parse),
-        user_email_format=value_format(section, "user_email_format", "{email}"),
-        user_username_format=optional_value_format(section, "user_username_format"),
-        user_domain_format=optional_value_format(section, "user_domain_format"),
-        user_given_name_format=value_format(section, "user_given_name_format", "{firstName}"),
-        user_surname_format=value_format(section, "user_surname_format", "{lastName}"),
-        user_country_code_format=value_format(section, "user_country_code_format", "{countryCode}"),
-        user_identity_type_format=optional_value_format(section, "user_identity_type_format"),
+        **user_formats(section, email="{email}", given_name="{firstName}", surname="{lastName}", country="{countryCode}"),
         ca_file=ca_file, tls_verify=section.get("tls_verify", True, bool),
         tls_keys=TlsKeys(section.where("tls_verify"), section.where("ca_file")),
         page_size=page_size,
