@@ -93,7 +93,7 @@ class LdapSource:
         self._identity_type_format = keyed.get("user_identity_type_format")
         self._identity_type_text = settings.user_identity_type_format or ""
         self._email_check = EmailCheck(f"user_email_format '{settings.user_email_format}' in the LDAP connector file")
-        """This read's watch on entries without an email (a new one each ``users``)."""
+        """The current read's watch on entries without an email (``users`` starts each read afresh)."""
         self._gaps: list[str] = []
         """Why the read is incomplete: entries that could not even be identified (appended from
         the connections' worker threads)."""
@@ -107,7 +107,8 @@ class LdapSource:
         the server cannot be reached or refuses, when ``base_dn`` is missing, or (after the users) when a
         referral or an unidentifiable entry means users were missed."""
         self._gaps.clear()
-        self._email_check = email_check = EmailCheck(self._email_check.email_key)
+        email_check = self._email_check
+        email_check.skipped = False
         built = 0
         async with self._pool() as pool:
             await self._check_base_dn(pool)
